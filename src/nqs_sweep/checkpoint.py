@@ -1,0 +1,53 @@
+"""Checkpoints: the leaves of a state pytree in an .npz file, written atomically.
+
+No pickles: arrays only (``allow_pickle=False``), plus a JSON metadata string.
+The loader needs a template state of the same structure (built from the spec),
+so a checkpoint cannot smuggle code and a mismatched one fails loudly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+_META = "__meta__"
+
+
+def atomic_write_bytes(path: Path, write) -> None:
+    """Call write(file) on a temporary sibling, fsync, then rename over path."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def save(path: str | Path, state: Any, meta: dict) -> None:
+    leaves = jax.tree_util.tree_leaves(state)
+    arrays = {f"leaf_{i:04d}": np.asarray(jax.device_get(leaf)) for i, leaf in enumerate(leaves)}
+    arrays[_META] = np.array(json.dumps(meta))
+    atomic_write_bytes(Path(path), lambda f: np.savez(f, **arrays))
+
+
+def load(path: str | Path, template: Any) -> tuple[Any, dict]:
+    """Restore a state shaped like ``template``; returns (state, meta)."""
+    leaves, treedef = jax.tree_util.tree_flatten(template)
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data[_META]))
+        stored = sorted(k for k in data.files if k != _META)
+        if len(stored) != len(leaves):
+            raise ValueError(f"checkpoint {path} has {len(stored)} arrays, the state needs {len(leaves)}")
+        restored = []
+        for key, leaf in zip(stored, leaves):
+            arr = data[key]
+            if arr.shape != np.shape(leaf) or arr.dtype != np.asarray(leaf).dtype:
+                raise ValueError(f"checkpoint {path}: {key} is {arr.shape} {arr.dtype}, expected {np.shape(leaf)} {np.asarray(leaf).dtype}")
+            restored.append(jax.numpy.asarray(arr))
+    return jax.tree_util.tree_unflatten(treedef, restored), meta

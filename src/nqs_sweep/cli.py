@@ -1,0 +1,159 @@
+"""The ``nqs-sweep`` command line: vmc, exact, validate.
+
+Exit codes: 0 done (including a run that diverged: that is a result), 1 the run
+failed (recorded in summary.parquet with status 'failed'), 2 bad input (nothing
+is computed and nothing is written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import pandas as pd
+
+from nqs_sweep import hilbert
+from nqs_sweep.spec import PointSpec, SpecError, load_spec
+
+# `--exact auto` computes the reference inline up to this dimension (seconds).
+AUTO_EXACT_MAX_DIM = 2**20
+EXACT_TABLE = "exact.parquet"
+
+
+def _fail(message: str) -> int:
+    print(f"nqs-sweep: error: {message}", file=sys.stderr)
+    return 2
+
+
+def exact_table(spec: PointSpec) -> pd.DataFrame:
+    from nqs_sweep.exact import ground_state
+    from nqs_sweep.tables import model_coordinates, provenance
+
+    res = ground_state(spec)
+    return pd.DataFrame(
+        [
+            {
+                **model_coordinates(spec),
+                "exact_energy": res.energy,
+                "exact_energy_per_site": res.energy / spec.n_sites,
+                "hilbert_dim": res.hilbert_dim,
+                "method": "lanczos",
+                "runtime_s": res.runtime_s,
+                **provenance(),
+            }
+        ]
+    )
+
+
+def _exact_energy_from(arg: str, spec: PointSpec) -> float | None:
+    """Resolve --exact before compute: 'none', 'auto', or an exact.parquet to join."""
+    if arg == "none":
+        return None
+    if arg == "auto":
+        if hilbert.hilbert_dim(spec.n_sites, spec.sector) > AUTO_EXACT_MAX_DIM:
+            return None
+        return float(exact_table(spec)["exact_energy"].iloc[0])
+    path = Path(arg)
+    if not path.is_file():
+        raise SpecError("--exact", f"expected auto, none or an existing exact.parquet; no such file: {path}")
+    from nqs_sweep.tables import model_coordinates
+
+    row = pd.read_parquet(path).iloc[0]
+    for key, value in model_coordinates(spec).items():
+        stored = row[key]
+        same = (pd.isna(stored) and pd.isna(value)) or stored == value
+        if not same:
+            raise SpecError("--exact", f"{path} is the reference of another point ({key}={stored}, this spec has {value})")
+    return float(row["exact_energy"])
+
+
+def cmd_vmc(args: argparse.Namespace) -> int:
+    from nqs_sweep.driver import RunConflict, existing_status, record_failure, run_vmc
+
+    try:
+        spec = load_spec(args.spec)
+        if args.out.exists() and existing_status(spec, args.out) == "complete":
+            print(f"nqs-sweep: {args.out} is complete (spec {spec.spec_hash}); nothing to do", file=sys.stderr)
+            return 0
+        exact_energy = _exact_energy_from(args.exact, spec)
+    except (SpecError, RunConflict) as err:
+        return _fail(str(err))
+
+    try:
+        summary = run_vmc(spec, args.out, exact_energy, args.checkpoint_every, show_progress=not args.quiet)
+    except Exception as err:  # a failed point is recorded, not lost
+        message = f"{type(err).__name__}: {err}"
+        record_failure(spec, args.out, message)
+        (args.out / "error.txt").write_text(traceback.format_exc())
+        print(f"nqs-sweep: run failed: {message}", file=sys.stderr)
+        return 1
+    row = summary.iloc[0]
+    print(
+        f"status {row['status']}: E = {row['energy']:.8f} ± {row['energy_error']:.2e}"
+        f" (exact {row['exact_energy']:.8f}, rel. error {row['rel_error']:.2e}) in {row['runtime_s']:.1f} s"
+    )
+    return 0
+
+
+def cmd_exact(args: argparse.Namespace) -> int:
+    try:
+        spec = load_spec(args.spec)
+        from nqs_sweep.exact import check_feasible
+
+        check_feasible(spec)
+    except SpecError as err:
+        return _fail(str(err))
+    from nqs_sweep.tables import write_table
+
+    df = exact_table(spec)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_table(df, args.out / EXACT_TABLE)
+    row = df.iloc[0]
+    print(f"exact E = {row['exact_energy']:.12f} ({row['exact_energy_per_site']:.12f} per site), dim {row['hilbert_dim']}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    try:
+        spec = load_spec(args.spec)
+    except SpecError as err:
+        return _fail(str(err))
+    print(json.dumps({"spec_hash": spec.spec_hash, **spec.to_dict()}, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nqs-sweep", description="Neural-quantum-state VMC for parameter sweeps.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    v = sub.add_parser("vmc", help="ground-state optimisation of one point (resumes from its checkpoint)")
+    v.add_argument("--spec", type=Path, required=True, help="point spec (YAML)")
+    v.add_argument("--out", type=Path, required=True, help="run directory")
+    v.add_argument("--exact", default="auto", help="auto (compute when cheap), none, or an exact.parquet to join")
+    v.add_argument("--checkpoint-every", type=int, default=25, metavar="N", help="iterations between checkpoints")
+    v.add_argument("--quiet", action="store_true", help="no progress output")
+    v.set_defaults(func=cmd_vmc)
+
+    e = sub.add_parser("exact", help="exact ground-state energy by Lanczos")
+    e.add_argument("--spec", type=Path, required=True)
+    e.add_argument("--out", type=Path, required=True)
+    e.set_defaults(func=cmd_exact)
+
+    c = sub.add_parser("validate", help="check a spec and print it resolved, with its hash")
+    c.add_argument("--spec", type=Path, required=True)
+    c.set_defaults(func=cmd_validate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "checkpoint_every", 1) < 1:
+        return _fail("--checkpoint-every: must be >= 1")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

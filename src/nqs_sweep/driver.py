@@ -1,0 +1,184 @@
+"""The VMC run: optimisation loop with progress, checkpoints, resume and tables.
+
+Files in the run directory:
+  checkpoint.npz    state after the last checkpointed iteration (atomic)
+  history.parquet   one row per iteration (flushed with each checkpoint)
+  summary.parquet   one row, written last: its presence means the run is complete
+  run.log           what the run printed
+
+The key of iteration i is fold_in(run_key, i), so a resumed run draws the same
+random numbers as an uninterrupted one and ends with identical parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import pandas as pd
+
+from nqs_sweep import checkpoint
+from nqs_sweep.models import make_ansatz
+from nqs_sweep.progress import Progress
+from nqs_sweep.spec import PointSpec
+from nqs_sweep.tables import HistoryLogger, coordinates, provenance, write_table
+from nqs_sweep.vmc import init_state, make_evaluate, make_hyper, make_step
+
+CHECKPOINT = "checkpoint.npz"
+HISTORY = "history.parquet"
+SUMMARY = "summary.parquet"
+LOG = "run.log"
+
+
+class RunConflict(RuntimeError):
+    """The output directory holds a run of a different spec."""
+
+
+def run_logger(out: Path) -> logging.Logger:
+    log = logging.getLogger(f"nqs_sweep.run.{out.resolve()}")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    if not log.handlers:
+        fh = logging.FileHandler(out / LOG)
+        fh.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        log.addHandler(fh)
+    return log
+
+
+def existing_status(spec: PointSpec, out: Path) -> str | None:
+    """'complete' if out holds this spec's finished run, 'partial' for a checkpoint, else None.
+
+    Raises RunConflict when out holds a different spec's run.
+    """
+    for name in (SUMMARY, CHECKPOINT):
+        path = out / name
+        if not path.exists():
+            continue
+        if name == SUMMARY:
+            row = pd.read_parquet(path, columns=["spec_hash", "status"]).iloc[0]
+            stored, failed = row["spec_hash"], row["status"] == "failed"
+        else:
+            with np.load(path, allow_pickle=False) as data:
+                stored, failed = json.loads(str(data["__meta__"]))["spec_hash"], False
+        if stored != spec.spec_hash:
+            raise RunConflict(f"{out} holds a run of another spec (hash {stored}, this spec {spec.spec_hash}); use another --out")
+        if failed:  # a failed attempt is retried, from its checkpoint if there is one
+            continue
+        return "complete" if name == SUMMARY else "partial"
+    return None
+
+
+def convergence_status(energies: np.ndarray) -> str:
+    """'converged' when the mean energy of the last window moved by less than
+    three standard errors from the window before it (windows of max(10, n/10))."""
+    n = len(energies)
+    w = max(10, n // 10)
+    if n < 2 * w:
+        return "not_converged"
+    last, before = energies[-w:], energies[-2 * w : -w]
+    se = math.sqrt(np.var(last, ddof=1) / w + np.var(before, ddof=1) / w)
+    return "converged" if abs(last.mean() - before.mean()) <= 3 * se + 1e-12 * abs(last.mean()) else "not_converged"
+
+
+def run_vmc(
+    spec: PointSpec,
+    out: Path,
+    exact_energy: float | None = None,
+    checkpoint_every: int = 25,
+    show_progress: bool = True,
+) -> pd.DataFrame:
+    """Run (or resume, or skip if complete) one ground-state optimisation; returns the summary."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if existing_status(spec, out) == "complete":
+        return pd.read_parquet(out / SUMMARY)
+    log = run_logger(out)
+    coords = coordinates(spec)
+    ansatz = make_ansatz(spec)
+    hyper = make_hyper(spec, ansatz.real_dtype)
+    step = make_step(spec, ansatz)
+    evaluate = make_evaluate(spec, ansatz)
+    k_init, k_run, k_eval = jax.random.split(jax.random.key(spec.seed), 3)
+
+    state = init_state(spec, ansatz, k_init)
+    previous_runtime = 0.0
+    if (out / CHECKPOINT).exists():
+        state, meta = checkpoint.load(out / CHECKPOINT, state)
+        previous_runtime = meta["runtime_s"]
+        log.info("resuming %s at iteration %d", spec.spec_hash, int(state.iteration))
+    history = HistoryLogger.resume(coords, out / HISTORY, int(state.iteration))
+    log.info("spec %s: %s, %d parameters (%d real)", spec.spec_hash, spec.to_dict(), ansatz.n_params, ansatz.n_real_params)
+
+    n_iter = spec.optimizer.n_iter
+    start = time.perf_counter()
+    runtime = lambda: previous_runtime + time.perf_counter() - start  # noqa: E731
+    progress = Progress(n_iter, int(state.iteration), label=f"vmc {spec.spec_hash[:8]}") if show_progress else None
+    status = None
+
+    def save_checkpoint() -> None:
+        checkpoint.save(out / CHECKPOINT, state, {"spec_hash": spec.spec_hash, "runtime_s": runtime()})
+        history.flush(out / HISTORY)
+
+    while int(state.iteration) < n_iter:
+        i = int(state.iteration)
+        state, metrics = step(state, jax.random.fold_in(k_run, i), hyper)
+        row = {k: float(v) for k, v in jax.device_get(metrics).items()}
+        row["wall_time_s"] = runtime()
+        history(i, row)
+        if not math.isfinite(row["energy"]):
+            status = "diverged"
+            log.info("iteration %d: energy is not finite; stopping", i)
+            break
+        if progress:
+            progress.update(i + 1, f"E={row['energy']:.6f}±{row['energy_error']:.1e}")
+        if (i + 1) % checkpoint_every == 0 or i + 1 == n_iter:
+            save_checkpoint()
+            log.info("iteration %d: E=%.8f ± %.2e var=%.3e", i, row["energy"], row["energy_error"], row["variance"])
+
+    energies = np.array([r["energy"] for r in history.rows])
+    if status is None:
+        final = evaluate(state.theta, state.chains, k_eval, hyper)
+        final = {k: float(np.real(v)) for k, v in jax.device_get(final._asdict()).items()}
+        status = convergence_status(energies) if math.isfinite(final["mean"]) else "diverged"
+    else:
+        final = dict.fromkeys(("mean", "error", "variance", "r_hat", "tau_corr", "error_naive"), float("nan"))
+        history.flush(out / HISTORY)
+
+    e = final["mean"]
+    n = spec.n_sites
+    summary = {
+        **coords,
+        "energy": e,
+        "energy_error": final["error"],
+        "energy_per_site": e / n,
+        "variance": final["variance"],
+        "v_score": n * final["variance"] / e**2 if e else float("nan"),
+        "r_hat": final["r_hat"],
+        "tau_corr": final["tau_corr"],
+        "exact_energy": exact_energy if exact_energy is not None else float("nan"),
+        "rel_error": abs(e - exact_energy) / abs(exact_energy) if exact_energy else float("nan"),
+        "n_params": ansatz.n_params,
+        "n_real_params": ansatz.n_real_params,
+        "n_iter": len(energies),
+        "status": status,
+        "error_message": "",
+        "runtime_s": runtime(),
+        **provenance(),
+    }
+    df = pd.DataFrame([summary])
+    write_table(df, out / SUMMARY)
+    log.info("done: status %s, E=%.8f ± %.2e, rel_error %.3e", status, e, final["error"], summary["rel_error"])
+    return df
+
+
+def record_failure(spec: PointSpec, out: Path, message: str) -> None:
+    """A failed point still leaves a summary row (status 'failed') and its log."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    row = {**coordinates(spec), "status": "failed", "error_message": message, **provenance()}
+    write_table(pd.DataFrame([row]), out / SUMMARY)

@@ -1,0 +1,126 @@
+"""Exact ground states by sparse Lanczos (scipy ``eigsh``), built from the same bond tables.
+
+The full space is matrix-free: basis index k has site i in bit N-1-i, so a flip
+of a set of sites is k XOR mask and needs no index lookup; 2^24 amplitudes cost
+128 MiB. The zero-magnetisation sector is a CSR matrix over the sorted sector
+basis (positions found by binary search once).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import LinearOperator, eigsh
+
+from nqs_sweep import hilbert
+from nqs_sweep.hamiltonians import Hamiltonian, build_hamiltonian
+from nqs_sweep.spec import PointSpec, SpecError
+
+# Largest Hilbert (or sector) dimension we diagonalise: the full space of 24 spins,
+# the zero-magnetisation sector of 26. Lanczos there takes minutes on 2 cores.
+MAX_EXACT_DIM = 2**24
+
+
+@dataclass(frozen=True)
+class ExactResult:
+    energy: float
+    hilbert_dim: int
+    sector: str
+    runtime_s: float
+    ground_state: np.ndarray | None = None  # in the sector basis, sorted basis index
+
+
+def check_feasible(spec: PointSpec) -> int:
+    """The dimension to diagonalise, or a SpecError if it is past the limit."""
+    dim = hilbert.hilbert_dim(spec.n_sites, spec.sector)
+    if dim > MAX_EXACT_DIM:
+        raise SpecError(
+            "lattice.L",
+            f"exact diagonalisation needs a Hilbert dimension <= {MAX_EXACT_DIM} "
+            f"(N <= 24 sites in the full space, N <= 26 at zero magnetisation); "
+            f"this point has N={spec.n_sites}, sector {spec.sector}, dimension {dim}",
+        )
+    return dim
+
+
+def _bit(n_sites: int, site: np.ndarray) -> np.ndarray:
+    return np.left_shift(np.int64(1), (n_sites - 1 - np.asarray(site)).astype(np.int64))
+
+
+def _diagonal(ham: Hamiltonian, basis: np.ndarray, n_sites: int) -> np.ndarray:
+    diag = np.zeros(basis.shape, np.float64)
+    for (i, j), c in zip(ham.zz_bonds, ham.zz_coef):
+        differ = ((basis >> (n_sites - 1 - i)) ^ (basis >> (n_sites - 1 - j))) & 1
+        diag += c * (1 - 2 * differ)
+    return diag
+
+
+def _off_diagonal_terms(ham: Hamiltonian, n_sites: int):
+    """(mask, coefficient, needs_antiparallel, i, j) for every off-diagonal term."""
+    for site, c in zip(ham.flip_sites, ham.flip_coef):
+        yield _bit(n_sites, site), c, False, site, site
+    for (i, j), c in zip(ham.exch_bonds, ham.exch_coef):
+        yield _bit(n_sites, i) | _bit(n_sites, j), c, True, i, j
+
+
+def full_space_operator(ham: Hamiltonian, n_sites: int) -> LinearOperator:
+    dim = 2**n_sites
+    idx = np.arange(dim, dtype=np.int64)
+    diag = _diagonal(ham, idx, n_sites)
+    terms = []
+    for mask, c, antiparallel_only, i, j in _off_diagonal_terms(ham, n_sites):
+        weight = None
+        if antiparallel_only:
+            weight = c * (((idx >> (n_sites - 1 - i)) ^ (idx >> (n_sites - 1 - j))) & 1)
+        terms.append((mask, c, weight))
+
+    def matvec(x: np.ndarray) -> np.ndarray:
+        x = np.ravel(x)
+        y = diag * x
+        for mask, c, weight in terms:
+            gathered = x[idx ^ mask]
+            y += (c * gathered) if weight is None else (weight * gathered)
+        return y
+
+    return LinearOperator((dim, dim), matvec=matvec, dtype=np.float64)
+
+
+def sector_matrix(ham: Hamiltonian, n_sites: int, sector: str) -> sp.csr_matrix:
+    basis = hilbert.sector_indices(n_sites, sector)
+    dim = basis.size
+    rows, cols, vals = [np.arange(dim)], [np.arange(dim)], [_diagonal(ham, basis, n_sites)]
+    for mask, c, antiparallel_only, i, j in _off_diagonal_terms(ham, n_sites):
+        keep = np.ones(dim, bool)
+        if antiparallel_only:
+            keep = (((basis >> (n_sites - 1 - i)) ^ (basis >> (n_sites - 1 - j))) & 1).astype(bool)
+        src = np.nonzero(keep)[0]
+        target = basis[src] ^ mask
+        pos = np.searchsorted(basis, target)
+        inside = (pos < dim) & (basis[np.minimum(pos, dim - 1)] == target)
+        rows.append(pos[inside])
+        cols.append(src[inside])
+        vals.append(np.full(inside.sum(), c))
+    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(dim, dim))
+
+
+def ground_state(spec: PointSpec, keep_vector: bool = False) -> ExactResult:
+    """Lowest eigenvalue of H in the spec's sector (the Marshall rotation leaves it unchanged)."""
+    dim = check_feasible(spec)
+    start = time.perf_counter()
+    ham = build_hamiltonian(spec, xp=np)
+    n = spec.n_sites
+    op = full_space_operator(ham, n) if spec.sector == "full" else sector_matrix(ham, n, spec.sector)
+    if dim <= 256:
+        dense = op.toarray() if sp.issparse(op) else op @ np.eye(dim)
+        evals, evecs = np.linalg.eigh(dense)
+        energy, vec = evals[0], evecs[:, 0]
+    else:
+        # A random start vector: a uniform one can be orthogonal to the ground state
+        # by symmetry (momentum π ground states of the Heisenberg chain, say).
+        v0 = np.random.default_rng(0).standard_normal(dim)
+        evals, evecs = eigsh(op, k=1, which="SA", v0=v0, tol=1e-12)
+        energy, vec = evals[0], evecs[:, 0]
+    return ExactResult(float(energy), dim, spec.sector, time.perf_counter() - start, vec if keep_vector else None)

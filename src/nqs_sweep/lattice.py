@@ -1,0 +1,97 @@
+"""Chain and square lattices: sites, bonds, sublattices and translations.
+
+Sites are numbered row-major (site = y * L + x on the square lattice). Bonds are
+unordered pairs (i, j) with i < j, deduplicated, so a periodic lattice with L = 2
+does not count the same pair twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+LATTICE_KINDS = ("chain", "square")
+
+
+@dataclass(frozen=True)
+class Lattice:
+    kind: str
+    L: int
+    pbc: bool = True
+
+    def __post_init__(self) -> None:
+        if self.kind not in LATTICE_KINDS:
+            raise ValueError(f"lattice kind must be one of {LATTICE_KINDS}, got {self.kind!r}")
+        if self.L < 2:
+            raise ValueError(f"lattice L must be >= 2, got {self.L}")
+
+    @property
+    def n_sites(self) -> int:
+        return self.L if self.kind == "chain" else self.L * self.L
+
+    @property
+    def is_bipartite(self) -> bool:
+        # Open lattices are always bipartite; periodic ones need an even L so the
+        # wrap-around bond joins opposite sublattices.
+        return (not self.pbc) or self.L % 2 == 0
+
+    def _coords(self) -> np.ndarray:
+        if self.kind == "chain":
+            return np.arange(self.L)[:, None]
+        y, x = np.divmod(np.arange(self.n_sites), self.L)
+        return np.stack([x, y], axis=1)
+
+    def _site(self, coords: np.ndarray) -> np.ndarray:
+        if self.kind == "chain":
+            return coords[:, 0]
+        return coords[:, 1] * self.L + coords[:, 0]
+
+    def _bonds_from_offsets(self, offsets: list[tuple[int, ...]]) -> np.ndarray:
+        coords = self._coords()
+        pairs = set()
+        for off in offsets:
+            shifted = coords + np.asarray(off)
+            if self.pbc:
+                shifted = shifted % self.L
+                keep = np.ones(len(coords), dtype=bool)
+            else:
+                keep = np.all((shifted >= 0) & (shifted < self.L), axis=1)
+            i = np.arange(self.n_sites)[keep]
+            j = self._site(shifted[keep])
+            for a, b in zip(i.tolist(), j.tolist()):
+                if a != b:
+                    pairs.add((min(a, b), max(a, b)))
+        return np.array(sorted(pairs), dtype=np.int32).reshape(-1, 2)
+
+    @cached_property
+    def nn_bonds(self) -> np.ndarray:
+        """Nearest-neighbour bonds, shape (n_bonds, 2)."""
+        offsets = [(1,)] if self.kind == "chain" else [(1, 0), (0, 1)]
+        return self._bonds_from_offsets(offsets)
+
+    @cached_property
+    def nnn_bonds(self) -> np.ndarray:
+        """Next-nearest-neighbour bonds: distance 2 on the chain, diagonals on the square."""
+        offsets = [(2,)] if self.kind == "chain" else [(1, 1), (1, -1)]
+        return self._bonds_from_offsets(offsets)
+
+    @cached_property
+    def sublattice(self) -> np.ndarray:
+        """0/1 checkerboard label of each site (meaningful for Marshall signs when bipartite)."""
+        return (self._coords().sum(axis=1) % 2).astype(np.int8)
+
+    @cached_property
+    def translations(self) -> np.ndarray:
+        """Permutations implementing every lattice translation, shape (n_translations, n_sites).
+
+        Row t maps site i to the site it is moved to; ``s[translations[t]]`` is the
+        translated configuration. Open lattices have only the identity.
+        """
+        coords = self._coords()
+        if not self.pbc:
+            return np.arange(self.n_sites, dtype=np.int32)[None, :]
+        dim = coords.shape[1]
+        shifts = np.stack(np.meshgrid(*[np.arange(self.L)] * dim, indexing="ij"), -1).reshape(-1, dim)
+        return np.stack([self._site((coords + sh) % self.L) for sh in shifts]).astype(np.int32)

@@ -1,0 +1,90 @@
+"""Ansatze behind one interface: a real parameter vector θ and a batched log ψ.
+
+Every network is written on its natural pytree of (possibly complex) arrays. The
+solver sees a flat real vector θ = [Re p, Im p] instead, so the QGT, the SR solve
+and checkpoints are the same code for real and complex networks, holomorphic or
+not (this is NetKet's treatment of non-holomorphic networks; for holomorphic ones
+it is equivalent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+from jax.flatten_util import ravel_pytree
+
+from nqs_sweep.lattice import Lattice
+from nqs_sweep.models import ffnn, rbm, rbm_symm
+from nqs_sweep.spec import PointSpec
+
+DTYPES = {"float64": jnp.float64, "complex128": jnp.complex128, "float32": jnp.float32, "complex64": jnp.complex64}
+
+
+@dataclass(frozen=True)
+class Ansatz:
+    """A network with its parameter layout. Hashable, so it can close over jitted code."""
+
+    name: str
+    n_params: int  # parameters as the network counts them (a complex one counts once)
+    is_complex: bool
+    real_dtype: object
+    init_params: Callable  # key -> pytree
+    log_psi_tree: Callable  # (pytree, s) -> log ψ
+    unravel: Callable  # flat (complex or real) vector -> pytree
+
+    @property
+    def n_real_params(self) -> int:
+        return 2 * self.n_params if self.is_complex else self.n_params
+
+    def init(self, key: jax.Array) -> jax.Array:
+        flat, _ = ravel_pytree(self.init_params(key))
+        return self.to_real(flat)
+
+    def to_real(self, flat: jax.Array) -> jax.Array:
+        return jnp.concatenate([flat.real, flat.imag]) if self.is_complex else flat
+
+    def to_tree(self, theta: jax.Array):
+        if self.is_complex:
+            n = self.n_params
+            return self.unravel(jax.lax.complex(theta[:n], theta[n:]))
+        return self.unravel(theta)
+
+    def log_psi(self, theta: jax.Array, s: jax.Array) -> jax.Array:
+        """Complex log ψ of configurations s, shape (..., N) -> (...)."""
+        out = self.log_psi_tree(self.to_tree(theta), s)
+        return out.astype(jnp.result_type(out.dtype, jnp.complex64))
+
+
+def make_ansatz(spec: PointSpec) -> Ansatz:
+    a = spec.ansatz
+    lat = Lattice(spec.lattice.kind, spec.lattice.L, spec.lattice.pbc)
+    n = lat.n_sites
+    dtype = DTYPES[a.dtype]
+    if a.name == "rbm":
+        size = round(a.alpha * n)
+        init_params = lambda key: rbm.init(key, n, size, dtype, a.init_scale)  # noqa: E731
+        log_psi_tree = rbm.log_psi
+    elif a.name == "ffnn":
+        size = round(a.alpha * n)
+        init_params = lambda key: ffnn.init(key, n, size, dtype, a.init_scale)  # noqa: E731
+        log_psi_tree = ffnn.make_log_psi(a.activation)
+    elif a.name == "rbm_symm":
+        size = round(a.alpha)
+        init_params = lambda key: rbm_symm.init(key, n, size, dtype, a.init_scale)  # noqa: E731
+        log_psi_tree = rbm_symm.make_log_psi(lat.translations)
+    else:
+        raise ValueError(f"unknown ansatz {a.name!r}")
+    example = init_params(jax.random.key(0))
+    flat, unravel = ravel_pytree(example)
+    return Ansatz(
+        name=a.name,
+        n_params=int(flat.size),
+        is_complex=jnp.iscomplexobj(flat),
+        real_dtype=jnp.finfo(flat.dtype).dtype,
+        init_params=init_params,
+        log_psi_tree=log_psi_tree,
+        unravel=unravel,
+    )

@@ -1,0 +1,334 @@
+"""The point spec: one VMC job, parsed and validated before any compute starts.
+
+Every problem raises :class:`SpecError` naming the field (a dotted path) and
+what is allowed. Defaults are filled in here, so the resolved spec (and its hash)
+is the whole truth about a run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nqs_sweep.lattice import LATTICE_KINDS
+
+# Couplings each model takes, with defaults (design.md conventions).
+MODEL_COUPLINGS: dict[str, dict[str, float]] = {
+    "tfim": {"J": 1.0, "h": 1.0},
+    "xxz": {"J": 1.0, "Delta": 1.0},
+    "heisenberg": {"J": 1.0},
+    "j1j2": {"J1": 1.0, "J2": 0.5},
+}
+ANSATZ_NAMES = ("rbm", "ffnn", "rbm_symm")
+ANSATZ_DTYPES = ("float64", "complex128", "float32", "complex64")
+ACTIVATIONS = ("cosh", "tanh")
+SAMPLER_KINDS = ("metropolis", "exact")
+MOVES = ("local", "exchange")
+SECTORS = ("full", "zero_magnetization")
+OPTIMIZER_KINDS = ("sgd", "adam", "sr", "minsr")
+SCHEDULES = ("constant", "linear", "exponential", "cosine")
+SR_SOLVERS = ("cholesky", "pinv")
+
+# Full enumeration is exact but costs 2^N evaluations per step.
+EXACT_SAMPLER_MAX_SITES = 16
+# MinSR on an enumeration builds a (2 dim)^2 kernel.
+MINSR_EXACT_MAX_DIM = 2048
+
+
+class SpecError(ValueError):
+    """A spec field is missing, unknown, of the wrong type or out of range."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A scalar hyperparameter as a function of the iteration."""
+
+    kind: str = "constant"
+    init: float = 0.0
+    end: float = 0.0
+    steps: int = 0  # transition length; 0 means the whole run
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    couplings: tuple[tuple[str, float], ...]
+
+    def coupling(self, key: str) -> float:
+        return dict(self.couplings)[key]
+
+
+@dataclass(frozen=True)
+class LatticeSpec:
+    kind: str
+    L: int
+    pbc: bool
+
+
+@dataclass(frozen=True)
+class AnsatzSpec:
+    name: str
+    alpha: float
+    dtype: str
+    activation: str
+    init_scale: float
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    kind: str
+    n_samples: int
+    n_chains: int
+    n_discard: int
+    move: str
+    sweep_size: int
+    n_samples_eval: int
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    kind: str
+    learning_rate: Schedule
+    diag_shift: Schedule
+    n_iter: int
+    solver: str
+
+
+@dataclass(frozen=True)
+class PointSpec:
+    model: ModelSpec
+    lattice: LatticeSpec
+    sector: str
+    ansatz: AnsatzSpec
+    sampler: SamplerSpec
+    optimizer: OptimizerSpec
+    marshall_sign: bool
+    seed: int
+    study: str = ""
+
+    @property
+    def n_sites(self) -> int:
+        return self.lattice.L if self.lattice.kind == "chain" else self.lattice.L**2
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["model"] = {"name": self.model.name, **dict(self.model.couplings)}
+        return d
+
+    @property
+    def spec_hash(self) -> str:
+        """Hash of the resolved spec; the study name is a label, not part of the physics."""
+        d = self.to_dict()
+        d.pop("study")
+        blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+# --- small typed readers ---------------------------------------------------
+
+
+def _section(raw: Any, path: str, allowed: tuple[str, ...]) -> dict:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise SpecError(path, f"must be a mapping with keys {', '.join(allowed)}; got {type(raw).__name__}")
+    for key in raw:
+        if key not in allowed:
+            raise SpecError(f"{path}.{key}" if path else str(key), f"unknown key; allowed: {', '.join(allowed)}")
+    return raw
+
+
+def _required(d: dict, key: str, path: str) -> Any:
+    if key not in d:
+        raise SpecError(f"{path}.{key}", "missing required field")
+    return d[key]
+
+
+def _choice(value: Any, path: str, allowed: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise SpecError(path, f"must be one of {', '.join(allowed)}; got {value!r}")
+    return value
+
+
+def _int(value: Any, path: str, minimum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(path, f"must be an integer; got {value!r} ({type(value).__name__})")
+    if minimum is not None and value < minimum:
+        raise SpecError(path, f"must be >= {minimum}; got {value}")
+    return value
+
+
+def _float(value: Any, path: str, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(path, f"must be a number; got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not math.isfinite(value):
+        raise SpecError(path, f"must be a finite number; got {value}")
+    if positive and value <= 0:
+        raise SpecError(path, f"must be > 0; got {value}")
+    return value
+
+
+def _bool(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise SpecError(path, f"must be true or false; got {value!r}")
+    return value
+
+
+def _schedule(value: Any, path: str, n_iter: int, allow_zero: bool = False) -> Schedule:
+    if not isinstance(value, dict):
+        v = _float(value, path)
+        if v < 0 or (v == 0 and not allow_zero):
+            raise SpecError(path, f"must be {'>= 0' if allow_zero else '> 0'}; got {v}")
+        return Schedule("constant", v, v, 0)
+    d = _section(value, path, ("schedule", "init", "end", "steps"))
+    kind = _choice(d.get("schedule", "constant"), f"{path}.schedule", SCHEDULES)
+    init = _float(_required(d, "init", path), f"{path}.init")
+    end = _float(d.get("end", init), f"{path}.end")
+    for name, v in (("init", init), ("end", end)):
+        if v < 0 or (v == 0 and not allow_zero and kind != "linear"):
+            raise SpecError(f"{path}.{name}", f"must be > 0; got {v}")
+    if kind == "exponential" and (init <= 0 or end <= 0):
+        raise SpecError(path, "an exponential schedule needs init > 0 and end > 0")
+    steps = _int(d.get("steps", n_iter), f"{path}.steps", minimum=1)
+    return Schedule(kind, init, end, steps)
+
+
+# --- the spec ----------------------------------------------------------------
+
+TOP_KEYS = ("model", "lattice", "hilbert", "ansatz", "sampler", "optimizer", "marshall_sign", "seed", "study")
+
+
+def parse_spec(raw: Any) -> PointSpec:
+    """Validate a spec mapping (as loaded from YAML) and fill in defaults."""
+    top = _section(raw, "", TOP_KEYS)
+
+    m = _section(_required(top, "model", "spec"), "model", ("name", *sorted({k for c in MODEL_COUPLINGS.values() for k in c})))
+    name = _choice(_required(m, "name", "model"), "model.name", tuple(MODEL_COUPLINGS))
+    allowed = MODEL_COUPLINGS[name]
+    for key in m:
+        if key != "name" and key not in allowed:
+            raise SpecError(f"model.{key}", f"not a coupling of {name}; allowed: {', '.join(allowed)}")
+    couplings = tuple((k, _float(m.get(k, default), f"model.{k}")) for k, default in allowed.items())
+    model = ModelSpec(name, couplings)
+
+    la = _section(_required(top, "lattice", "spec"), "lattice", ("kind", "L", "pbc"))
+    lattice = LatticeSpec(
+        kind=_choice(_required(la, "kind", "lattice"), "lattice.kind", LATTICE_KINDS),
+        L=_int(_required(la, "L", "lattice"), "lattice.L", minimum=2),
+        pbc=_bool(la.get("pbc", True), "lattice.pbc"),
+    )
+    n_sites = lattice.L if lattice.kind == "chain" else lattice.L**2
+
+    marshall = _bool(top.get("marshall_sign", False), "marshall_sign")
+    if marshall:
+        if name == "tfim":
+            raise SpecError("marshall_sign", "applies to xxz, heisenberg and j1j2; the tfim is sign-free already")
+        if lattice.pbc and lattice.L % 2:
+            raise SpecError(
+                "marshall_sign",
+                f"needs a bipartite lattice; a periodic {lattice.kind} with odd L={lattice.L} is not "
+                "(use an even L or lattice.pbc: false)",
+            )
+
+    sa = _section(
+        top.get("sampler"), "sampler", ("kind", "n_samples", "n_chains", "n_discard", "move", "sweep_size", "n_samples_eval")
+    )
+    s_kind = _choice(sa.get("kind", "metropolis"), "sampler.kind", SAMPLER_KINDS)
+    move = _choice(sa.get("move", "local"), "sampler.move", MOVES)
+    n_samples = _int(sa.get("n_samples", 1024), "sampler.n_samples", minimum=1)
+    n_chains = _int(sa.get("n_chains", 16), "sampler.n_chains", minimum=1)
+    if s_kind == "metropolis":
+        if n_samples < n_chains:
+            raise SpecError("sampler.n_samples", f"must be >= sampler.n_chains ({n_chains}); got {n_samples}")
+        if n_samples % n_chains:
+            raise SpecError("sampler.n_samples", f"must be a multiple of sampler.n_chains ({n_chains}); got {n_samples}")
+    if s_kind == "exact" and n_sites > EXACT_SAMPLER_MAX_SITES:
+        raise SpecError("sampler.kind", f"exact enumerates 2^N states and allows N <= {EXACT_SAMPLER_MAX_SITES}; this lattice has N={n_sites}")
+    n_eval = _int(sa.get("n_samples_eval", 4 * n_samples), "sampler.n_samples_eval", minimum=n_chains)
+    if s_kind == "metropolis" and n_eval % n_chains:
+        raise SpecError("sampler.n_samples_eval", f"must be a multiple of sampler.n_chains ({n_chains}); got {n_eval}")
+    sampler = SamplerSpec(
+        kind=s_kind,
+        n_samples=n_samples,
+        n_chains=n_chains,
+        n_discard=_int(sa.get("n_discard", 16), "sampler.n_discard", minimum=0),
+        move=move,
+        sweep_size=_int(sa.get("sweep_size", n_sites), "sampler.sweep_size", minimum=1),
+        n_samples_eval=n_eval,
+    )
+
+    hi = _section(top.get("hilbert"), "hilbert", ("sector",))
+    sector = _choice(hi.get("sector", "zero_magnetization" if move == "exchange" else "full"), "hilbert.sector", SECTORS)
+    if sector == "zero_magnetization" and n_sites % 2:
+        raise SpecError("hilbert.sector", f"zero_magnetization needs an even number of sites; got N={n_sites}")
+    if sector == "zero_magnetization" and name == "tfim":
+        raise SpecError("hilbert.sector", "the tfim does not conserve the magnetisation; use full (with sampler.move: local)")
+    if s_kind == "metropolis" and (move == "exchange") != (sector == "zero_magnetization"):
+        raise SpecError(
+            "sampler.move",
+            "exchange moves keep the magnetisation fixed and go with hilbert.sector: zero_magnetization; "
+            "local moves go with hilbert.sector: full",
+        )
+
+    an = _section(_required(top, "ansatz", "spec"), "ansatz", ("name", "alpha", "dtype", "activation", "init_scale"))
+    a_name = _choice(_required(an, "name", "ansatz"), "ansatz.name", ANSATZ_NAMES)
+    alpha = _float(an.get("alpha", 1), "ansatz.alpha", positive=True)
+    n_features = alpha if a_name == "rbm_symm" else alpha * n_sites
+    if abs(n_features - round(n_features)) > 1e-9:
+        what = "an integer" if a_name == "rbm_symm" else f"a multiple of 1/N (N={n_sites})"
+        raise SpecError("ansatz.alpha", f"must make a whole number of hidden units: {what}; got {alpha}")
+    if a_name == "rbm_symm" and not lattice.pbc:
+        raise SpecError("ansatz.name", "rbm_symm is built on lattice translations and needs lattice.pbc: true")
+    ansatz = AnsatzSpec(
+        name=a_name,
+        alpha=alpha,
+        dtype=_choice(an.get("dtype", "complex128"), "ansatz.dtype", ANSATZ_DTYPES),
+        activation=_choice(an.get("activation", "cosh"), "ansatz.activation", ACTIVATIONS),
+        init_scale=_float(an.get("init_scale", 0.01), "ansatz.init_scale", positive=True),
+    )
+
+    op = _section(top.get("optimizer"), "optimizer", ("kind", "learning_rate", "diag_shift", "n_iter", "solver"))
+    n_iter = _int(op.get("n_iter", 300), "optimizer.n_iter", minimum=1)
+    o_kind = _choice(op.get("kind", "sr"), "optimizer.kind", OPTIMIZER_KINDS)
+    optimizer = OptimizerSpec(
+        kind=o_kind,
+        learning_rate=_schedule(op.get("learning_rate", 0.01), "optimizer.learning_rate", n_iter),
+        diag_shift=_schedule(op.get("diag_shift", 0.01), "optimizer.diag_shift", n_iter, allow_zero=True),
+        n_iter=n_iter,
+        solver=_choice(op.get("solver", "cholesky"), "optimizer.solver", SR_SOLVERS),
+    )
+
+    dim = 2**n_sites if sector == "full" else math.comb(n_sites, n_sites // 2)
+    if o_kind == "minsr" and s_kind == "exact" and dim > MINSR_EXACT_MAX_DIM:
+        raise SpecError(
+            "optimizer.kind",
+            f"minsr with the exact sampler solves in sample space, here dimension {dim}; allowed up to {MINSR_EXACT_MAX_DIM}: use sr",
+        )
+    seed = _int(top.get("seed", 0), "seed", minimum=0)
+    study = top.get("study", "")
+    if not isinstance(study, str):
+        raise SpecError("study", f"must be a string; got {study!r}")
+    return PointSpec(model, lattice, sector, ansatz, sampler, optimizer, marshall, seed, study)
+
+
+def load_spec(path: str | Path) -> PointSpec:
+    """Read and validate a YAML spec file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError("--spec", f"no such file: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise SpecError("--spec", f"not valid YAML: {err}") from err
+    return parse_spec(raw)

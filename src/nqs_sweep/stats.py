@@ -1,0 +1,91 @@
+"""Monte Carlo statistics of a chain-shaped sample: mean, error, split-R̂, τ_corr.
+
+Conventions (as NetKet): τ_corr is the integrated autocorrelation time with τ = 0
+for independent samples, so the variance of the mean is σ²(1 + 2τ)/N. τ is
+estimated from the chain-averaged autocorrelation function (FFT) with Sokal's
+automatic window (smallest W with W >= c (1 + 2 τ(W)), c = 5).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax.numpy as jnp
+
+SOKAL_C = 5.0
+
+
+class Stats(NamedTuple):
+    mean: jnp.ndarray
+    error: jnp.ndarray  # error of the mean, autocorrelation-corrected
+    variance: jnp.ndarray
+    r_hat: jnp.ndarray
+    tau_corr: jnp.ndarray
+    error_naive: jnp.ndarray  # as if samples were independent
+
+
+def autocorrelation(x: jnp.ndarray) -> jnp.ndarray:
+    """Normalised autocorrelation ρ(t), averaged over chains. x: (n_chains, n)."""
+    n = x.shape[1]
+    xc = x - jnp.mean(x, axis=1, keepdims=True)
+    f = jnp.fft.rfft(xc, n=2 * n, axis=1)
+    acov = jnp.fft.irfft(f * jnp.conj(f), axis=1)[:, :n] / n
+    acov = jnp.mean(acov, axis=0)
+    return acov / jnp.where(acov[0] > 0, acov[0], 1.0)
+
+
+def integrated_time(x: jnp.ndarray) -> jnp.ndarray:
+    """τ_corr of x: (n_chains, n); 0 for independent samples."""
+    n = x.shape[1]
+    rho = autocorrelation(x)
+    tau_w = jnp.cumsum(rho[1:])  # τ(W) for W = 1..n-1
+    windows = jnp.arange(1, n)
+    ok = windows >= SOKAL_C * (1 + 2 * tau_w)
+    w = jnp.where(jnp.any(ok), jnp.argmax(ok), n - 2)
+    return jnp.maximum(tau_w[w], 0.0) if n > 1 else jnp.zeros(())
+
+
+def split_r_hat(x: jnp.ndarray) -> jnp.ndarray:
+    """Gelman-Rubin R̂ on chains split in halves (Vehtari et al. 2021, without ranks)."""
+    n_chains, n = x.shape
+    half = n // 2
+    if half < 2:
+        return jnp.full((), jnp.nan)
+    halves = jnp.concatenate([x[:, :half], x[:, n - half :]], axis=0)
+    means = jnp.mean(halves, axis=1)
+    within = jnp.mean(jnp.var(halves, axis=1, ddof=1))
+    between = jnp.var(means, ddof=1)  # = B / n in the usual notation
+    var_plus = (half - 1) / half * within + between
+    return jnp.sqrt(var_plus / within)
+
+
+def chain_stats(x: jnp.ndarray) -> Stats:
+    """Statistics of x: (n_chains, n_per_chain) real or complex samples.
+
+    The mean keeps the dtype of x; error, R̂ and τ are those of the real part
+    (the imaginary part of a local energy averages to zero).
+    """
+    n_chains, n = x.shape
+    total = n_chains * n
+    mean = jnp.mean(x)
+    variance = jnp.mean(jnp.abs(x - mean) ** 2)
+    xr = jnp.real(x)
+    tau = integrated_time(xr)
+    var_r = jnp.var(xr)
+    return Stats(
+        mean=mean,
+        error=jnp.sqrt(var_r * (1 + 2 * tau) / total),
+        variance=variance,
+        r_hat=split_r_hat(xr),
+        tau_corr=tau,
+        error_naive=jnp.sqrt(var_r / total),
+    )
+
+
+def weighted_stats(x: jnp.ndarray, weights: jnp.ndarray) -> Stats:
+    """Exact expectation over an enumerated space: weights are the probabilities."""
+    mean = jnp.sum(weights * x)
+    variance = jnp.sum(weights * jnp.abs(x - mean) ** 2)
+    zero = jnp.zeros((), jnp.real(mean).dtype)
+    nan = jnp.full((), jnp.nan, zero.dtype)
+    return Stats(mean=mean, error=zero, variance=variance, r_hat=nan, tau_corr=nan, error_naive=zero)
