@@ -70,11 +70,17 @@ def _exact_energy_from(arg: str, spec: PointSpec) -> float | None:
     return float(row["exact_energy"])
 
 
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise SpecError("--out", f"must be a directory (created if missing); {out} is a file")
+
+
 def cmd_vmc(args: argparse.Namespace) -> int:
     from nqs_sweep.driver import RunConflict, existing_status, record_failure, run_vmc
 
     try:
         spec = load_spec(args.spec)
+        _check_out(args.out)
         if args.out.exists() and existing_status(spec, args.out) == "complete":
             print(f"nqs-sweep: {args.out} is complete (spec {spec.spec_hash}); nothing to do", file=sys.stderr)
             return 0
@@ -101,6 +107,7 @@ def cmd_vmc(args: argparse.Namespace) -> int:
 def cmd_exact(args: argparse.Namespace) -> int:
     try:
         spec = load_spec(args.spec)
+        _check_out(args.out)
         from nqs_sweep.exact import check_feasible
 
         check_feasible(spec)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -144,7 +145,7 @@ def _section(raw: Any, path: str, allowed: tuple[str, ...]) -> dict:
         raise SpecError(path, f"must be a mapping with keys {', '.join(allowed)}; got {type(raw).__name__}")
     for key in raw:
         if key not in allowed:
-            raise SpecError(f"{path}.{key}" if path else str(key), f"unknown key; allowed: {', '.join(allowed)}")
+            raise SpecError(str(key) if path == "spec" else f"{path}.{key}", f"unknown key; allowed: {', '.join(allowed)}")
     return raw
 
 
@@ -211,7 +212,7 @@ TOP_KEYS = ("model", "lattice", "hilbert", "ansatz", "sampler", "optimizer", "ma
 
 def parse_spec(raw: Any) -> PointSpec:
     """Validate a spec mapping (as loaded from YAML) and fill in defaults."""
-    top = _section(raw, "", TOP_KEYS)
+    top = _section(raw, "spec", TOP_KEYS)
 
     m = _section(_required(top, "model", "spec"), "model", ("name", *sorted({k for c in MODEL_COUPLINGS.values() for k in c})))
     name = _choice(_required(m, "name", "model"), "model.name", tuple(MODEL_COUPLINGS))
@@ -273,7 +274,8 @@ def parse_spec(raw: Any) -> PointSpec:
     if sector == "zero_magnetization" and n_sites % 2:
         raise SpecError("hilbert.sector", f"zero_magnetization needs an even number of sites; got N={n_sites}")
     if sector == "zero_magnetization" and name == "tfim":
-        raise SpecError("hilbert.sector", "the tfim does not conserve the magnetisation; use full (with sampler.move: local)")
+        where = "hilbert.sector" if "sector" in hi else "sampler.move"
+        raise SpecError(where, "the tfim does not conserve the magnetisation: use sampler.move: local and hilbert.sector: full")
     if s_kind == "metropolis" and (move == "exchange") != (sector == "zero_magnetization"):
         raise SpecError(
             "sampler.move",
@@ -322,13 +324,28 @@ def parse_spec(raw: Any) -> PointSpec:
     return PointSpec(model, lattice, sector, ansatz, sampler, optimizer, marshall, seed, study)
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads 1e-3 (no dot) as a string; researchers write it as a number."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def load_yaml(text: str):
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+
+
 def load_spec(path: str | Path) -> PointSpec:
     """Read and validate a YAML spec file."""
     path = Path(path)
     if not path.is_file():
         raise SpecError("--spec", f"no such file: {path}")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = load_yaml(path.read_text())
     except yaml.YAMLError as err:
         raise SpecError("--spec", f"not valid YAML: {err}") from err
     return parse_spec(raw)

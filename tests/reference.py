@@ -1,0 +1,82 @@
+"""Brute-force references, written independently of the solver's kernels.
+
+Hamiltonians are sums of Kronecker products of Pauli matrices over the lattice's
+bonds; ansatze are their formulas in numpy on the parameter pytree. Basis order is
+that of np.kron (site 0 is the most significant factor), σᶻ|0⟩ = +|0⟩.
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+
+import numpy as np
+
+from nqs_sweep.hilbert import sector_indices
+from nqs_sweep.lattice import Lattice
+from nqs_sweep.spec import PointSpec
+
+SX = np.array([[0, 1], [1, 0]], dtype=complex)
+SY = np.array([[0, -1j], [1j, 0]], dtype=complex)
+SZ = np.array([[1, 0], [0, -1]], dtype=complex)
+ID = np.eye(2, dtype=complex)
+
+
+def site_op(op: np.ndarray, site: int, n: int) -> np.ndarray:
+    return reduce(np.kron, [op if k == site else ID for k in range(n)])
+
+
+def pair_op(op: np.ndarray, i: int, j: int, n: int) -> np.ndarray:
+    return site_op(op, i, n) @ site_op(op, j, n)
+
+
+def dense_hamiltonian(spec: PointSpec) -> np.ndarray:
+    """H in the spec's sector, with the Marshall rotation applied when asked for."""
+    lat = Lattice(spec.lattice.kind, spec.lattice.L, spec.lattice.pbc)
+    n = lat.n_sites
+    c = dict(spec.model.couplings)
+    H = np.zeros((2**n, 2**n), dtype=complex)
+
+    def heis(bonds, J, delta):
+        out = np.zeros_like(H)
+        for i, j in bonds:
+            out += J * (pair_op(SX, i, j, n) + pair_op(SY, i, j, n) + delta * pair_op(SZ, i, j, n))
+        return out
+
+    name = spec.model.name
+    if name == "tfim":
+        for i, j in lat.nn_bonds:
+            H -= c["J"] * pair_op(SZ, i, j, n)
+        for i in range(n):
+            H -= c["h"] * site_op(SX, i, n)
+    elif name in ("xxz", "heisenberg"):
+        H += heis(lat.nn_bonds, c["J"], c.get("Delta", 1.0))
+    elif name == "j1j2":
+        H += heis(lat.nn_bonds, c["J1"], 1.0) + heis(lat.nnn_bonds, c["J2"], 1.0)
+    assert np.allclose(H, H.conj().T)
+    if spec.marshall_sign:
+        up_on_b = np.array([sum(1 for k in range(n) if lat.sublattice[k] == 1 and not (idx >> (n - 1 - k)) & 1) for idx in range(2**n)])
+        U = np.diag((-1.0) ** up_on_b)
+        H = U @ H @ U
+    idx = sector_indices(n, spec.sector)
+    return H[np.ix_(idx, idx)]
+
+
+def _log_cosh(z):
+    return np.log(np.cosh(z))
+
+
+def log_psi_reference(name: str, params: dict, s: np.ndarray, translations: np.ndarray, activation: str = "cosh") -> np.ndarray:
+    """The ansatz formulas, evaluated directly. s: (B, N) of ±1."""
+    p = {k: np.asarray(v) for k, v in params.items()}
+    s = s.astype(float)
+    if name == "rbm":
+        return s @ p["a"] + _log_cosh(s @ p["W"].T + p["b"]).sum(-1)
+    if name == "ffnn":
+        act = np.cosh if activation == "cosh" else np.tanh
+        return np.log((act(s @ p["W"].T + p["b"]) * p["V"]).sum(-1).astype(complex))
+    if name == "rbm_symm":
+        out = p["a"] * s.sum(-1)
+        for perm in translations:
+            out = out + _log_cosh(s[:, perm] @ p["W"].T + p["b"]).sum(-1)
+        return out
+    raise ValueError(name)

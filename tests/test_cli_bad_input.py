@@ -1,0 +1,301 @@
+"""The CLI refuses bad input before any compute: exit code 2, a message naming the
+field and what is allowed, and nothing written to --out (not even the directory)."""
+
+import copy
+import json
+import math
+
+import pandas as pd
+import pytest
+import yaml
+
+import nqs_sweep.cli as cli
+import nqs_sweep.driver as driver
+import nqs_sweep.exact as exact
+from nqs_sweep.spec import EXACT_SAMPLER_MAX_SITES, load_spec, parse_spec
+
+BASE = {
+    "model": {"name": "tfim", "J": 1.0, "h": 1.0},
+    "lattice": {"kind": "chain", "L": 6, "pbc": True},
+    "ansatz": {"name": "rbm", "alpha": 1},
+    "sampler": {"kind": "metropolis", "n_samples": 64, "n_chains": 8},
+    "optimizer": {"kind": "sr", "n_iter": 2},
+}
+
+
+def base():
+    return copy.deepcopy(BASE)
+
+
+def with_(path, value):
+    """A spec mutator that sets one dotted path (creating sections as needed)."""
+
+    def mutate(spec):
+        *sections, key = path.split(".")
+        d = spec
+        for s in sections:
+            d = d.setdefault(s, {})
+        d[key] = value
+
+    return mutate
+
+
+def without(path):
+    """A spec mutator that deletes one dotted path."""
+
+    def mutate(spec):
+        *sections, key = path.split(".")
+        d = spec
+        for s in sections:
+            d = d[s]
+        del d[key]
+
+    return mutate
+
+
+def several(*mutators):
+    def mutate(spec):
+        for m in mutators:
+            m(spec)
+
+    return mutate
+
+
+def write_spec(tmp_path, spec, name="spec.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+@pytest.fixture
+def no_compute(monkeypatch):
+    """Fail the test if anything starts a VMC run or a diagonalisation.
+
+    pytest.fail raises a BaseException, so the CLI's `except Exception` cannot swallow it."""
+
+    def forbidden(*args, **kwargs):
+        pytest.fail("compute started on bad input")
+
+    monkeypatch.setattr(driver, "run_vmc", forbidden)
+    monkeypatch.setattr(driver, "record_failure", forbidden)
+    monkeypatch.setattr(cli, "exact_table", forbidden)
+    monkeypatch.setattr(exact, "ground_state", forbidden)
+
+
+def run_cli(command, spec_path, out, *extra):
+    argv = [command, "--spec", str(spec_path)]
+    if command != "validate":
+        argv += ["--out", str(out)]
+    return cli.main(argv + list(extra))
+
+
+BAD_SPECS = [
+    pytest.param(with_("colour", "blue"), ("colour", "unknown key", "allowed", "optimizer"), id="unknown-top-level-key"),
+    pytest.param(
+        several(without("ansatz.alpha"), with_("ansatz.alhpa", 1)), ("ansatz.alhpa", "allowed", "alpha"), id="unknown-ansatz-key"
+    ),
+    pytest.param(with_("lattice.L", "ten"), ("lattice.L", "integer"), id="L-string"),
+    pytest.param(with_("lattice.L", 6.0), ("lattice.L", "integer"), id="L-float"),
+    pytest.param(with_("lattice.L", True), ("lattice.L", "integer"), id="L-bool"),
+    pytest.param(with_("ansatz.alpha", "two"), ("ansatz.alpha", "number"), id="alpha-string"),
+    pytest.param(with_("lattice.pbc", "yes"), ("lattice.pbc", "true or false"), id="pbc-string"),
+    pytest.param(without("model.name"), ("model.name", "required"), id="missing-model-name"),
+    pytest.param(without("lattice.L"), ("lattice.L", "required"), id="missing-lattice-L"),
+    pytest.param(without("ansatz"), ("ansatz", "required"), id="missing-ansatz"),
+    pytest.param(with_("lattice.L", 1), ("lattice.L", ">= 2"), id="L-below-2"),
+    pytest.param(with_("ansatz.alpha", 0), ("ansatz.alpha", "> 0"), id="alpha-zero"),
+    pytest.param(with_("ansatz.alpha", -1), ("ansatz.alpha", "> 0"), id="alpha-negative"),
+    pytest.param(with_("sampler.n_samples", 4), ("sampler.n_samples", "sampler.n_chains", "8"), id="n_samples-below-n_chains"),
+    pytest.param(with_("sampler.n_samples", 60), ("sampler.n_samples", "multiple", "8"), id="n_samples-not-multiple"),
+    pytest.param(with_("model.h", math.inf), ("model.h", "finite"), id="h-inf"),
+    pytest.param(with_("model.h", math.nan), ("model.h", "finite"), id="h-nan"),
+    pytest.param(with_("model.name", "ising"), ("model.name", "tfim", "xxz", "j1j2"), id="unknown-model"),
+    pytest.param(with_("ansatz.name", "cnn"), ("ansatz.name", "rbm", "ffnn"), id="unknown-ansatz"),
+    pytest.param(with_("optimizer.kind", "lbfgs"), ("optimizer.kind", "sgd", "minsr"), id="unknown-optimizer"),
+    pytest.param(with_("sampler.move", "swap"), ("sampler.move", "local", "exchange"), id="unknown-move"),
+    pytest.param(
+        several(
+            with_("model", {"name": "xxz", "J": 1.0, "Delta": 1.0}),
+            with_("lattice.L", 5),
+            with_("marshall_sign", True),
+        ),
+        ("marshall_sign", "bipartite", "L=5"),
+        id="marshall-odd-periodic-L",
+    ),
+    pytest.param(with_("marshall_sign", True), ("marshall_sign", "xxz", "tfim"), id="marshall-with-tfim"),
+    pytest.param(with_("sampler.move", "exchange"), ("sampler.move", "local"), id="exchange-with-tfim"),
+    pytest.param(
+        several(with_("sampler.move", "exchange"), with_("hilbert.sector", "full")),
+        ("sampler.move", "zero_magnetization"),
+        id="exchange-with-full-sector",
+    ),
+    pytest.param(
+        several(with_("sampler.kind", "exact"), with_("lattice.L", EXACT_SAMPLER_MAX_SITES + 1)),
+        ("sampler.kind", f"N <= {EXACT_SAMPLER_MAX_SITES}"),
+        id="exact-sampler-too-many-sites",
+    ),
+    pytest.param(with_("model.Delta", 0.5), ("model.Delta", "tfim", "allowed"), id="coupling-not-of-model"),
+]
+
+
+@pytest.mark.parametrize("command", ["vmc", "exact", "validate"])
+@pytest.mark.parametrize("mutate, expected", BAD_SPECS)
+def test_bad_spec_is_refused(tmp_path, capsys, no_compute, command, mutate, expected):
+    """A bad spec exits 2, names the field and the constraint on stderr, and creates no --out."""
+    spec = base()
+    mutate(spec)
+    path = write_spec(tmp_path, spec)
+    out = tmp_path / "out"
+    assert run_cli(command, path, out) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("nqs-sweep: error:")
+    for word in expected:
+        assert word in captured.err, f"{word!r} not in {captured.err!r}"
+    assert captured.out == ""
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.yaml"]
+
+
+@pytest.mark.parametrize("command", ["vmc", "exact", "validate"])
+@pytest.mark.parametrize(
+    "text, type_name",
+    [
+        pytest.param("- model\n- lattice\n", "list", id="list"),
+        pytest.param("just a string\n", "str", id="string"),
+        pytest.param("42\n", "int", id="number"),
+    ],
+)
+def test_spec_not_a_mapping(tmp_path, capsys, no_compute, command, text, type_name):
+    """A YAML document that is not a mapping is refused, saying a mapping of the top-level keys is needed."""
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    out = tmp_path / "out"
+    assert run_cli(command, path, out) == 2
+    err = capsys.readouterr().err
+    assert "mapping" in err and "model" in err and type_name in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["vmc", "exact", "validate"])
+def test_spec_not_valid_yaml(tmp_path, capsys, no_compute, command):
+    """A spec file that does not parse as YAML is refused naming --spec."""
+    path = tmp_path / "spec.yaml"
+    path.write_text("model: {name: tfim\n")
+    out = tmp_path / "out"
+    assert run_cli(command, path, out) == 2
+    err = capsys.readouterr().err
+    assert "--spec" in err and "YAML" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["vmc", "exact", "validate"])
+def test_spec_file_missing(tmp_path, capsys, no_compute, command):
+    """A --spec path that does not exist is refused naming --spec and the path."""
+    path = tmp_path / "nope.yaml"
+    out = tmp_path / "out"
+    assert run_cli(command, path, out) == 2
+    err = capsys.readouterr().err
+    assert "--spec" in err and "no such file" in err and "nope.yaml" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "mutate, n_sites, sector",
+    [
+        pytest.param(with_("lattice", {"kind": "square", "L": 6, "pbc": True}), 36, "full", id="square-L6-full"),
+        pytest.param(with_("lattice.L", 25), 25, "full", id="chain-L25-full"),
+        pytest.param(
+            several(with_("model", {"name": "xxz"}), with_("lattice.L", 28), with_("sampler.move", "exchange")),
+            28,
+            "zero_magnetization",
+            id="chain-L28-zero-magnetization",
+        ),
+    ],
+)
+def test_exact_past_limit(tmp_path, capsys, no_compute, mutate, n_sites, sector):
+    """`exact` on a point past the diagonalisation limit exits 2, names the limit and writes nothing."""
+    spec = base()
+    mutate(spec)
+    path = write_spec(tmp_path, spec)
+    out = tmp_path / "out"
+    assert cli.main(["exact", "--spec", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "lattice.L" in err
+    assert str(exact.MAX_EXACT_DIM) in err
+    assert f"N={n_sites}" in err and sector in err
+    assert not out.exists()
+
+
+def test_exact_limit_boundary_is_allowed():
+    """The largest allowed spaces (24 sites full, 26 at zero magnetisation) pass the feasibility check."""
+    spec = base()
+    spec["lattice"]["L"] = 24
+    assert exact.check_feasible(parse_spec(spec)) == 2**24
+    spec = base()
+    spec["model"] = {"name": "xxz"}
+    spec["lattice"]["L"] = 26
+    spec["sampler"]["move"] = "exchange"
+    assert exact.check_feasible(parse_spec(spec)) == math.comb(26, 13)
+
+
+def test_boundaries_of_refused_cases_are_valid():
+    """The neighbours of refused cases parse: exact sampler at 16 sites, Marshall sign on an open odd chain."""
+    spec = base()
+    spec["sampler"]["kind"] = "exact"
+    spec["lattice"]["L"] = EXACT_SAMPLER_MAX_SITES
+    assert parse_spec(spec).n_sites == EXACT_SAMPLER_MAX_SITES
+    spec = base()
+    spec["model"] = {"name": "xxz", "J": 1.0, "Delta": 1.0}
+    spec["lattice"].update(L=5, pbc=False)
+    spec["marshall_sign"] = True
+    assert parse_spec(spec).marshall_sign
+
+
+def test_vmc_exact_reference_missing(tmp_path, capsys, no_compute):
+    """`vmc --exact` naming a file that does not exist exits 2 naming --exact, and writes nothing."""
+    path = write_spec(tmp_path, base())
+    out = tmp_path / "out"
+    assert cli.main(["vmc", "--spec", str(path), "--out", str(out), "--exact", "/nonexistent.parquet"]) == 2
+    err = capsys.readouterr().err
+    assert "--exact" in err and "no such file" in err and "auto" in err
+    assert not out.exists()
+
+
+def test_vmc_checkpoint_every_below_one(tmp_path, capsys, no_compute):
+    """`--checkpoint-every 0` exits 2 naming the option and its minimum, and writes nothing."""
+    path = write_spec(tmp_path, base())
+    out = tmp_path / "out"
+    assert cli.main(["vmc", "--spec", str(path), "--out", str(out), "--checkpoint-every", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--checkpoint-every" in err and ">= 1" in err
+    assert not out.exists()
+
+
+def test_vmc_into_out_of_another_spec(tmp_path, capsys, no_compute):
+    """`vmc` into an --out holding another spec's summary exits 2 and leaves the directory untouched."""
+    path = write_spec(tmp_path, base())
+    out = tmp_path / "out"
+    out.mkdir()
+    pd.DataFrame([{"spec_hash": "deadbeef", "status": "converged"}]).to_parquet(out / "summary.parquet", index=False)
+    before = (out / "summary.parquet").read_bytes()
+    assert cli.main(["vmc", "--spec", str(path), "--out", str(out), "--exact", "none"]) == 2
+    err = capsys.readouterr().err
+    assert "another spec" in err and "deadbeef" in err
+    assert load_spec(path).spec_hash in err
+    assert sorted(p.name for p in out.iterdir()) == ["summary.parquet"]
+    assert (out / "summary.parquet").read_bytes() == before
+
+
+def test_validate_good_spec(tmp_path, capsys, no_compute):
+    """`validate` on the good base spec exits 0 and prints the resolved spec with its hash."""
+    path = write_spec(tmp_path, base())
+    assert cli.main(["validate", "--spec", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    printed = json.loads(captured.out)
+    spec = load_spec(path)
+    assert printed["spec_hash"] == spec.spec_hash
+    assert len(spec.spec_hash) == 16 and int(spec.spec_hash, 16) >= 0
+    assert printed["lattice"] == {"kind": "chain", "L": 6, "pbc": True}
+    assert printed["model"] == {"name": "tfim", "J": 1.0, "h": 1.0}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.yaml"]
