@@ -121,8 +121,10 @@ def run_vmc(
     status = None
 
     def save_checkpoint() -> None:
-        checkpoint.save(out / CHECKPOINT, state, {"spec_hash": spec.spec_hash, "runtime_s": runtime()})
+        # History first: a checkpoint then always has its rows on disk (a kill between
+        # the two leaves extra rows, which resume() drops).
         history.flush(out / HISTORY)
+        checkpoint.save(out / CHECKPOINT, state, {"spec_hash": spec.spec_hash, "runtime_s": runtime()})
 
     while int(state.iteration) < n_iter:
         i = int(state.iteration)

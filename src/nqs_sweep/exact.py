@@ -113,7 +113,7 @@ def ground_state(spec: PointSpec, keep_vector: bool = False) -> ExactResult:
     ham = build_hamiltonian(spec, xp=np)
     n = spec.n_sites
     op = full_space_operator(ham, n) if spec.sector == "full" else sector_matrix(ham, n, spec.sector)
-    if dim <= 256:
+    if dim <= 64:
         dense = op.toarray() if sp.issparse(op) else op @ np.eye(dim)
         evals, evecs = np.linalg.eigh(dense)
         energy, vec = evals[0], evecs[:, 0]

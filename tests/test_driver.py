@@ -1,0 +1,189 @@
+"""The run: tables, determinism, resume after SIGKILL, no-op reruns, divergence and failure."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from nqs_sweep import checkpoint, cli, driver
+from nqs_sweep.driver import run_vmc
+from nqs_sweep.models import make_ansatz
+from nqs_sweep.spec import parse_spec
+from nqs_sweep.vmc import init_state
+
+SMALL = {
+    "model": {"name": "tfim", "h": 1.0},
+    "lattice": {"kind": "chain", "L": 8},
+    "ansatz": {"name": "rbm", "alpha": 1, "dtype": "float64"},
+    "sampler": {"n_samples": 128, "n_chains": 8, "n_discard": 4},
+    "optimizer": {"kind": "sr", "learning_rate": 0.05, "n_iter": 20},
+    "seed": 3,
+}
+HISTORY_COLUMNS = {"iteration", "energy", "energy_error", "variance", "r_hat", "tau_corr", "acceptance", "wall_time_s"}
+SUMMARY_COLUMNS = {
+    "energy", "energy_error", "energy_per_site", "variance", "exact_energy", "rel_error",
+    "n_params", "n_iter", "status", "runtime_s", "model", "L", "alpha", "seed", "spec_hash", "v_score",
+}  # fmt: skip
+
+
+def write_spec(path, raw):
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_tables_hold_the_contract_columns(tmp_path):
+    spec = parse_spec(SMALL)
+    summary = run_vmc(spec, tmp_path / "run", exact_energy=-10.0, show_progress=False)
+    history = pd.read_parquet(tmp_path / "run" / "history.parquet")
+    assert HISTORY_COLUMNS <= set(history.columns)
+    assert list(history["iteration"]) == list(range(20))
+    on_disk = pd.read_parquet(tmp_path / "run" / "summary.parquet")
+    assert SUMMARY_COLUMNS <= set(on_disk.columns)
+    row = on_disk.iloc[0]
+    assert row["spec_hash"] == spec.spec_hash and row["n_params"] == 8 + 8 + 64
+    assert row["rel_error"] == pytest.approx(abs(row["energy"] + 10) / 10)
+    assert row["status"] in ("converged", "not_converged")
+    pd.testing.assert_frame_equal(summary, on_disk)
+    assert (tmp_path / "run" / "checkpoint.npz").exists() and (tmp_path / "run" / "run.log").exists()
+
+
+def test_same_spec_and_seed_give_identical_history(tmp_path):
+    a = run_vmc(parse_spec(SMALL), tmp_path / "a", show_progress=False)
+    b = run_vmc(parse_spec(SMALL), tmp_path / "b", show_progress=False)
+    cols = ["energy", "energy_error", "variance", "acceptance", "grad_norm"]
+    ha, hb = (pd.read_parquet(tmp_path / d / "history.parquet")[cols] for d in "ab")
+    pd.testing.assert_frame_equal(ha, hb, check_exact=True)
+    assert a["energy"].iloc[0] == b["energy"].iloc[0]
+    c = run_vmc(parse_spec({**SMALL, "seed": 4}), tmp_path / "c", show_progress=False)
+    assert c["energy"].iloc[0] != a["energy"].iloc[0]
+
+
+def final_theta(run_dir, raw):
+    spec = parse_spec(raw)
+    template = init_state(spec, make_ansatz(spec), __import__("jax").random.key(0))
+    state, _ = checkpoint.load(run_dir / "checkpoint.npz", template)
+    return np.asarray(state.theta), int(state.iteration)
+
+
+def test_run_killed_with_sigkill_resumes_to_the_same_parameters(tmp_path):
+    raw = {**SMALL, "optimizer": {**SMALL["optimizer"], "n_iter": 400}}
+    spec_path = write_spec(tmp_path / "spec.yaml", raw)
+    cmd = [sys.executable, "-m", "nqs_sweep.cli", "vmc", "--spec", str(spec_path), "--exact", "none", "--checkpoint-every", "5", "--quiet"]
+
+    proc = subprocess.Popen([*cmd, "--out", str(tmp_path / "killed")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = tmp_path / "killed" / "checkpoint.npz"
+    deadline = time.time() + 120
+    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert ckpt.exists(), "the run never checkpointed"
+    assert not (tmp_path / "killed" / "summary.parquet").exists(), "the run finished before it was killed"
+    _, killed_at = final_theta(tmp_path / "killed", raw)
+    assert 0 < killed_at < 400
+
+    subprocess.run([*cmd, "--out", str(tmp_path / "killed")], check=True, capture_output=True)
+    subprocess.run([*cmd, "--out", str(tmp_path / "straight")], check=True, capture_output=True)
+    theta_resumed, it_resumed = final_theta(tmp_path / "killed", raw)
+    theta_straight, it_straight = final_theta(tmp_path / "straight", raw)
+    assert it_resumed == it_straight == 400
+    np.testing.assert_array_equal(theta_resumed, theta_straight)
+    hist = pd.read_parquet(tmp_path / "killed" / "history.parquet")
+    assert list(hist["iteration"]) == list(range(400))
+    straight = pd.read_parquet(tmp_path / "straight" / "history.parquet")
+    np.testing.assert_array_equal(hist["energy"].to_numpy(), straight["energy"].to_numpy())
+
+
+def test_complete_run_is_not_repeated(tmp_path, capsys):
+    spec_path = write_spec(tmp_path / "spec.yaml", SMALL)
+    args = ["vmc", "--spec", str(spec_path), "--out", str(tmp_path / "run"), "--exact", "none", "--quiet"]
+    assert cli.main(args) == 0
+    stamp = (tmp_path / "run" / "summary.parquet").stat().st_mtime_ns
+    assert cli.main(args) == 0
+    assert "nothing to do" in capsys.readouterr().err
+    assert (tmp_path / "run" / "summary.parquet").stat().st_mtime_ns == stamp
+
+
+def test_exact_reference_is_joined(tmp_path):
+    spec_path = write_spec(tmp_path / "spec.yaml", SMALL)
+    assert cli.main(["exact", "--spec", str(spec_path), "--out", str(tmp_path / "ref")]) == 0
+    ref = pd.read_parquet(tmp_path / "ref" / "exact.parquet")["exact_energy"].iloc[0]
+    args = ["vmc", "--spec", str(spec_path), "--out", str(tmp_path / "run"), "--quiet", "--exact", str(tmp_path / "ref" / "exact.parquet")]
+    assert cli.main(args) == 0
+    row = pd.read_parquet(tmp_path / "run" / "summary.parquet").iloc[0]
+    assert row["exact_energy"] == ref
+    assert row["rel_error"] == pytest.approx(abs(row["energy"] - ref) / abs(ref))
+    other = write_spec(tmp_path / "other.yaml", {**SMALL, "model": {"name": "tfim", "h": 0.5}})
+    args = ["vmc", "--spec", str(other), "--out", str(tmp_path / "run2"), "--exact", str(tmp_path / "ref" / "exact.parquet")]
+    assert cli.main(args) == 2 and not (tmp_path / "run2").exists()
+
+
+def test_diverging_run_is_recorded_as_diverged(tmp_path, monkeypatch):
+    real_make_step = driver.make_step
+
+    def nan_after_three(spec, ansatz):
+        step = real_make_step(spec, ansatz)
+
+        def wrapped(state, key, hyper):
+            state, metrics = step(state, key, hyper)
+            if int(state.iteration) > 3:
+                metrics = {**metrics, "energy": metrics["energy"] * np.nan}
+            return state, metrics
+
+        return wrapped
+
+    monkeypatch.setattr(driver, "make_step", nan_after_three)
+    summary = run_vmc(parse_spec(SMALL), tmp_path / "run", show_progress=False)
+    assert summary["status"].iloc[0] == "diverged"
+    assert summary["n_iter"].iloc[0] == 4
+    assert len(pd.read_parquet(tmp_path / "run" / "history.parquet")) == 4
+
+
+def test_failed_run_is_recorded_and_exits_1(tmp_path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise FloatingPointError("solver exploded")
+
+    monkeypatch.setattr(driver, "run_vmc", boom)
+    spec_path = write_spec(tmp_path / "spec.yaml", SMALL)
+    assert cli.main(["vmc", "--spec", str(spec_path), "--out", str(tmp_path / "run"), "--exact", "none"]) == 1
+    row = pd.read_parquet(tmp_path / "run" / "summary.parquet").iloc[0]
+    assert row["status"] == "failed" and "solver exploded" in row["error_message"]
+    assert "FloatingPointError" in (tmp_path / "run" / "error.txt").read_text()
+
+
+@pytest.mark.parametrize(
+    "optimizer,target",
+    [
+        ({"kind": "sr", "learning_rate": 0.05}, 2e-3),
+        ({"kind": "minsr", "learning_rate": 0.05}, 2e-3),
+        ({"kind": "adam", "learning_rate": 0.01}, 2e-2),
+        ({"kind": "sgd", "learning_rate": 0.01}, 5e-2),
+    ],
+    ids=["sr", "minsr", "adam", "sgd"],
+)
+def test_every_optimizer_lowers_the_energy_toward_the_exact_one(tmp_path, optimizer, target):
+    """Exact sampler on 6 spins: no noise, so each optimiser's progress is deterministic."""
+    raw = {
+        "model": {"name": "heisenberg"},
+        "lattice": {"kind": "chain", "L": 6},
+        "hilbert": {"sector": "zero_magnetization"},
+        "ansatz": {"name": "rbm", "alpha": 2, "dtype": "float64"},
+        "sampler": {"kind": "exact"},
+        "optimizer": {**optimizer, "n_iter": 150, "diag_shift": 0.01},
+        "marshall_sign": True,
+    }
+    spec = parse_spec(raw)
+    from nqs_sweep.exact import ground_state
+
+    exact = ground_state(spec).energy
+    summary = run_vmc(spec, tmp_path / "run", exact_energy=exact, show_progress=False)
+    history = pd.read_parquet(tmp_path / "run" / "history.parquet")
+    assert summary["rel_error"].iloc[0] < target
+    assert history["energy"].iloc[-1] < history["energy"].iloc[0]
+    assert summary["energy_error"].iloc[0] == 0.0  # the enumeration has no statistical error
