@@ -54,7 +54,9 @@ def dense_hamiltonian(spec: PointSpec) -> np.ndarray:
         H += heis(lat.nn_bonds, c["J1"], 1.0) + heis(lat.nnn_bonds, c["J2"], 1.0)
     assert np.allclose(H, H.conj().T)
     if spec.marshall_sign:
-        up_on_b = np.array([sum(1 for k in range(n) if lat.sublattice[k] == 1 and not (idx >> (n - 1 - k)) & 1) for idx in range(2**n)])
+        up_on_b = np.array(
+            [sum(1 for k in range(n) if lat.sublattice[k] == 1 and not (idx >> (n - 1 - k)) & 1) for idx in range(2**n)]
+        )
         U = np.diag((-1.0) ** up_on_b)
         H = U @ H @ U
     idx = sector_indices(n, spec.sector)

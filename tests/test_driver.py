@@ -74,7 +74,19 @@ def final_theta(run_dir, raw):
 def test_run_killed_with_sigkill_resumes_to_the_same_parameters(tmp_path):
     raw = {**SMALL, "optimizer": {**SMALL["optimizer"], "n_iter": 400}}
     spec_path = write_spec(tmp_path / "spec.yaml", raw)
-    cmd = [sys.executable, "-m", "nqs_sweep.cli", "vmc", "--spec", str(spec_path), "--exact", "none", "--checkpoint-every", "5", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "nqs_sweep.cli",
+        "vmc",
+        "--spec",
+        str(spec_path),
+        "--exact",
+        "none",
+        "--checkpoint-every",
+        "5",
+        "--quiet",
+    ]
 
     proc = subprocess.Popen([*cmd, "--out", str(tmp_path / "killed")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ckpt = tmp_path / "killed" / "checkpoint.npz"
@@ -114,7 +126,16 @@ def test_exact_reference_is_joined(tmp_path):
     spec_path = write_spec(tmp_path / "spec.yaml", SMALL)
     assert cli.main(["exact", "--spec", str(spec_path), "--out", str(tmp_path / "ref")]) == 0
     ref = pd.read_parquet(tmp_path / "ref" / "exact.parquet")["exact_energy"].iloc[0]
-    args = ["vmc", "--spec", str(spec_path), "--out", str(tmp_path / "run"), "--quiet", "--exact", str(tmp_path / "ref" / "exact.parquet")]
+    args = [
+        "vmc",
+        "--spec",
+        str(spec_path),
+        "--out",
+        str(tmp_path / "run"),
+        "--quiet",
+        "--exact",
+        str(tmp_path / "ref" / "exact.parquet"),
+    ]
     assert cli.main(args) == 0
     row = pd.read_parquet(tmp_path / "run" / "summary.parquet").iloc[0]
     assert row["exact_energy"] == ref

@@ -24,10 +24,15 @@ PROBLEMS = {
     "tfim-chain8": dict(model={"name": "tfim", "J": 1.3, "h": 0.7}, lattice={"kind": "chain", "L": 8, "pbc": True}),
     "tfim-square3-open": dict(model={"name": "tfim", "J": 1.0, "h": 2.0}, lattice={"kind": "square", "L": 3, "pbc": False}),
     "xxz-chain8-sz0": dict(
-        model={"name": "xxz", "J": 1.0, "Delta": 0.6}, lattice={"kind": "chain", "L": 8, "pbc": True}, sampler={"move": "exchange"}
+        model={"name": "xxz", "J": 1.0, "Delta": 0.6},
+        lattice={"kind": "chain", "L": 8, "pbc": True},
+        sampler={"move": "exchange"},
     ),
     "heisenberg-chain6-marshall": dict(
-        model={"name": "heisenberg"}, lattice={"kind": "chain", "L": 6, "pbc": True}, sampler={"move": "exchange"}, marshall_sign=True
+        model={"name": "heisenberg"},
+        lattice={"kind": "chain", "L": 6, "pbc": True},
+        sampler={"move": "exchange"},
+        marshall_sign=True,
     ),
     "heisenberg-chain7-open-full-marshall": dict(
         model={"name": "heisenberg", "J": 0.8}, lattice={"kind": "chain", "L": 7, "pbc": False}, marshall_sign=True

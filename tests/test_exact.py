@@ -10,7 +10,9 @@ from reference import dense_hamiltonian
 CASES = {
     # dims above 64 take the eigsh path, below it the dense one
     "tfim-chain10": dict(model={"name": "tfim", "h": 0.7}, lattice={"kind": "chain", "L": 10}),
-    "xxz-chain10-sz0": dict(model={"name": "xxz", "Delta": 0.5}, lattice={"kind": "chain", "L": 10}, sampler={"move": "exchange"}),
+    "xxz-chain10-sz0": dict(
+        model={"name": "xxz", "Delta": 0.5}, lattice={"kind": "chain", "L": 10}, sampler={"move": "exchange"}
+    ),
     "j1j2-square3-open": dict(model={"name": "j1j2", "J2": 0.5}, lattice={"kind": "square", "L": 3, "pbc": False}),
     "heisenberg-chain8-marshall": dict(model={"name": "heisenberg"}, lattice={"kind": "chain", "L": 8}, marshall_sign=True),
     "j1j2-chain10-sz0-marshall": dict(

@@ -48,6 +48,8 @@ def load(path: str | Path, template: Any) -> tuple[Any, dict]:
         for key, leaf in zip(stored, leaves):
             arr = data[key]
             if arr.shape != np.shape(leaf) or arr.dtype != np.asarray(leaf).dtype:
-                raise ValueError(f"checkpoint {path}: {key} is {arr.shape} {arr.dtype}, expected {np.shape(leaf)} {np.asarray(leaf).dtype}")
+                raise ValueError(
+                    f"checkpoint {path}: {key} is {arr.shape} {arr.dtype}, expected {np.shape(leaf)} {np.asarray(leaf).dtype}"
+                )
             restored.append(jax.numpy.asarray(arr))
     return jax.tree_util.tree_unflatten(treedef, restored), meta

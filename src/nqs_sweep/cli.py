@@ -1,8 +1,8 @@
 """The ``nqs-sweep`` command line: vmc, exact, validate.
 
 Exit codes: 0 done (including a run that diverged: that is a result), 1 the run
-failed (recorded in summary.parquet with status 'failed'), 2 bad input (nothing
-is computed and nothing is written).
+failed (recorded in summary.parquet with status 'failed'; 0 with --record-failures),
+2 bad input (nothing is computed and nothing is written).
 """
 
 from __future__ import annotations
@@ -76,11 +76,13 @@ def _check_out(out: Path) -> None:
 
 
 def cmd_vmc(args: argparse.Namespace) -> int:
-    from nqs_sweep.driver import RunConflict, existing_status, record_failure, run_vmc
+    from nqs_sweep.driver import RunConflict, clear_stale, existing_status, record_failure, run_vmc
 
     try:
         spec = load_spec(args.spec)
         _check_out(args.out)
+        if args.replace_stale and args.out.exists():
+            clear_stale(spec, args.out)
         if args.out.exists() and existing_status(spec, args.out) == "complete":
             print(f"nqs-sweep: {args.out} is complete (spec {spec.spec_hash}); nothing to do", file=sys.stderr)
             return 0
@@ -95,7 +97,7 @@ def cmd_vmc(args: argparse.Namespace) -> int:
         record_failure(spec, args.out, message)
         (args.out / "error.txt").write_text(traceback.format_exc())
         print(f"nqs-sweep: run failed: {message}", file=sys.stderr)
-        return 1
+        return 0 if args.record_failures else 1
     row = summary.iloc[0]
     print(
         f"status {row['status']}: E = {row['energy']:.8f} ± {row['energy_error']:.2e}"
@@ -142,6 +144,16 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--exact", default="auto", help="auto (compute when cheap), none, or an exact.parquet to join")
     v.add_argument("--checkpoint-every", type=int, default=25, metavar="N", help="iterations between checkpoints")
     v.add_argument("--quiet", action="store_true", help="no progress output")
+    v.add_argument(
+        "--record-failures",
+        action="store_true",
+        help="exit 0 after recording a failed run (status 'failed' in summary.parquet), so a sweep goes on",
+    )
+    v.add_argument(
+        "--replace-stale",
+        action="store_true",
+        help="if --out holds a run of another spec, delete its files and start afresh (the workflow's rerun on change)",
+    )
     v.set_defaults(func=cmd_vmc)
 
     e = sub.add_parser("exact", help="exact ground-state energy by Lanczos")

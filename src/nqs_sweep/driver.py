@@ -1,10 +1,15 @@
 """The VMC run: optimisation loop with progress, checkpoints, resume and tables.
 
 Files in the run directory:
-  checkpoint.npz    state after the last checkpointed iteration (atomic)
-  history.parquet   one row per iteration (flushed with each checkpoint)
-  summary.parquet   one row, written last: its presence means the run is complete
-  run.log           what the run printed
+  checkpoint.npz            state after the last checkpointed iteration (atomic)
+  history.partial.parquet   the rows so far, flushed before each checkpoint
+  history.parquet           one row per iteration, written at the end
+  summary.parquet           one row, written last: its presence means the run is complete
+  run.log                   what the run printed
+
+Only the last two are results; the partial files are resume state. A workflow
+engine that deletes the declared outputs of an interrupted job (Snakemake's
+--rerun-incomplete) thus leaves the checkpoint and partial history in place.
 
 The key of iteration i is fold_in(run_key, i), so a resumed run draws the same
 random numbers as an uninterrupted one and ends with identical parameters.
@@ -31,6 +36,7 @@ from nqs_sweep.vmc import init_state, make_evaluate, make_hyper, make_step
 
 CHECKPOINT = "checkpoint.npz"
 HISTORY = "history.parquet"
+PARTIAL_HISTORY = "history.partial.parquet"
 SUMMARY = "summary.parquet"
 LOG = "run.log"
 
@@ -111,7 +117,7 @@ def run_vmc(
         state, meta = checkpoint.load(out / CHECKPOINT, state)
         previous_runtime = meta["runtime_s"]
         log.info("resuming %s at iteration %d", spec.spec_hash, int(state.iteration))
-    history = HistoryLogger.resume(coords, out / HISTORY, int(state.iteration))
+    history = HistoryLogger.resume(coords, out / PARTIAL_HISTORY, int(state.iteration))
     log.info("spec %s: %s, %d parameters (%d real)", spec.spec_hash, spec.to_dict(), ansatz.n_params, ansatz.n_real_params)
 
     n_iter = spec.optimizer.n_iter
@@ -123,7 +129,7 @@ def run_vmc(
     def save_checkpoint() -> None:
         # History first: a checkpoint then always has its rows on disk (a kill between
         # the two leaves extra rows, which resume() drops).
-        history.flush(out / HISTORY)
+        history.flush(out / PARTIAL_HISTORY)
         checkpoint.save(out / CHECKPOINT, state, {"spec_hash": spec.spec_hash, "runtime_s": runtime()})
 
     while int(state.iteration) < n_iter:
@@ -149,7 +155,7 @@ def run_vmc(
         status = convergence_status(energies) if math.isfinite(final["mean"]) else "diverged"
     else:
         final = dict.fromkeys(("mean", "error", "variance", "r_hat", "tau_corr", "error_naive"), float("nan"))
-        history.flush(out / HISTORY)
+    history.flush(out / HISTORY)
 
     e = final["mean"]
     n = spec.n_sites
@@ -179,8 +185,27 @@ def run_vmc(
 
 
 def record_failure(spec: PointSpec, out: Path, message: str) -> None:
-    """A failed point still leaves a summary row (status 'failed') and its log."""
+    """A failed point still leaves a summary row (status 'failed'), its history so far and its log."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    row = {**coordinates(spec), "status": "failed", "error_message": message, **provenance()}
+    nan = float("nan")
+    row = {
+        **coordinates(spec),
+        **dict.fromkeys(("energy", "energy_error", "energy_per_site", "variance", "exact_energy", "rel_error"), nan),
+        "status": "failed",
+        "error_message": message,
+        **provenance(),
+    }
+    if not (out / HISTORY).exists():
+        partial = out / PARTIAL_HISTORY
+        write_table(pd.read_parquet(partial) if partial.exists() else pd.DataFrame([coordinates(spec)]).iloc[:0], out / HISTORY)
     write_table(pd.DataFrame([row]), out / SUMMARY)
+
+
+def clear_stale(spec: PointSpec, out: Path) -> None:
+    """Remove the run files of another spec from out (the point's spec was changed)."""
+    try:
+        existing_status(spec, out)
+    except RunConflict:
+        for name in (CHECKPOINT, PARTIAL_HISTORY, HISTORY, SUMMARY, "error.txt"):
+            (out / name).unlink(missing_ok=True)

@@ -9,7 +9,8 @@ keeps the magnetisation).
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -43,7 +44,9 @@ def _propose(key: jax.Array, configs: jax.Array, move: str, exchange_bonds: jax.
         flip = jax.nn.one_hot(sites, n_sites, dtype=configs.dtype)
     else:
         bonds = exchange_bonds[jax.random.randint(key, (n_chains,), 0, exchange_bonds.shape[0])]
-        flip = jax.nn.one_hot(bonds[:, 0], n_sites, dtype=configs.dtype) + jax.nn.one_hot(bonds[:, 1], n_sites, dtype=configs.dtype)
+        flip = jax.nn.one_hot(bonds[:, 0], n_sites, dtype=configs.dtype) + jax.nn.one_hot(
+            bonds[:, 1], n_sites, dtype=configs.dtype
+        )
         # Swapping equal spins changes nothing; a swap of unequal spins flips both.
         flip = flip * (configs[jnp.arange(n_chains), bonds[:, 0]] != configs[jnp.arange(n_chains), bonds[:, 1]])[:, None]
     return configs * (1 - 2 * flip)

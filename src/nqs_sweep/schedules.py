@@ -16,7 +16,9 @@ class ScheduleValues(NamedTuple):
 
 
 def schedule_values(s: Schedule) -> ScheduleValues:
-    return ScheduleValues(jnp.asarray(s.init, jnp.float64), jnp.asarray(s.end, jnp.float64), jnp.asarray(max(s.steps, 1), jnp.float64))
+    return ScheduleValues(
+        jnp.asarray(s.init, jnp.float64), jnp.asarray(s.end, jnp.float64), jnp.asarray(max(s.steps, 1), jnp.float64)
+    )
 
 
 def schedule_at(kind: str, v: ScheduleValues, t: jnp.ndarray) -> jnp.ndarray:

@@ -255,7 +255,9 @@ def parse_spec(raw: Any) -> PointSpec:
         if n_samples % n_chains:
             raise SpecError("sampler.n_samples", f"must be a multiple of sampler.n_chains ({n_chains}); got {n_samples}")
     if s_kind == "exact" and n_sites > EXACT_SAMPLER_MAX_SITES:
-        raise SpecError("sampler.kind", f"exact enumerates 2^N states and allows N <= {EXACT_SAMPLER_MAX_SITES}; this lattice has N={n_sites}")
+        raise SpecError(
+            "sampler.kind", f"exact enumerates 2^N states and allows N <= {EXACT_SAMPLER_MAX_SITES}; this lattice has N={n_sites}"
+        )
     n_eval = _int(sa.get("n_samples_eval", 4 * n_samples), "sampler.n_samples_eval", minimum=n_chains)
     if s_kind == "metropolis" and n_eval % n_chains:
         raise SpecError("sampler.n_samples_eval", f"must be a multiple of sampler.n_chains ({n_chains}); got {n_eval}")
@@ -315,7 +317,8 @@ def parse_spec(raw: Any) -> PointSpec:
     if o_kind == "minsr" and s_kind == "exact" and dim > MINSR_EXACT_MAX_DIM:
         raise SpecError(
             "optimizer.kind",
-            f"minsr with the exact sampler solves in sample space, here dimension {dim}; allowed up to {MINSR_EXACT_MAX_DIM}: use sr",
+            f"minsr with the exact sampler solves in sample space, here of dimension {dim}; "
+            f"allowed up to {MINSR_EXACT_MAX_DIM}: use sr",
         )
     seed = _int(top.get("seed", 0), "seed", minimum=0)
     study = top.get("study", "")

@@ -1,0 +1,61 @@
+"""Join per-point tables into study tables, with exact references attached.
+
+energies.parquet    one row per point: the summary, plus exact energy and relative error
+convergence.parquet every point's history, with the relative error per iteration
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nqs_sweep.tables import COUPLING_COLUMNS
+
+# What an exact reference is keyed by (tables.model_coordinates).
+REFERENCE_KEYS = ["model", *COUPLING_COLUMNS, "lattice", "L", "pbc", "sector"]
+
+
+def _read_all(paths: list[str | Path]) -> pd.DataFrame:
+    frames = [pd.read_parquet(p) for p in paths]
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _join_exact(df: pd.DataFrame, exact: pd.DataFrame) -> pd.DataFrame:
+    if df.empty:
+        return df
+    df = df.drop(columns=["exact_energy"], errors="ignore")
+    if exact.empty:
+        df["exact_energy"] = np.nan
+        return df
+    ref = exact[REFERENCE_KEYS + ["exact_energy"]].drop_duplicates(REFERENCE_KEYS)
+    lookup = dict(zip(_reference_key(ref), ref["exact_energy"]))
+    df["exact_energy"] = _reference_key(df).map(lookup).astype(float)
+    return df
+
+
+def _reference_key(frame: pd.DataFrame) -> pd.Series:
+    # NaN couplings (those a model does not have) must match each other in the join,
+    # which a merge on NaN keys does not promise.
+    text = frame[REFERENCE_KEYS].apply(lambda col: col.map(lambda v: "nan" if pd.isna(v) else repr(v)))
+    return text.agg("|".join, axis=1)
+
+
+def energies_table(summaries: list[str | Path], exacts: list[str | Path]) -> pd.DataFrame:
+    df = _join_exact(_read_all(summaries), _read_all(exacts))
+    if df.empty:
+        return df
+    df["rel_error"] = (df["energy"] - df["exact_energy"]).abs() / df["exact_energy"].abs()
+    df["exact_energy_per_site"] = df["exact_energy"] / df["n_sites"]
+    return df
+
+
+def convergence_table(histories: list[str | Path], exacts: list[str | Path]) -> pd.DataFrame:
+    df = _join_exact(_read_all(histories), _read_all(exacts))
+    if df.empty:
+        return df
+    df["rel_error"] = (df["energy"] - df["exact_energy"]).abs() / df["exact_energy"].abs()
+    df["energy_per_site"] = df["energy"] / df["n_sites"]
+    return df

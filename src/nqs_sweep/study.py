@@ -1,0 +1,220 @@
+"""A study: defaults, a grid (Cartesian product) and/or explicit points -> point specs.
+
+Every point is validated with :func:`parse_spec` here, before any job runs; an
+error names where the bad value came from (``grid.ansatz.alpha``, ``points[2].lattice.L``,
+``defaults.model.name``). Points get a readable path used as the workflow's
+wildcard, e.g. ``model~tfim/J~1.0/h~0.5/lattice~chain/L~8/ansatz~rbm/alpha~2/seed~0``,
+plus any other axis the study varies. Exact references are shared: one per
+(model, couplings, lattice, sector), joined to every point that has it.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from nqs_sweep import hilbert
+from nqs_sweep.spec import PointSpec, SpecError, parse_spec
+
+STUDY_KEYS = ("study", "description", "defaults", "grid", "points", "exact")
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+DEFAULT_EXACT_MAX_DIM = 2**20
+
+
+class StudyError(ValueError):
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+@dataclass(frozen=True)
+class StudyPoint:
+    path: str
+    spec: PointSpec
+    raw: dict  # the merged spec as written to the point's spec.yaml
+    reference: str | None  # path of the exact reference, when one is computed
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str
+    points: tuple[StudyPoint, ...]
+    references: dict  # reference path -> raw spec that defines it
+
+    def point(self, path: str) -> StudyPoint:
+        return self._by_path[path]
+
+    @property
+    def _by_path(self) -> dict[str, StudyPoint]:
+        return {p.path: p for p in self.points}
+
+
+def _set_dotted(d: dict, dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    for k in keys[:-1]:
+        d = d.setdefault(k, {})
+        if not isinstance(d, dict):
+            raise StudyError(f"grid.{dotted}", f"{k} is not a mapping in the defaults")
+    d[keys[-1]] = value
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) and k != "model" else copy.deepcopy(v)
+    return out
+
+
+def _merge_model(base: dict, over: dict) -> dict:
+    """A point naming another model starts its couplings afresh (tfim's h is not xxz's)."""
+    merged = _merge(base, over)
+    if isinstance(over.get("model"), dict) and isinstance(base.get("model"), dict):
+        b, o = base["model"], over["model"]
+        merged["model"] = {**b, **o} if o.get("name", b.get("name")) == b.get("name") else dict(o)
+    return merged
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, (int, str)) and re.fullmatch(r"[A-Za-z0-9._+-]+", str(value)):
+        return str(value)
+    blob = json.dumps(value, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:8]
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and k not in ("learning_rate", "diag_shift"):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _grid_list(grid: Any) -> list[dict]:
+    if grid is None:
+        return []
+    grids = grid if isinstance(grid, list) else [grid]
+    for gi, g in enumerate(grids):
+        where = f"grid[{gi}]" if isinstance(grid, list) else "grid"
+        if not isinstance(g, dict) or not g:
+            raise StudyError(where, "must be a non-empty mapping of dotted spec keys to lists of values")
+        for key, values in g.items():
+            if not isinstance(values, list) or not values:
+                raise StudyError(f"{where}.{key}", "must be a non-empty list of values")
+    return grids
+
+
+def _candidates(config: dict) -> list[tuple[str, dict, set[str]]]:
+    """(source, raw spec, keys set by that source) for every point before validation."""
+    defaults = config.get("defaults") or {}
+    out = []
+    for gi, g in enumerate(_grid_list(config.get("grid"))):
+        keys = list(g)
+        for combo in itertools.product(*(g[k] for k in keys)):
+            raw = copy.deepcopy(defaults)
+            for k, v in zip(keys, combo):
+                _set_dotted(raw, k, v)
+            out.append((f"grid[{gi}]" if isinstance(config.get("grid"), list) else "grid", raw, set(keys)))
+    points = config.get("points")
+    if points is not None:
+        if not isinstance(points, list) or not points:
+            raise StudyError("points", "must be a non-empty list of partial point specs")
+        for i, p in enumerate(points):
+            if not isinstance(p, dict):
+                raise StudyError(f"points[{i}]", "must be a mapping (a partial point spec)")
+            out.append((f"points[{i}]", _merge_model(defaults, p), set(_flatten(p))))
+    if not out:
+        out.append(("defaults", copy.deepcopy(defaults), set()))
+    return out
+
+
+def _error_field(source: str, set_keys: set[str], field: str) -> str:
+    if any(field == k or field.startswith(k + ".") or k.startswith(field + ".") for k in set_keys):
+        return f"{source}.{field}"
+    return f"defaults.{field}"
+
+
+def point_path(spec: PointSpec, extra_axes: list[str], raw: dict) -> str:
+    parts = [("model", spec.model.name), *spec.model.couplings]
+    parts += [("lattice", spec.lattice.kind), ("L", spec.lattice.L), ("ansatz", spec.ansatz.name)]
+    alpha = spec.ansatz.alpha
+    parts += [("alpha", int(alpha) if alpha == int(alpha) else alpha), ("seed", spec.seed)]
+    flat = _flatten(raw)
+    for axis in extra_axes:
+        parts.append((axis.replace(".", "_"), flat.get(axis, "default")))
+    return "/".join(f"{k}~{_label(v)}" for k, v in parts)
+
+
+def reference_path(spec: PointSpec) -> str:
+    parts = [("model", spec.model.name), *spec.model.couplings]
+    parts += [("lattice", spec.lattice.kind), ("L", spec.lattice.L), ("pbc", spec.lattice.pbc), ("sector", spec.sector)]
+    return "/".join(f"{k}~{_label(v)}" for k, v in parts)
+
+
+# Axes always in the path (as the point's coordinates) need not be repeated.
+_PATH_AXES = {"model.name", "lattice.kind", "lattice.L", "ansatz.name", "ansatz.alpha", "seed", "study"}
+
+
+def expand_study(config: Any) -> Study:
+    """Validate a study mapping and expand it into points. Raises StudyError."""
+    if not isinstance(config, dict):
+        raise StudyError("study", f"the study file must be a mapping with keys {', '.join(STUDY_KEYS)}")
+    for key in config:
+        if key not in STUDY_KEYS:
+            raise StudyError(str(key), f"unknown key; allowed: {', '.join(STUDY_KEYS)}")
+    name = config.get("study")
+    if not isinstance(name, str) or not IDENTIFIER.match(name):
+        raise StudyError("study", f"must be a plain identifier (letters, digits, underscores; it becomes a path); got {name!r}")
+    exact = config.get("exact") or {}
+    if not isinstance(exact, dict) or set(exact) - {"max_dim"}:
+        raise StudyError("exact", "allowed keys: max_dim")
+    max_dim = exact.get("max_dim", DEFAULT_EXACT_MAX_DIM)
+    from nqs_sweep.exact import MAX_EXACT_DIM
+
+    if isinstance(max_dim, bool) or not isinstance(max_dim, int) or not 0 <= max_dim <= MAX_EXACT_DIM:
+        raise StudyError("exact.max_dim", f"must be an integer in [0, {MAX_EXACT_DIM}]; got {max_dim!r}")
+
+    parsed = []
+    for source, raw, set_keys in _candidates(config):
+        raw = {**raw, "study": name}
+        try:
+            parsed.append((source, raw, parse_spec(raw)))
+        except SpecError as err:
+            field = _error_field(source, set_keys, err.field)
+            raise StudyError(field, str(err).split(": ", 1)[1]) from None
+
+    seen: dict[str, str] = {}
+    for source, _, spec in parsed:
+        if spec.spec_hash in seen:
+            raise StudyError(source, f"duplicate point: the same spec as {seen[spec.spec_hash]} (hash {spec.spec_hash})")
+        seen[spec.spec_hash] = source
+
+    flats = [_flatten(raw) for _, raw, _ in parsed]
+    all_keys = sorted({k for f in flats for k in f} - _PATH_AXES)
+    varying = [
+        k for k in all_keys if not k.startswith("model.") and len({json.dumps(f.get(k), sort_keys=True) for f in flats}) > 1
+    ]
+
+    points, references, paths = [], {}, {}
+    for (source, raw, spec), _ in zip(parsed, flats):
+        path = point_path(spec, varying, raw)
+        if path in paths:
+            raise StudyError(source, f"two points share the path {path} ({paths[path]} and {source})")
+        paths[path] = source
+        ref = None
+        if hilbert.hilbert_dim(spec.n_sites, spec.sector) <= max_dim:
+            ref = reference_path(spec)
+            references.setdefault(ref, raw)
+        points.append(StudyPoint(path, spec, raw, ref))
+    return Study(name, tuple(points), references)

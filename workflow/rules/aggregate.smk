@@ -1,0 +1,35 @@
+# Study tables: every point's summary and history, joined with the exact references.
+
+
+rule aggregate:
+    input:
+        summaries=expand(f"{RESULTS}/vmc/{{point}}/summary.parquet", point=POINTS),
+        histories=expand(f"{RESULTS}/vmc/{{point}}/history.parquet", point=POINTS),
+        exacts=expand(f"{RESULTS}/exact/{{ref}}/exact.parquet", ref=REFERENCES),
+    output:
+        energies=f"{RESULTS}/tables/energies.parquet",
+        convergence=f"{RESULTS}/tables/convergence.parquet",
+    log:
+        f"{RESULTS}/logs/aggregate.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/aggregate.tsv"
+    resources:
+        runtime=10,
+        mem_mb=2000,
+    script:
+        "../scripts/aggregate.py"
+
+
+rule study_parameters:
+    output:
+        points=report(f"{RESULTS}/study/points.tsv", category="Study", caption="../report/points.rst"),
+        config=report(f"{RESULTS}/study/study.yaml", category="Study", caption="../report/study.rst"),
+    params:
+        points=lambda wildcards: [{"point": p.path, "spec_hash": p.spec.spec_hash} for p in STUDY.points],
+        config=lambda wildcards: yaml.safe_dump(dict(config), sort_keys=False),
+    localrule: True
+    run:
+        import pandas as pd
+
+        pd.DataFrame(params.points).to_csv(output.points, sep="\t", index=False)
+        write_text(output.config, params.config)

@@ -1,0 +1,46 @@
+# Validation and helpers. The study is checked twice before any job starts: its
+# structure against the JSON schema, then every point through the solver's own spec
+# parser (nqs_sweep.study), which names the offending field.
+import shlex
+import sys
+
+import yaml
+from snakemake.utils import validate
+
+from nqs_sweep.study import StudyError, expand_study
+
+validate(config, "../schemas/study.schema.yaml")
+try:
+    STUDY = expand_study(config)
+except StudyError as err:
+    raise WorkflowError(f"invalid study: {err}") from None
+
+RESULTS = f"results/{STUDY.name}"
+# The solver's CLI under the interpreter running Snakemake: no activated venv needed,
+# and cluster jobs (which inherit the environment) run the same installation.
+NQS = f"{shlex.quote(sys.executable)} -m nqs_sweep.cli"
+POINTS = [p.path for p in STUDY.points]
+REFERENCES = sorted(STUDY.references)
+
+
+wildcard_constraints:
+    point=r"model~[^ ]+",
+    ref=r"model~[^ ]+",
+
+
+def point_spec_text(wildcards):
+    return yaml.safe_dump(STUDY.point(wildcards.point).raw, sort_keys=True)
+
+
+def reference_spec_text(wildcards):
+    return yaml.safe_dump(STUDY.references[wildcards.ref], sort_keys=True)
+
+
+def exact_input(wildcards):
+    ref = STUDY.point(wildcards.point).reference
+    return [f"{RESULTS}/exact/{ref}/exact.parquet"] if ref else []
+
+
+def write_text(path, text):
+    with open(path, "w") as f:
+        f.write(text)

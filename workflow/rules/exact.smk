@@ -1,0 +1,29 @@
+# Exact references: one Lanczos per (model, couplings, lattice, sector), shared by
+# every point that has it.
+
+
+rule reference_spec:
+    output:
+        f"{RESULTS}/exact/{{ref}}/spec.yaml",
+    params:
+        text=reference_spec_text,
+    localrule: True
+    run:
+        write_text(output[0], params.text)
+
+
+rule exact_reference:
+    input:
+        f"{RESULTS}/exact/{{ref}}/spec.yaml",
+    output:
+        f"{RESULTS}/exact/{{ref}}/exact.parquet",
+    log:
+        f"{RESULTS}/logs/exact/{{ref}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/exact/{{ref}}.tsv"
+    threads: 1
+    resources:
+        runtime=30,
+        mem_mb=4000,
+    shell:
+        "{NQS} exact --spec {input} --out $(dirname {output}) > {log} 2>&1"

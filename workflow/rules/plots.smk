@@ -1,0 +1,43 @@
+# Figures, PNG for the report and PDF for papers.
+
+
+rule plot_convergence:
+    input:
+        rules.aggregate.output.convergence,
+    output:
+        png=report(f"{RESULTS}/figures/convergence.png", category="Figures", caption="../report/convergence.rst"),
+        pdf=f"{RESULTS}/figures/convergence.pdf",
+    log:
+        f"{RESULTS}/logs/plot_convergence.log",
+    params:
+        kind="convergence",
+    script:
+        "../scripts/plot.py"
+
+
+rule plot_error_vs_width:
+    input:
+        rules.aggregate.output.energies,
+    output:
+        png=report(f"{RESULTS}/figures/error_vs_width.png", category="Figures", caption="../report/error_vs_width.rst"),
+        pdf=f"{RESULTS}/figures/error_vs_width.pdf",
+    log:
+        f"{RESULTS}/logs/plot_error_vs_width.log",
+    params:
+        kind="error_vs_width",
+    script:
+        "../scripts/plot.py"
+
+
+rule plot_energy_vs_coupling:
+    input:
+        rules.aggregate.output.energies,
+    output:
+        png=report(f"{RESULTS}/figures/energy_vs_coupling.png", category="Figures", caption="../report/energy_vs_coupling.rst"),
+        pdf=f"{RESULTS}/figures/energy_vs_coupling.pdf",
+    log:
+        f"{RESULTS}/logs/plot_energy_vs_coupling.log",
+    params:
+        kind="energy_vs_coupling",
+    script:
+        "../scripts/plot.py"

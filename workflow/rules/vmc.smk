@@ -1,0 +1,37 @@
+# One ground-state optimisation per point. The run directory keeps its checkpoint and
+# partial history outside the declared outputs, so an interrupted job continues from
+# its checkpoint under --rerun-incomplete. A diverged or failed point still writes its
+# summary (status column) and the sweep goes on.
+
+
+rule point_spec:
+    output:
+        f"{RESULTS}/vmc/{{point}}/spec.yaml",
+    params:
+        # A changed spec changes this text, which reruns this point (and only it).
+        text=point_spec_text,
+    localrule: True
+    run:
+        write_text(output[0], params.text)
+
+
+rule vmc:
+    input:
+        spec=f"{RESULTS}/vmc/{{point}}/spec.yaml",
+        exact=exact_input,
+    output:
+        summary=f"{RESULTS}/vmc/{{point}}/summary.parquet",
+        history=f"{RESULTS}/vmc/{{point}}/history.parquet",
+    log:
+        f"{RESULTS}/logs/vmc/{{point}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/vmc/{{point}}.tsv"
+    params:
+        exact=lambda wildcards, input: input.exact if input.exact else "none",
+    threads: 1
+    resources:
+        runtime=120,
+        mem_mb=4000,
+    shell:
+        "{NQS} vmc --spec {input.spec} --out $(dirname {output.summary}) --exact {params.exact}"
+        " --record-failures --replace-stale --quiet > {log} 2>&1"

@@ -1,0 +1,14 @@
+# Thin: the drawing lives in nqs_sweep.plots.
+import sys
+
+import pandas as pd
+
+from nqs_sweep import plots
+
+sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+draw = {
+    "convergence": plots.plot_convergence,
+    "error_vs_width": plots.plot_error_vs_width,
+    "energy_vs_coupling": plots.plot_energy_vs_coupling,
+}[snakemake.params.kind]  # noqa: F821
+draw(pd.read_parquet(snakemake.input[0]), [snakemake.output.png, snakemake.output.pdf])  # noqa: F821
