@@ -7,7 +7,12 @@ from snakemake.utils import min_version
 min_version("8.0")
 
 
-configfile: "config/config.yaml"
+# The default study, unless --configfile names another: command-line config files are
+# merged into this one, and a study must not inherit the default's grid axes.
+if not config:
+
+    configfile: "config/config.yaml"
+
 
 
 include: "workflow/rules/common.smk"
@@ -19,6 +24,10 @@ include: "workflow/rules/plots.smk"
 
 rule all:
     input:
+        # Per-point results are targets themselves: a deleted one is recomputed even
+        # though the aggregate tables built from it still exist.
+        rules.aggregate.input.summaries,
+        rules.aggregate.input.histories,
         rules.aggregate.output,
         rules.plot_convergence.output,
         rules.plot_error_vs_width.output,

@@ -162,6 +162,17 @@ def reference_path(spec: PointSpec) -> str:
     return "/".join(f"{k}~{_label(v)}" for k, v in parts)
 
 
+def reference_spec(spec: PointSpec) -> dict:
+    """The smallest spec that defines an exact reference: model, lattice, sector."""
+    return {
+        "model": {"name": spec.model.name, **dict(spec.model.couplings)},
+        "lattice": {"kind": spec.lattice.kind, "L": spec.lattice.L, "pbc": spec.lattice.pbc},
+        "hilbert": {"sector": spec.sector},
+        "ansatz": {"name": "rbm"},
+        "sampler": {"move": "exchange" if spec.sector == "zero_magnetization" else "local"},
+    }
+
+
 # Axes always in the path (as the point's coordinates) need not be repeated.
 _PATH_AXES = {"model.name", "lattice.kind", "lattice.L", "ansatz.name", "ansatz.alpha", "seed", "study"}
 
@@ -200,21 +211,26 @@ def expand_study(config: Any) -> Study:
             raise StudyError(source, f"duplicate point: the same spec as {seen[spec.spec_hash]} (hash {spec.spec_hash})")
         seen[spec.spec_hash] = source
 
-    flats = [_flatten(raw) for _, raw, _ in parsed]
-    all_keys = sorted({k for f in flats for k in f} - _PATH_AXES)
-    varying = [
-        k for k in all_keys if not k.startswith("model.") and len({json.dumps(f.get(k), sort_keys=True) for f in flats}) > 1
-    ]
+    # A point's path is its coordinates; other axes are appended only where two points
+    # would otherwise share a path, so changing a setting of some points renames no other.
+    groups: dict[str, list[int]] = {}
+    for i, (_, _, spec) in enumerate(parsed):
+        groups.setdefault(point_path(spec, [], {}), []).append(i)
+    paths: list[str] = [""] * len(parsed)
+    for base, members in groups.items():
+        flats = {i: _flatten(parsed[i][1]) for i in members}
+        keys = sorted({k for f in flats.values() for k in f} - _PATH_AXES)
+        axes = [k for k in keys if len({json.dumps(f.get(k), sort_keys=True, default=str) for f in flats.values()}) > 1]
+        for i in members:
+            paths[i] = point_path(parsed[i][2], axes, parsed[i][1]) if len(members) > 1 else base
+    if len(set(paths)) != len(paths):  # only points with equal specs collide, and those were refused above
+        raise StudyError("grid", "two points share a path")
 
-    points, references, paths = [], {}, {}
-    for (source, raw, spec), _ in zip(parsed, flats):
-        path = point_path(spec, varying, raw)
-        if path in paths:
-            raise StudyError(source, f"two points share the path {path} ({paths[path]} and {source})")
-        paths[path] = source
+    points, references = [], {}
+    for (source, raw, spec), path in zip(parsed, paths):
         ref = None
         if hilbert.hilbert_dim(spec.n_sites, spec.sector) <= max_dim:
             ref = reference_path(spec)
-            references.setdefault(ref, raw)
+            references.setdefault(ref, reference_spec(spec))
         points.append(StudyPoint(path, spec, raw, ref))
     return Study(name, tuple(points), references)

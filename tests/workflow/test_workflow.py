@@ -1,0 +1,126 @@
+"""The Snakemake study end to end on a tiny study: tables, figures, reruns, resume, failures."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import SNAKEMAKE, planned_jobs, snakemake, tiny_study, write_study
+from nqs_sweep.study import expand_study
+
+pytestmark = pytest.mark.slow
+
+ENERGY_COLUMNS = {"energy", "energy_error", "variance", "v_score", "exact_energy", "rel_error", "n_params", "status", "runtime_s"}
+COORDS = {"study", "model", "h", "J", "lattice", "L", "alpha", "ansatz", "seed", "spec_hash"}
+
+
+def summaries(workdir, study="tiny"):
+    return sorted((workdir / "results" / study / "vmc").rglob("summary.parquet"))
+
+
+def test_tiny_study_runs_end_to_end_and_reruns_only_what_changed(workdir):
+    snakemake(workdir, "--configfile", "tiny.yaml")
+    res = workdir / "results" / "tiny"
+
+    energies = pd.read_parquet(res / "tables" / "energies.parquet")
+    assert len(energies) == 4
+    assert ENERGY_COLUMNS | COORDS <= set(energies.columns)
+    assert energies["exact_energy"].notna().all()
+    assert (energies["rel_error"] < 0.05).all()
+    assert set(energies["status"]) <= {"converged", "not_converged"}
+    convergence = pd.read_parquet(res / "tables" / "convergence.parquet")
+    assert len(convergence) == 4 * 40 and COORDS <= set(convergence.columns)
+    for name in ("convergence", "error_vs_width", "energy_vs_coupling"):
+        for ext in ("png", "pdf"):
+            assert (res / "figures" / f"{name}.{ext}").stat().st_size > 1000
+    # One exact reference per (model, couplings, lattice), shared by both widths.
+    assert len(list((res / "exact").rglob("exact.parquet"))) == 2
+    assert len(list((res / "logs" / "vmc").rglob("*.log"))) == 4
+    assert len(list((res / "benchmarks" / "vmc").rglob("*.tsv"))) == 4
+
+    dry = snakemake(workdir, "--configfile", "tiny.yaml", "-n")
+    assert "Nothing to be done" in dry.stdout + dry.stderr
+
+    # A new width adds two points; nothing else is recomputed.
+    stamps = {p: p.stat().st_mtime_ns for p in summaries(workdir)}
+    study = tiny_study()
+    study["grid"]["ansatz.alpha"] = [1, 2, 3]
+    write_study(workdir / "tiny.yaml", study)
+    plan = planned_jobs(snakemake(workdir, "--configfile", "tiny.yaml", "-n"))
+    assert plan.get("vmc") == 2 and "exact_reference" not in plan
+    snakemake(workdir, "--configfile", "tiny.yaml")
+    assert {p: p.stat().st_mtime_ns for p in summaries(workdir) if p in stamps} == stamps
+    assert len(summaries(workdir)) == 6
+
+    # A changed solver setting for one size reruns that size's points only.
+    study["points"] = None
+    study["grid"] = [{"lattice.L": [6], "ansatz.alpha": [1, 2, 3]}, {"lattice.L": [8], "ansatz.alpha": [1, 2, 3], "optimizer.n_iter": [41]}]
+    write_study(workdir / "tiny.yaml", {k: v for k, v in study.items() if v is not None})
+    plan = planned_jobs(snakemake(workdir, "--configfile", "tiny.yaml", "-n"))
+    assert plan.get("vmc") == 3, plan
+
+    # Deleting one point's output reruns only it.
+    write_study(workdir / "tiny.yaml", {**tiny_study(), "grid": {"lattice.L": [6, 8], "ansatz.alpha": [1, 2, 3]}})
+    victim = summaries(workdir)[0]
+    victim.unlink()
+    plan = planned_jobs(snakemake(workdir, "--configfile", "tiny.yaml", "-n"))
+    assert plan.get("vmc") == 1, plan
+
+
+def test_killed_workflow_continues_each_point_from_its_checkpoint(workdir):
+    study = tiny_study()
+    study["study"] = "killed"
+    study["grid"] = {"lattice.L": [8]}
+    study["defaults"]["optimizer"]["n_iter"] = 2000
+    write_study(workdir / "killed.yaml", study)
+    proc = subprocess.Popen(
+        [SNAKEMAKE, "--configfile", "killed.yaml", "--cores", "1"],
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    ckpt = None
+    deadline = time.time() + 180
+    while time.time() < deadline and proc.poll() is None:
+        found = list((workdir / "results" / "killed" / "vmc").rglob("checkpoint.npz")) if (workdir / "results").exists() else []
+        if found:
+            ckpt = found[0]
+            break
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)  # snakemake and its job, as a power cut would
+    proc.wait()
+    assert ckpt is not None, "no checkpoint before the deadline"
+    assert not (ckpt.parent / "summary.parquet").exists()
+
+    snakemake(workdir, "--configfile", "killed.yaml", "--unlock")
+    snakemake(workdir, "--configfile", "killed.yaml", "--rerun-incomplete")
+    assert "resuming" in (ckpt.parent / "run.log").read_text()
+    energies = pd.read_parquet(workdir / "results" / "killed" / "tables" / "energies.parquet")
+    assert len(energies) == 1 and energies["n_iter"].iloc[0] == 2000
+    history = pd.read_parquet(ckpt.parent / "history.parquet")
+    assert list(history["iteration"]) == list(range(2000))
+
+
+def test_failed_point_is_recorded_and_the_sweep_completes(workdir):
+    study = tiny_study()
+    study["study"] = "failing"
+    write_study(workdir / "failing.yaml", study)
+    # An incompatible checkpoint (as from another version of the solver) makes one point fail.
+    point = expand_study(study).points[0]
+    run_dir = workdir / "results" / "failing" / "vmc" / point.path
+    run_dir.mkdir(parents=True)
+    np.savez(run_dir / "checkpoint.npz", leaf_0000=np.zeros(3), __meta__=np.array(json.dumps({"spec_hash": point.spec.spec_hash, "runtime_s": 0.0})))
+    snakemake(workdir, "--configfile", "failing.yaml")
+    energies = pd.read_parquet(workdir / "results" / "failing" / "tables" / "energies.parquet")
+    assert len(energies) == 4
+    failed = energies[energies["status"] == "failed"]
+    assert len(failed) == 1 and "checkpoint" in failed["error_message"].iloc[0]
+    assert (energies["status"] != "failed").sum() == 3
+    assert (run_dir / "error.txt").exists()
+    assert (workdir / "results" / "failing" / "figures" / "error_vs_width.png").exists()
