@@ -227,7 +227,7 @@ def expand_study(config: Any) -> Study:
         raise StudyError("grid", "two points share a path")
 
     points, references = [], {}
-    for (source, raw, spec), path in zip(parsed, paths):
+    for (_source, raw, spec), path in zip(parsed, paths):
         ref = None
         if hilbert.hilbert_dim(spec.n_sites, spec.sector) <= max_dim:
             ref = reference_path(spec)

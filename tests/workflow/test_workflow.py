@@ -59,7 +59,10 @@ def test_tiny_study_runs_end_to_end_and_reruns_only_what_changed(workdir):
 
     # A changed solver setting for one size reruns that size's points only.
     study["points"] = None
-    study["grid"] = [{"lattice.L": [6], "ansatz.alpha": [1, 2, 3]}, {"lattice.L": [8], "ansatz.alpha": [1, 2, 3], "optimizer.n_iter": [41]}]
+    study["grid"] = [
+        {"lattice.L": [6], "ansatz.alpha": [1, 2, 3]},
+        {"lattice.L": [8], "ansatz.alpha": [1, 2, 3], "optimizer.n_iter": [41]},
+    ]
     write_study(workdir / "tiny.yaml", {k: v for k, v in study.items() if v is not None})
     plan = planned_jobs(snakemake(workdir, "--configfile", "tiny.yaml", "-n"))
     assert plan.get("vmc") == 3, plan
@@ -115,7 +118,11 @@ def test_failed_point_is_recorded_and_the_sweep_completes(workdir):
     point = expand_study(study).points[0]
     run_dir = workdir / "results" / "failing" / "vmc" / point.path
     run_dir.mkdir(parents=True)
-    np.savez(run_dir / "checkpoint.npz", leaf_0000=np.zeros(3), __meta__=np.array(json.dumps({"spec_hash": point.spec.spec_hash, "runtime_s": 0.0})))
+    np.savez(
+        run_dir / "checkpoint.npz",
+        leaf_0000=np.zeros(3),
+        __meta__=np.array(json.dumps({"spec_hash": point.spec.spec_hash, "runtime_s": 0.0})),
+    )
     snakemake(workdir, "--configfile", "failing.yaml")
     energies = pd.read_parquet(workdir / "results" / "failing" / "tables" / "energies.parquet")
     assert len(energies) == 4

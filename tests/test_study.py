@@ -1,0 +1,121 @@
+"""Study expansion and validation (nqs_sweep.study), without Snakemake."""
+
+import copy
+
+import pytest
+
+from nqs_sweep.study import StudyError, expand_study
+
+BASE = {
+    "study": "s1",
+    "defaults": {
+        "model": {"name": "tfim", "J": 1.0},
+        "lattice": {"kind": "chain", "pbc": True},
+        "ansatz": {"name": "rbm"},
+        "sampler": {"n_samples": 64, "n_chains": 8},
+    },
+    "grid": {"model.h": [0.5, 1.0], "lattice.L": [6, 8], "ansatz.alpha": [1, 2]},
+}
+
+
+def study(**changes):
+    s = copy.deepcopy(BASE)
+    s.update(changes)
+    return s
+
+
+def test_grid_is_a_cartesian_product_with_readable_paths():
+    st = expand_study(BASE)
+    assert len(st.points) == 8
+    paths = {p.path for p in st.points}
+    assert "model~tfim/J~1.0/h~0.5/lattice~chain/L~6/ansatz~rbm/alpha~1/seed~0" in paths
+    assert all(p.spec.study == "s1" for p in st.points)
+
+
+def test_exact_references_are_shared_by_points_with_the_same_model_and_lattice():
+    st = expand_study(BASE)
+    assert len(st.references) == 4  # 2 fields x 2 sizes; widths share them
+    by_ref = {}
+    for p in st.points:
+        by_ref.setdefault(p.reference, []).append(p.spec.ansatz.alpha)
+    assert all(sorted(v) == [1.0, 2.0] for v in by_ref.values())
+
+
+def test_references_only_where_the_dimension_allows():
+    st = expand_study(study(exact={"max_dim": 2**6}))
+    assert {p.spec.lattice.L for p in st.points if p.reference} == {6}
+    assert all(p.reference is None for p in st.points if p.spec.lattice.L == 8)
+
+
+def test_explicit_points_merge_over_defaults_and_a_new_model_starts_fresh():
+    st = expand_study(
+        study(
+            grid=None,
+            points=[{"model": {"h": 2.0}, "lattice": {"L": 10}}, {"model": {"name": "heisenberg"}, "lattice": {"L": 6}}],
+        )
+    )
+    a, b = (p.spec for p in st.points)
+    assert a.model.coupling("h") == 2.0 and a.model.coupling("J") == 1.0 and a.lattice.L == 10
+    assert b.model.name == "heisenberg" and dict(b.model.couplings) == {"J": 1.0}
+
+
+def test_several_grids_and_points_combine():
+    st = expand_study(
+        study(grid=[{"lattice.L": [6]}, {"lattice.L": [8], "ansatz.alpha": [1, 2]}], points=[{"lattice": {"L": 10}}])
+    )
+    assert sorted((p.spec.lattice.L, p.spec.ansatz.alpha) for p in st.points) == [(6, 1.0), (8, 1.0), (8, 2.0), (10, 1.0)]
+
+
+def test_points_differing_in_a_solver_setting_get_it_in_their_path_and_no_other_point_is_renamed():
+    st = expand_study(study(grid=[{"lattice.L": [6]}, {"lattice.L": [8], "optimizer.n_iter": [10, 20]}]))
+    paths = sorted(p.path for p in st.points)
+    assert paths[0].endswith("L~6/ansatz~rbm/alpha~1/seed~0")
+    assert [p.rsplit("/", 1)[1] for p in paths[1:]] == ["optimizer_n_iter~10", "optimizer_n_iter~20"]
+
+
+@pytest.mark.parametrize(
+    "changes,field,words",
+    [
+        ({"defaults": {**BASE["defaults"], "model": {"name": "potts"}}}, "defaults.model.name", "tfim"),
+        ({"grid": {"lattice.L": [6], "model.name": ["tfim", "hubbard"]}}, "grid.model.name", "heisenberg"),
+        ({"colour": "red"}, "colour", "unknown key"),
+        ({"defaults": {**BASE["defaults"], "ansatz": {"name": "rbm", "width": 2}}}, "defaults.ansatz.width", "unknown key"),
+        ({"grid": {"lattice.L": []}}, "grid.lattice.L", "non-empty"),
+        ({"grid": {"lattice.L": [6], "ansatz.alpha": [0]}}, "grid.ansatz.alpha", "> 0"),
+        ({"grid": {"lattice.L": [6], "ansatz.alpha": [-1]}}, "grid.ansatz.alpha", "> 0"),
+        ({"grid": {"lattice.L": [1]}}, "grid.lattice.L", ">= 2"),
+        ({"grid": {"lattice.L": [6, 6]}}, "grid", "duplicate"),
+        ({"study": "my study"}, "study", "identifier"),
+        ({"study": "../escape"}, "study", "identifier"),
+        ({"study": None}, "study", "identifier"),
+        ({"exact": {"max_dim": -1}}, "exact.max_dim", "integer"),
+    ],
+    ids=[
+        "unknown-model",
+        "unknown-model-in-grid",
+        "unknown-top-key",
+        "unknown-spec-key",
+        "empty-axis",
+        "zero-width",
+        "negative-width",
+        "L-below-2",
+        "duplicate-points",
+        "name-with-space",
+        "name-with-path",
+        "name-missing",
+        "bad-exact-limit",
+    ],
+)
+def test_bad_studies_are_refused_naming_the_field(changes, field, words):
+    with pytest.raises(StudyError) as err:
+        expand_study(study(**changes))
+    assert err.value.field.startswith(field), str(err.value)
+    assert words in str(err.value)
+
+
+def test_an_L_the_sign_rule_cannot_take_is_refused():
+    s = study(grid={"lattice.L": [4, 5]})
+    s["defaults"] = {**s["defaults"], "model": {"name": "heisenberg"}, "marshall_sign": True}
+    with pytest.raises(StudyError) as err:
+        expand_study(s)
+    assert err.value.field == "defaults.marshall_sign" and "bipartite" in str(err.value) and "L=5" in str(err.value)
