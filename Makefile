@@ -13,9 +13,9 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-## run: set up the environment and run the default example point
+## run: set up the environment and run the default study (config/config.yaml)
 run: $(STAMP)
-	$(BIN)/nqs-sweep vmc --spec config/point.yaml --out results/example/tfim-L12
+	$(BIN)/snakemake --cores all
 
 ## test: set up the environment and run the whole test suite (slow tests included)
 test: $(STAMP)
@@ -34,9 +34,9 @@ lint: $(STAMP)
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
 	.lockenv/bin/pip install --quiet --upgrade pip
-	.lockenv/bin/pip install --quiet ".[workflow,dev]"
+	.lockenv/bin/pip install --quiet "setuptools>=68" ".[workflow,dev]"
 	.lockenv/bin/pip freeze --all --exclude nqs_sweep --exclude pip > requirements.lock
 	rm -rf .lockenv
 
 clean:
-	rm -rf $(VENV) results/example
+	rm -rf $(VENV) results .snakemake

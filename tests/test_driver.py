@@ -208,3 +208,11 @@ def test_every_optimizer_lowers_the_energy_toward_the_exact_one(tmp_path, optimi
     assert summary["rel_error"].iloc[0] < target
     assert history["energy"].iloc[-1] < history["energy"].iloc[0]
     assert summary["energy_error"].iloc[0] == 0.0  # the enumeration has no statistical error
+
+
+def test_progress_is_shown_on_stderr(tmp_path, capsys):
+    spec_path = write_spec(tmp_path / "spec.yaml", SMALL)
+    assert cli.main(["vmc", "--spec", str(spec_path), "--out", str(tmp_path / "run"), "--exact", "none"]) == 0
+    captured = capsys.readouterr()
+    assert "20/20" in captured.err and "E=" in captured.err
+    assert "status" in captured.out
