@@ -43,19 +43,22 @@ def _reference_key(frame: pd.DataFrame) -> pd.Series:
     return text.agg("|".join, axis=1)
 
 
+def _with_relative_error(tables: list[str | Path], exacts: list[str | Path]) -> pd.DataFrame:
+    df = _join_exact(_read_all(tables), _read_all(exacts))
+    if not df.empty:
+        df["rel_error"] = (df["energy"] - df["exact_energy"]).abs() / df["exact_energy"].abs()
+    return df
+
+
 def energies_table(summaries: list[str | Path], exacts: list[str | Path]) -> pd.DataFrame:
-    df = _join_exact(_read_all(summaries), _read_all(exacts))
-    if df.empty:
-        return df
-    df["rel_error"] = (df["energy"] - df["exact_energy"]).abs() / df["exact_energy"].abs()
-    df["exact_energy_per_site"] = df["exact_energy"] / df["n_sites"]
+    df = _with_relative_error(summaries, exacts)
+    if not df.empty:
+        df["exact_energy_per_site"] = df["exact_energy"] / df["n_sites"]
     return df
 
 
 def convergence_table(histories: list[str | Path], exacts: list[str | Path]) -> pd.DataFrame:
-    df = _join_exact(_read_all(histories), _read_all(exacts))
-    if df.empty:
-        return df
-    df["rel_error"] = (df["energy"] - df["exact_energy"]).abs() / df["exact_energy"].abs()
-    df["energy_per_site"] = df["energy"] / df["n_sites"]
+    df = _with_relative_error(histories, exacts)
+    if not df.empty:
+        df["energy_per_site"] = df["energy"] / df["n_sites"]
     return df

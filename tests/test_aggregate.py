@@ -1,0 +1,41 @@
+"""Joining point tables with exact references."""
+
+import numpy as np
+import pandas as pd
+
+from nqs_sweep.aggregate import convergence_table, energies_table
+from nqs_sweep.tables import COUPLING_COLUMNS
+
+
+def coords(model, L, **couplings):
+    row = {"model": model, "lattice": "chain", "L": L, "pbc": True, "n_sites": L, "sector": "full"}
+    row.update({c: couplings.get(c, np.nan) for c in COUPLING_COLUMNS})
+    return row
+
+
+def test_exact_energies_join_on_model_couplings_and_lattice_including_absent_couplings(tmp_path):
+    pd.DataFrame(
+        [
+            {**coords("tfim", 8, J=1.0, h=1.0), "energy": -10.1, "status": "converged"},
+            {**coords("tfim", 8, J=1.0, h=2.0), "energy": -17.0, "status": "converged"},
+            {**coords("tfim", 12, J=1.0, h=1.0), "energy": np.nan, "status": "failed"},
+        ]
+    ).to_parquet(tmp_path / "s.parquet")
+    pd.DataFrame([{**coords("tfim", 8, J=1.0, h=1.0), "exact_energy": -10.2}]).to_parquet(tmp_path / "e1.parquet")
+    pd.DataFrame([{**coords("heisenberg", 8, J=1.0), "exact_energy": -14.0}]).to_parquet(tmp_path / "e2.parquet")
+    df = energies_table([tmp_path / "s.parquet"], [tmp_path / "e1.parquet", tmp_path / "e2.parquet"])
+    assert df["exact_energy"].iloc[0] == -10.2
+    assert df["rel_error"].iloc[0] == abs(-10.1 + 10.2) / 10.2
+    assert np.isnan(df["exact_energy"].iloc[1])  # h=2 has no reference
+    assert df["status"].iloc[2] == "failed" and np.isnan(df["rel_error"].iloc[2])
+    assert df["exact_energy_per_site"].iloc[0] == -10.2 / 8
+
+
+def test_convergence_rows_get_the_relative_error_per_iteration(tmp_path):
+    pd.DataFrame([{**coords("tfim", 8, J=1.0, h=1.0), "iteration": i, "energy": -10.0 - 0.1 * i} for i in range(3)]).to_parquet(
+        tmp_path / "h.parquet"
+    )
+    pd.DataFrame([{**coords("tfim", 8, J=1.0, h=1.0), "exact_energy": -10.2}]).to_parquet(tmp_path / "e.parquet")
+    df = convergence_table([tmp_path / "h.parquet"], [tmp_path / "e.parquet"])
+    np.testing.assert_allclose(df["rel_error"], [0.2 / 10.2, 0.1 / 10.2, 0.0], atol=1e-15)
+    assert energies_table([], []).empty
