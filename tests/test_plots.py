@@ -1,0 +1,51 @@
+"""Figures are drawn from whatever exists: empty tables, failed points, missing references."""
+
+import numpy as np
+import pandas as pd
+
+from nqs_sweep import plots
+
+
+def energies():
+    rows = []
+    for L in (6, 8):
+        for alpha in (1.0, 2.0):
+            for h in (0.5, 1.0):
+                exact = -1.1 * L * (1 + h) if L == 6 else np.nan  # L=8 has no reference
+                rows.append(
+                    dict(model="tfim", lattice="chain", L=L, n_sites=L, alpha=alpha, ansatz="rbm", seed=0, h=h, J=1.0,
+                         energy=-1.1 * L * (1 + h) * (1 - 1e-4 / alpha), energy_error=1e-3, exact_energy=exact,
+                         exact_energy_per_site=exact / L, energy_per_site=-1.1 * (1 + h), n_params=int(alpha * L * L),
+                         status="converged")
+                )  # fmt: skip
+    df = pd.DataFrame(rows)
+    df["rel_error"] = (df["energy"] - df["exact_energy"]).abs() / df["exact_energy"].abs()
+    df.loc[0, ["energy", "rel_error"]] = np.nan
+    df.loc[0, "status"] = "failed"
+    for c in ("Delta", "J1", "J2"):
+        df[c] = np.nan
+    return df
+
+
+def test_every_figure_is_written_as_png_and_pdf(tmp_path):
+    e = energies()
+    conv = e.loc[e.index.repeat(5)].assign(iteration=lambda d: d.groupby(level=0).cumcount()).reset_index(drop=True)
+    for name, fn, table in [
+        ("convergence", plots.plot_convergence, conv),
+        ("error_vs_width", plots.plot_error_vs_width, e),
+        ("energy_vs_coupling", plots.plot_energy_vs_coupling, e),
+    ]:
+        outs = [tmp_path / f"{name}.png", tmp_path / f"{name}.pdf"]
+        fn(table, outs)
+        assert all(o.stat().st_size > 1000 for o in outs), name
+
+
+def test_empty_tables_give_a_figure_that_says_so(tmp_path):
+    for fn in (plots.plot_convergence, plots.plot_error_vs_width, plots.plot_energy_vs_coupling):
+        out = tmp_path / f"{fn.__name__}.png"
+        fn(pd.DataFrame(columns=["exact_energy", "energy"]), [out])
+        assert out.stat().st_size > 0
+
+
+def test_the_swept_coupling_is_found():
+    assert plots.sweep_coupling(energies()) == "h"
