@@ -46,6 +46,10 @@ def test_tiny_study_runs_end_to_end_and_reruns_only_what_changed(workdir):
     dry = snakemake(workdir, "--configfile", "tiny.yaml", "-n")
     assert "Nothing to be done" in dry.stdout + dry.stderr
 
+    snakemake(workdir, "--configfile", "tiny.yaml", "--report", "results/tiny/report.html")
+    report = (res / "report.html").read_text(errors="replace")
+    assert "convergence.png" in report and "error_vs_width.png" in report and "points.tsv" in report
+
     # A new width adds two points; nothing else is recomputed.
     stamps = {p: p.stat().st_mtime_ns for p in summaries(workdir)}
     study = tiny_study()
