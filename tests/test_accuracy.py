@@ -43,7 +43,7 @@ def test_rbm_alpha2_sr_reaches_target_accuracy(tmp_path, case):
     raw = {
         **raw,
         "ansatz": {"name": "rbm", "alpha": 2, "dtype": "float64"},
-        "sampler": {**raw["sampler"], "n_samples": 2048, "n_chains": 16, "n_discard": 16, "n_samples_eval": 16384},
+        "sampler": {**raw["sampler"], "n_samples": 2048, "n_chains": 16, "n_discard": 16, "n_samples_eval": 65536},
         "optimizer": {**SR_SETTINGS, "n_iter": n_iter},
         "seed": 0,
     }
