@@ -1,4 +1,4 @@
-"""The ``nqs-sweep`` command line: vmc, exact, validate.
+"""The ``nqs-sweep`` command line: vmc, exact, qgt, validate.
 
 Exit codes: 0 done (including a run that diverged: that is a result), 1 the run
 failed (recorded in summary.parquet with status 'failed'; 0 with --record-failures),
@@ -125,6 +125,25 @@ def cmd_exact(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_qgt(args: argparse.Namespace) -> int:
+    from nqs_sweep.spectrum import load_run, spectrum_table
+    from nqs_sweep.tables import write_table
+
+    try:
+        load_run(args.run)
+        if args.n_samples is not None and args.n_samples < 1:
+            raise SpecError("--n-samples", f"must be >= 1; got {args.n_samples}")
+    except SpecError as err:
+        return _fail(str(err))
+    df = spectrum_table(args.run, args.n_samples)
+    write_table(df, args.run / "spectrum.parquet")
+    row = df.iloc[0]
+    rank_cols = [c for c in df.columns if c.startswith("rank_")]
+    ranks = ", ".join(f"{c} {row[c]}" for c in rank_cols)
+    print(f"QGT ({row['source']}): {row['n_real_params']} real parameters, {ranks}; infidelity {row['infidelity']:.3e}")
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     try:
         spec = load_spec(args.spec)
@@ -160,6 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--spec", type=Path, required=True)
     e.add_argument("--out", type=Path, required=True)
     e.set_defaults(func=cmd_exact)
+
+    q = sub.add_parser("qgt", help="QGT spectrum and ranks of a finished vmc run -> DIR/spectrum.parquet")
+    q.add_argument("--run", type=Path, required=True, help="run directory of nqs-sweep vmc")
+    q.add_argument("--n-samples", type=int, default=None, help="Monte Carlo samples (default: exact enumeration when small)")
+    q.set_defaults(func=cmd_qgt)
 
     c = sub.add_parser("validate", help="check a spec and print it resolved, with its hash")
     c.add_argument("--spec", type=Path, required=True)

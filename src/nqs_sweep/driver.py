@@ -6,6 +6,7 @@ Files in the run directory:
   history.parquet           one row per iteration, written at the end
   summary.parquet           one row, written last: its presence means the run is complete
   run.log                   what the run printed
+  run_spec.yaml             the resolved spec (what `nqs-sweep qgt --run` rebuilds the state from)
 
 Only the last two are results; the partial files are resume state. A workflow
 engine that deletes the declared outputs of an interrupted job (Snakemake's
@@ -26,6 +27,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pandas as pd
+import yaml
 
 from nqs_sweep import checkpoint
 from nqs_sweep.models import make_ansatz
@@ -39,6 +41,7 @@ HISTORY = "history.parquet"
 PARTIAL_HISTORY = "history.partial.parquet"
 SUMMARY = "summary.parquet"
 LOG = "run.log"
+RUN_SPEC = "run_spec.yaml"
 
 
 class RunConflict(RuntimeError):
@@ -104,6 +107,9 @@ def run_vmc(
     if existing_status(spec, out) == "complete":
         return pd.read_parquet(out / SUMMARY)
     log = run_logger(out)
+    if not (out / RUN_SPEC).exists():
+        text = yaml.safe_dump(spec.to_raw(), sort_keys=False).encode()
+        checkpoint.atomic_write_bytes(out / RUN_SPEC, lambda f: f.write(text))
     coords = coordinates(spec)
     ansatz = make_ansatz(spec)
     hyper = make_hyper(spec, ansatz.real_dtype)
@@ -207,5 +213,5 @@ def clear_stale(spec: PointSpec, out: Path) -> None:
     try:
         existing_status(spec, out)
     except RunConflict:
-        for name in (CHECKPOINT, PARTIAL_HISTORY, HISTORY, SUMMARY, "error.txt"):
+        for name in (CHECKPOINT, PARTIAL_HISTORY, HISTORY, SUMMARY, RUN_SPEC, "error.txt"):
             (out / name).unlink(missing_ok=True)

@@ -50,3 +50,27 @@ def minsr_direction(o_t: jax.Array, e_t: jax.Array, diag_shift: jax.Array, solve
     """Sample-space SR: Õᵀ (ÕÕᵀ + ε I)⁻¹ ẽ."""
     y, fell_back = regularised_solve(o_t @ o_t.T, e_t, diag_shift, solver)
     return o_t.T @ y, fell_back
+
+
+# Rank cuts reported with every spectrum, named as in the tables (the issue's contract).
+RANK_CUTS = {"rank_abs_1e-5": ("abs", 1e-5), "rank_rel_1e-6": ("rel", 1e-6), "rank_rel_1e-10": ("rel", 1e-10)}
+
+
+def qgt_spectrum(o_t: jax.Array) -> jax.Array:
+    """All P eigenvalues of S = ÕᵀÕ in descending order, from the singular values of Õ.
+
+    Squared singular values are accurate down to ~ε·σ_max² where forming S first would
+    lose everything below ~ε·λ_max in absolute terms; the P - rank(Õ) missing ones are 0.
+    """
+    sv = jnp.linalg.svd(o_t, compute_uv=False)
+    evals = jnp.zeros(o_t.shape[1], o_t.dtype).at[: sv.shape[0]].set(sv**2)
+    return jnp.sort(evals)[::-1]
+
+
+def ranks(evals) -> dict[str, int]:
+    """Number of eigenvalues above each cut of RANK_CUTS (absolute, or relative to the largest)."""
+    import numpy as np
+
+    evals = np.asarray(evals)
+    top = evals.max() if evals.size else 0.0
+    return {name: int((evals > (tol if kind == "abs" else tol * top)).sum()) for name, (kind, tol) in RANK_CUTS.items()}

@@ -126,6 +126,21 @@ class PointSpec:
         d["model"] = {"name": self.model.name, **dict(self.model.couplings)}
         return d
 
+    def to_raw(self) -> dict[str, Any]:
+        """The resolved spec as a mapping that parse_spec reads back to an equal spec."""
+
+        def schedule(s: Schedule) -> float | dict[str, Any]:
+            if s.steps == 0:  # given as a plain number
+                return s.init
+            return {"schedule": s.kind, "init": s.init, "end": s.end, "steps": s.steps}
+
+        d = self.to_dict()
+        d.pop("sector")
+        d["hilbert"] = {"sector": self.sector}
+        d["optimizer"]["learning_rate"] = schedule(self.optimizer.learning_rate)
+        d["optimizer"]["diag_shift"] = schedule(self.optimizer.diag_shift)
+        return d
+
     @property
     def spec_hash(self) -> str:
         """Hash of the resolved spec; the study name is a label, not part of the physics."""

@@ -1,0 +1,98 @@
+"""The QGT spectrum of a finished VMC run, with its ranks and (where possible) the infidelity.
+
+The QGT is taken on the final parameters, from the exact enumeration when the sector
+is small enough (``source = 'exact'``), otherwise from fresh Metropolis samples
+(``source = 'n_samples=<N>'``). The table has one row per eigenvalue, descending.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from nqs_sweep import checkpoint, hilbert
+from nqs_sweep.driver import CHECKPOINT, RUN_SPEC
+from nqs_sweep.estimators import centred_real_rows, local_energies, log_derivatives
+from nqs_sweep.models import Ansatz, make_ansatz
+from nqs_sweep.qgt import qgt_spectrum, ranks
+from nqs_sweep.sampler import exact_sample, metropolis_sample
+from nqs_sweep.spec import PointSpec, SpecError, load_spec
+from nqs_sweep.tables import coordinates
+from nqs_sweep.vmc import init_state, make_hyper
+
+# Enumerate (exact QGT) up to this sector dimension; the Jacobian is dim x P.
+EXACT_QGT_MAX_DIM = 2**14
+# The infidelity needs the exact ground state and ψθ on the whole sector.
+INFIDELITY_MAX_DIM = 2**20
+
+
+def load_run(run: Path) -> tuple[PointSpec, Ansatz, jax.Array, object]:
+    """Spec, ansatz, final parameters and chain state of a finished run directory."""
+    run = Path(run)
+    for name in (RUN_SPEC, CHECKPOINT):
+        if not (run / name).exists():
+            raise SpecError("--run", f"{run} holds no finished nqs-sweep vmc run ({name} missing)")
+    spec = load_spec(run / RUN_SPEC)
+    ansatz = make_ansatz(spec)
+    state, _ = checkpoint.load(run / CHECKPOINT, init_state(spec, ansatz, jax.random.key(0)))
+    return spec, ansatz, state.theta, state.chains
+
+
+def infidelity(spec: PointSpec, ansatz: Ansatz, theta: jax.Array) -> float:
+    """1 - |⟨ψ_exact|ψθ⟩|² over the sector (both normalised); NaN past INFIDELITY_MAX_DIM."""
+    from nqs_sweep.exact import ground_state
+
+    if hilbert.hilbert_dim(spec.n_sites, spec.sector) > INFIDELITY_MAX_DIM:
+        return float("nan")
+    exact = ground_state(spec, keep_vector=True).ground_state
+    states = jnp.asarray(hilbert.all_states(spec.n_sites, spec.sector), ansatz.real_dtype)
+    log_psi = np.asarray(jax.jit(ansatz.log_psi)(theta, states))
+    psi = np.exp(log_psi - log_psi.real.max())
+    overlap = np.vdot(exact, psi) / (np.linalg.norm(exact) * np.linalg.norm(psi))
+    return float(max(1.0 - abs(overlap) ** 2, 0.0))
+
+
+def spectrum_table(run: Path, n_samples: int | None = None, seed: int = 1) -> pd.DataFrame:
+    spec, ansatz, theta, chains = load_run(run)
+    hyper = make_hyper(spec, ansatz.real_dtype)
+    dim = hilbert.hilbert_dim(spec.n_sites, spec.sector)
+    if n_samples is None and dim <= EXACT_QGT_MAX_DIM:
+        states = jnp.asarray(hilbert.all_states(spec.n_sites, spec.sector), ansatz.real_dtype)
+        sample = exact_sample(ansatz.log_psi, theta, states)
+        configs, weights, source = states, sample.weights, "exact"
+    else:
+        n = n_samples or spec.sampler.n_samples_eval
+        n -= n % spec.sampler.n_chains
+        sample, _ = metropolis_sample(
+            ansatz.log_psi,
+            theta,
+            chains,
+            jax.random.key(seed),
+            n_per_chain=n // spec.sampler.n_chains,
+            n_discard=spec.sampler.n_discard,
+            sweep_size=spec.sampler.sweep_size,
+            move=spec.sampler.move,
+            exchange_bonds=hyper.ham.exch_bonds,
+        )
+        configs = sample.configs.reshape(-1, spec.n_sites)
+        weights = jnp.full(configs.shape[0], 1.0 / configs.shape[0], ansatz.real_dtype)
+        source = f"n_samples={configs.shape[0]}"
+    e_loc = local_energies(hyper.ham, ansatz.log_psi, theta, configs)
+    o_t, _ = centred_real_rows(log_derivatives(ansatz.log_psi, theta, configs), e_loc, weights)
+    evals = np.asarray(qgt_spectrum(o_t))
+    df = pd.DataFrame({"index": np.arange(evals.size), "eigenvalue": evals})
+    for k, v in {
+        **ranks(evals),
+        "n_params": ansatz.n_params,
+        "n_real_params": ansatz.n_real_params,
+        "hilbert_dim": dim,
+        "source": source,
+        "infidelity": infidelity(spec, ansatz, theta),
+        **coordinates(spec),
+    }.items():
+        df[k] = v
+    return df

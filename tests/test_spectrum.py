@@ -1,0 +1,109 @@
+"""QGT spectra and ranks of finished runs, against dense references."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from nqs_sweep import checkpoint, cli, hilbert
+from nqs_sweep.driver import CHECKPOINT, run_vmc
+from nqs_sweep.estimators import centred_real_rows, local_energies, log_derivatives
+from nqs_sweep.hamiltonians import build_hamiltonian
+from nqs_sweep.models import make_ansatz
+from nqs_sweep.qgt import qgt_spectrum, ranks
+from nqs_sweep.sampler import exact_sample
+from nqs_sweep.spec import parse_spec
+from nqs_sweep.spectrum import spectrum_table
+from nqs_sweep.vmc import init_state
+
+RAW = {
+    "model": {"name": "heisenberg"},
+    "lattice": {"kind": "chain", "L": 6},
+    "hilbert": {"sector": "zero_magnetization"},
+    "ansatz": {"name": "rbm", "alpha": 2, "dtype": "complex128"},
+    "sampler": {"kind": "exact"},
+    "optimizer": {"kind": "sr", "learning_rate": 0.05, "n_iter": 30},
+    "marshall_sign": True,
+}
+
+
+def dense_qgt(ansatz, theta, states):
+    """Fubini–Study metric of the state vector, from its Jacobian (no estimator code)."""
+    psi_vec = lambda th: jnp.exp(ansatz.log_psi(th, states))  # noqa: E731
+    v = np.asarray(psi_vec(theta))
+    J = np.asarray(jax.jacfwd(psi_vec)(theta))
+    norm = np.vdot(v, v).real
+    jv = J.conj().T @ v
+    return np.real(J.conj().T @ J / norm - np.outer(jv, jv.conj()) / norm**2)
+
+
+def test_spectrum_of_a_run_equals_the_dense_qgt_spectrum(tmp_path):
+    spec = parse_spec(RAW)
+    run_vmc(spec, tmp_path / "run", show_progress=False)
+    df = spectrum_table(tmp_path / "run")
+    ansatz = make_ansatz(spec)
+    state, _ = checkpoint.load(tmp_path / "run" / CHECKPOINT, init_state(spec, ansatz, jax.random.key(0)))
+    states = jnp.asarray(hilbert.all_states(6, "zero_magnetization"))
+    ref = np.sort(np.linalg.eigvalsh(dense_qgt(ansatz, state.theta, states)))[::-1]
+    assert df["source"].iloc[0] == "exact" and len(df) == ansatz.n_real_params
+    np.testing.assert_allclose(df["eigenvalue"], ref, atol=1e-10 * ref[0])
+    assert (np.diff(df["eigenvalue"]) <= 0).all()
+    assert df["hilbert_dim"].iloc[0] == 20
+    # A complex ψ on 20 states has at most 2·20 − 2 independent directions (norm and phase drop out).
+    assert df["rank_rel_1e-10"].iloc[0] <= 38
+    assert 0 <= df["infidelity"].iloc[0] < 1
+
+
+def test_duplicated_hidden_units_lose_exactly_their_directions():
+    """Two identical hidden units make N + 1 directions (b_j − b_j', W_j − W_j') null."""
+    spec = parse_spec({**RAW, "hilbert": {"sector": "full"}, "ansatz": {"name": "rbm", "alpha": 1, "dtype": "float64"}})
+    ansatz = make_ansatz(spec)
+    theta = 0.3 * jax.random.normal(jax.random.key(1), (ansatz.n_real_params,))
+    tree = ansatz.to_tree(theta)
+    tree["b"] = tree["b"].at[1].set(tree["b"][0])
+    tree["W"] = tree["W"].at[1].set(tree["W"][0])
+    dup = jax.flatten_util.ravel_pytree(tree)[0]
+    states = jnp.asarray(hilbert.all_states(6, "full"))
+    weights = exact_sample(ansatz.log_psi, dup, states).weights
+    e_loc = local_energies(build_hamiltonian(spec), ansatz.log_psi, dup, states)
+    o_t, _ = centred_real_rows(log_derivatives(ansatz.log_psi, dup, states), e_loc, weights)
+    evals = np.asarray(qgt_spectrum(o_t))
+    expected = np.linalg.matrix_rank(dense_qgt(ansatz, dup, states), tol=1e-10 * evals[0])
+    assert ranks(evals)["rank_rel_1e-10"] == expected
+    assert expected <= ansatz.n_real_params - (6 + 1)
+    generic = np.asarray(qgt_spectrum(centred_real_rows(log_derivatives(ansatz.log_psi, theta, states), e_loc, weights)[0]))
+    assert ranks(generic)["rank_rel_1e-10"] > expected
+
+
+def test_rank_saturates_at_the_hilbert_dimension():
+    """A real positive ψ on 16 states spans at most 15 directions, however many parameters it has."""
+    spec = parse_spec({**RAW, "lattice": {"kind": "chain", "L": 4}, "hilbert": {"sector": "full"},
+                       "ansatz": {"name": "rbm", "alpha": 4, "dtype": "float64"}})  # fmt: skip
+    ansatz = make_ansatz(spec)
+    theta = 0.3 * jax.random.normal(jax.random.key(2), (ansatz.n_real_params,))
+    states = jnp.asarray(hilbert.all_states(4, "full"))
+    w = exact_sample(ansatz.log_psi, theta, states).weights
+    o_t, _ = centred_real_rows(log_derivatives(ansatz.log_psi, theta, states), jnp.zeros(16, jnp.complex128), w)
+    r = ranks(qgt_spectrum(o_t))
+    assert ansatz.n_real_params == 84 and r["rank_rel_1e-10"] == 15
+
+
+def test_qgt_cli_writes_the_contract_columns_and_refuses_a_non_run(tmp_path, capsys):
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump({**RAW, "sampler": {"n_samples": 256, "n_chains": 16, "move": "exchange"},
+                                                        "hilbert": {"sector": "zero_magnetization"}}))  # fmt: skip
+    assert cli.main(["vmc", "--spec", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert cli.main(["qgt", "--run", str(tmp_path / "run"), "--n-samples", "1024"]) == 0
+    df = pd.read_parquet(tmp_path / "run" / "spectrum.parquet")
+    cols = {"eigenvalue", "n_params", "hilbert_dim", "rank_abs_1e-5", "rank_rel_1e-6", "rank_rel_1e-10", "source", "spec_hash"}
+    assert cols <= set(df.columns) and df["source"].iloc[0] == "n_samples=1024"
+    assert cli.main(["qgt", "--run", str(tmp_path / "nothing")]) == 2
+    assert "no finished" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dtype", ["float64", "complex128"])
+def test_run_spec_reads_back_to_the_same_spec(tmp_path, dtype):
+    spec = parse_spec({**RAW, "ansatz": {"name": "rbm", "alpha": 1, "dtype": dtype}, "optimizer": {"n_iter": 2}})
+    run_vmc(spec, tmp_path / "run", show_progress=False)
+    assert parse_spec(yaml.safe_load((tmp_path / "run" / "run_spec.yaml").read_text())) == spec
