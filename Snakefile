@@ -20,6 +20,7 @@ include: "workflow/rules/exact.smk"
 include: "workflow/rules/vmc.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/plots.smk"
+include: "workflow/rules/qgt.smk"
 
 
 rule all:
@@ -33,3 +34,5 @@ rule all:
         rules.plot_error_vs_width.output,
         rules.plot_energy_vs_coupling.output,
         f"{RESULTS}/study/points.tsv",
+        # QGT spectra and rank figures, when the study has a `qgt:` section
+        QGT_TARGETS,

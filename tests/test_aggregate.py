@@ -39,3 +39,19 @@ def test_convergence_rows_get_the_relative_error_per_iteration(tmp_path):
     df = convergence_table([tmp_path / "h.parquet"], [tmp_path / "e.parquet"])
     np.testing.assert_allclose(df["rel_error"], [0.2 / 10.2, 0.1 / 10.2, 0.0], atol=1e-15)
     assert energies_table([], []).empty
+
+
+def test_qgt_rank_table_has_one_row_per_point_with_its_energy_error():
+    from nqs_sweep.aggregate import qgt_rank_table
+
+    spectra = pd.DataFrame(
+        [
+            {"spec_hash": h, "index": k, "eigenvalue": 1.0 / (k + 1), "rank_rel_1e-10": 3, "source": "exact"}
+            for h in "ab"
+            for k in range(3)
+        ]
+    )
+    energies = pd.DataFrame({"spec_hash": ["a", "b"], "energy": [-1.0, -2.0], "rel_error": [1e-3, 1e-4]})
+    df = qgt_rank_table(spectra, energies)
+    assert list(df["spec_hash"]) == ["a", "b"] and list(df["rel_error"]) == [1e-3, 1e-4]
+    assert "eigenvalue" not in df and df.columns[-1] == "rank_rel_1e-10"

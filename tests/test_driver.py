@@ -216,3 +216,22 @@ def test_progress_is_shown_on_stderr(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "20/20" in captured.err and "E=" in captured.err
     assert "status" in captured.out
+
+
+def test_one_sample_per_chain_runs(tmp_path):
+    """n_samples == n_chains is allowed; τ is 0 and R̂ undefined, not a crash."""
+    raw = {**SMALL, "sampler": {"n_samples": 8, "n_chains": 8}, "optimizer": {**SMALL["optimizer"], "n_iter": 3}}
+    row = run_vmc(parse_spec(raw), tmp_path / "run", show_progress=False).iloc[0]
+    assert row["status"] != "failed" and np.isfinite(row["energy"])
+
+
+def test_failed_exact_diagonalisation_is_recorded(tmp_path, monkeypatch):
+    def boom(spec):
+        raise MemoryError("no room for the Lanczos vectors")
+
+    monkeypatch.setattr(cli, "exact_table", boom)
+    spec_path = write_spec(tmp_path / "spec.yaml", SMALL)
+    assert cli.main(["exact", "--spec", str(spec_path), "--out", str(tmp_path / "ref")]) == 1
+    assert cli.main(["exact", "--spec", str(spec_path), "--out", str(tmp_path / "ref"), "--record-failures"]) == 0
+    row = pd.read_parquet(tmp_path / "ref" / "exact.parquet").iloc[0]
+    assert row["status"] == "failed" and np.isnan(row["exact_energy"]) and "Lanczos" in row["error_message"]

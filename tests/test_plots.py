@@ -49,3 +49,18 @@ def test_empty_tables_give_a_figure_that_says_so(tmp_path):
 
 def test_the_swept_coupling_is_found():
     assert plots.sweep_coupling(energies()) == "h"
+
+
+def test_qgt_figures_are_written(tmp_path):
+    e = energies()
+    spectra = []
+    for i, row in e.iterrows():
+        for k in range(10):
+            spectra.append({**row.to_dict(), "spec_hash": f"h{i}", "index": k, "eigenvalue": 10.0**-k, "hilbert_dim": 64,
+                            "n_real_params": int(row["n_params"]), "source": "exact", "infidelity": 1e-3,
+                            "rank_abs_1e-5": 6, "rank_rel_1e-6": 7, "rank_rel_1e-10": 10})  # fmt: skip
+    spectra = pd.DataFrame(spectra)
+    ranks = spectra.groupby("spec_hash").first().reset_index()
+    plots.plot_qgt_rank(ranks, [tmp_path / "r.png"])
+    plots.plot_spectra(spectra, [tmp_path / "s.png"])
+    assert (tmp_path / "r.png").stat().st_size > 1000 and (tmp_path / "s.png").stat().st_size > 1000

@@ -119,3 +119,12 @@ def test_an_L_the_sign_rule_cannot_take_is_refused():
     with pytest.raises(StudyError) as err:
         expand_study(s)
     assert err.value.field == "defaults.marshall_sign" and "bipartite" in str(err.value) and "L=5" in str(err.value)
+
+
+def test_adding_a_point_renames_no_existing_point():
+    one = study(grid={"lattice.L": [6]})
+    before = {p.path for p in expand_study(one).points}
+    after = {p.path for p in expand_study({**one, "points": [{"lattice": {"L": 6}, "optimizer": {"n_iter": 80}}]}).points}
+    assert before < after
+    (new,) = after - before
+    assert new.endswith("/optimizer_n_iter~80")

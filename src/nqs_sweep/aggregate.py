@@ -62,3 +62,21 @@ def convergence_table(histories: list[str | Path], exacts: list[str | Path]) -> 
     if not df.empty:
         df["energy_per_site"] = df["energy"] / df["n_sites"]
     return df
+
+
+def spectra_table(spectra: list[str | Path]) -> pd.DataFrame:
+    """Every point's QGT eigenvalues (long form)."""
+    return _read_all(spectra)
+
+
+def qgt_rank_table(spectra: pd.DataFrame, energies: pd.DataFrame) -> pd.DataFrame:
+    """One row per point: QGT ranks and sizes, with the point's energy error joined on spec_hash."""
+    if spectra.empty:
+        return spectra
+    rank_cols = [c for c in spectra.columns if c.startswith("rank_")]
+    per_point = spectra.groupby("spec_hash", sort=False).first().reset_index()
+    per_point = per_point.drop(columns=["index", "eigenvalue"], errors="ignore")
+    keep = ["spec_hash", "energy", "energy_error", "exact_energy", "rel_error"]
+    if not energies.empty:
+        per_point = per_point.merge(energies[[c for c in keep if c in energies]], on="spec_hash", how="left")
+    return per_point[[c for c in per_point.columns if c not in rank_cols] + rank_cols]

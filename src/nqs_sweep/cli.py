@@ -61,8 +61,13 @@ def _exact_energy_from(arg: str, spec: PointSpec) -> float | None:
         raise SpecError("--exact", f"expected auto, none or an existing exact.parquet; no such file: {path}")
     from nqs_sweep.tables import model_coordinates
 
-    row = pd.read_parquet(path).iloc[0]
+    try:
+        row = pd.read_parquet(path).iloc[0]
+    except Exception as err:
+        raise SpecError("--exact", f"{path} is not a readable exact.parquet: {err}") from None
     for key, value in model_coordinates(spec).items():
+        if key not in row:
+            raise SpecError("--exact", f"{path} is not an exact.parquet (no column {key})")
         stored = row[key]
         same = (pd.isna(stored) and pd.isna(value)) or stored == value
         if not same:
@@ -78,19 +83,23 @@ def _check_out(out: Path) -> None:
 def cmd_vmc(args: argparse.Namespace) -> int:
     from nqs_sweep.driver import RunConflict, clear_stale, existing_status, record_failure, run_vmc
 
+    # Everything that can refuse the input is checked before anything is written.
     try:
         spec = load_spec(args.spec)
         _check_out(args.out)
-        if args.replace_stale and args.out.exists():
-            clear_stale(spec, args.out)
-        if args.out.exists() and existing_status(spec, args.out) == "complete":
-            print(f"nqs-sweep: {args.out} is complete (spec {spec.spec_hash}); nothing to do", file=sys.stderr)
-            return 0
-        exact_energy = _exact_energy_from(args.exact, spec)
+        exact_energy = None if args.exact in ("auto", "none") else _exact_energy_from(args.exact, spec)
+        if args.out.exists():
+            if args.replace_stale:
+                clear_stale(spec, args.out)
+            if existing_status(spec, args.out) == "complete":
+                print(f"nqs-sweep: {args.out} is complete (spec {spec.spec_hash}); nothing to do", file=sys.stderr)
+                return 0
     except (SpecError, RunConflict) as err:
         return _fail(str(err))
 
     try:
+        if args.exact == "auto":
+            exact_energy = _exact_energy_from("auto", spec)
         summary = run_vmc(spec, args.out, exact_energy, args.checkpoint_every, show_progress=not args.quiet)
     except Exception as err:  # a failed point is recorded, not lost
         message = f"{type(err).__name__}: {err}"
@@ -115,11 +124,19 @@ def cmd_exact(args: argparse.Namespace) -> int:
         check_feasible(spec)
     except SpecError as err:
         return _fail(str(err))
-    from nqs_sweep.tables import write_table
+    from nqs_sweep.tables import model_coordinates, write_table
 
-    df = exact_table(spec)
     args.out.mkdir(parents=True, exist_ok=True)
-    write_table(df, args.out / EXACT_TABLE)
+    try:
+        df = exact_table(spec)
+    except Exception as err:  # e.g. out of memory at the largest sizes
+        message = f"{type(err).__name__}: {err}"
+        print(f"nqs-sweep: exact diagonalisation failed: {message}", file=sys.stderr)
+        if not args.record_failures:
+            return 1
+        row = {**model_coordinates(spec), "exact_energy": float("nan"), "status": "failed", "error_message": message}
+        write_table(pd.DataFrame([row]), args.out / EXACT_TABLE)
+        return 0
     row = df.iloc[0]
     print(f"exact E = {row['exact_energy']:.12f} ({row['exact_energy_per_site']:.12f} per site), dim {row['hilbert_dim']}")
     return 0
@@ -130,7 +147,8 @@ def cmd_qgt(args: argparse.Namespace) -> int:
     from nqs_sweep.tables import write_table
 
     try:
-        load_run(args.run)
+        if not (args.run / "summary.parquet").exists():
+            load_run(args.run)  # names what is missing
         if args.n_samples is not None and args.n_samples < 1:
             raise SpecError("--n-samples", f"must be >= 1; got {args.n_samples}")
     except SpecError as err:
@@ -138,6 +156,9 @@ def cmd_qgt(args: argparse.Namespace) -> int:
     df = spectrum_table(args.run, args.n_samples)
     write_table(df, args.run / "spectrum.parquet")
     row = df.iloc[0]
+    if row["source"] == "none":
+        print(f"run status {row['status']}: no spectrum (recorded as a NaN row)")
+        return 0
     rank_cols = [c for c in df.columns if c.startswith("rank_")]
     ranks = ", ".join(f"{c} {row[c]}" for c in rank_cols)
     print(f"QGT ({row['source']}): {row['n_real_params']} real parameters, {ranks}; infidelity {row['infidelity']:.3e}")
@@ -178,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("exact", help="exact ground-state energy by Lanczos")
     e.add_argument("--spec", type=Path, required=True)
     e.add_argument("--out", type=Path, required=True)
+    e.add_argument("--record-failures", action="store_true", help="exit 0 after recording a failure as a NaN row")
     e.set_defaults(func=cmd_exact)
 
     q = sub.add_parser("qgt", help="QGT spectrum and ranks of a finished vmc run -> DIR/spectrum.parquet")

@@ -107,9 +107,8 @@ def run_vmc(
     if existing_status(spec, out) == "complete":
         return pd.read_parquet(out / SUMMARY)
     log = run_logger(out)
-    if not (out / RUN_SPEC).exists():
-        text = yaml.safe_dump(spec.to_raw(), sort_keys=False).encode()
-        checkpoint.atomic_write_bytes(out / RUN_SPEC, lambda f: f.write(text))
+    text = yaml.safe_dump(spec.to_raw(), sort_keys=False).encode()
+    checkpoint.atomic_write_bytes(out / RUN_SPEC, lambda f: f.write(text))
     coords = coordinates(spec)
     ansatz = make_ansatz(spec)
     hyper = make_hyper(spec, ansatz.real_dtype)

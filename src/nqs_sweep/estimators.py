@@ -32,16 +32,21 @@ def log_derivatives(log_psi: LogPsi, theta: jax.Array, s: jax.Array) -> jax.Arra
     return jax.lax.complex(jac[:, 0], jac[:, 1])
 
 
-def centred_real_rows(o: jax.Array, e_loc: jax.Array, weights: jax.Array) -> tuple[jax.Array, jax.Array]:
+def centred_real_rows(o: jax.Array, e_loc: jax.Array, weights: jax.Array, real_only: bool = False) -> tuple[jax.Array, jax.Array]:
     """The real, weighted, centred form of (O, E_loc) that SR and MinSR share.
 
     With Õ = √w [Re ΔO; Im ΔO] and ẽ = √w [Re ΔE; Im ΔE] (2B rows), the QGT is
     S = ÕᵀÕ = Re⟨ΔO* ΔO⟩ and the force is F = Õᵀẽ = Re⟨ΔO* ΔE⟩ = ∇E / 2.
+    ``real_only`` (static) keeps the B real rows: for real parameters and a real
+    Hamiltonian ψ is real, so Im ΔO = Im ΔE = 0 and the other half would only make
+    the MinSR kernel four times larger.
     """
     w = weights[:, None]
     do = o - jnp.sum(w * o, axis=0)
     de = e_loc - jnp.sum(weights * e_loc)
     sw = jnp.sqrt(weights)
+    if real_only:
+        return sw[:, None] * do.real, sw * de.real
     o_t = jnp.concatenate([sw[:, None] * do.real, sw[:, None] * do.imag], axis=0)
     e_t = jnp.concatenate([sw * de.real, sw * de.imag])
     return o_t, e_t

@@ -1,8 +1,9 @@
 """Exact ground states by sparse Lanczos (scipy ``eigsh``), built from the same bond tables.
 
 The full space is matrix-free: basis index k has site i in bit N-1-i, so a flip
-of a set of sites is k XOR mask and needs no index lookup; 2^24 amplitudes cost
-128 MiB. The zero-magnetisation sector is a CSR matrix over the sorted sector
+of a set of sites is k XOR mask and needs no index lookup. At 2^24 amplitudes each
+vector costs 128 MiB; the index, the diagonal, the Lanczos vectors and the
+temporaries of a matvec make a few GiB in all. The zero-magnetisation sector is a CSR matrix over the sorted sector
 basis (positions found by binary search once).
 """
 
@@ -67,25 +68,21 @@ def _off_diagonal_terms(ham: Hamiltonian, n_sites: int):
 
 
 def full_space_operator(ham: Hamiltonian, n_sites: int) -> LinearOperator:
-    dim = 2**n_sites
-    idx = np.arange(dim, dtype=np.int64)
+    idx = np.arange(2**n_sites, dtype=np.int64)
     diag = _diagonal(ham, idx, n_sites)
-    terms = []
-    for mask, c, antiparallel_only, i, j in _off_diagonal_terms(ham, n_sites):
-        weight = None
-        if antiparallel_only:
-            weight = c * (((idx >> (n_sites - 1 - i)) ^ (idx >> (n_sites - 1 - j))) & 1)
-        terms.append((mask, c, weight))
+    terms = list(_off_diagonal_terms(ham, n_sites))
 
     def matvec(x: np.ndarray) -> np.ndarray:
         x = np.ravel(x)
         y = diag * x
-        for mask, c, weight in terms:
+        for mask, c, antiparallel_only, i, j in terms:
             gathered = x[idx ^ mask]
-            y += (c * gathered) if weight is None else (weight * gathered)
+            if antiparallel_only:  # recomputed per call: a stored mask per bond would cost 8 bytes x 2^N each
+                gathered = gathered * (((idx >> (n_sites - 1 - i)) ^ (idx >> (n_sites - 1 - j))) & 1)
+            y += c * gathered
         return y
 
-    return LinearOperator((dim, dim), matvec=matvec, dtype=np.float64)
+    return LinearOperator((idx.size, idx.size), matvec=matvec, dtype=np.float64)
 
 
 def sector_matrix(ham: Hamiltonian, n_sites: int, sector: str) -> sp.csr_matrix:

@@ -66,9 +66,9 @@ def build_hamiltonian(spec: PointSpec, xp=jnp) -> Hamiltonian:
     elif name in ("xxz", "heisenberg"):
         add_heisenberg(lat.nn_bonds, c["J"], c.get("Delta", 1.0))
     elif name == "j1j2":
+        # nnn bonds even at J2 = 0, so the table shapes (and the compiled step) do not depend on J2
         add_heisenberg(lat.nn_bonds, c["J1"], 1.0)
-        if c["J2"] != 0.0:
-            add_heisenberg(lat.nnn_bonds, c["J2"], 1.0)
+        add_heisenberg(lat.nnn_bonds, c["J2"], 1.0)
     else:  # parse_spec guards this; kept so a new model cannot fall through silently
         raise ValueError(f"unknown model {name!r}")
 

@@ -33,6 +33,11 @@ def sweep_coupling(df: pd.DataFrame) -> str:
     return best or "J"
 
 
+def _eq(column: pd.Series, value) -> pd.Series:
+    """column == value, where NaN equals NaN (a model without the swept coupling)."""
+    return column.isna() if pd.isna(value) else column == value
+
+
 def _cases(df: pd.DataFrame, coupling: str) -> list[tuple]:
     return sorted(df.groupby(["model", "lattice", coupling], dropna=False).groups.keys(), key=str)
 
@@ -71,7 +76,7 @@ def plot_convergence(conv: pd.DataFrame, outputs: list[str | Path]) -> None:
     for r, (model, lattice, cval) in enumerate(cases):
         for c, L in enumerate(sizes):
             ax = axes[r, c]
-            sel = conv[(conv["model"] == model) & (conv["lattice"] == lattice) & (conv[coupling] == cval) & (conv["L"] == L)]
+            sel = conv[(conv["model"] == model) & (conv["lattice"] == lattice) & _eq(conv[coupling], cval) & (conv["L"] == L)]
             for (ansatz, alpha, seed), g in sel.groupby(["ansatz", "alpha", "seed"]):
                 g = g.sort_values("iteration")
                 label = f"{ansatz} α={alpha:g}" + (f" s{seed}" if conv["seed"].nunique() > 1 else "")
@@ -81,7 +86,7 @@ def plot_convergence(conv: pd.DataFrame, outputs: list[str | Path]) -> None:
                 smooth = g["energy"].rolling(SMOOTH, min_periods=1).mean()
                 rel = (smooth - g["exact_energy"]).abs() / g["exact_energy"].abs()
                 ax.semilogy(g["iteration"], np.maximum(rel, FLOOR), color=colors[alpha], lw=1.3, label=label)
-            ax.set_title(f"{model} {lattice} L={L}, {coupling}={cval:g}", fontsize=9)
+            ax.set_title(f"{model} {lattice} L={L}" + ("" if pd.isna(cval) else f", {coupling}={cval:g}"), fontsize=9)
             if r == len(cases) - 1:
                 ax.set_xlabel("iteration")
             if c == 0:
@@ -107,7 +112,7 @@ def plot_error_vs_width(energies: pd.DataFrame, outputs: list[str | Path]) -> No
     fig, axes = plt.subplots(len(cases), 2, figsize=(9, 2.9 * len(cases)), squeeze=False)
     colors = _colors(df["L"])
     for r, (model, lattice, cval) in enumerate(cases):
-        sel = df[(df["model"] == model) & (df["lattice"] == lattice) & (df[coupling] == cval)]
+        sel = df[(df["model"] == model) & (df["lattice"] == lattice) & _eq(df[coupling], cval)]
         for c, x in enumerate(["alpha", "n_params"]):
             ax = axes[r, c]
             for (L, ansatz), g in sel.groupby(["L", "ansatz"]):
@@ -138,7 +143,7 @@ def plot_error_vs_width(energies: pd.DataFrame, outputs: list[str | Path]) -> No
             ax.set_yscale("log")
             ax.set_xlabel("hidden-unit density α" if x == "alpha" else "number of parameters")
             ax.set_ylabel("relative error |E−E₀|/|E₀|")
-            ax.set_title(f"{model} {lattice}, {coupling}={cval:g}", fontsize=9)
+            ax.set_title(f"{model} {lattice}" + ("" if pd.isna(cval) else f", {coupling}={cval:g}"), fontsize=9)
             ax.grid(alpha=0.3, which="both")
             ax.legend(fontsize=7)
     fig.tight_layout()
@@ -178,5 +183,78 @@ def plot_energy_vs_coupling(energies: pd.DataFrame, outputs: list[str | Path]) -
         ax.set_title(f"{model} {lattice}", fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    _save(fig, outputs)
+
+
+RANK_STYLE = {"rank_rel_1e-10": "-", "rank_rel_1e-6": "--", "rank_abs_1e-5": ":"}
+
+
+def plot_qgt_rank(ranks: pd.DataFrame, outputs: list[str | Path]) -> None:
+    """QGT rank against width and against the number of real parameters, with the Hilbert
+    dimension as a horizontal line; the relative energy error and infidelity on a second axis."""
+    df = ranks[ranks["source"] != "none"] if not ranks.empty else ranks
+    if df.empty:
+        return _empty(outputs, "No QGT spectra yet.")
+    coupling = sweep_coupling(df)
+    cases = sorted(df.groupby(["model", "lattice", "L", coupling], dropna=False).groups.keys(), key=str)
+    fig, axes = plt.subplots(len(cases), 2, figsize=(10, 3.4 * len(cases)), squeeze=False)
+    for r, (model, lattice, L, cval) in enumerate(cases):
+        sel = df[(df["model"] == model) & (df["lattice"] == lattice) & (df["L"] == L) & _eq(df[coupling], cval)]
+        for c, x in enumerate(["alpha", "n_real_params"]):
+            ax = axes[r, c]
+            for (ansatz,), g in sel.groupby(["ansatz"]):
+                g = g.groupby(x).mean(numeric_only=True).sort_index()
+                for col, ls in RANK_STYLE.items():
+                    ax.plot(g.index, g[col], ls, marker="o", ms=3, label=f"{ansatz} {col.replace('rank_', 'rank ')}")
+            dim = sel["hilbert_dim"].iloc[0]
+            ax.axhline(dim, color="k", lw=0.8, ls="-.", label=f"Hilbert dim {dim}")
+            ax.set_xscale("log", base=2 if x == "alpha" else 10)
+            ax.set_yscale("log")
+            ax.set_xlabel("hidden-unit density α" if x == "alpha" else "number of real parameters")
+            ax.set_ylabel("QGT rank")
+            ax.set_title(f"{model} {lattice} L={L}" + ("" if pd.isna(cval) else f", {coupling}={cval:g}"), fontsize=9)
+            ax.grid(alpha=0.3, which="both")
+            twin = ax.twinx()
+            g = sel.groupby(x).mean(numeric_only=True).sort_index()
+            if g["rel_error"].notna().any():
+                twin.plot(
+                    g.index, np.maximum(g["rel_error"], FLOOR), "s-", color="tab:red", ms=3, lw=1, label="rel. energy error"
+                )
+            if g["infidelity"].notna().any():
+                twin.plot(g.index, np.maximum(g["infidelity"], FLOOR), "^-", color="tab:orange", ms=3, lw=1, label="infidelity")
+            twin.set_yscale("log")
+            twin.set_ylabel("relative error, infidelity", color="tab:red")
+            if r == 0 and c == 0:
+                h1, l1 = ax.get_legend_handles_labels()
+                h2, l2 = twin.get_legend_handles_labels()
+                ax.legend(h1 + h2, l1 + l2, fontsize=6, loc="lower right")
+    fig.tight_layout()
+    _save(fig, outputs)
+
+
+def plot_spectra(spectra: pd.DataFrame, outputs: list[str | Path]) -> None:
+    """QGT eigenvalues in descending order, one line per width (first seed)."""
+    df = spectra[spectra["eigenvalue"].notna()] if not spectra.empty else spectra
+    if df.empty:
+        return _empty(outputs, "No QGT spectra yet.")
+    coupling = sweep_coupling(df)
+    cases = sorted(df.groupby(["model", "lattice", "L", coupling], dropna=False).groups.keys(), key=str)
+    fig, axes = plt.subplots(1, len(cases), figsize=(5 * len(cases), 3.8), squeeze=False)
+    colors = _colors(df["alpha"])
+    for ax, (model, lattice, L, cval) in zip(axes[0], cases):
+        sel = df[(df["model"] == model) & (df["lattice"] == lattice) & (df["L"] == L) & _eq(df[coupling], cval)]
+        sel = sel[sel["seed"] == sel["seed"].min()]
+        for (ansatz, alpha), g in sel.groupby(["ansatz", "alpha"]):
+            ax.semilogy(
+                g["index"] + 1, np.maximum(g["eigenvalue"], FLOOR**2), color=colors[alpha], lw=1, label=f"{ansatz} α={alpha:g}"
+            )
+        ax.axvline(sel["hilbert_dim"].iloc[0], color="k", lw=0.8, ls="-.", label="Hilbert dim")
+        ax.set_xscale("log")
+        ax.set_xlabel("eigenvalue index k (descending)")
+        ax.set_ylabel("QGT eigenvalue λ_k")
+        ax.set_title(f"{model} {lattice} L={L}" + ("" if pd.isna(cval) else f", {coupling}={cval:g}"), fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=6)
     fig.tight_layout()
     _save(fig, outputs)

@@ -60,7 +60,9 @@ def _metropolis_step(log_psi: LogPsi, theta, move: str, exchange_bonds, state: C
     u = jax.random.uniform(k_acc, log_ratio.shape, dtype=log_ratio.dtype)
     accept = jnp.log(u) < log_ratio
     configs = jnp.where(accept[:, None], proposed, state.configs)
-    return ChainState(configs, jnp.where(accept, log_psi_new, state.log_psi)), accept
+    # A swap of equal spins is a no-op; it must not count as an accepted move.
+    moved = accept & jnp.any(proposed != state.configs, axis=-1)
+    return ChainState(configs, jnp.where(accept, log_psi_new, state.log_psi)), moved
 
 
 def metropolis_sample(

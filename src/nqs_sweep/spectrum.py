@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from nqs_sweep import checkpoint, hilbert
-from nqs_sweep.driver import CHECKPOINT, RUN_SPEC
+from nqs_sweep.driver import CHECKPOINT, RUN_SPEC, SUMMARY
 from nqs_sweep.estimators import centred_real_rows, local_energies, log_derivatives
 from nqs_sweep.models import Ansatz, make_ansatz
 from nqs_sweep.qgt import qgt_spectrum, ranks
@@ -38,8 +38,15 @@ def load_run(run: Path) -> tuple[PointSpec, Ansatz, jax.Array, object]:
             raise SpecError("--run", f"{run} holds no finished nqs-sweep vmc run ({name} missing)")
     spec = load_spec(run / RUN_SPEC)
     ansatz = make_ansatz(spec)
-    state, _ = checkpoint.load(run / CHECKPOINT, init_state(spec, ansatz, jax.random.key(0)))
+    state, meta = checkpoint.load(run / CHECKPOINT, init_state(spec, ansatz, jax.random.key(0)))
+    if meta["spec_hash"] != spec.spec_hash:
+        raise SpecError("--run", f"{run}: the checkpoint (spec {meta['spec_hash']}) is not of run_spec.yaml ({spec.spec_hash})")
     return spec, ansatz, state.theta, state.chains
+
+
+def _run_status(run: Path) -> str:
+    summary = run / SUMMARY
+    return str(pd.read_parquet(summary, columns=["status"])["status"].iloc[0]) if summary.exists() else "unfinished"
 
 
 def infidelity(spec: PointSpec, ansatz: Ansatz, theta: jax.Array) -> float:
@@ -57,6 +64,12 @@ def infidelity(spec: PointSpec, ansatz: Ansatz, theta: jax.Array) -> float:
 
 
 def spectrum_table(run: Path, n_samples: int | None = None, seed: int = 1) -> pd.DataFrame:
+    """One row per eigenvalue; a single NaN row (with the run's status) when the run failed or diverged."""
+    status = _run_status(Path(run))
+    if status in ("failed", "diverged"):
+        spec = load_spec(Path(run) / RUN_SPEC) if (Path(run) / RUN_SPEC).exists() else None
+        row = {"index": 0, "eigenvalue": float("nan"), "source": "none", "status": status}
+        return pd.DataFrame([{**row, **(coordinates(spec) if spec else {})}])
     spec, ansatz, theta, chains = load_run(run)
     hyper = make_hyper(spec, ansatz.real_dtype)
     dim = hilbert.hilbert_dim(spec.n_sites, spec.sector)
@@ -82,7 +95,7 @@ def spectrum_table(run: Path, n_samples: int | None = None, seed: int = 1) -> pd
         weights = jnp.full(configs.shape[0], 1.0 / configs.shape[0], ansatz.real_dtype)
         source = f"n_samples={configs.shape[0]}"
     e_loc = local_energies(hyper.ham, ansatz.log_psi, theta, configs)
-    o_t, _ = centred_real_rows(log_derivatives(ansatz.log_psi, theta, configs), e_loc, weights)
+    o_t, _ = centred_real_rows(log_derivatives(ansatz.log_psi, theta, configs), e_loc, weights, real_only=not ansatz.is_complex)
     evals = np.asarray(qgt_spectrum(o_t))
     df = pd.DataFrame({"index": np.arange(evals.size), "eigenvalue": evals})
     for k, v in {
@@ -92,6 +105,7 @@ def spectrum_table(run: Path, n_samples: int | None = None, seed: int = 1) -> pd
         "hilbert_dim": dim,
         "source": source,
         "infidelity": infidelity(spec, ansatz, theta),
+        "status": status,
         **coordinates(spec),
     }.items():
         df[k] = v

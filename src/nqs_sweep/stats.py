@@ -37,12 +37,14 @@ def autocorrelation(x: jnp.ndarray) -> jnp.ndarray:
 def integrated_time(x: jnp.ndarray) -> jnp.ndarray:
     """τ_corr of x: (n_chains, n); 0 for independent samples."""
     n = x.shape[1]
+    if n < 2:  # one sample per chain: no lag to correlate
+        return jnp.zeros((), jnp.real(x).dtype)
     rho = autocorrelation(x)
     tau_w = jnp.cumsum(rho[1:])  # τ(W) for W = 1..n-1
     windows = jnp.arange(1, n)
     ok = windows >= SOKAL_C * (1 + 2 * tau_w)
     w = jnp.where(jnp.any(ok), jnp.argmax(ok), n - 2)
-    return jnp.maximum(tau_w[w], 0.0) if n > 1 else jnp.zeros(())
+    return jnp.maximum(tau_w[w], 0.0)
 
 
 def split_r_hat(x: jnp.ndarray) -> jnp.ndarray:

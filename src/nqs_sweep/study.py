@@ -16,12 +16,13 @@ import itertools
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from nqs_sweep import hilbert
 from nqs_sweep.spec import PointSpec, SpecError, parse_spec
 
-STUDY_KEYS = ("study", "description", "defaults", "grid", "points", "exact")
+STUDY_KEYS = ("study", "description", "defaults", "grid", "points", "exact", "qgt")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_EXACT_MAX_DIM = 2**20
 
@@ -45,11 +46,12 @@ class Study:
     name: str
     points: tuple[StudyPoint, ...]
     references: dict  # reference path -> raw spec that defines it
+    qgt: dict | None = None  # {'n_samples': int | None} when the study asks for QGT spectra
 
     def point(self, path: str) -> StudyPoint:
         return self._by_path[path]
 
-    @property
+    @cached_property
     def _by_path(self) -> dict[str, StudyPoint]:
         return {p.path: p for p in self.points}
 
@@ -145,20 +147,41 @@ def _error_field(source: str, set_keys: set[str], field: str) -> str:
     return f"defaults.{field}"
 
 
-def point_path(spec: PointSpec, extra_axes: list[str], raw: dict) -> str:
-    parts = [("model", spec.model.name), *spec.model.couplings]
-    parts += [("lattice", spec.lattice.kind), ("L", spec.lattice.L), ("ansatz", spec.ansatz.name)]
+def _coordinates(spec: PointSpec) -> list[tuple[str, Any]]:
     alpha = spec.ansatz.alpha
-    parts += [("alpha", int(alpha) if alpha == int(alpha) else alpha), ("seed", spec.seed)]
-    flat = _flatten(raw)
-    for axis in extra_axes:
-        parts.append((axis.replace(".", "_"), flat.get(axis, "default")))
+    return [
+        ("model", spec.model.name),
+        *spec.model.couplings,
+        ("lattice", spec.lattice.kind),
+        ("L", spec.lattice.L),
+        ("ansatz", spec.ansatz.name),
+        ("alpha", int(alpha) if alpha == int(alpha) else alpha),
+        ("seed", spec.seed),
+    ]
+
+
+def point_path(spec: PointSpec, defaults: dict) -> str:
+    """The point's coordinates, then every resolved setting in which it differs from the
+    study defaults at the same coordinates. It depends on the defaults and the point alone,
+    so adding or changing other points never renames this one."""
+    parts = _coordinates(spec)
+    reference = copy.deepcopy(defaults)
+    reference["model"] = {"name": spec.model.name, **dict(spec.model.couplings)}
+    reference.setdefault("lattice", {}).update(kind=spec.lattice.kind, L=spec.lattice.L)
+    reference.setdefault("ansatz", {}).update(name=spec.ansatz.name, alpha=spec.ansatz.alpha)
+    reference["seed"] = spec.seed
+    try:
+        base = _flatten(parse_spec({**reference, "study": spec.study}).to_raw())
+        mine = _flatten(spec.to_raw())
+        parts += [(k.replace(".", "_"), mine[k]) for k in sorted(mine) if mine[k] != base.get(k)]
+    except SpecError:  # the defaults alone are not a valid point here: name the settings by hash
+        parts.append(("cfg", spec.spec_hash[:8]))
     return "/".join(f"{k}~{_label(v)}" for k, v in parts)
 
 
 def reference_path(spec: PointSpec) -> str:
-    parts = [("model", spec.model.name), *spec.model.couplings]
-    parts += [("lattice", spec.lattice.kind), ("L", spec.lattice.L), ("pbc", spec.lattice.pbc), ("sector", spec.sector)]
+    parts = [*_coordinates(spec)[: 2 + len(spec.model.couplings)], ("L", spec.lattice.L)]
+    parts += [("pbc", spec.lattice.pbc), ("sector", spec.sector)]
     return "/".join(f"{k}~{_label(v)}" for k, v in parts)
 
 
@@ -171,10 +194,6 @@ def reference_spec(spec: PointSpec) -> dict:
         "ansatz": {"name": "rbm"},
         "sampler": {"move": "exchange" if spec.sector == "zero_magnetization" else "local"},
     }
-
-
-# Axes always in the path (as the point's coordinates) need not be repeated.
-_PATH_AXES = {"model.name", "lattice.kind", "lattice.L", "ansatz.name", "ansatz.alpha", "seed", "study"}
 
 
 def expand_study(config: Any) -> Study:
@@ -196,6 +215,15 @@ def expand_study(config: Any) -> Study:
     if isinstance(max_dim, bool) or not isinstance(max_dim, int) or not 0 <= max_dim <= MAX_EXACT_DIM:
         raise StudyError("exact.max_dim", f"must be an integer in [0, {MAX_EXACT_DIM}]; got {max_dim!r}")
 
+    qgt = config.get("qgt")
+    if qgt is not None:
+        if not isinstance(qgt, dict) or set(qgt) - {"n_samples"}:
+            raise StudyError("qgt", "allowed keys: n_samples (an integer, or null for the exact enumeration where small)")
+        n = qgt.get("n_samples")
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise StudyError("qgt.n_samples", f"must be a positive integer or null; got {n!r}")
+        qgt = {"n_samples": n}
+
     parsed = []
     for source, raw, set_keys in _candidates(config):
         raw = {**raw, "study": name}
@@ -211,18 +239,8 @@ def expand_study(config: Any) -> Study:
             raise StudyError(source, f"duplicate point: the same spec as {seen[spec.spec_hash]} (hash {spec.spec_hash})")
         seen[spec.spec_hash] = source
 
-    # A point's path is its coordinates; other axes are appended only where two points
-    # would otherwise share a path, so changing a setting of some points renames no other.
-    groups: dict[str, list[int]] = {}
-    for i, (_, _, spec) in enumerate(parsed):
-        groups.setdefault(point_path(spec, [], {}), []).append(i)
-    paths: list[str] = [""] * len(parsed)
-    for base, members in groups.items():
-        flats = {i: _flatten(parsed[i][1]) for i in members}
-        keys = sorted({k for f in flats.values() for k in f} - _PATH_AXES)
-        axes = [k for k in keys if len({json.dumps(f.get(k), sort_keys=True, default=str) for f in flats.values()}) > 1]
-        for i in members:
-            paths[i] = point_path(parsed[i][2], axes, parsed[i][1]) if len(members) > 1 else base
+    defaults = config.get("defaults") or {}
+    paths = [point_path(spec, defaults) for _, _, spec in parsed]
     if len(set(paths)) != len(paths):  # only points with equal specs collide, and those were refused above
         raise StudyError("grid", "two points share a path")
 
@@ -233,4 +251,4 @@ def expand_study(config: Any) -> Study:
             ref = reference_path(spec)
             references.setdefault(ref, reference_spec(spec))
         points.append(StudyPoint(path, spec, raw, ref))
-    return Study(name, tuple(points), references)
+    return Study(name, tuple(points), references, qgt)

@@ -102,7 +102,7 @@ def make_step(spec: PointSpec, ansatz: Ansatz):
         weights = sample.weights if sample.weights is not None else jnp.full(e_loc.shape, 1.0 / e_loc.size, e_loc.real.dtype)
 
         o = log_derivatives(ansatz.log_psi, state.theta, configs)
-        o_t, e_t = centred_real_rows(o, e_loc, weights)
+        o_t, e_t = centred_real_rows(o, e_loc, weights, real_only=not ansatz.is_complex)
         t = state.iteration.astype(jnp.float64)
         lr = schedule_at(opt.learning_rate.kind, hyper.learning_rate, t)
         shift = schedule_at(opt.diag_shift.kind, hyper.diag_shift, t)

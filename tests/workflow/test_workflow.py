@@ -35,7 +35,10 @@ def test_tiny_study_runs_end_to_end_and_reruns_only_what_changed(workdir):
     assert set(energies["status"]) <= {"converged", "not_converged"}
     convergence = pd.read_parquet(res / "tables" / "convergence.parquet")
     assert len(convergence) == 4 * 40 and COORDS <= set(convergence.columns)
-    for name in ("convergence", "error_vs_width", "energy_vs_coupling"):
+    ranks = pd.read_parquet(res / "tables" / "qgt_rank.parquet")
+    assert len(ranks) == 4 and (ranks["source"] == "exact").all()
+    assert (ranks["rank_rel_1e-10"] <= 2 * ranks["hilbert_dim"]).all() and ranks["rel_error"].notna().all()
+    for name in ("convergence", "error_vs_width", "energy_vs_coupling", "qgt_rank", "qgt_spectra"):
         for ext in ("png", "pdf"):
             assert (res / "figures" / f"{name}.{ext}").stat().st_size > 1000
     # One exact reference per (model, couplings, lattice), shared by both widths.
@@ -135,3 +138,6 @@ def test_failed_point_is_recorded_and_the_sweep_completes(workdir):
     assert (energies["status"] != "failed").sum() == 3
     assert (run_dir / "error.txt").exists()
     assert (workdir / "results" / "failing" / "figures" / "error_vs_width.png").exists()
+    ranks = pd.read_parquet(workdir / "results" / "failing" / "tables" / "qgt_rank.parquet")
+    assert (ranks["source"] == "none").sum() == 1 and ranks.loc[ranks["source"] == "none", "status"].iloc[0] == "failed"
+    assert (workdir / "results" / "failing" / "figures" / "qgt_rank.png").exists()

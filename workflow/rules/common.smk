@@ -21,6 +21,12 @@ RESULTS = f"results/{STUDY.name}"
 NQS = f"{shlex.quote(sys.executable)} -m nqs_sweep.cli"
 POINTS = [p.path for p in STUDY.points]
 REFERENCES = sorted(STUDY.references)
+QGT_TARGETS = (
+    [f"{RESULTS}/figures/{name}.{ext}" for name in ("qgt_rank", "qgt_spectra") for ext in ("png", "pdf")]
+    + [f"{RESULTS}/tables/qgt_rank.parquet"]
+    if STUDY.qgt is not None
+    else []
+)
 
 
 wildcard_constraints:
@@ -29,16 +35,12 @@ wildcard_constraints:
 
 
 def point_spec_text(wildcards):
-    return yaml.safe_dump(STUDY.point(wildcards.point).raw, sort_keys=True)
+    # The resolved spec: a changed solver default changes this text and reruns the point.
+    return yaml.safe_dump(STUDY.point(wildcards.point).spec.to_raw(), sort_keys=True)
 
 
 def reference_spec_text(wildcards):
     return yaml.safe_dump(STUDY.references[wildcards.ref], sort_keys=True)
-
-
-def exact_input(wildcards):
-    ref = STUDY.point(wildcards.point).reference
-    return [f"{RESULTS}/exact/{ref}/exact.parquet"] if ref else []
 
 
 def write_text(path, text):

@@ -26,4 +26,4 @@ rule exact_reference:
         runtime=30,
         mem_mb=4000,
     shell:
-        "{NQS} exact --spec {input} --out $(dirname {output}) > {log} 2>&1"
+        "{NQS} exact --spec {input} --out $(dirname {output}) --record-failures > {log} 2>&1"

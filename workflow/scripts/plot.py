@@ -10,5 +10,7 @@ draw = {
     "convergence": plots.plot_convergence,
     "error_vs_width": plots.plot_error_vs_width,
     "energy_vs_coupling": plots.plot_energy_vs_coupling,
+    "qgt_rank": plots.plot_qgt_rank,
+    "spectra": plots.plot_spectra,
 }[snakemake.params.kind]  # noqa: F821
 draw(pd.read_parquet(snakemake.input[0]), [snakemake.output.png, snakemake.output.pdf])  # noqa: F821

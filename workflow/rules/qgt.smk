@@ -1,0 +1,64 @@
+# QGT spectra of every finished point, when the study has a `qgt:` section.
+
+
+rule qgt_spectrum:
+    input:
+        summary=f"{RESULTS}/vmc/{{point}}/summary.parquet",
+    output:
+        f"{RESULTS}/vmc/{{point}}/spectrum.parquet",
+    log:
+        f"{RESULTS}/logs/qgt/{{point}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/qgt/{{point}}.tsv"
+    params:
+        n_samples=lambda wildcards: f"--n-samples {STUDY.qgt['n_samples']}" if STUDY.qgt and STUDY.qgt["n_samples"] else "",
+    threads: 1
+    resources:
+        runtime=30,
+        mem_mb=4000,
+    shell:
+        "{NQS} qgt --run $(dirname {input.summary}) {params.n_samples} > {log} 2>&1"
+
+
+rule aggregate_qgt:
+    input:
+        spectra=expand(f"{RESULTS}/vmc/{{point}}/spectrum.parquet", point=POINTS),
+        energies=rules.aggregate.output.energies,
+    output:
+        spectra=f"{RESULTS}/tables/spectra.parquet",
+        ranks=f"{RESULTS}/tables/qgt_rank.parquet",
+    log:
+        f"{RESULTS}/logs/aggregate_qgt.log",
+    resources:
+        runtime=10,
+        mem_mb=2000,
+    script:
+        "../scripts/aggregate_qgt.py"
+
+
+rule plot_qgt_rank:
+    input:
+        rules.aggregate_qgt.output.ranks,
+    output:
+        png=report(f"{RESULTS}/figures/qgt_rank.png", category="Figures", caption="../report/qgt_rank.rst"),
+        pdf=f"{RESULTS}/figures/qgt_rank.pdf",
+    log:
+        f"{RESULTS}/logs/plot_qgt_rank.log",
+    params:
+        kind="qgt_rank",
+    script:
+        "../scripts/plot.py"
+
+
+rule plot_spectra:
+    input:
+        rules.aggregate_qgt.output.spectra,
+    output:
+        png=report(f"{RESULTS}/figures/qgt_spectra.png", category="Figures", caption="../report/qgt_spectra.rst"),
+        pdf=f"{RESULTS}/figures/qgt_spectra.pdf",
+    log:
+        f"{RESULTS}/logs/plot_spectra.log",
+    params:
+        kind="spectra",
+    script:
+        "../scripts/plot.py"
