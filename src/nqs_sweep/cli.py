@@ -137,6 +137,7 @@ def cmd_exact(args: argparse.Namespace) -> int:
         row = {**model_coordinates(spec), "exact_energy": float("nan"), "status": "failed", "error_message": message}
         write_table(pd.DataFrame([row]), args.out / EXACT_TABLE)
         return 0
+    write_table(df, args.out / EXACT_TABLE)
     row = df.iloc[0]
     print(f"exact E = {row['exact_energy']:.12f} ({row['exact_energy_per_site']:.12f} per site), dim {row['hilbert_dim']}")
     return 0
