@@ -187,7 +187,8 @@ def plot_energy_vs_coupling(energies: pd.DataFrame, outputs: list[str | Path]) -
     _save(fig, outputs)
 
 
-RANK_STYLE = {"rank_rel_1e-10": "-", "rank_rel_1e-6": "--", "rank_abs_1e-5": ":"}
+# Ranks in blues; the error (red) and infidelity (orange) on the twin axis stay distinct.
+RANK_STYLE = {"rank_rel_1e-10": ("-", "navy"), "rank_rel_1e-6": ("--", "tab:blue"), "rank_abs_1e-5": (":", "tab:cyan")}
 
 
 def plot_qgt_rank(ranks: pd.DataFrame, outputs: list[str | Path]) -> None:
@@ -205,12 +206,13 @@ def plot_qgt_rank(ranks: pd.DataFrame, outputs: list[str | Path]) -> None:
             ax = axes[r, c]
             for (ansatz,), g in sel.groupby(["ansatz"]):
                 g = g.groupby(x).mean(numeric_only=True).sort_index()
-                for col, ls in RANK_STYLE.items():
-                    ax.plot(g.index, g[col], ls, marker="o", ms=3, label=f"{ansatz} {col.replace('rank_', 'rank ')}")
+                for col, (ls, color) in RANK_STYLE.items():
+                    ax.plot(g.index, g[col], ls, color=color, marker="o", ms=3, label=f"{ansatz} {col.replace('rank_', 'rank ')}")
             dim = sel["hilbert_dim"].iloc[0]
             ax.axhline(dim, color="k", lw=0.8, ls="-.", label=f"Hilbert dim {dim}")
             ax.set_xscale("log", base=2 if x == "alpha" else 10)
             ax.set_yscale("log")
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # minor labels collide
             ax.set_xlabel("hidden-unit density α" if x == "alpha" else "number of real parameters")
             ax.set_ylabel("QGT rank")
             ax.set_title(f"{model} {lattice} L={L}" + ("" if pd.isna(cval) else f", {coupling}={cval:g}"), fontsize=9)
