@@ -82,3 +82,17 @@ def log_psi_reference(name: str, params: dict, s: np.ndarray, translations: np.n
             out = out + _log_cosh(s[:, perm] @ p["W"].T + p["b"]).sum(-1)
         return out
     raise ValueError(name)
+
+
+def dense_qgt(log_psi, theta, states) -> np.ndarray:
+    """Fubini–Study metric of the unnormalised state vector exp(log ψθ) over ``states``,
+    from its Jacobian: Re[J†J/n − (J†ψ)(ψ†J)/n²] with n = ψ†ψ. No estimator code."""
+    import jax
+    import jax.numpy as jnp
+
+    psi_vec = lambda th: jnp.exp(log_psi(th, states))  # noqa: E731
+    v = np.asarray(psi_vec(theta))
+    J = np.asarray(jax.jacfwd(psi_vec)(theta))
+    norm = np.vdot(v, v).real
+    jv = J.conj().T @ v
+    return np.real(J.conj().T @ J / norm - np.outer(jv, jv.conj()) / norm**2)

@@ -18,7 +18,7 @@ from nqs_sweep.lattice import Lattice
 from nqs_sweep.models import make_ansatz
 from nqs_sweep.qgt import qgt_matrix
 from nqs_sweep.sampler import exact_sample
-from reference import dense_hamiltonian, log_psi_reference
+from reference import dense_hamiltonian, dense_qgt, log_psi_reference
 
 PROBLEMS = {
     "tfim-chain8": dict(model={"name": "tfim", "J": 1.3, "h": 0.7}, lattice={"kind": "chain", "L": 8, "pbc": True}),
@@ -112,12 +112,7 @@ def test_local_energy_energy_gradient_and_qgt_match_dense(spec_factory, problem,
     ref_grad = np.asarray(jax.grad(dense_energy_fn)(theta))
     np.testing.assert_allclose(gradient, ref_grad, rtol=1e-10, atol=1e-10 * np.abs(ref_grad).max())
 
-    # Fubini–Study metric of the unnormalised state vector
-    v = np.asarray(psi_vec(theta))
-    J = np.asarray(jax.jacfwd(psi_vec)(theta))
-    norm = np.vdot(v, v).real
-    jv = J.conj().T @ v
-    ref_S = np.real(J.conj().T @ J / norm - np.outer(jv, jv.conj()) / norm**2)
+    ref_S = dense_qgt(ansatz.log_psi, theta, states)
     np.testing.assert_allclose(S, ref_S, rtol=1e-10, atol=1e-10 * np.abs(ref_S).max())
 
 

@@ -14,7 +14,7 @@ def test_minsr_equals_sr_for_the_same_shift(rows, params):
     k1, k2 = jax.random.split(jax.random.key(0))
     o_t = jax.random.normal(k1, (rows, params)) / np.sqrt(rows)
     e_t = jax.random.normal(k2, (rows,)) / np.sqrt(rows)
-    sr, _ = sr_direction(o_t, e_t, 1e-3, "cholesky")
+    sr, _ = sr_direction(o_t, o_t.T @ e_t, 1e-3, "cholesky")
     minsr, _ = minsr_direction(o_t, e_t, 1e-3, "cholesky")
     np.testing.assert_allclose(np.asarray(minsr), np.asarray(sr), rtol=1e-8, atol=1e-10)
     direct = np.linalg.solve(np.asarray(qgt_matrix(o_t)) + 1e-3 * np.eye(params), np.asarray(o_t.T @ e_t))

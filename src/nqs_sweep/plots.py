@@ -38,6 +38,17 @@ def _eq(column: pd.Series, value) -> pd.Series:
     return column.isna() if pd.isna(value) else column == value
 
 
+def _case(df: pd.DataFrame, coupling: str, model, lattice, cval, L=None) -> pd.DataFrame:
+    """The rows of one panel: a model on a lattice at one value of the swept coupling (and one L)."""
+    rows = (df["model"] == model) & (df["lattice"] == lattice) & _eq(df[coupling], cval)
+    return df[rows & (df["L"] == L)] if L is not None else df[rows]
+
+
+def _title(model, lattice, coupling: str, cval, L=None) -> str:
+    size = f" L={L}" if L is not None else ""
+    return f"{model} {lattice}{size}" + ("" if pd.isna(cval) else f", {coupling}={cval:g}")
+
+
 def _cases(df: pd.DataFrame, coupling: str) -> list[tuple]:
     return sorted(df.groupby(["model", "lattice", coupling], dropna=False).groups.keys(), key=str)
 
@@ -76,7 +87,7 @@ def plot_convergence(conv: pd.DataFrame, outputs: list[str | Path]) -> None:
     for r, (model, lattice, cval) in enumerate(cases):
         for c, L in enumerate(sizes):
             ax = axes[r, c]
-            sel = conv[(conv["model"] == model) & (conv["lattice"] == lattice) & _eq(conv[coupling], cval) & (conv["L"] == L)]
+            sel = _case(conv, coupling, model, lattice, cval, L)
             for (ansatz, alpha, seed), g in sel.groupby(["ansatz", "alpha", "seed"]):
                 g = g.sort_values("iteration")
                 label = f"{ansatz} α={alpha:g}" + (f" s{seed}" if conv["seed"].nunique() > 1 else "")
@@ -86,7 +97,7 @@ def plot_convergence(conv: pd.DataFrame, outputs: list[str | Path]) -> None:
                 smooth = g["energy"].rolling(SMOOTH, min_periods=1).mean()
                 rel = (smooth - g["exact_energy"]).abs() / g["exact_energy"].abs()
                 ax.semilogy(g["iteration"], np.maximum(rel, FLOOR), color=colors[alpha], lw=1.3, label=label)
-            ax.set_title(f"{model} {lattice} L={L}" + ("" if pd.isna(cval) else f", {coupling}={cval:g}"), fontsize=9)
+            ax.set_title(_title(model, lattice, coupling, cval, L), fontsize=9)
             if r == len(cases) - 1:
                 ax.set_xlabel("iteration")
             if c == 0:
@@ -112,7 +123,7 @@ def plot_error_vs_width(energies: pd.DataFrame, outputs: list[str | Path]) -> No
     fig, axes = plt.subplots(len(cases), 2, figsize=(9, 2.9 * len(cases)), squeeze=False)
     colors = _colors(df["L"])
     for r, (model, lattice, cval) in enumerate(cases):
-        sel = df[(df["model"] == model) & (df["lattice"] == lattice) & _eq(df[coupling], cval)]
+        sel = _case(df, coupling, model, lattice, cval)
         for c, x in enumerate(["alpha", "n_params"]):
             ax = axes[r, c]
             for (L, ansatz), g in sel.groupby(["L", "ansatz"]):
@@ -143,7 +154,7 @@ def plot_error_vs_width(energies: pd.DataFrame, outputs: list[str | Path]) -> No
             ax.set_yscale("log")
             ax.set_xlabel("hidden-unit density α" if x == "alpha" else "number of parameters")
             ax.set_ylabel("relative error |E−E₀|/|E₀|")
-            ax.set_title(f"{model} {lattice}" + ("" if pd.isna(cval) else f", {coupling}={cval:g}"), fontsize=9)
+            ax.set_title(_title(model, lattice, coupling, cval), fontsize=9)
             ax.grid(alpha=0.3, which="both")
             ax.legend(fontsize=7)
     fig.tight_layout()
@@ -201,7 +212,7 @@ def plot_qgt_rank(ranks: pd.DataFrame, outputs: list[str | Path]) -> None:
     cases = sorted(df.groupby(["model", "lattice", "L", coupling], dropna=False).groups.keys(), key=str)
     fig, axes = plt.subplots(len(cases), 2, figsize=(10, 3.4 * len(cases)), squeeze=False)
     for r, (model, lattice, L, cval) in enumerate(cases):
-        sel = df[(df["model"] == model) & (df["lattice"] == lattice) & (df["L"] == L) & _eq(df[coupling], cval)]
+        sel = _case(df, coupling, model, lattice, cval, L)
         for c, x in enumerate(["alpha", "n_real_params"]):
             ax = axes[r, c]
             for (ansatz,), g in sel.groupby(["ansatz"]):
@@ -215,7 +226,7 @@ def plot_qgt_rank(ranks: pd.DataFrame, outputs: list[str | Path]) -> None:
             ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # minor labels collide
             ax.set_xlabel("hidden-unit density α" if x == "alpha" else "number of real parameters")
             ax.set_ylabel("QGT rank")
-            ax.set_title(f"{model} {lattice} L={L}" + ("" if pd.isna(cval) else f", {coupling}={cval:g}"), fontsize=9)
+            ax.set_title(_title(model, lattice, coupling, cval, L), fontsize=9)
             ax.grid(alpha=0.3, which="both")
             twin = ax.twinx()
             g = sel.groupby(x).mean(numeric_only=True).sort_index()
@@ -245,7 +256,7 @@ def plot_spectra(spectra: pd.DataFrame, outputs: list[str | Path]) -> None:
     fig, axes = plt.subplots(1, len(cases), figsize=(5 * len(cases), 3.8), squeeze=False)
     colors = _colors(df["alpha"])
     for ax, (model, lattice, L, cval) in zip(axes[0], cases):
-        sel = df[(df["model"] == model) & (df["lattice"] == lattice) & (df["L"] == L) & _eq(df[coupling], cval)]
+        sel = _case(df, coupling, model, lattice, cval, L)
         sel = sel[sel["seed"] == sel["seed"].min()]
         for (ansatz, alpha), g in sel.groupby(["ansatz", "alpha"]):
             ax.semilogy(
@@ -255,7 +266,7 @@ def plot_spectra(spectra: pd.DataFrame, outputs: list[str | Path]) -> None:
         ax.set_xscale("log")
         ax.set_xlabel("eigenvalue index k (descending)")
         ax.set_ylabel("QGT eigenvalue λ_k")
-        ax.set_title(f"{model} {lattice} L={L}" + ("" if pd.isna(cval) else f", {coupling}={cval:g}"), fontsize=9)
+        ax.set_title(_title(model, lattice, coupling, cval, L), fontsize=9)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=6)
     fig.tight_layout()

@@ -41,9 +41,9 @@ def regularised_solve(a: jax.Array, b: jax.Array, diag_shift: jax.Array, solver:
     return jax.lax.cond(ok, lambda: x, lambda: _pinv_solve(shifted, b)), ~ok
 
 
-def sr_direction(o_t: jax.Array, e_t: jax.Array, diag_shift: jax.Array, solver: str) -> tuple[jax.Array, jax.Array]:
-    """Parameter-space SR: (S + ε I)⁻¹ F."""
-    return regularised_solve(qgt_matrix(o_t), o_t.T @ e_t, diag_shift, solver)
+def sr_direction(o_t: jax.Array, force: jax.Array, diag_shift: jax.Array, solver: str) -> tuple[jax.Array, jax.Array]:
+    """Parameter-space SR: (S + ε I)⁻¹ F, with F = Õᵀẽ (the step has it already)."""
+    return regularised_solve(qgt_matrix(o_t), force, diag_shift, solver)
 
 
 def minsr_direction(o_t: jax.Array, e_t: jax.Array, diag_shift: jax.Array, solver: str) -> tuple[jax.Array, jax.Array]:

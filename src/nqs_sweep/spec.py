@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from nqs_sweep.lattice import LATTICE_KINDS
+from nqs_sweep.lattice import LATTICE_KINDS, Lattice
 
 # Couplings each model takes, with defaults (design.md conventions).
 MODEL_COUPLINGS: dict[str, dict[str, float]] = {
@@ -250,7 +250,7 @@ def parse_spec(raw: Any) -> PointSpec:
     if marshall:
         if name == "tfim":
             raise SpecError("marshall_sign", "applies to xxz, heisenberg and j1j2; the tfim is sign-free already")
-        if lattice.pbc and lattice.L % 2:
+        if not Lattice(lattice.kind, lattice.L, lattice.pbc).is_bipartite:
             raise SpecError(
                 "marshall_sign",
                 f"needs a bipartite lattice; a periodic {lattice.kind} with odd L={lattice.L} is not "

@@ -37,7 +37,6 @@ class StudyError(ValueError):
 class StudyPoint:
     path: str
     spec: PointSpec
-    raw: dict  # the merged spec as written to the point's spec.yaml
     reference: str | None  # path of the exact reference, when one is computed
 
 
@@ -245,10 +244,10 @@ def expand_study(config: Any) -> Study:
         raise StudyError("grid", "two points share a path")
 
     points, references = [], {}
-    for (_source, raw, spec), path in zip(parsed, paths):
+    for (_, _, spec), path in zip(parsed, paths):
         ref = None
         if hilbert.hilbert_dim(spec.n_sites, spec.sector) <= max_dim:
             ref = reference_path(spec)
             references.setdefault(ref, reference_spec(spec))
-        points.append(StudyPoint(path, spec, raw, ref))
+        points.append(StudyPoint(path, spec, ref))
     return Study(name, tuple(points), references, qgt)

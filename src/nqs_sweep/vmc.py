@@ -109,7 +109,7 @@ def make_step(spec: PointSpec, ansatz: Ansatz):
         force = o_t.T @ e_t
         fell_back = jnp.array(False)
         if opt.kind == "sr":
-            direction, fell_back = sr_direction(o_t, e_t, shift, opt.solver)
+            direction, fell_back = sr_direction(o_t, force, shift, opt.solver)
         elif opt.kind == "minsr":
             direction, fell_back = minsr_direction(o_t, e_t, shift, opt.solver)
         else:
