@@ -1,4 +1,4 @@
-"""The ``nqs-sweep`` command line: vmc, exact, qgt, validate.
+"""The ``nqs-sweep`` command line: vmc, tvmc, exact, qgt, validate.
 
 Exit codes: 0 done (including a run that diverged: that is a result), 1 the run
 failed (recorded in summary.parquet with status 'failed'; 0 with --record-failures),
@@ -115,6 +115,68 @@ def cmd_vmc(args: argparse.Namespace) -> int:
     return 0
 
 
+# `--exact auto` evolves the exact state up to this dimension (L = 20 in the full space).
+AUTO_EXACT_DYNAMICS_MAX_DIM = 2**20
+
+
+def _check_initial_run(q, run: Path) -> None:
+    """--initial-run must hold a finished ground-state run of this quench's initial point."""
+    from nqs_sweep.quench import initial_point_spec, same_state_space
+    from nqs_sweep.spec import load_spec
+
+    if q.initial.kind != "ground_state":
+        raise SpecError("--initial-run", "the quench starts from a product state (initial.kind: product); drop --initial-run")
+    want = initial_point_spec(q)
+    needed = ("summary.parquet", "checkpoint.npz", "run_spec.yaml")
+    if not all((run / name).is_file() for name in needed):
+        raise SpecError("--initial-run", f"{run} holds no finished nqs-sweep vmc run ({', '.join(needed)})")
+    status = pd.read_parquet(run / "summary.parquet", columns=["status"]).iloc[0]["status"]
+    if status in ("failed", "diverged"):
+        raise SpecError("--initial-run", f"the ground-state run in {run} ended with status {status}")
+    have = load_spec(run / "run_spec.yaml")
+    field = same_state_space(have, want)
+    if field is None and have.model != want.model:
+        field = "model"
+    if field is not None:
+        raise SpecError(
+            "--initial-run",
+            f"{run} is not the initial state of this quench: its {field} differs "
+            f"({getattr(have, field.split('.')[0], '?')} vs {getattr(want, field.split('.')[0], '?')})",
+        )
+
+
+def cmd_tvmc(args: argparse.Namespace) -> int:
+    from nqs_sweep.quench import load_quench
+    from nqs_sweep.tvmc import clear_stale_tvmc, record_tvmc_failure, run_tvmc
+
+    try:
+        q = load_quench(args.spec)
+        _check_out(args.out)
+        if args.initial_run is not None:
+            _check_initial_run(q, args.initial_run)
+        if args.exact not in ("auto", "none"):
+            raise SpecError("--exact", f"must be auto or none; got {args.exact!r}")
+        if args.out.exists() and args.replace_stale:
+            clear_stale_tvmc(q, args.out)
+    except SpecError as err:
+        return _fail(str(err))
+    exact = args.exact == "auto" and hilbert.hilbert_dim(q.n_sites, q.point.sector) <= args.exact_max_dim
+    try:
+        summary = run_tvmc(q, args.out, args.initial_run, exact, args.checkpoint_every, show_progress=not args.quiet)
+    except Exception as err:  # a failed point is recorded, not lost
+        message = f"{type(err).__name__}: {err}"
+        record_tvmc_failure(q, args.out, message)
+        (args.out / "error.txt").write_text(traceback.format_exc())
+        print(f"nqs-sweep: quench failed: {message}", file=sys.stderr)
+        return 0 if args.record_failures else 1
+    row = summary.iloc[0]
+    print(
+        f"status {row['status']}: t = {row['t_reached']:.3f} in {row['n_steps']} steps, max |error| {row['max_abs_error']:.2e},"
+        f" energy drift {row['energy_drift_max']:.2e}, in {row['runtime_s']:.1f} s"
+    )
+    return 0
+
+
 def cmd_exact(args: argparse.Namespace) -> int:
     try:
         spec = load_spec(args.spec)
@@ -196,6 +258,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="if --out holds a run of another spec, delete its files and start afresh (the workflow's rerun on change)",
     )
     v.set_defaults(func=cmd_vmc)
+
+    t = sub.add_parser("tvmc", help="real- or imaginary-time evolution of one quench (resumes from its checkpoint)")
+    t.add_argument("--spec", type=Path, required=True, help="quench spec (YAML): a point spec plus initial and dynamics")
+    t.add_argument("--out", type=Path, required=True, help="run directory")
+    t.add_argument(
+        "--initial-run",
+        type=Path,
+        default=None,
+        help="finished nqs-sweep vmc run of the initial couplings (default: computed in OUT/initial)",
+    )
+    t.add_argument("--exact", default="auto", help="auto (exact dynamics when the dimension allows) or none")
+    t.add_argument("--exact-max-dim", type=int, default=AUTO_EXACT_DYNAMICS_MAX_DIM, help="largest dimension for --exact auto")
+    t.add_argument("--checkpoint-every", type=int, default=1, metavar="N", help="measurements between checkpoints")
+    t.add_argument("--quiet", action="store_true", help="no progress output")
+    t.add_argument("--record-failures", action="store_true", help="exit 0 after recording a failed quench")
+    t.add_argument("--replace-stale", action="store_true", help="if --out holds another quench's run, delete it first")
+    t.set_defaults(func=cmd_tvmc)
 
     e = sub.add_parser("exact", help="exact ground-state energy by Lanczos")
     e.add_argument("--spec", type=Path, required=True)
