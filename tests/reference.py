@@ -69,8 +69,14 @@ def _log_cosh(z):
 
 def log_psi_reference(name: str, params: dict, s: np.ndarray, translations: np.ndarray, activation: str = "cosh") -> np.ndarray:
     """The ansatz formulas, evaluated directly. s: (B, N) of ±1."""
-    p = {k: np.asarray(v) for k, v in params.items()}
+    if name == "gcnn":
+        return _gcnn_reference(params, s.astype(float), translations, activation)
+    p = {k: np.asarray(v) for k, v in params.items() if k != "hidden"}
     s = s.astype(float)
+    if name == "ffnn" and "hidden" in params:  # deeper layers first, then the one-layer formula on their output
+        sigma = _log_cosh if activation == "cosh" else np.tanh
+        for layer in params["hidden"]:
+            s = sigma(s @ np.asarray(layer["W"]).T + np.asarray(layer["b"]))
     if name == "rbm":
         return s @ p["a"] + _log_cosh(s @ p["W"].T + p["b"]).sum(-1)
     if name == "ffnn":
@@ -82,6 +88,27 @@ def log_psi_reference(name: str, params: dict, s: np.ndarray, translations: np.n
             out = out + _log_cosh(s[:, perm] @ p["W"].T + p["b"]).sum(-1)
         return out
     raise ValueError(name)
+
+
+def _gcnn_reference(params: dict, s: np.ndarray, group: np.ndarray, activation: str) -> np.ndarray:
+    """The group convolution written as loops over group elements, from its definition:
+    x1[g] = σ(W T_g s + b), x'[g] = σ(Σ_k K[k] x[k·g] + b'), log ψ = log Σ_g exp Σ_f x_L[g, f],
+    with k·g the element whose permutation is group[g][group[k]] (T_k T_g s = s[group[g][group[k]]])."""
+    sigma = _log_cosh if activation == "cosh" else np.tanh
+    group = np.asarray(group)
+    where = {tuple(p): i for i, p in enumerate(group.tolist())}
+    n_group = len(group)
+    first, *rest = [{k: np.asarray(v) for k, v in layer.items()} for layer in params["layers"]]
+    x = np.stack([sigma(s[:, group[g]] @ first["W"].T + first["b"]) for g in range(n_group)], axis=1)  # (B, G, F)
+    for layer in rest:
+        K, b = layer["W"], layer["b"]
+        new = np.zeros((s.shape[0], n_group, K.shape[0]), dtype=complex)
+        for g in range(n_group):
+            for k in range(n_group):
+                kg = where[tuple(group[g][group[k]].tolist())]
+                new[:, g, :] += x[:, kg, :] @ K[:, :, k].T
+        x = sigma(new + b)
+    return np.log(np.exp(x.sum(-1).astype(complex)).sum(-1))
 
 
 def dense_qgt(log_psi, theta, states) -> np.ndarray:

@@ -95,3 +95,80 @@ class Lattice:
         dim = coords.shape[1]
         shifts = np.stack(np.meshgrid(*[np.arange(self.L)] * dim, indexing="ij"), -1).reshape(-1, dim)
         return np.stack([self._site((coords + sh) % self.L) for sh in shifts]).astype(np.int32)
+
+    @cached_property
+    def point_group(self) -> np.ndarray:
+        """Permutations of the point group about the origin (periodic) or the centre (open).
+
+        Square: the 8 elements of C4v (rotations by 0, 90, 180, 270 degrees and four
+        reflections); chain: identity and reflection. Same convention as ``translations``.
+        Duplicates (which small lattices have, e.g. L = 2) are removed, identity first.
+        """
+        coords = self._coords()
+        if self.kind == "chain":
+            ops = [np.array([[1]]), np.array([[-1]])]
+        else:
+            ops = [np.array(m) for m in (
+                [[1, 0], [0, 1]], [[0, -1], [1, 0]], [[-1, 0], [0, -1]], [[0, 1], [-1, 0]],  # rotations
+                [[-1, 0], [0, 1]], [[1, 0], [0, -1]], [[0, 1], [1, 0]], [[0, -1], [-1, 0]],  # reflections
+            )]  # fmt: skip
+        perms = []
+        for op in ops:
+            if self.pbc:
+                moved = (coords @ op.T) % self.L
+            else:  # about the centre: doubled coordinates 2x - (L - 1) are symmetric around 0
+                moved = ((2 * coords - (self.L - 1)) @ op.T + (self.L - 1)) // 2
+            perms.append(self._site(moved))
+        return _unique_rows(np.stack(perms).astype(np.int32))
+
+    @cached_property
+    def space_group(self) -> np.ndarray:
+        """Every translation composed with every point-group element: shape (|G|, n_sites).
+
+        8 L^2 elements on the periodic L x L square lattice (L >= 3), 2 L on the periodic chain
+        (L >= 3); the point group alone on open lattices. Same convention as ``translations``:
+        ``s[space_group[g]]`` is the transformed configuration. Identity first.
+        """
+        composed = [t[p] for t in self.translations for p in self.point_group]
+        return _unique_rows(np.stack(composed).astype(np.int32))
+
+    def symmetry_group(self, name: str) -> np.ndarray:
+        """The permutation table of ``name``: 'translations' or 'space_group'."""
+        if name == "translations":
+            return self.translations
+        if name == "space_group":
+            return self.space_group
+        raise ValueError(f"symmetries must be 'translations' or 'space_group', got {name!r}")
+
+
+def _unique_rows(perms: np.ndarray) -> np.ndarray:
+    """Distinct rows in order of first appearance."""
+    seen: dict[tuple[int, ...], None] = {}
+    for row in perms.tolist():
+        seen.setdefault(tuple(row), None)
+    return np.array(list(seen), dtype=np.int32)
+
+
+def group_tables(perms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Multiplication and inverse tables of a permutation group.
+
+    With (T_g s)_i = s[perms[g, i]], composition T_a T_b = T_{a·b} gives
+    perms[a·b] = perms[b][perms[a]]. Returns (product, inverse): product[a, b] is the
+    index of a·b, inverse[a] the index of a⁻¹. Raises ValueError if ``perms`` is not closed.
+    """
+    perms = np.ascontiguousarray(perms, dtype=np.int32)
+    index = {row.tobytes(): k for k, row in enumerate(perms)}
+    n_group = len(perms)
+    product = np.empty((n_group, n_group), dtype=np.int32)
+    for a in range(n_group):
+        composed = np.ascontiguousarray(perms[:, perms[a]])  # row b: perms[b][perms[a]]
+        for b, row in enumerate(composed):
+            k = index.get(row.tobytes())
+            if k is None:
+                raise ValueError(f"the permutations are not closed under composition ({a}·{b})")
+            product[a, b] = k
+    identity = index.get(np.arange(perms.shape[1], dtype=np.int32).tobytes())
+    if identity is None:
+        raise ValueError("the permutations do not contain the identity")
+    inverse = np.argmax(product == identity, axis=1).astype(np.int32)
+    return product, inverse

@@ -11,7 +11,7 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,12 @@ MODEL_COUPLINGS: dict[str, dict[str, float]] = {
     "heisenberg": {"J": 1.0},
     "j1j2": {"J1": 1.0, "J2": 0.5},
 }
-ANSATZ_NAMES = ("rbm", "ffnn", "rbm_symm")
+ANSATZ_NAMES = ("rbm", "ffnn", "rbm_symm", "gcnn")
+# Ansatze summed over a symmetry group of the lattice (ansatz.symmetries), and those with depth
+# (ansatz.layers, ansatz.features).
+SYMMETRIC_ANSATZE = ("rbm_symm", "gcnn")
+DEEP_ANSATZE = ("ffnn", "gcnn")
+SYMMETRIES = ("translations", "space_group")
 ANSATZ_DTYPES = ("float64", "complex128", "float32", "complex64")
 ACTIVATIONS = ("cosh", "tanh")
 SAMPLER_KINDS = ("metropolis", "exact")
@@ -78,11 +83,22 @@ class LatticeSpec:
 
 @dataclass(frozen=True)
 class AnsatzSpec:
+    """The network. ``features`` is resolved: hidden units (ffnn, rbm) or channels (rbm_symm,
+    gcnn) of every layer; ``symmetries`` is 'none' for the ansatze that use no lattice symmetry."""
+
     name: str
     alpha: float
     dtype: str
     activation: str
     init_scale: float
+    layers: int = 1
+    features: tuple[int, ...] = ()
+    symmetries: str = "none"
+
+    def default_features(self, n_sites: int) -> tuple[int, ...]:
+        """The widths alpha alone implies: alpha channels (symmetric ansatze) or alpha N units, in every layer."""
+        per_layer = self.alpha if self.name in SYMMETRIC_ANSATZE else self.alpha * n_sites
+        return (round(per_layer),) * self.layers
 
 
 @dataclass(frozen=True)
@@ -139,6 +155,11 @@ class PointSpec:
         d["hilbert"] = {"sector": self.sector}
         d["optimizer"]["learning_rate"] = schedule(self.optimizer.learning_rate)
         d["optimizer"]["diag_shift"] = schedule(self.optimizer.diag_shift)
+        # features are written only where they say more than alpha does (YAML has no tuples)
+        if self.ansatz.features == self.ansatz.default_features(self.n_sites):
+            d["ansatz"].pop("features")
+        else:
+            d["ansatz"]["features"] = list(self.ansatz.features)
         return d
 
     @property
@@ -300,22 +321,7 @@ def parse_spec(raw: Any) -> PointSpec:
             "local moves go with hilbert.sector: full",
         )
 
-    an = _section(_required(top, "ansatz", "spec"), "ansatz", ("name", "alpha", "dtype", "activation", "init_scale"))
-    a_name = _choice(_required(an, "name", "ansatz"), "ansatz.name", ANSATZ_NAMES)
-    alpha = _float(an.get("alpha", 1), "ansatz.alpha", positive=True)
-    n_features = alpha if a_name == "rbm_symm" else alpha * n_sites
-    if abs(n_features - round(n_features)) > 1e-9:
-        what = "an integer" if a_name == "rbm_symm" else f"a multiple of 1/N (N={n_sites})"
-        raise SpecError("ansatz.alpha", f"must make a whole number of hidden units: {what}; got {alpha}")
-    if a_name == "rbm_symm" and not lattice.pbc:
-        raise SpecError("ansatz.name", "rbm_symm is built on lattice translations and needs lattice.pbc: true")
-    ansatz = AnsatzSpec(
-        name=a_name,
-        alpha=alpha,
-        dtype=_choice(an.get("dtype", "complex128"), "ansatz.dtype", ANSATZ_DTYPES),
-        activation=_choice(an.get("activation", "cosh"), "ansatz.activation", ACTIVATIONS),
-        init_scale=_float(an.get("init_scale", 0.01), "ansatz.init_scale", positive=True),
-    )
+    ansatz = _ansatz(_required(top, "ansatz", "spec"), lattice, n_sites)
 
     op = _section(top.get("optimizer"), "optimizer", ("kind", "learning_rate", "diag_shift", "n_iter", "solver"))
     n_iter = _int(op.get("n_iter", 300), "optimizer.n_iter", minimum=1)
@@ -340,6 +346,65 @@ def parse_spec(raw: Any) -> PointSpec:
     if not isinstance(study, str):
         raise SpecError("study", f"must be a string; got {study!r}")
     return PointSpec(model, lattice, sector, ansatz, sampler, optimizer, marshall, seed, study)
+
+
+def _ansatz(raw: Any, lattice: LatticeSpec, n_sites: int) -> AnsatzSpec:
+    an = _section(raw, "ansatz", ("name", "alpha", "dtype", "activation", "init_scale", "layers", "features", "symmetries"))
+    a_name = _choice(_required(an, "name", "ansatz"), "ansatz.name", ANSATZ_NAMES)
+    symmetric = a_name in SYMMETRIC_ANSATZE
+
+    if a_name in DEEP_ANSATZE:
+        layers = _int(an.get("layers", 1), "ansatz.layers", minimum=1)
+    elif an.get("layers", 1) != 1 or isinstance(an.get("layers"), bool):
+        raise SpecError("ansatz.layers", f"{a_name} has one hidden layer (allowed: 1); layers apply to {', '.join(DEEP_ANSATZE)}")
+    else:
+        layers = 1
+
+    features: tuple[int, ...] | None = None
+    if "features" in an:
+        if a_name not in DEEP_ANSATZE:
+            raise SpecError("ansatz.features", f"applies to {', '.join(DEEP_ANSATZE)}; {a_name} is sized by ansatz.alpha")
+        f = an["features"]
+        if isinstance(f, list):
+            if len(f) != layers:
+                raise SpecError("ansatz.features", f"a list needs one entry per layer (ansatz.layers = {layers}); got {len(f)}")
+            features = tuple(_int(v, f"ansatz.features[{i}]", minimum=1) for i, v in enumerate(f))
+        else:
+            features = (_int(f, "ansatz.features", minimum=1),) * layers
+
+    if features is None:
+        alpha = _float(an.get("alpha", 1), "ansatz.alpha", positive=True)
+        n_features = alpha if symmetric else alpha * n_sites
+        if abs(n_features - round(n_features)) > 1e-9:
+            what = "an integer" if symmetric else f"a multiple of 1/N (N={n_sites})"
+            raise SpecError("ansatz.alpha", f"must make a whole number of hidden units: {what}; got {alpha}")
+    else:  # alpha is then the density of the first layer, as alpha alone would have given it
+        alpha = float(features[0]) if symmetric else features[0] / n_sites
+        if "alpha" in an and abs(_float(an["alpha"], "ansatz.alpha", positive=True) - alpha) > 1e-9:
+            raise SpecError(
+                "ansatz.alpha", f"with ansatz.features given, alpha is that of the first layer ({alpha:g}); got {an['alpha']!r}"
+            )
+
+    if symmetric:
+        symmetries = _choice(an.get("symmetries", "translations"), "ansatz.symmetries", SYMMETRIES)
+        if not lattice.pbc:
+            raise SpecError(
+                "ansatz.symmetries" if "symmetries" in an else "ansatz.name",
+                f"{a_name} sums over lattice {symmetries.replace('_', ' ')} and needs lattice.pbc: true",
+            )
+    else:
+        symmetries = _choice(an.get("symmetries", "none"), "ansatz.symmetries", ("none",))
+
+    spec = AnsatzSpec(
+        name=a_name,
+        alpha=alpha,
+        dtype=_choice(an.get("dtype", "complex128"), "ansatz.dtype", ANSATZ_DTYPES),
+        activation=_choice(an.get("activation", "cosh"), "ansatz.activation", ACTIVATIONS),
+        init_scale=_float(an.get("init_scale", 0.01), "ansatz.init_scale", positive=True),
+        layers=layers,
+        symmetries=symmetries,
+    )
+    return replace(spec, features=features or spec.default_features(n_sites))
 
 
 class _Loader(yaml.SafeLoader):

@@ -40,6 +40,11 @@ def coordinates(spec: PointSpec) -> dict[str, Any]:
         **model_coordinates(spec),
         "ansatz": spec.ansatz.name,
         "alpha": spec.ansatz.alpha,
+        "layers": spec.ansatz.layers,
+        # widths of every layer, e.g. "8" or "16,8" (a string: one column type for every ansatz)
+        "features": ",".join(str(f) for f in spec.ansatz.features),
+        "symmetries": spec.ansatz.symmetries,
+        "activation": spec.ansatz.activation,
         "dtype": spec.ansatz.dtype,
         "sampler": spec.sampler.kind,
         "n_samples": spec.sampler.n_samples,

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
 from nqs_sweep.lattice import Lattice
-from nqs_sweep.models import ffnn, rbm, rbm_symm
+from nqs_sweep.models import ffnn, gcnn, rbm, rbm_symm
 from nqs_sweep.spec import PointSpec
 
 DTYPES = {"float64": jnp.float64, "complex128": jnp.complex128, "float32": jnp.float32, "complex64": jnp.complex64}
@@ -68,13 +68,16 @@ def make_ansatz(spec: PointSpec) -> Ansatz:
         init_params = lambda key: rbm.init(key, n, size, dtype, a.init_scale)  # noqa: E731
         log_psi_tree = rbm.log_psi
     elif a.name == "ffnn":
-        size = round(a.alpha * n)
-        init_params = lambda key: ffnn.init(key, n, size, dtype, a.init_scale)  # noqa: E731
+        init_params = lambda key: ffnn.init(key, n, a.features, dtype, a.init_scale)  # noqa: E731
         log_psi_tree = ffnn.make_log_psi(a.activation)
     elif a.name == "rbm_symm":
         size = round(a.alpha)
         init_params = lambda key: rbm_symm.init(key, n, size, dtype, a.init_scale)  # noqa: E731
-        log_psi_tree = rbm_symm.make_log_psi(lat.translations)
+        log_psi_tree = rbm_symm.make_log_psi(lat.symmetry_group(a.symmetries))
+    elif a.name == "gcnn":
+        group = lat.symmetry_group(a.symmetries)
+        init_params = lambda key: gcnn.init(key, n, len(group), a.features, dtype, a.init_scale)  # noqa: E731
+        log_psi_tree = gcnn.make_log_psi(group, a.activation)
     else:
         raise ValueError(f"unknown ansatz {a.name!r}")
     example = init_params(jax.random.key(0))

@@ -15,3 +15,8 @@ def log_tanh(z: jnp.ndarray) -> jnp.ndarray:
 
 
 LOG_ACTIVATIONS = {"cosh": log_cosh, "tanh": log_tanh}
+
+# The nonlinearity inside deep networks (ffnn hidden layers, gcnn layers) for each
+# activation name: log cosh keeps the RBM's cosh structure (a sum of log cosh is the
+# log of a product of cosh) and grows only linearly; tanh is bounded.
+HIDDEN_ACTIVATIONS = {"cosh": log_cosh, "tanh": jnp.tanh}
