@@ -131,7 +131,7 @@ def exact_trajectory(q: QuenchSpec, times: list[float]) -> tuple[list[dict[str, 
     rows, t_prev = [], 0.0
     for t in times:
         if t > t_prev:
-            v = krylov_propagate(op.matvec, v, t - t_prev, q.dynamics.kind)
+            v = krylov_propagate(lambda x: op @ x, v, t - t_prev, q.dynamics.kind)
             t_prev = t
         rows.append(measure(q, v, op, diagonals))
     return rows, time.perf_counter() - start

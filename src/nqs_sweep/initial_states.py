@@ -1,11 +1,16 @@
 """Parameters that make an ansatz represent a product initial state.
 
-+x (every spin along x) is the uniform state ψ(s) = const: zero couplings between
-visible and hidden units and no visible bias represent it exactly. The hidden
-biases are drawn at random instead of set to zero: at b = 0 the derivatives with
-respect to the weights vanish (tanh(0) = 0) and the TDVP could never move them.
-+z (all up) is the limit a → ∞ of a visible bias; we set a finite a_i = K with
-(1 + e^{-4K})^{-N} = 1 − infidelity, the stated overlap with |↑…↑⟩.
++x (every spin along x) is the uniform state ψ(s) = const, which an RBM or ffnn
+represents exactly with zero weights. Exactly there, though, the TDVP cannot move:
+∂ log ψ/∂W_ji = tanh(b_j + W_j·s) s_i is linear in the spins at W = 0, while the
+quench drives pair correlations (σᶻσᶻ terms) that are orthogonal to every linear
+function; the state would stay put. So the weights are seeded with small random
+values ε and the hidden biases set to zero: then log cosh(W_j·s) ≈ (W_j·s)²/2 moves
+the state only at order ε² (infidelity ~ ε⁴ N² M / 2) while the tangent space gets
+the pair directions at order ε. ε is chosen from the stated infidelity budget.
+
++z (all up) is the limit a → ∞ of a visible bias: a_i = K with
+(1 + e^{-4K})^{-N} = 1 − infidelity/2, the other half of the budget going to the seed.
 """
 
 from __future__ import annotations
@@ -18,8 +23,6 @@ from jax.flatten_util import ravel_pytree
 
 from nqs_sweep.models import Ansatz
 
-HIDDEN_BIAS_SCALE = 0.5
-
 
 def polarisation_bias(n_sites: int, infidelity: float) -> float:
     """K with (1 + e^{-4K})^{-N} = 1 − infidelity."""
@@ -27,20 +30,27 @@ def polarisation_bias(n_sites: int, infidelity: float) -> float:
     return -math.log(per_site) / 4.0
 
 
+def seed_scale(n_sites: int, n_hidden: int, infidelity: float) -> float:
+    """ε with ε⁴ N² M / 2 = infidelity (the small-ε estimate of the seed's infidelity)."""
+    return (2.0 * infidelity / (n_sites**2 * max(n_hidden, 1))) ** 0.25
+
+
 def product_state_theta(ansatz: Ansatz, direction: str, n_sites: int, infidelity: float, key: jax.Array) -> jax.Array:
-    """θ representing the product state along ``direction`` (x or z)."""
+    """θ representing the product state along ``direction`` (x or z) to about ``infidelity``."""
     params = ansatz.init_params(key)
     keys = set(params)
-    if keys not in ({"a", "b", "W"}, {"b", "W", "V"}):
+    if not ({"b", "W"} <= keys and ("a" in keys or "V" in keys)):
         raise ValueError(f"no product-state construction for the ansatz {ansatz.name!r} (parameters {sorted(keys)})")
-    b = params["b"]
+    w = params["W"]
+    seed_budget = infidelity / 2 if direction == "z" else infidelity
+    eps = seed_scale(n_sites, w.shape[0], seed_budget)
     out = dict(params)
-    out["b"] = HIDDEN_BIAS_SCALE * jax.random.normal(key, b.shape, b.dtype)
-    out["W"] = jnp.zeros_like(params["W"])
+    out["b"] = jnp.zeros_like(params["b"])
+    out["W"] = eps * jax.random.normal(key, w.shape, w.dtype)
     if "a" in params:
-        bias = polarisation_bias(n_sites, infidelity) if direction == "z" else 0.0
+        bias = polarisation_bias(n_sites, infidelity / 2) if direction == "z" else 0.0
         out["a"] = jnp.full_like(params["a"], bias)
-    else:  # ffnn: ψ = Σ_j V_j act(b_j) is constant when W = 0
+    else:  # ffnn (any depth): ψ = Σ_j V_j cosh(W_j·x) with the last layer's W small
         if direction == "z":
             raise ValueError("the ffnn cannot represent a z-polarised state")
         out["V"] = jnp.ones_like(params["V"])

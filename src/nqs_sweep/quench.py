@@ -89,7 +89,7 @@ class InitialSpec:
     kind: str
     model: tuple[tuple[str, Any], ...] = ()  # name and couplings of the ground state
     direction: str = ""
-    infidelity: float = 0.0  # direction z only: the represented state's distance from |↑…↑⟩
+    infidelity: float = 0.0  # product states: the represented state's distance from the exact one
 
     def model_dict(self) -> dict[str, Any]:
         return dict(self.model)
@@ -112,10 +112,18 @@ class QuenchSpec:
             ini["model"] = self.initial.model_dict()
         else:
             ini["direction"] = self.initial.direction
-            if self.initial.direction == "z":
-                ini["infidelity"] = self.initial.infidelity
+            ini["infidelity"] = self.initial.infidelity
         dyn = asdict(self.dynamics)
         dyn["observables"] = list(self.dynamics.observables)
+        if not self.dynamics.adaptive:
+            for key in ("atol", "rtol", "dt_min", "dt_max", "error_norm"):
+                dyn.pop(key)
+        reg = self.dynamics.regularization
+        dyn["regularization"] = {
+            "diag_shift": {"kind": "diag_shift", "diag_shift": reg.diag_shift},
+            "pinv": {"kind": "pinv", "rcond": reg.rcond},
+            "snr": {"kind": "snr", "rcond": reg.rcond, "snr_threshold": reg.snr_threshold},
+        }[reg.kind]
         raw["initial"] = ini
         raw["dynamics"] = dyn
         return raw
@@ -264,13 +272,11 @@ def _parse_initial(raw: Any, point: PointSpec) -> InitialSpec:
         )
     if direction == "z" and point.ansatz.name == "ffnn":
         raise SpecError("initial.direction", "the ffnn has no visible bias to polarise along z; use rbm or rbm_symm")
-    infidelity = 0.0
-    if direction == "z":
-        infidelity = _float(ini.get("infidelity", 1e-4), "initial.infidelity", positive=True)
-        if infidelity >= 1:
-            raise SpecError("initial.infidelity", f"must be in (0, 1); got {infidelity}")
-    elif "infidelity" in ini:
-        raise SpecError("initial.infidelity", "applies to direction z (x is represented exactly)")
+    if point.ansatz.name == "ffnn" and point.ansatz.activation != "cosh":
+        raise SpecError("ansatz.activation", "a product initial state needs the even activation cosh for the ffnn")
+    infidelity = _float(ini.get("infidelity", 1e-6), "initial.infidelity", positive=True)
+    if infidelity >= 0.1:
+        raise SpecError("initial.infidelity", f"must be in (0, 0.1): a budget for representing the product state; got {infidelity}")
     return InitialSpec("product", (), direction, infidelity)
 
 

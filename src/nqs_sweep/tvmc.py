@@ -78,7 +78,7 @@ def quench_coordinates(q: QuenchSpec) -> dict:
         "dynamics": dyn.kind,
         "integrator": dyn.integrator,
         "regularization": dyn.regularization.kind,
-        "dt": dyn.dt,
+        "dynamics_dt": dyn.dt,  # the spec's step; the per-step dt is a column of the tables
         "t_final": dyn.t_final,
     }
 
