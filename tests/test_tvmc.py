@@ -97,7 +97,11 @@ def test_cli_chains_a_vmc_run_into_a_quench_and_refuses_bad_initial_runs(tmp_pat
     vmc_raw = {**{k: v for k, v in SMALL.items() if k not in ("initial", "dynamics")}, "optimizer": {"n_iter": 30}}
     vmc_raw["model"] = {"name": "tfim", "h": 2.0}
     assert cli.main(["vmc", "--spec", str(write(tmp_path / "gs.yaml", vmc_raw)), "--out", str(tmp_path / "gs"), "--quiet"]) == 0
-    quench = {**SMALL, "initial": {"kind": "ground_state", "model": {"h": 2.0}}, "dynamics": {**SMALL["dynamics"], "t_final": 0.1, "save_every": 0.05}}
+    quench = {
+        **SMALL,
+        "initial": {"kind": "ground_state", "model": {"h": 2.0}},
+        "dynamics": {**SMALL["dynamics"], "t_final": 0.1, "save_every": 0.05},
+    }
     spec = str(write(tmp_path / "q.yaml", quench))
 
     def refused(*args, field="--initial-run"):
@@ -113,7 +117,9 @@ def test_cli_chains_a_vmc_run_into_a_quench_and_refuses_bad_initial_runs(tmp_pat
     refused("--spec", str(write(tmp_path / "wide.yaml", wide)), "--initial-run", str(tmp_path / "gs"))  # other ansatz
     product = str(write(tmp_path / "p.yaml", SMALL))
     refused("--spec", product, "--initial-run", str(tmp_path / "gs"))
-    refused("--spec", str(write(tmp_path / "t0.yaml", {**SMALL, "dynamics": {**SMALL["dynamics"], "t_final": 0}})), field="t_final")
+    refused(
+        "--spec", str(write(tmp_path / "t0.yaml", {**SMALL, "dynamics": {**SMALL["dynamics"], "t_final": 0}})), field="t_final"
+    )
 
     out = tmp_path / "quench"
     assert cli.main(["tvmc", "--spec", spec, "--out", str(out), "--initial-run", str(tmp_path / "gs"), "--quiet"]) == 0

@@ -276,7 +276,7 @@ def _parse_initial(raw: Any, point: PointSpec) -> InitialSpec:
         raise SpecError("ansatz.activation", "a product initial state needs the even activation cosh for the ffnn")
     infidelity = _float(ini.get("infidelity", 1e-6), "initial.infidelity", positive=True)
     if infidelity >= 0.1:
-        raise SpecError("initial.infidelity", f"must be in (0, 0.1): a budget for representing the product state; got {infidelity}")
+        raise SpecError("initial.infidelity", f"must be in (0, 0.1) (the budget for representing the state); got {infidelity}")
     return InitialSpec("product", (), direction, infidelity)
 
 
