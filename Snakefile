@@ -21,6 +21,7 @@ include: "workflow/rules/vmc.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/qgt.smk"
+include: "workflow/rules/tvmc.smk"
 
 
 rule all:
@@ -36,3 +37,5 @@ rule all:
         f"{RESULTS}/study/points.tsv",
         # QGT spectra and rank figures, when the study has a `qgt:` section
         QGT_TARGETS,
+        # quench trajectories, tables and figures, when the study has a `quenches:` section
+        DYNAMICS_TARGETS,

@@ -271,3 +271,95 @@ def plot_spectra(spectra: pd.DataFrame, outputs: list[str | Path]) -> None:
         ax.legend(fontsize=6)
     fig.tight_layout()
     _save(fig, outputs)
+
+
+OBSERVABLE_LABELS = {"sx": "⟨σˣ⟩ per site", "sz": "⟨σᶻ⟩ per site", "zz_nn": "⟨σᶻσᶻ⟩ nearest neighbours", "energy": "energy"}
+
+
+def _quench_title(row: pd.Series) -> str:
+    couplings = ", ".join(f"{c}={row[c]:g}" for c in COUPLING_COLUMNS if c in row and pd.notna(row[c]))
+    start = (
+        "from the ground state at "
+        + ", ".join(f"{c}={row[f'initial_{c}']:g}" for c in COUPLING_COLUMNS if pd.notna(row.get(f"initial_{c}")))
+        if row["initial"] == "ground_state"
+        else f"from the {row['initial'].replace('product_', '+')} product state"
+    )
+    return (
+        f"{row['model']} {row['lattice']} L={row['L']}, {couplings}, {start}\n"
+        f"{row['ansatz']} α={row['alpha']:g}, {row['sampler']} ({row['n_samples']} samples), {row['integrator']}, "
+        f"{row['regularization']}; {row['dynamics']} time"
+    )
+
+
+def plot_quench(dyn: pd.DataFrame, steps: pd.DataFrame, outputs: list[str | Path]) -> None:
+    """One quench: each observable against time (t-VMC with its error band, exact dashed), and
+    below, the absolute error of each observable and the TDVP residual of every step."""
+    if dyn.empty:
+        _empty(outputs, "no trajectory (the quench failed before its first measurement)")
+        return
+    names = [n for n in OBSERVABLE_LABELS if n in set(dyn["observable"])]
+    fig, axes = plt.subplots(2, len(names), figsize=(4.2 * len(names), 6.2), sharex=True, squeeze=False,
+                             gridspec_kw={"height_ratios": [2, 1]})  # fmt: skip
+    time_unit = "time t (units of 1/J)" if dyn["dynamics"].iloc[0] == "real" else "imaginary time τ (units of 1/J)"
+    for k, name in enumerate(names):
+        d = dyn[dyn["observable"] == name].sort_values("time")
+        ax, low = axes[0, k], axes[1, k]
+        ax.plot(d["time"], d["value"], "o-", ms=3, color="C0", label="t-VMC")
+        ax.fill_between(d["time"], d["value"] - d["error"], d["value"] + d["error"], color="C0", alpha=0.3, lw=0)
+        if d["exact_value"].notna().any():
+            ax.plot(d["time"], d["exact_value"], "k--", lw=1.2, label="exact")
+            low.semilogy(d["time"], np.maximum(d["abs_error"], FLOOR), "o-", ms=3, color="C3", label="|t-VMC − exact|")
+        ax.set_ylabel(OBSERVABLE_LABELS[name])
+        ax.legend(fontsize=8)
+        if not steps.empty:
+            st = steps.sort_values("time")
+            low.semilogy(
+                st["time"] + st["dt"], np.maximum(st["residual"], FLOOR), "-", lw=1, color="C2", label="TDVP residual r²"
+            )
+        low.set_xlabel(time_unit)
+        low.legend(fontsize=8)
+        low.grid(alpha=0.3, which="both")
+    fig.suptitle(_quench_title(dyn.iloc[0]), fontsize=9)
+    fig.tight_layout()
+    _save(fig, outputs)
+
+
+def plot_dynamics_error(summary: pd.DataFrame, dyn: pd.DataFrame, outputs: list[str | Path]) -> None:
+    """Error at fixed times (half-way and the end) against the width α and against the number
+    of samples, for the first observable of each quench (⟨σˣ⟩ when measured)."""
+    ok = dyn[dyn["exact_value"].notna()] if not dyn.empty else dyn
+    if ok.empty:
+        _empty(outputs, "no quench with an exact reference")
+        return
+    name = "sx" if (ok["observable"] == "sx").any() else ok["observable"].iloc[0]
+    ok = ok[ok["observable"] == name]
+    t_end = ok.groupby("spec_hash")["time"].transform("max")
+    rows = []
+    for (_, t_max), g in ok.assign(t_end=t_end).groupby(["spec_hash", "t_end"]):
+        for frac in (0.5, 1.0):
+            at = g.iloc[(g["time"] - frac * t_max).abs().argmin()]
+            rows.append({**at.to_dict(), "frac": frac})
+    pts = pd.DataFrame(rows)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for frac, marker in ((0.5, "s"), (1.0, "o")):
+        sel = pts[pts["frac"] == frac]
+        for (ns, sampler), g in sel.groupby(["n_samples", "sampler"]):
+            g = g.groupby("alpha")["abs_error"].mean().sort_index()
+            label = f"{sampler}" + ("" if sampler == "exact" else f" {ns}") + f", t = {frac:g}·t_final"
+            left.loglog(g.index, np.maximum(g.values, FLOOR), marker + "-", label=label)
+        mc = sel[sel["sampler"] != "exact"]
+        for alpha, g in mc.groupby("alpha"):
+            g = g.groupby("n_samples")["abs_error"].mean().sort_index()
+            right.loglog(g.index, np.maximum(g.values, FLOOR), marker + "-", label=f"α={alpha:g}, t = {frac:g}·t_final")
+    left.set_xlabel("hidden-unit density α")
+    right.set_xlabel("samples per step")
+    for ax in (left, right):
+        ax.set_ylabel(f"|error| of {OBSERVABLE_LABELS[name]}")
+        ax.grid(alpha=0.3, which="both")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    if not right.lines:
+        right.text(0.5, 0.5, "no Monte Carlo quenches", ha="center", va="center", transform=right.transAxes)
+    left.set_title("error against width")
+    right.set_title("error against number of samples")
+    _save(fig, outputs)

@@ -20,9 +20,11 @@ from functools import cached_property
 from typing import Any
 
 from nqs_sweep import hilbert
+from nqs_sweep.quench import QuenchSpec, initial_point_spec, parse_quench
 from nqs_sweep.spec import PointSpec, SpecError, parse_spec
 
-STUDY_KEYS = ("study", "description", "defaults", "grid", "points", "exact", "qgt")
+STUDY_KEYS = ("study", "description", "defaults", "grid", "points", "exact", "qgt", "quenches")
+QUENCH_KEYS = ("defaults", "grid", "points")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_EXACT_MAX_DIM = 2**20
 
@@ -41,14 +43,30 @@ class StudyPoint:
 
 
 @dataclass(frozen=True)
+class StudyQuench:
+    path: str
+    spec: QuenchSpec
+    initial_point: str | None  # path of the ground-state point that starts it
+    exact: bool  # exact dynamics at this size (the study's exact.max_dim)
+
+    @property
+    def slug(self) -> str:
+        return self.spec.spec_hash[:10]
+
+
+@dataclass(frozen=True)
 class Study:
     name: str
     points: tuple[StudyPoint, ...]
     references: dict  # reference path -> raw spec that defines it
     qgt: dict | None = None  # {'n_samples': int | None} when the study asks for QGT spectra
+    quenches: tuple[StudyQuench, ...] = ()
 
     def point(self, path: str) -> StudyPoint:
         return self._by_path[path]
+
+    def quench(self, path: str) -> StudyQuench:
+        return {q.path: q for q in self.quenches}[path]
 
     @cached_property
     def _by_path(self) -> dict[str, StudyPoint]:
@@ -135,7 +153,7 @@ def _candidates(config: dict) -> list[tuple[str, dict, set[str]]]:
             if not isinstance(p, dict):
                 raise StudyError(f"points[{i}]", "must be a mapping (a partial point spec)")
             out.append((f"points[{i}]", _merge_model(defaults, p), set(_flatten(p))))
-    if not out:
+    if not out and "quenches" not in config:
         out.append(("defaults", copy.deepcopy(defaults), set()))
     return out
 
@@ -243,6 +261,16 @@ def expand_study(config: Any) -> Study:
     if len(set(paths)) != len(paths):  # only points with equal specs collide, and those were refused above
         raise StudyError("grid", "two points share a path")
 
+    quenches = _quenches(config, name, defaults, max_dim)
+    # The ground states that start quenches are points too (computed once, shared).
+    for q in quenches:
+        if q.spec.initial.kind == "ground_state":
+            init = initial_point_spec(q.spec)
+            if init.spec_hash not in seen:
+                seen[init.spec_hash] = "quenches"
+                parsed.append(("quenches", {}, init))
+                paths.append(q.initial_point)
+
     points, references = [], {}
     for (_, _, spec), path in zip(parsed, paths):
         ref = None
@@ -250,4 +278,57 @@ def expand_study(config: Any) -> Study:
             ref = reference_path(spec)
             references.setdefault(ref, reference_spec(spec))
         points.append(StudyPoint(path, spec, ref))
-    return Study(name, tuple(points), references, qgt)
+    by_hash = {p.spec.spec_hash: p.path for p in points}
+    quenches = [
+        StudyQuench(q.path, q.spec, by_hash[initial_point_spec(q.spec).spec_hash] if q.initial_point else None, q.exact)
+        for q in quenches
+    ]
+    return Study(name, tuple(points), references, qgt, tuple(quenches))
+
+
+def quench_path(q: QuenchSpec, defaults: dict) -> str:
+    """The final point's path, then the quench: initial state, dynamics, and a short hash that
+    keeps quenches differing only in other settings (tolerances, observables) apart."""
+    ini = q.initial
+    parts: list[tuple[str, Any]] = [("initial", ini.kind if ini.kind == "ground_state" else f"product_{ini.direction}")]
+    if ini.kind == "ground_state":
+        final = dict(q.point.model.couplings)
+        model = ini.model_dict()
+        if model["name"] != q.point.model.name:
+            parts.append(("from", model["name"]))
+        parts += [(f"{k}0", v) for k, v in model.items() if k != "name" and final.get(k) != v]
+    dyn = q.dynamics
+    parts += [("dynamics", dyn.kind), ("integrator", dyn.integrator), ("dt", dyn.dt), ("reg", dyn.regularization.kind)]
+    parts.append(("q", q.spec_hash[:8]))
+    return point_path(q.point, defaults) + "/" + "/".join(f"{k}~{_label(v)}" for k, v in parts)
+
+
+def _quenches(config: dict, name: str, defaults: dict, max_dim: int) -> list[StudyQuench]:
+    section = config.get("quenches")
+    if section is None:
+        return []
+    if not isinstance(section, dict) or not section or set(section) - set(QUENCH_KEYS):
+        raise StudyError("quenches", f"must be a mapping with keys {', '.join(QUENCH_KEYS)} (defaults: initial and dynamics)")
+    qdefaults = section.get("defaults") or {}
+    if not isinstance(qdefaults, dict):
+        raise StudyError("quenches.defaults", "must be a mapping (initial, dynamics and any point key)")
+    base = _merge_model(defaults, qdefaults)
+    sub = {"defaults": base, **{k: section[k] for k in ("grid", "points") if k in section}}
+    try:
+        candidates = _candidates({**sub, "quenches": None}) if ("grid" in sub or "points" in sub) else [("defaults", base, set())]
+    except StudyError as err:
+        raise StudyError(f"quenches.{err.field}", str(err).split(": ", 1)[1]) from None
+    out, seen = [], {}
+    for source, raw, set_keys in candidates:
+        try:
+            q = parse_quench({**raw, "study": name})
+        except SpecError as err:
+            where = _error_field(source, set_keys, err.field)
+            raise StudyError(f"quenches.{where}", str(err).split(": ", 1)[1]) from None
+        if q.spec_hash in seen:
+            raise StudyError(f"quenches.{source}", f"duplicate quench: the same spec as quenches.{seen[q.spec_hash]}")
+        seen[q.spec_hash] = source
+        init_path = point_path(initial_point_spec(q), defaults) if q.initial.kind == "ground_state" else None
+        exact = hilbert.hilbert_dim(q.n_sites, q.point.sector) <= max_dim
+        out.append(StudyQuench(quench_path(q, defaults), q, init_path, exact))
+    return out

@@ -20,6 +20,14 @@ RESULTS = f"results/{STUDY.name}"
 # and cluster jobs (which inherit the environment) run the same installation.
 NQS = f"{shlex.quote(sys.executable)} -m nqs_sweep.cli"
 POINTS = [p.path for p in STUDY.points]
+QUENCHES = [q.path for q in STUDY.quenches]
+DYNAMICS_TARGETS = (
+    [f"{RESULTS}/figures/dynamics/{q.slug}.{ext}" for q in STUDY.quenches for ext in ("png", "pdf")]
+    + [f"{RESULTS}/figures/dynamics_error.{ext}" for ext in ("png", "pdf")]
+    + [f"{RESULTS}/tables/dynamics.parquet", f"{RESULTS}/tables/quenches.parquet"]
+    if STUDY.quenches
+    else []
+)
 REFERENCES = sorted(STUDY.references)
 QGT_TARGETS = (
     [f"{RESULTS}/figures/{name}.{ext}" for name in ("qgt_rank", "qgt_spectra") for ext in ("png", "pdf")]
@@ -32,6 +40,8 @@ QGT_TARGETS = (
 wildcard_constraints:
     point=r"model~[^ ]+",
     ref=r"model~[^ ]+",
+    quench=r"model~[^ ]+/initial~[^ ]+",
+    slug=r"[0-9a-f]+",
 
 
 def point_spec_text(wildcards):
