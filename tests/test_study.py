@@ -128,3 +128,56 @@ def test_adding_a_point_renames_no_existing_point():
     assert before < after
     (new,) = after - before
     assert new.endswith("/optimizer_n_iter~80")
+
+
+QUENCHES = {  # a sweep of its own over the study defaults (it does not inherit the study's grid)
+    "defaults": {
+        "lattice": {"L": 6},
+        "ansatz": {"dtype": "complex128"},
+        "initial": {"kind": "ground_state", "model": {"h": 0.5}},
+        "dynamics": {"kind": "real", "t_final": 1.0, "dt": 0.01},
+    },
+    "grid": {"ansatz.alpha": [1, 2], "initial.model.h": [0.5, 2.0]},
+}
+
+
+def test_quenches_expand_and_bring_their_initial_ground_states():
+    st = expand_study(
+        study(grid={"lattice.L": [6]}, defaults={**BASE["defaults"], "model": {"name": "tfim", "h": 1.0}}, quenches=QUENCHES)
+    )
+    assert len(st.quenches) == 4
+    paths = [q.path for q in st.quenches]
+    assert len(set(paths)) == 4 and all("/initial~ground_state/h0~" in p for p in paths)
+    # the initial ground states (h0 0.5 and 2, alpha 1 and 2, L from the defaults) are points
+    initial = {q.initial_point for q in st.quenches}
+    assert initial <= {p.path for p in st.points} and len(initial) == 4
+    for q in st.quenches:
+        init = st.point(q.initial_point).spec
+        assert init.ansatz == q.spec.point.ansatz and dict(init.model.couplings)["h"] == q.spec.initial.model_dict()["h"]
+    assert all(q.exact for q in st.quenches)
+
+
+def test_quench_only_study_has_no_default_point():
+    st = expand_study({"study": "q", "defaults": {**BASE["defaults"], "lattice": {"kind": "chain", "L": 6}}, "quenches": {
+        "defaults": {**QUENCHES["defaults"], "initial": {"kind": "product", "direction": "x"}}}})  # fmt: skip
+    assert st.points == () and len(st.quenches) == 1 and st.quenches[0].initial_point is None
+
+
+@pytest.mark.parametrize(
+    "patch,field",
+    [
+        ({"defaults": {"dynamics": {"kind": "real", "t_final": 1.0, "dt": 0.0}}}, "quenches.defaults.dynamics.dt"),
+        ({"grid": {"dynamics.integrator": ["rk4", "rk45"]}}, "quenches.grid.dynamics.integrator"),
+        ({"grid": {"initial.model.h": ["low"]}}, "quenches.grid.initial.model.h"),
+        ({"grid": {"dynamics.regularization.snr_threshold": [-1.0]}}, "quenches.grid.dynamics.regularization"),
+        ({"grid": {"ansatz.alpha": [1, 1]}}, "quenches.grid"),
+        ({"colour": "red"}, "quenches"),
+    ],
+)
+def test_bad_quenches_are_refused_naming_the_field(patch, field):
+    quenches = {**copy.deepcopy(QUENCHES), **patch}
+    if "defaults" in patch:
+        quenches["defaults"] = {**QUENCHES["defaults"], **patch["defaults"]}
+    with pytest.raises(StudyError) as err:
+        expand_study(study(grid={"lattice.L": [6]}, quenches=quenches))
+    assert err.value.field.startswith(field), str(err.value)

@@ -197,7 +197,9 @@ def _parse_dynamics(raw: Any, point: PointSpec) -> DynamicsSpec:
     if "sx" in obs and point.sector != "full":
         raise SpecError("dynamics.observables", "sx leaves the zero-magnetisation sector (its value there is 0): drop it")
 
-    save_every = _float(d.get("save_every", max(dt, t_final / 40)), "dynamics.save_every", positive=True)
+    # About 40 measurements by default; with a fixed step, on a whole number of steps.
+    default_save = t_final / 40 if adaptive else dt * max(1, round(t_final / 40 / dt))
+    save_every = _float(d.get("save_every", default_save), "dynamics.save_every", positive=True)
     if save_every > t_final:
         raise SpecError("dynamics.save_every", f"must be <= dynamics.t_final ({t_final}); got {save_every}")
     if not adaptive:

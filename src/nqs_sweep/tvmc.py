@@ -162,33 +162,43 @@ def run_tvmc(
     k_init, k_run, k_measure = jax.random.split(jax.random.key(spec.seed + 7919), 3)
     times = dyn.save_times()
 
+    # Exact references first (cached, so a resumed run does not recompute them), and with
+    # them the exact energy of the initial ground state, to grade the initial VMC state.
+    exact_rows: list[dict] | None = None
+    initial_exact_energy = float("nan")
+    if exact:
+        if not (out / EXACT).exists():
+            from nqs_sweep.exact import ground_state
+            from nqs_sweep.exact_dynamics import exact_trajectory
+
+            v0 = None
+            if q.initial.kind == "ground_state":
+                res = ground_state(initial_point_spec(q), keep_vector=True)
+                v0, initial_exact_energy = res.ground_state, res.energy
+            exact_rows, secs = exact_trajectory(q, times, v0)
+            table = pd.DataFrame(exact_rows).assign(time=times, initial_exact_energy=initial_exact_energy)
+            write_table(table, out / EXACT)
+            log.info("exact dynamics at %d times in %.1f s", len(times), secs)
+        exact_df = pd.read_parquet(out / EXACT)
+        initial_exact_energy = float(exact_df["initial_exact_energy"].iloc[0])
+        exact_rows = exact_df.drop(columns=["time", "initial_exact_energy"]).to_dict("records")
+
     # The initial state: the VMC ground state of the initial couplings, or a product state.
     initial_energy_error = float("nan")
     if q.initial.kind == "ground_state":
+        known = initial_exact_energy if math.isfinite(initial_exact_energy) else None
         if initial_run is None:
             initial_run = out / INITIAL_DIR
             log.info("initial state: ground-state VMC in %s", initial_run)
-            run_vmc(initial_point_spec(q), initial_run, exact_energy=None, show_progress=show_progress)
+            run_vmc(initial_point_spec(q), initial_run, exact_energy=known, show_progress=show_progress)
         theta0 = load_initial_theta(q, ansatz, initial_run)
-        init_summary = pd.read_parquet(Path(initial_run) / SUMMARY).iloc[0]
-        initial_energy_error = float(init_summary.get("rel_error", float("nan")))
+        e_vmc = float(pd.read_parquet(Path(initial_run) / SUMMARY).iloc[0]["energy"])
+        if known is not None:
+            initial_energy_error = abs(e_vmc - known) / abs(known)
     else:
         from nqs_sweep.initial_states import product_state_theta
 
         theta0 = product_state_theta(ansatz, q.initial.direction, spec.n_sites, q.initial.infidelity, k_init)
-
-    # Exact references first: cached, so a resumed run does not recompute them.
-    exact_rows: list[dict] | None = None
-    if exact:
-        if (out / EXACT).exists():
-            exact_df = pd.read_parquet(out / EXACT)
-            exact_rows = [dict(zip(exact_df.columns, r)) for r in exact_df.itertuples(index=False)]
-        else:
-            from nqs_sweep.exact_dynamics import exact_trajectory
-
-            exact_rows, secs = exact_trajectory(q, times)
-            write_table(pd.DataFrame(exact_rows).assign(time=times), out / EXACT)
-            log.info("exact dynamics at %d times in %.1f s", len(times), secs)
 
     chains = init_chains(k_init, ansatz.log_psi, theta0, spec.sampler.n_chains, spec.n_sites, spec.sector, ansatz.real_dtype)
     state = TVMCState(theta0, chains, jnp.zeros(()), jnp.asarray(dyn.dt), jnp.zeros((), jnp.int64), jnp.zeros((), jnp.int64))
