@@ -99,13 +99,14 @@ def make_advance(q: QuenchSpec, ansatz: Ansatz):
 
 
 def make_measure(q: QuenchSpec, ansatz: Ansatz):
-    """Jitted measurement of the observables on a fresh sample: name -> (mean, error)."""
+    """Jitted measurement of the observables on a fresh sample of sampler.n_samples_eval
+    configurations (default 4 n_samples): name -> (mean, error)."""
     spec = q.point
     lat = Lattice(spec.lattice.kind, spec.lattice.L, spec.lattice.pbc)
     from nqs_sweep.estimators import local_energies
 
     def measure(theta, chains, key, hyper: Hyper):
-        sample, chains = _draw(spec, ansatz, theta, chains, key, hyper, spec.sampler.n_samples)
+        sample, chains = _draw(spec, ansatz, theta, chains, key, hyper, spec.sampler.n_samples_eval)
         configs = sample.configs.reshape(-1, spec.n_sites)
         e_loc = local_energies(hyper.ham, ansatz.log_psi, theta, configs)
         values = local_observables(q.dynamics.observables, lat, spec.marshall_sign, ansatz.log_psi, theta, configs, e_loc)
