@@ -1,6 +1,15 @@
-import pytest
+import os
+import tempfile
 
-from nqs_sweep.spec import parse_spec
+# One persistent XLA compilation cache for the whole run, shared with the CLI and Snakemake
+# subprocesses (they inherit the environment): the same step functions are compiled once.
+# Set before anything imports jax, which reads these at import.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="nqs-sweep-jax-cache-"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
+
+import pytest  # noqa: E402
+
+from nqs_sweep.spec import parse_spec  # noqa: E402
 
 
 def make_spec(model: dict, lattice: dict, ansatz: dict | None = None, **extra):

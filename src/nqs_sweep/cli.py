@@ -293,8 +293,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def use_compilation_cache() -> None:
+    """Keep compiled XLA programs on disk between processes: a sweep runs every point in a
+    fresh process with the same step functions, and compiling them costs seconds each time.
+    JAX_COMPILATION_CACHE_DIR overrides the place; NQS_SWEEP_JAX_CACHE=off turns it off."""
+    import os
+
+    if os.environ.get("NQS_SWEEP_JAX_CACHE", "").lower() in ("off", "0", "false"):
+        return
+    import jax
+
+    if jax.config.jax_compilation_cache_dir is None:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        jax.config.update("jax_compilation_cache_dir", os.path.join(base, "nqs-sweep", "jax"))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    use_compilation_cache()
     if getattr(args, "checkpoint_every", 1) < 1:
         return _fail("--checkpoint-every: must be >= 1")
     return args.func(args)
