@@ -180,3 +180,19 @@ def test_quench_killed_with_sigkill_resumes_to_the_same_trajectory(tmp_path):
             np.testing.assert_array_equal(a[c].to_numpy(), b[c].to_numpy(), err_msg=f"{name}:{c}")
     steps = pd.read_parquet(tmp_path / "straight" / "steps.parquet")
     assert steps["dt"].nunique() > 1  # the adaptive controller did change the step
+
+
+def test_another_quench_in_out_is_refused_and_left_alone(tmp_path, capsys):
+    first = write(tmp_path / "a.yaml", {**SMALL, "dynamics": {**SMALL["dynamics"], "t_final": 0.1, "save_every": 0.05}})
+    out = tmp_path / "run"
+    assert cli.main(["tvmc", "--spec", str(first), "--out", str(out), "--quiet"]) == 0
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    other = write(tmp_path / "b.yaml", {**SMALL, "dynamics": {**SMALL["dynamics"], "t_final": 0.2, "save_every": 0.05}})
+    capsys.readouterr()
+    assert cli.main(["tvmc", "--spec", str(other), "--out", str(out), "--quiet"]) == 2
+    assert "another quench" in capsys.readouterr().err
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before  # nothing touched
+    # --replace-stale clears it (the exact-dynamics cache included) and runs the new quench
+    assert cli.main(["tvmc", "--spec", str(other), "--out", str(out), "--quiet", "--replace-stale"]) == 0
+    traj = pd.read_parquet(out / "trajectory.parquet")
+    assert traj["time"].max() == pytest.approx(0.2) and traj["exact_value"].notna().all()

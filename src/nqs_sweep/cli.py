@@ -138,16 +138,16 @@ def _check_initial_run(q, run: Path) -> None:
     if field is None and have.model != want.model:
         field = "model"
     if field is not None:
+        value = {"hilbert.sector": lambda p: p.sector}.get(field, lambda p: getattr(p, field))
         raise SpecError(
             "--initial-run",
-            f"{run} is not the initial state of this quench: its {field} differs "
-            f"({getattr(have, field.split('.')[0], '?')} vs {getattr(want, field.split('.')[0], '?')})",
+            f"{run} is not the initial state of this quench: its {field} differs ({value(have)} vs {value(want)})",
         )
 
 
 def cmd_tvmc(args: argparse.Namespace) -> int:
     from nqs_sweep.quench import load_quench
-    from nqs_sweep.tvmc import clear_stale_tvmc, record_tvmc_failure, run_tvmc
+    from nqs_sweep.tvmc import QuenchConflict, clear_stale_tvmc, existing_quench, record_tvmc_failure, run_tvmc
 
     try:
         q = load_quench(args.spec)
@@ -156,9 +156,13 @@ def cmd_tvmc(args: argparse.Namespace) -> int:
             _check_initial_run(q, args.initial_run)
         if args.exact not in ("auto", "none"):
             raise SpecError("--exact", f"must be auto or none; got {args.exact!r}")
-        if args.out.exists() and args.replace_stale:
-            clear_stale_tvmc(q, args.out)
-    except SpecError as err:
+        if args.out.exists():
+            if args.replace_stale:
+                clear_stale_tvmc(q, args.out)
+            if existing_quench(q, args.out) == "complete":
+                print(f"nqs-sweep: {args.out} is complete (quench {q.spec_hash}); nothing to do", file=sys.stderr)
+                return 0
+    except (SpecError, QuenchConflict) as err:
         return _fail(str(err))
     exact = args.exact == "auto" and hilbert.hilbert_dim(q.n_sites, q.point.sector) <= args.exact_max_dim
     try:

@@ -35,15 +35,18 @@ def seed_scale(n_sites: int, n_hidden: int, infidelity: float) -> float:
     return (2.0 * infidelity / (n_sites**2 * max(n_hidden, 1))) ** 0.25
 
 
-def product_state_theta(ansatz: Ansatz, direction: str, n_sites: int, infidelity: float, key: jax.Array) -> jax.Array:
-    """θ representing the product state along ``direction`` (x or z) to about ``infidelity``."""
+def product_state_theta(
+    ansatz: Ansatz, direction: str, n_sites: int, infidelity: float, key: jax.Array, copies: int = 1
+) -> jax.Array:
+    """θ representing the product state along ``direction`` (x or z) to about ``infidelity``;
+    ``copies`` is how many hidden units share each row of W (the symmetric RBM's group size)."""
     params = ansatz.init_params(key)
     keys = set(params)
     if not ({"b", "W"} <= keys and ("a" in keys or "V" in keys)):
         raise ValueError(f"no product-state construction for the ansatz {ansatz.name!r} (parameters {sorted(keys)})")
     w = params["W"]
     seed_budget = infidelity / 2 if direction == "z" else infidelity
-    eps = seed_scale(n_sites, w.shape[0], seed_budget)
+    eps = seed_scale(n_sites, w.shape[0] * copies, seed_budget)
     out = dict(params)
     out["b"] = jnp.zeros_like(params["b"])
     out["W"] = eps * jax.random.normal(key, w.shape, w.dtype)

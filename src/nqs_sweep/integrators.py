@@ -74,13 +74,14 @@ def error_ratio(error: jax.Array, y: jax.Array, y_new: jax.Array, atol: float, r
     """
     if norm == "qgt":
         dist = lambda v: jnp.sqrt(jnp.maximum(v @ (metric @ v), 0.0))  # noqa: E731
-        return dist(error) / (atol + rtol * dist(y_new - y))
+        scale = atol + rtol * dist(y_new - y)
+        return jnp.where(scale > 0, dist(error) / jnp.where(scale > 0, scale, 1.0), 0.0)  # no motion: no error
     scale = atol + rtol * jnp.maximum(jnp.abs(y), jnp.abs(y_new))
     return jnp.sqrt(jnp.mean((error / scale) ** 2))
 
 
 def next_dt(dt: float, ratio: float, order: int, dt_min: float, dt_max: float, safety: float = 0.9) -> float:
-    """Standard step-size controller: dt · safety · ratio^(-1/(order+1)), growth in [0.2, 5]."""
+    """Standard step-size controller: dt · safety · ratio^(-1/order), growth in [0.2, 5]."""
     if not math.isfinite(ratio):
         factor = 0.2
     elif ratio == 0:

@@ -343,9 +343,12 @@ def plot_dynamics_error(summary: pd.DataFrame, dyn: pd.DataFrame, outputs: list[
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     for frac, marker in ((0.5, "s"), (1.0, "o")):
         sel = pts[pts["frac"] == frac]
-        for (ns, sampler), g in sel.groupby(["n_samples", "sampler"]):
+        # one line per physical case and sampling; never averaged across models or sizes
+        cases = sel.groupby(["model", "L", "integrator", "n_samples", "sampler"])
+        for (model, L, integ, ns, sampler), g in cases:
             g = g.groupby("alpha")["abs_error"].mean().sort_index()
-            label = f"{sampler}" + ("" if sampler == "exact" else f" {ns}") + f", t = {frac:g}·t_final"
+            case = f"{model} L={L}, {integ}, " if cases.ngroups > 1 else ""
+            label = case + f"{sampler}" + ("" if sampler == "exact" else f" {ns}") + f", t = {frac:g}·t_final"
             left.loglog(g.index, np.maximum(g.values, FLOOR), marker + "-", label=label)
         mc = sel[sel["sampler"] != "exact"]
         for alpha, g in mc.groupby("alpha"):

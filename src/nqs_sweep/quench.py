@@ -46,6 +46,7 @@ DIRECTIONS = ("x", "z")
 # Ansatze whose parameters we can set to represent a product state exactly (x) or
 # to a stated infidelity (z); see initial_states.py.
 PRODUCT_ANSATZE = ("rbm", "rbm_symm", "ffnn")
+MAX_SAVES = 100_000
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,10 @@ def _parse_dynamics(raw: Any, point: PointSpec) -> DynamicsSpec:
     rtol = _nonneg(d.get("rtol", 1e-4), "dynamics.rtol")
     if adaptive and atol == 0 and rtol == 0:
         raise SpecError("dynamics.atol", "atol and rtol cannot both be 0")
+    if adaptive and d.get("error_norm") == "qgt" and atol == 0:
+        # the QGT norm's rtol is relative to the step's own motion, which Monte Carlo noise keeps
+        # proportional to the error: with atol 0 the step would shrink to dt_min
+        raise SpecError("dynamics.atol", "must be > 0 with error_norm: qgt")
     dt_min = _float(d.get("dt_min", min(1e-6, dt)), "dynamics.dt_min", positive=True)
     dt_max = _float(d.get("dt_max", t_final), "dynamics.dt_max", positive=True)
     if adaptive and not dt_min <= dt <= dt_max:
@@ -202,9 +207,11 @@ def _parse_dynamics(raw: Any, point: PointSpec) -> DynamicsSpec:
     save_every = _float(d.get("save_every", default_save), "dynamics.save_every", positive=True)
     if save_every > t_final:
         raise SpecError("dynamics.save_every", f"must be <= dynamics.t_final ({t_final}); got {save_every}")
+    if t_final / save_every > MAX_SAVES:
+        raise SpecError("dynamics.save_every", f"gives {t_final / save_every:.3g} measurements; at most {MAX_SAVES}")
     if not adaptive:
         ratio = save_every / dt
-        if abs(ratio - round(ratio)) > 1e-9 * max(1.0, ratio):
+        if round(ratio) < 1 or abs(ratio - round(ratio)) > 1e-9 * max(1.0, ratio):
             raise SpecError(
                 "dynamics.save_every", f"must be a whole multiple of dynamics.dt ({dt}) for {integrator}; got {save_every}"
             )
@@ -274,6 +281,8 @@ def _parse_initial(raw: Any, point: PointSpec) -> InitialSpec:
         )
     if direction == "z" and point.ansatz.name == "ffnn":
         raise SpecError("initial.direction", "the ffnn has no visible bias to polarise along z; use rbm or rbm_symm")
+    if point.ansatz.name == "ffnn" and point.ansatz.layers > 1:
+        raise SpecError("ansatz.layers", "a product initial state is built for the one-layer ffnn (layers: 1)")
     if point.ansatz.name == "ffnn" and point.ansatz.activation != "cosh":
         raise SpecError("ansatz.activation", "a product initial state needs the even activation cosh for the ffnn")
     infidelity = _float(ini.get("infidelity", 1e-6), "initial.infidelity", positive=True)

@@ -19,6 +19,7 @@ uninterrupted one.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
@@ -119,22 +120,49 @@ def make_measure(q: QuenchSpec, ansatz: Ansatz):
     return jax.jit(measure)
 
 
-def load_initial_theta(q: QuenchSpec, ansatz: Ansatz, run_dir: Path) -> jax.Array:
-    """θ of the finished ground-state run in run_dir (checked by the CLI before compute)."""
+def load_initial_theta(run_dir: Path) -> jax.Array:
+    """θ of the finished ground-state run in run_dir (checked by the CLI before compute).
+    The checkpoint's layout is that of the run's own spec (its sampler and optimizer)."""
+    from nqs_sweep.spec import load_spec
     from nqs_sweep.vmc import init_state
 
-    spec = initial_point_spec(q)
-    template = init_state(spec, ansatz, jax.random.key(0))
+    spec = load_spec(Path(run_dir) / RUN_SPEC)
+    template = init_state(spec, make_ansatz(spec), jax.random.key(0))
     state, _ = checkpoint.load(Path(run_dir) / CHECKPOINT, template)
     return state.theta
 
 
-def _existing(q: QuenchSpec, out: Path) -> str | None:
+class QuenchConflict(RuntimeError):
+    """The output directory holds the run of another quench."""
+
+
+def _stored_hashes(out: Path) -> list[str]:
+    hashes = []
     if (out / SUMMARY).exists():
-        row = pd.read_parquet(out / SUMMARY, columns=["spec_hash", "status"]).iloc[0]
-        if row["spec_hash"] == q.spec_hash and row["status"] != "failed":
-            return "complete"
-    return None
+        hashes.append(str(pd.read_parquet(out / SUMMARY, columns=["spec_hash"]).iloc[0]["spec_hash"]))
+    if (out / CHECKPOINT).exists():
+        with np.load(out / CHECKPOINT, allow_pickle=False) as data:
+            hashes.append(json.loads(str(data["__meta__"]))["spec_hash"])
+    if (out / EXACT).exists():
+        hashes.append(str(pd.read_parquet(out / EXACT, columns=["spec_hash"]).iloc[0]["spec_hash"]))
+    return hashes
+
+
+def existing_quench(q: QuenchSpec, out: Path) -> str | None:
+    """'complete' if out holds this quench finished, 'partial' if started, else None.
+
+    Raises QuenchConflict when out holds files of another quench (checked before compute,
+    so a mistaken --out never overwrites another run's results)."""
+    out = Path(out)
+    other = [h for h in _stored_hashes(out) if h != q.spec_hash]
+    if other:
+        raise QuenchConflict(
+            f"{out} holds a run of another quench (hash {other[0]}, this quench {q.spec_hash}); use another --out"
+        )
+    if (out / SUMMARY).exists():
+        status = pd.read_parquet(out / SUMMARY, columns=["status"]).iloc[0]["status"]
+        return "partial" if status == "failed" else "complete"
+    return "partial" if (out / CHECKPOINT).exists() else None
 
 
 def run_tvmc(
@@ -150,7 +178,7 @@ def run_tvmc(
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    if _existing(q, out) == "complete":
+    if existing_quench(q, out) == "complete":
         return pd.read_parquet(out / SUMMARY)
     log = run_logger(out)
     text = yaml.safe_dump(q.to_raw(), sort_keys=False).encode()
@@ -177,12 +205,12 @@ def run_tvmc(
                 res = ground_state(initial_point_spec(q), keep_vector=True)
                 v0, initial_exact_energy = res.ground_state, res.energy
             exact_rows, secs = exact_trajectory(q, times, v0)
-            table = pd.DataFrame(exact_rows).assign(time=times, initial_exact_energy=initial_exact_energy)
+            table = pd.DataFrame(exact_rows).assign(time=times, initial_exact_energy=initial_exact_energy, spec_hash=q.spec_hash)
             write_table(table, out / EXACT)
             log.info("exact dynamics at %d times in %.1f s", len(times), secs)
         exact_df = pd.read_parquet(out / EXACT)
         initial_exact_energy = float(exact_df["initial_exact_energy"].iloc[0])
-        exact_rows = exact_df.drop(columns=["time", "initial_exact_energy"]).to_dict("records")
+        exact_rows = exact_df.drop(columns=["time", "initial_exact_energy", "spec_hash"]).to_dict("records")
 
     # The initial state: the VMC ground state of the initial couplings, or a product state.
     initial_energy_error = float("nan")
@@ -191,15 +219,20 @@ def run_tvmc(
         if initial_run is None:
             initial_run = out / INITIAL_DIR
             log.info("initial state: ground-state VMC in %s", initial_run)
-            run_vmc(initial_point_spec(q), initial_run, exact_energy=known, show_progress=show_progress)
-        theta0 = load_initial_theta(q, ansatz, initial_run)
+            init = run_vmc(initial_point_spec(q), initial_run, exact_energy=known, show_progress=show_progress).iloc[0]
+            if init["status"] in ("diverged", "failed"):
+                raise RuntimeError(f"the initial ground-state run in {initial_run} ended with status {init['status']}")
+        theta0 = load_initial_theta(initial_run)
         e_vmc = float(pd.read_parquet(Path(initial_run) / SUMMARY).iloc[0]["energy"])
         if known is not None:
             initial_energy_error = abs(e_vmc - known) / abs(known)
     else:
         from nqs_sweep.initial_states import product_state_theta
 
-        theta0 = product_state_theta(ansatz, q.initial.direction, spec.n_sites, q.initial.infidelity, k_init)
+        copies = 1  # hidden units per feature: the symmetric RBM repeats each over its group
+        if spec.ansatz.name == "rbm_symm":
+            copies = Lattice(spec.lattice.kind, spec.lattice.L, spec.lattice.pbc).symmetry_group(spec.ansatz.symmetries).shape[0]
+        theta0 = product_state_theta(ansatz, q.initial.direction, spec.n_sites, q.initial.infidelity, k_init, copies)
 
     chains = init_chains(k_init, ansatz.log_psi, theta0, spec.sampler.n_chains, spec.n_sites, spec.sector, ansatz.real_dtype)
     state = TVMCState(theta0, chains, jnp.zeros(()), jnp.asarray(dyn.dt), jnp.zeros((), jnp.int64), jnp.zeros((), jnp.int64))
@@ -208,8 +241,6 @@ def run_tvmc(
     step_rows: list[dict] = []
     if (out / CHECKPOINT).exists():
         state, meta = checkpoint.load(out / CHECKPOINT, state)
-        if meta.get("spec_hash") != q.spec_hash:
-            raise RuntimeError(f"{out / CHECKPOINT} belongs to another quench (hash {meta.get('spec_hash')})")
         previous_runtime = meta["runtime_s"]
         n_saved = int(state.n_saved)
         if (out / PARTIAL_TRAJECTORY).exists():
@@ -281,6 +312,8 @@ def run_tvmc(
                 attempt += 1
                 h = next_dt(h, ratio, tableau_order, dyn.dt_min, dyn.dt_max)
             proposal = next_dt(h, ratio, tableau_order, dyn.dt_min, dyn.dt_max)
+            if attempt == 0 and h < float(state.dt):  # cut short by a save time: keep the step it had
+                proposal = max(proposal, float(state.dt))
             t_new = target if abs(t + h - target) <= 1e-12 * max(1.0, target) else t + h
             rejected = attempt
         else:
@@ -366,15 +399,15 @@ def record_tvmc_failure(q: QuenchSpec, out: Path, message: str) -> None:
 
 
 def clear_stale_tvmc(q: QuenchSpec, out: Path) -> None:
-    """Remove the files of another quench's run from out (its spec changed)."""
-    stale = False
-    if (out / SUMMARY).exists():
-        stale = pd.read_parquet(out / SUMMARY, columns=["spec_hash"]).iloc[0]["spec_hash"] != q.spec_hash
-    if (out / CHECKPOINT).exists():
-        import json
+    """Remove the files of another quench's run from out (its spec changed), and the
+    inline initial ground-state run if it belongs to other initial couplings."""
+    from nqs_sweep.driver import clear_stale
 
-        with np.load(out / CHECKPOINT, allow_pickle=False) as data:
-            stale = stale or json.loads(str(data["__meta__"]))["spec_hash"] != q.spec_hash
-    if stale:
+    out = Path(out)
+    try:
+        existing_quench(q, out)
+    except QuenchConflict:
         for name in (CHECKPOINT, PARTIAL_TRAJECTORY, PARTIAL_STEPS, TRAJECTORY, STEPS, SUMMARY, EXACT, RUN_SPEC, "error.txt"):
             (out / name).unlink(missing_ok=True)
+    if q.initial.kind == "ground_state" and (out / INITIAL_DIR).is_dir():
+        clear_stale(initial_point_spec(q), out / INITIAL_DIR)

@@ -41,7 +41,8 @@ rule tvmc:
         f"{RESULTS}/benchmarks/tvmc/{{quench}}.tsv"
     params:
         initial=quench_initial_args,
-        exact=lambda wildcards: "auto" if STUDY.quench(wildcards.quench).exact else "none",
+        # the study decided (exact.max_dim): no second size limit in the CLI
+        exact=lambda wildcards: "auto --exact-max-dim 16777216" if STUDY.quench(wildcards.quench).exact else "none",
     threads: 1
     resources:
         runtime=240,
