@@ -56,6 +56,7 @@ def test_exact_sampler_follows_the_exact_magnetisation(ground_state, tmp_path):
 
 def test_metropolis_sampling_agrees_within_its_error_bars(ground_state, tmp_path):
     raw = {**QUENCH, "sampler": {"kind": "metropolis", "n_samples": 4096, "n_chains": 16, "n_discard": 16}}
+    raw["dynamics"] = {**raw["dynamics"], "t_final": 0.5}  # the suite's time budget; [0, 1] at L = 12 in the README
     # The smooth pseudo-inverse (rcond 1e-8). The SNR filter at threshold 2 cuts most directions
     # here (8-86 of 304 kept) and misses by 4e-2: the ordered ground state concentrates the samples.
     run_tvmc(parse_quench(raw), tmp_path, initial_run=ground_state, show_progress=False)

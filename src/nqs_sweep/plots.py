@@ -286,7 +286,9 @@ def _quench_title(row: pd.Series) -> str:
     )
     return (
         f"{row['model']} {row['lattice']} L={row['L']}, {couplings}, {start}\n"
-        f"{row['ansatz']} α={row['alpha']:g}, {row['sampler']} ({row['n_samples']} samples), {row['integrator']}, "
+        f"{row['ansatz']} α={row['alpha']:g}, "
+        + ("exact sampler" if row["sampler"] == "exact" else f"{row['sampler']} ({row['n_samples']} samples)")
+        + f", {row['integrator']}, "
         f"{row['regularization']}; {row['dynamics']} time"
     )
 
@@ -310,6 +312,7 @@ def plot_quench(dyn: pd.DataFrame, steps: pd.DataFrame, outputs: list[str | Path
             ax.plot(d["time"], d["exact_value"], "k--", lw=1.2, label="exact")
             low.semilogy(d["time"], np.maximum(d["abs_error"], FLOOR), "o-", ms=3, color="C3", label="|t-VMC − exact|")
         ax.set_ylabel(OBSERVABLE_LABELS[name])
+        ax.ticklabel_format(axis="y", useOffset=False)
         ax.legend(fontsize=8)
         if not steps.empty:
             st = steps.sort_values("time")
