@@ -75,6 +75,19 @@ def _exact_energy_from(arg: str, spec: PointSpec) -> float | None:
     return float(row["exact_energy"])
 
 
+def _recorded(run, record, out: Path, what: str, record_failures: bool):
+    """Call run(); on an exception record the failure (summary row, error.txt) instead of losing
+    it. Returns (summary, exit code): exit 1, or 0 with --record-failures, after a failure."""
+    try:
+        return run(), 0
+    except Exception as err:  # a failed point is recorded, not lost
+        message = f"{type(err).__name__}: {err}"
+        record(out, message)
+        (out / "error.txt").write_text(traceback.format_exc())
+        print(f"nqs-sweep: {what} failed: {message}", file=sys.stderr)
+        return None, 0 if record_failures else 1
+
+
 def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise SpecError("--out", f"must be a directory (created if missing); {out} is a file")
@@ -97,16 +110,14 @@ def cmd_vmc(args: argparse.Namespace) -> int:
     except (SpecError, RunConflict) as err:
         return _fail(str(err))
 
-    try:
-        if args.exact == "auto":
-            exact_energy = _exact_energy_from("auto", spec)
-        summary = run_vmc(spec, args.out, exact_energy, args.checkpoint_every, show_progress=not args.quiet)
-    except Exception as err:  # a failed point is recorded, not lost
-        message = f"{type(err).__name__}: {err}"
-        record_failure(spec, args.out, message)
-        (args.out / "error.txt").write_text(traceback.format_exc())
-        print(f"nqs-sweep: run failed: {message}", file=sys.stderr)
-        return 0 if args.record_failures else 1
+    def run():
+        energy = _exact_energy_from("auto", spec) if args.exact == "auto" else exact_energy
+        return run_vmc(spec, args.out, energy, args.checkpoint_every, show_progress=not args.quiet)
+
+    record = lambda out, message: record_failure(spec, out, message)  # noqa: E731
+    summary, code = _recorded(run, record, args.out, "run", args.record_failures)
+    if summary is None:
+        return code
     row = summary.iloc[0]
     print(
         f"status {row['status']}: E = {row['energy']:.8f} ± {row['energy_error']:.2e}"
@@ -165,14 +176,11 @@ def cmd_tvmc(args: argparse.Namespace) -> int:
     except (SpecError, QuenchConflict) as err:
         return _fail(str(err))
     exact = args.exact == "auto" and hilbert.hilbert_dim(q.n_sites, q.point.sector) <= args.exact_max_dim
-    try:
-        summary = run_tvmc(q, args.out, args.initial_run, exact, args.checkpoint_every, show_progress=not args.quiet)
-    except Exception as err:  # a failed point is recorded, not lost
-        message = f"{type(err).__name__}: {err}"
-        record_tvmc_failure(q, args.out, message)
-        (args.out / "error.txt").write_text(traceback.format_exc())
-        print(f"nqs-sweep: quench failed: {message}", file=sys.stderr)
-        return 0 if args.record_failures else 1
+    run = lambda: run_tvmc(q, args.out, args.initial_run, exact, args.checkpoint_every, show_progress=not args.quiet)  # noqa: E731
+    record = lambda out, message: record_tvmc_failure(q, out, message)  # noqa: E731
+    summary, code = _recorded(run, record, args.out, "quench", args.record_failures)
+    if summary is None:
+        return code
     row = summary.iloc[0]
     print(
         f"status {row['status']}: t = {row['t_reached']:.3f} in {row['n_steps']} steps, max |error| {row['max_abs_error']:.2e},"

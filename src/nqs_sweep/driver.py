@@ -59,6 +59,14 @@ def run_logger(out: Path) -> logging.Logger:
     return log
 
 
+def start_run(out: Path, raw_spec: dict) -> logging.Logger:
+    """The run directory, its logger, and run_spec.yaml (always the current resolved spec)."""
+    out.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(raw_spec, sort_keys=False).encode()
+    checkpoint.atomic_write_bytes(out / RUN_SPEC, lambda f: f.write(text))
+    return run_logger(out)
+
+
 def existing_status(spec: PointSpec, out: Path) -> str | None:
     """'complete' if out holds this spec's finished run, 'partial' for a checkpoint, else None.
 
@@ -106,9 +114,7 @@ def run_vmc(
     out.mkdir(parents=True, exist_ok=True)
     if existing_status(spec, out) == "complete":
         return pd.read_parquet(out / SUMMARY)
-    log = run_logger(out)
-    text = yaml.safe_dump(spec.to_raw(), sort_keys=False).encode()
-    checkpoint.atomic_write_bytes(out / RUN_SPEC, lambda f: f.write(text))
+    log = start_run(out, spec.to_raw())
     coords = coordinates(spec)
     ansatz = make_ansatz(spec)
     hyper = make_hyper(spec, ansatz.real_dtype)

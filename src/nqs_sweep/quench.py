@@ -21,8 +21,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from nqs_sweep.spec import (
     MODEL_COUPLINGS,
     PointSpec,
@@ -31,8 +29,8 @@ from nqs_sweep.spec import (
     _float,
     _required,
     _section,
-    load_yaml,
     parse_spec,
+    read_spec_file,
 )
 
 DYNAMICS_KINDS = ("real", "imaginary")
@@ -324,11 +322,5 @@ def same_state_space(a: PointSpec, b: PointSpec) -> str | None:
 
 
 def load_quench(path: str | Path) -> QuenchSpec:
-    path = Path(path)
-    if not path.is_file():
-        raise SpecError("--spec", f"no such file: {path}")
-    try:
-        raw = load_yaml(path.read_text())
-    except yaml.YAMLError as err:
-        raise SpecError("--spec", f"not valid YAML: {err}") from None
-    return parse_quench(raw)
+    """Read and validate a YAML quench spec file."""
+    return parse_quench(read_spec_file(path))

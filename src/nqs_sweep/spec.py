@@ -422,13 +422,17 @@ def load_yaml(text: str):
     return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
 
 
-def load_spec(path: str | Path) -> PointSpec:
-    """Read and validate a YAML spec file."""
+def read_spec_file(path: str | Path) -> Any:
+    """The mapping in a YAML spec file (SpecError naming --spec if it is missing or not YAML)."""
     path = Path(path)
     if not path.is_file():
         raise SpecError("--spec", f"no such file: {path}")
     try:
-        raw = load_yaml(path.read_text())
+        return load_yaml(path.read_text())
     except yaml.YAMLError as err:
         raise SpecError("--spec", f"not valid YAML: {err}") from err
-    return parse_spec(raw)
+
+
+def load_spec(path: str | Path) -> PointSpec:
+    """Read and validate a YAML spec file."""
+    return parse_spec(read_spec_file(path))

@@ -29,10 +29,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-import yaml
 
 from nqs_sweep import checkpoint
-from nqs_sweep.driver import run_logger
+from nqs_sweep.driver import start_run
+from nqs_sweep.estimators import local_energies
 from nqs_sweep.integrators import TABLEAUX, error_ratio, next_dt, rk_step
 from nqs_sweep.lattice import Lattice
 from nqs_sweep.models import Ansatz, make_ansatz
@@ -40,9 +40,8 @@ from nqs_sweep.observables import local_observables
 from nqs_sweep.progress import Progress
 from nqs_sweep.quench import QuenchSpec, initial_point_spec
 from nqs_sweep.sampler import ChainState, init_chains
-from nqs_sweep.spec import MODEL_COUPLINGS
 from nqs_sweep.stats import chain_stats, weighted_stats
-from nqs_sweep.tables import coordinates, provenance, write_table
+from nqs_sweep.tables import COUPLING_COLUMNS, coordinates, provenance, write_table
 from nqs_sweep.tdvp import make_rhs
 from nqs_sweep.vmc import Hyper, _draw, make_hyper
 
@@ -55,7 +54,6 @@ EXACT = "exact_trajectory.parquet"
 SUMMARY = "summary.parquet"
 RUN_SPEC = "run_spec.yaml"
 INITIAL_DIR = "initial"
-COUPLING_COLUMNS = tuple(sorted({k for c in MODEL_COUPLINGS.values() for k in c}))
 
 
 class TVMCState(NamedTuple):
@@ -104,7 +102,6 @@ def make_measure(q: QuenchSpec, ansatz: Ansatz):
     configurations (default 4 n_samples): name -> (mean, error)."""
     spec = q.point
     lat = Lattice(spec.lattice.kind, spec.lattice.L, spec.lattice.pbc)
-    from nqs_sweep.estimators import local_energies
 
     def measure(theta, chains, key, hyper: Hyper):
         sample, chains = _draw(spec, ansatz, theta, chains, key, hyper, spec.sampler.n_samples_eval)
@@ -180,9 +177,7 @@ def run_tvmc(
     out.mkdir(parents=True, exist_ok=True)
     if existing_quench(q, out) == "complete":
         return pd.read_parquet(out / SUMMARY)
-    log = run_logger(out)
-    text = yaml.safe_dump(q.to_raw(), sort_keys=False).encode()
-    checkpoint.atomic_write_bytes(out / RUN_SPEC, lambda f: f.write(text))
+    log = start_run(out, q.to_raw())
     spec = q.point
     dyn = q.dynamics
     coords = quench_coordinates(q)
