@@ -5,20 +5,42 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from nqs_sweep.hamiltonians import Hamiltonian, connected, diagonal
+from nqs_sweep.hamiltonians import Hamiltonian, connected_elements, connected_moves, diagonal
+from nqs_sweep.jacobian import DenseJacobian, FactoredJacobian
+from nqs_sweep.local_updates import connected_log_ratios
 from nqs_sweep.sampler import LogPsi
+
+# Moves (configuration × connected term) evaluated at once by local_energies. The RBM's ratio
+# kernel holds a few (moves × M) arrays, so this bounds its memory to a few hundred MB where
+# unchunked, W3 of the benchmark (8192 samples × 200 bonds × 400 hidden units) asked for 39 GB.
+MOVES_PER_CHUNK = 2**17
 
 
 def local_energies(ham: Hamiltonian, log_psi: LogPsi, theta: jax.Array, s: jax.Array) -> jax.Array:
-    """E_loc(s) = Σ_s' H_ss' ψ(s')/ψ(s) for s: (B, N) -> (B,) complex."""
-    batch, n = s.shape
-    s_conn, mels = jax.vmap(connected, in_axes=(None, 0))(ham, s)  # (B, C, N), (B, C)
-    lp = log_psi(theta, s)
-    lp_conn = log_psi(theta, s_conn.reshape(-1, n)).reshape(batch, -1)
-    # Zero elements (exchange of parallel spins) point outside the sector, where ψ
-    # may not be finite: mask them instead of multiplying by zero.
-    ratio = jnp.where(mels != 0, jnp.exp(lp_conn - lp[:, None]), 0.0)
-    return diagonal(ham, s) + jnp.sum(mels * ratio, axis=-1)
+    """E_loc(s) = Σ_s' H_ss' ψ(s')/ψ(s) for s: (B, N) -> (B,) complex.
+
+    Every s' differs from s by the one or two flips of a move of the Hamiltonian's
+    tables, so ψ(s')/ψ(s) comes from nqs_sweep.local_updates: O(M) per term for the
+    RBM instead of a forward pass of O(N·M). Samples are processed in chunks of
+    MOVES_PER_CHUNK moves, sequentially, to bound memory.
+    """
+    sites, active = connected_moves(ham)
+
+    def chunk(x: jax.Array) -> jax.Array:
+        mels = jax.vmap(connected_elements, in_axes=(None, 0))(ham, x)  # (b, C)
+        log_ratio = connected_log_ratios(log_psi, theta, x, sites, active)
+        # Zero elements (exchange of parallel spins) point outside the sector, where ψ
+        # may not be finite: mask them instead of multiplying by zero.
+        ratio = jnp.where(mels != 0, jnp.exp(jnp.where(mels != 0, log_ratio, 0.0)), 0.0)
+        return diagonal(ham, x) + jnp.sum(mels * ratio, axis=-1)
+
+    size = max(1, MOVES_PER_CHUNK // max(1, sites.shape[0]))
+    batch = s.shape[0]
+    if batch <= size:
+        return chunk(s)
+    n_chunks = -(-batch // size)
+    padded = jnp.concatenate([s, jnp.broadcast_to(s[:1], (n_chunks * size - batch, s.shape[1]))])
+    return jax.lax.map(chunk, padded.reshape(n_chunks, size, -1)).reshape(-1)[:batch]
 
 
 def log_derivatives(log_psi: LogPsi, theta: jax.Array, s: jax.Array) -> jax.Array:
@@ -50,3 +72,14 @@ def centred_real_rows(o: jax.Array, e_loc: jax.Array, weights: jax.Array, real_o
     o_t = jnp.concatenate([sw[:, None] * do.real, sw[:, None] * do.imag], axis=0)
     e_t = jnp.concatenate([sw * de.real, sw * de.imag])
     return o_t, e_t
+
+
+def centred_jacobian(
+    log_psi: LogPsi, theta: jax.Array, s: jax.Array, e_loc: jax.Array, weights: jax.Array, real_only: bool = False
+) -> tuple[DenseJacobian | FactoredJacobian, jax.Array]:
+    """(Õ, ẽ) of centred_real_rows, with Õ factored where the network provides its blocks (real ψ only)."""
+    if real_only and getattr(log_psi, "jacobian_blocks_tree", None) is not None:
+        de = e_loc - jnp.sum(weights * e_loc)
+        return FactoredJacobian(log_psi.jacobian_blocks(theta, s), weights), jnp.sqrt(weights) * de.real
+    o_t, e_t = centred_real_rows(log_derivatives(log_psi, theta, s), e_loc, weights, real_only=real_only)
+    return DenseJacobian(o_t), e_t

@@ -95,19 +95,24 @@ def diagonal(ham: Hamiltonian, s: jnp.ndarray) -> jnp.ndarray:
     return zz @ ham.zz_coef
 
 
-def connected(ham: Hamiltonian, s: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """Off-diagonal connected configurations and elements ⟨s'|H|s⟩ of one configuration.
+def connected_moves(ham: Hamiltonian) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """The off-diagonal terms as moves of nqs_sweep.local_updates: sites (C, 2) and flags (C, 2).
 
-    Returns (s_conn, mels) of shapes (n_connected, N) and (n_connected,). The count
-    is fixed by the bond tables (static under jit); elements of pair exchanges on
-    parallel spins are zero and must be masked by the caller.
+    A single flip at i is (i, i) with (True, False); an exchange of (i, j) flips both.
     """
-    n = s.shape[-1]
-    eye = jnp.eye(n, dtype=s.dtype)
-    flip_masks = eye[ham.flip_sites]  # (n_flip, N)
-    exch_masks = eye[ham.exch_bonds[:, 0]] + eye[ham.exch_bonds[:, 1]]  # (n_exch, N)
-    masks = jnp.concatenate([flip_masks, exch_masks], axis=0)
-    s_conn = s * (1 - 2 * masks)
+    flips = jnp.stack([ham.flip_sites, ham.flip_sites], axis=-1)
+    sites = jnp.concatenate([flips, ham.exch_bonds.astype(flips.dtype)], axis=0)
+    active = jnp.concatenate(
+        [jnp.tile(jnp.array([[True, False]]), (flips.shape[0], 1)), jnp.ones(ham.exch_bonds.shape, bool)], axis=0
+    )
+    return sites, active
+
+
+def connected_elements(ham: Hamiltonian, s: jnp.ndarray) -> jnp.ndarray:
+    """⟨s'|H|s⟩ (C,) for the moves of connected_moves applied to one configuration s (N,).
+
+    Exchanges of parallel spins have element zero: their s' leaves the sector and
+    the caller must mask it.
+    """
     antiparallel = (1 - s[ham.exch_bonds[:, 0]] * s[ham.exch_bonds[:, 1]]) / 2
-    mels = jnp.concatenate([ham.flip_coef, ham.exch_coef * antiparallel])
-    return s_conn, mels
+    return jnp.concatenate([ham.flip_coef, ham.exch_coef * antiparallel])

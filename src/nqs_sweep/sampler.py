@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from nqs_sweep import hilbert
+from nqs_sweep.local_updates import flip_context, flip_log_ratio, flipped, init_cache
 
 
 class ChainState(NamedTuple):
@@ -37,32 +38,24 @@ def init_chains(key: jax.Array, log_psi: LogPsi, theta: jax.Array, n_chains: int
     return ChainState(configs, log_psi(theta, configs))
 
 
-def _propose(key: jax.Array, configs: jax.Array, move: str, exchange_bonds: jax.Array) -> jax.Array:
-    n_chains, n_sites = configs.shape
+def _metropolis_step(log_psi: LogPsi, context, move: str, exchange_bonds, carry, rand):
+    configs, cache = carry
+    idx, u = rand
     if move == "local":
-        sites = jax.random.randint(key, (n_chains,), 0, n_sites)
-        flip = jax.nn.one_hot(sites, n_sites, dtype=configs.dtype)
+        sites = jnp.stack([idx, idx], axis=-1)
+        active = jnp.broadcast_to(jnp.array([True, False]), sites.shape)
     else:
-        bonds = exchange_bonds[jax.random.randint(key, (n_chains,), 0, exchange_bonds.shape[0])]
-        flip = jax.nn.one_hot(bonds[:, 0], n_sites, dtype=configs.dtype) + jax.nn.one_hot(
-            bonds[:, 1], n_sites, dtype=configs.dtype
-        )
+        sites = exchange_bonds[idx]
         # Swapping equal spins changes nothing; a swap of unequal spins flips both.
-        flip = flip * (configs[jnp.arange(n_chains), bonds[:, 0]] != configs[jnp.arange(n_chains), bonds[:, 1]])[:, None]
-    return configs * (1 - 2 * flip)
-
-
-def _metropolis_step(log_psi: LogPsi, theta, move: str, exchange_bonds, state: ChainState, key) -> tuple[ChainState, jax.Array]:
-    k_prop, k_acc = jax.random.split(key)
-    proposed = _propose(k_prop, state.configs, move, exchange_bonds)
-    log_psi_new = log_psi(theta, proposed)
-    log_ratio = 2 * jnp.real(log_psi_new - state.log_psi)
-    u = jax.random.uniform(k_acc, log_ratio.shape, dtype=log_ratio.dtype)
-    accept = jnp.log(u) < log_ratio
-    configs = jnp.where(accept[:, None], proposed, state.configs)
+        rows = jnp.arange(configs.shape[0])
+        differ = configs[rows, sites[:, 0]] != configs[rows, sites[:, 1]]
+        active = jnp.stack([differ, differ], axis=-1)
+    ratio, new_cache = jax.vmap(lambda s, c, i, a: flip_log_ratio(log_psi, context, s, c, i, a))(configs, cache, sites, active)
+    accept = jnp.log(u) < 2 * jnp.real(ratio)
+    configs = jax.vmap(flipped)(configs, sites, active & accept[:, None])
+    keep = lambda new, old: jnp.where(accept.reshape(accept.shape + (1,) * (new.ndim - 1)), new, old)  # noqa: E731
     # A swap of equal spins is a no-op; it must not count as an accepted move.
-    moved = accept & jnp.any(proposed != state.configs, axis=-1)
-    return ChainState(configs, jnp.where(accept, log_psi_new, state.log_psi)), moved
+    return (configs, jax.tree.map(keep, new_cache, cache)), accept & active[:, 0]
 
 
 def metropolis_sample(
@@ -77,20 +70,32 @@ def metropolis_sample(
     move: str,
     exchange_bonds: jax.Array,
 ) -> tuple[Sample, ChainState]:
-    """Draw n_per_chain samples from every chain (one per sweep) after n_discard sweeps."""
-    # The cached log ψ belongs to the previous parameters: refresh it.
-    state = ChainState(state.configs, log_psi(theta, state.configs))
-    step = lambda st, k: _metropolis_step(log_psi, theta, move, exchange_bonds, st, k)  # noqa: E731
+    """Draw n_per_chain samples from every chain (one per sweep) after n_discard sweeps.
 
-    def sweep(st, k):
-        st, accepted = jax.lax.scan(step, st, jax.random.split(k, sweep_size))
-        return st, (st.configs, jnp.mean(accepted))
+    Each proposal costs O(K·M) for a network with incremental kernels (the RBM) and
+    one forward pass otherwise (nqs_sweep.local_updates). The random numbers of a
+    sweep are drawn in one call before it, so the sequential loop does only the move.
+    """
+    n_chains, n_sites = state.configs.shape
+    n_choices = n_sites if move == "local" else exchange_bonds.shape[0]
+    context = flip_context(log_psi, theta)
+    step = lambda carry, rand: _metropolis_step(log_psi, context, move, exchange_bonds, carry, rand)  # noqa: E731
 
+    def sweep(carry, k):
+        k_idx, k_u = jax.random.split(k)
+        idx = jax.random.randint(k_idx, (sweep_size, n_chains), 0, n_choices)
+        u = jax.random.uniform(k_u, (sweep_size, n_chains), dtype=jnp.real(state.log_psi).dtype)
+        carry, accepted = jax.lax.scan(step, carry, (idx, u))
+        return carry, (carry[0], jnp.mean(accepted))
+
+    # The cache belongs to the current parameters: it is rebuilt, never carried over from a step.
+    carry = (state.configs, init_cache(log_psi, theta, state.configs))
     k_discard, k_keep = jax.random.split(key)
     if n_discard > 0:
-        state, _ = jax.lax.scan(sweep, state, jax.random.split(k_discard, n_discard))
-    state, (configs, acc) = jax.lax.scan(sweep, state, jax.random.split(k_keep, n_per_chain))
-    return Sample(jnp.swapaxes(configs, 0, 1), None, jnp.mean(acc)), state
+        carry, _ = jax.lax.scan(sweep, carry, jax.random.split(k_discard, n_discard))
+    carry, (configs, acc) = jax.lax.scan(sweep, carry, jax.random.split(k_keep, n_per_chain))
+    last = carry[0]
+    return Sample(jnp.swapaxes(configs, 0, 1), None, jnp.mean(acc)), ChainState(last, log_psi(theta, last))
 
 
 def exact_sample(log_psi: LogPsi, theta: jax.Array, all_configs: jax.Array) -> Sample:

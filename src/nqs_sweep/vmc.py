@@ -15,10 +15,10 @@ import jax.numpy as jnp
 import optax
 
 from nqs_sweep import hilbert
-from nqs_sweep.estimators import centred_real_rows, local_energies, log_derivatives
+from nqs_sweep.estimators import centred_jacobian, local_energies
 from nqs_sweep.hamiltonians import Hamiltonian, build_hamiltonian
 from nqs_sweep.models import Ansatz
-from nqs_sweep.qgt import minsr_direction, sr_direction
+from nqs_sweep.qgt import regularised_solve, sr_direction
 from nqs_sweep.sampler import ChainState, Sample, exact_sample, init_chains, metropolis_sample
 from nqs_sweep.schedules import ScheduleValues, schedule_at, schedule_values
 from nqs_sweep.spec import PointSpec
@@ -61,17 +61,17 @@ def _transform(spec: PointSpec) -> optax.GradientTransformation:
 def init_state(spec: PointSpec, ansatz: Ansatz, key: jax.Array) -> VMCState:
     k_params, k_chains = jax.random.split(key)
     theta = ansatz.init(k_params)
-    chains = init_chains(k_chains, ansatz.log_psi, theta, spec.sampler.n_chains, spec.n_sites, spec.sector, ansatz.real_dtype)
+    chains = init_chains(k_chains, ansatz, theta, spec.sampler.n_chains, spec.n_sites, spec.sector, ansatz.real_dtype)
     return VMCState(theta, _transform(spec).init(theta), chains, jnp.zeros((), jnp.int64))
 
 
 def _draw(spec: PointSpec, ansatz: Ansatz, theta, chains, key, hyper: Hyper, n_samples: int) -> tuple[Sample, ChainState]:
     sa = spec.sampler
     if sa.kind == "exact":
-        return exact_sample(ansatz.log_psi, theta, hyper.enumeration), chains
+        return exact_sample(ansatz, theta, hyper.enumeration), chains
     bonds = hyper.ham.exch_bonds
     return metropolis_sample(
-        ansatz.log_psi,
+        ansatz,
         theta,
         chains,
         key,
@@ -97,23 +97,23 @@ def make_step(spec: PointSpec, ansatz: Ansatz):
     def step(state: VMCState, key: jax.Array, hyper: Hyper) -> tuple[VMCState, dict]:
         sample, chains = _draw(spec, ansatz, state.theta, state.chains, key, hyper, spec.sampler.n_samples)
         configs = sample.configs.reshape(-1, spec.n_sites)
-        e_loc = local_energies(hyper.ham, ansatz.log_psi, state.theta, configs)
+        e_loc = local_energies(hyper.ham, ansatz, state.theta, configs)
         stats = _energy_stats(sample, e_loc.reshape(sample.configs.shape[:2]))
         weights = sample.weights if sample.weights is not None else jnp.full(e_loc.shape, 1.0 / e_loc.size, e_loc.real.dtype)
 
-        o = log_derivatives(ansatz.log_psi, state.theta, configs)
-        o_t, e_t = centred_real_rows(o, e_loc, weights, real_only=not ansatz.is_complex)
+        jac, e_t = centred_jacobian(ansatz, state.theta, configs, e_loc, weights, real_only=not ansatz.is_complex)
         t = state.iteration.astype(jnp.float64)
         lr = schedule_at(opt.learning_rate.kind, hyper.learning_rate, t)
         shift = schedule_at(opt.diag_shift.kind, hyper.diag_shift, t)
-        force = o_t.T @ e_t
+        force = jac.rmatvec(e_t)
         fell_back = jnp.array(False)
-        if opt.kind == "sr":
-            direction, fell_back = sr_direction(o_t, force, shift, opt.solver)
-        elif opt.kind == "minsr":
-            direction, fell_back = minsr_direction(o_t, e_t, shift, opt.solver)
-        else:
-            direction = 2 * force  # the energy gradient for real parameters
+        direction = 2 * force  # sgd/adam: the energy gradient for real parameters
+        if opt.kind == "minsr" or (opt.kind == "sr" and e_t.shape[0] < jac.n_params):
+            # (S + εI)⁻¹ Õᵀẽ = Õᵀ (ÕÕᵀ + εI)⁻¹ ẽ: SR solves in whichever space is smaller.
+            y, fell_back = regularised_solve(jac.kernel(), e_t, shift, opt.solver)
+            direction = jac.rmatvec(y)
+        elif opt.kind == "sr":
+            direction, fell_back = sr_direction(jac.dense(), force, shift, opt.solver)
         update, opt_state = transform.update(direction, state.opt_state, state.theta)
         theta = state.theta - lr.astype(state.theta.dtype) * update
 
@@ -142,7 +142,7 @@ def make_evaluate(spec: PointSpec, ansatz: Ansatz):
     def evaluate(theta: jax.Array, chains: ChainState, key: jax.Array, hyper: Hyper) -> Stats:
         sample, _ = _draw(spec, ansatz, theta, chains, key, hyper, spec.sampler.n_samples_eval)
         configs = sample.configs.reshape(-1, spec.n_sites)
-        e_loc = local_energies(hyper.ham, ansatz.log_psi, theta, configs)
+        e_loc = local_energies(hyper.ham, ansatz, theta, configs)
         return _energy_stats(sample, e_loc.reshape(sample.configs.shape[:2]))
 
     return jax.jit(evaluate)

@@ -34,6 +34,11 @@ class Ansatz:
     init_params: Callable  # key -> pytree
     log_psi_tree: Callable  # (pytree, s) -> log ψ
     unravel: Callable  # flat (complex or real) vector -> pytree
+    # Optional fast kernels (nqs_sweep.local_updates, nqs_sweep.jacobian); None means the generic path.
+    cache_tree: Callable | None = None  # (pytree, s (B, N)) -> per-configuration cache
+    flip_tables_tree: Callable | None = None  # pytree -> what flip_ratio_tree needs, once per parameter set
+    flip_ratio_tree: Callable | None = None  # (tables, s (N,), cache, sites (2,), active (2,)) -> (log ratio, cache)
+    jacobian_blocks_tree: Callable | None = None  # (pytree, s (B, N)) -> {name: (U, V)}, real networks only
 
     @property
     def n_real_params(self) -> int:
@@ -57,16 +62,29 @@ class Ansatz:
         out = self.log_psi_tree(self.to_tree(theta), s)
         return out.astype(jnp.result_type(out.dtype, jnp.complex64))
 
+    # An Ansatz is itself a log ψ function, so the estimators and samplers that take
+    # one can find its fast kernels (a bare ansatz.log_psi takes the generic path).
+    __call__ = log_psi
+
+    def jacobian_blocks(self, theta: jax.Array, s: jax.Array) -> list:
+        """Factored log-derivatives, in the order of θ (see nqs_sweep.jacobian)."""
+        blocks = self.jacobian_blocks_tree(self.to_tree(theta), s)
+        return jax.tree.leaves(blocks, is_leaf=lambda x: isinstance(x, tuple))
+
 
 def make_ansatz(spec: PointSpec) -> Ansatz:
     a = spec.ansatz
     lat = Lattice(spec.lattice.kind, spec.lattice.L, spec.lattice.pbc)
     n = lat.n_sites
     dtype = DTYPES[a.dtype]
+    kernels = {}
     if a.name == "rbm":
         size = round(a.alpha * n)
         init_params = lambda key: rbm.init(key, n, size, dtype, a.init_scale)  # noqa: E731
         log_psi_tree = rbm.log_psi
+        kernels = {"cache_tree": rbm.preactivations, "flip_tables_tree": rbm.flip_tables, "flip_ratio_tree": rbm.flip_ratio}
+        if not jnp.issubdtype(dtype, jnp.complexfloating):
+            kernels["jacobian_blocks_tree"] = rbm.jacobian_blocks
     elif a.name == "ffnn":
         init_params = lambda key: ffnn.init(key, n, a.features, dtype, a.init_scale)  # noqa: E731
         log_psi_tree = ffnn.make_log_psi(a.activation)
@@ -90,4 +108,5 @@ def make_ansatz(spec: PointSpec) -> Ansatz:
         init_params=init_params,
         log_psi_tree=log_psi_tree,
         unravel=unravel,
+        **kernels,
     )

@@ -1,6 +1,12 @@
 """Restricted Boltzmann machine (Carleo & Troyer 2017).
 
 log ψ(s) = a·s + Σ_j log cosh(b_j + W_j·s), with M = alpha·N hidden units.
+
+Besides the forward pass, the RBM has the kernels that make it fast:
+- the hidden pre-activations θ_j = b_j + W_j·s as a cache, updated in O(K·M) when
+  K spins flip (Metropolis moves, off-diagonal terms of the local energy);
+- its log-derivatives in factored form: ∂/∂a = s, ∂/∂b = tanh θ, ∂/∂W = tanh θ ⊗ s,
+  so the Jacobian never has to be formed for sample-space (MinSR) solves.
 """
 
 import jax
@@ -15,8 +21,59 @@ def init(key: jax.Array, n_sites: int, n_hidden: int, dtype, scale: float) -> di
     return {"a": normal(ka, (n_sites,)), "b": normal(kb, (n_hidden,)), "W": normal(kw, (n_hidden, n_sites))}
 
 
+def preactivations(params: dict, s: jnp.ndarray) -> jnp.ndarray:
+    """θ = s Wᵀ + b: (..., N) -> (..., M)."""
+    return s.astype(params["W"].dtype) @ params["W"].T + params["b"]
+
+
 def log_psi(params: dict, s: jnp.ndarray) -> jnp.ndarray:
     """s: (B, N) -> (B,) complex."""
+    return s.astype(params["W"].dtype) @ params["a"] + jnp.sum(log_cosh(preactivations(params, s)), axis=-1)
+
+
+def flip_tables(params: dict) -> dict:
+    """What flip_ratio needs of the parameters, computed once per parameter set: e^{∓2W}."""
+    w = params["W"]
+    return {"a": params["a"], "W": w, "exp_m2w": jnp.exp(-2 * w), "exp_p2w": jnp.exp(2 * w)}
+
+
+def _logistic_pair(x: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """(σ(2x), σ(−2x)) = ((1 + tanh x)/2, (1 − tanh x)/2) without cancellation or overflow."""
+    flip = jnp.real(x) < 0
+    e = jnp.exp(-2 * jnp.where(flip, -x, x))  # |e| <= 1
+    hi, lo = 1 / (1 + e), e / (1 + e)
+    return jnp.where(flip, lo, hi), jnp.where(flip, hi, lo)
+
+
+def flip_ratio(tables: dict, s: jnp.ndarray, pre: jnp.ndarray, sites: jnp.ndarray, active: jnp.ndarray):
+    """(log ψ(s') − log ψ(s), θ(s')) for s (N,) with the spins at sites (2,) flipped where active (2,).
+
+    With d_j the change of θ_j: cosh(θ_j + d_j)/cosh θ_j = e^{d_j} σ(2θ_j) + e^{−d_j} σ(−2θ_j),
+    a sum of two positive terms for real networks, so accurate to a few ulps whatever the sizes.
+    A flip of site i has e^{±d_j} = e^{∓2 s_i W_ji}, read from tables made once per parameter
+    set; two flips multiply. In float64 the M factors are multiplied before one logarithm (the
+    product is bounded by exp(Σ|d_j|), which overflows only where the ratio itself does): one
+    logarithm per move where a forward pass takes M log cosh. float32's range is too short for
+    the product, so it sums M logarithms.
+    """
+    w = tables["W"]
+    flips = active.astype(w.dtype)
+    up = s[sites] > 0
+    # e^{+d} and e^{−d} per hidden unit, d = −2 Σ_k s_k W_{j,k} over the flipped sites k
+    e_plus = jnp.prod(jnp.where(active, jnp.where(up, tables["exp_m2w"][:, sites], tables["exp_p2w"][:, sites]), 1), axis=1)
+    e_minus = jnp.prod(jnp.where(active, jnp.where(up, tables["exp_p2w"][:, sites], tables["exp_m2w"][:, sites]), 1), axis=1)
+    p, q = _logistic_pair(pre)
+    factors = e_plus * p + e_minus * q
+    if jnp.finfo(w.dtype).bits == 64:
+        log_sum = jnp.log(jnp.prod(factors))  # a 2π jump of a complex log is harmless: callers use exp and Re
+    else:
+        log_sum = jnp.sum(jnp.log(factors))
+    ds = -2 * s[sites].astype(w.dtype) * flips
+    return tables["a"][sites] @ ds + log_sum, pre + w[:, sites] @ ds
+
+
+def jacobian_blocks(params: dict, s: jnp.ndarray) -> dict:
+    """∂ log ψ / ∂p for each parameter array p as a row-wise Kronecker pair (U, V): row b is U_b ⊗ V_b (U_b if V is None)."""
     s = s.astype(params["W"].dtype)
-    theta = s @ params["W"].T + params["b"]
-    return s @ params["a"] + jnp.sum(log_cosh(theta), axis=-1)
+    t = jnp.tanh(preactivations(params, s))
+    return {"a": (s, None), "b": (t, None), "W": (t, s)}

@@ -1,0 +1,1 @@
+"""Benchmarks of nqs-sweep against NetKet (not tests; see benchmarks/README.md)."""

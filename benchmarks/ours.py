@@ -1,0 +1,59 @@
+"""One workload in nqs-sweep: seconds per step, samples per second, memory, final energy."""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import numpy as np
+
+from benchmarks.timing import device_name, median_seconds, peak_memory_mb
+from benchmarks.workloads import Workload
+from nqs_sweep.models import make_ansatz
+from nqs_sweep.spec import parse_spec
+from nqs_sweep.vmc import _draw, init_state, make_evaluate, make_hyper, make_step
+
+
+def run(w: Workload, n_steps: int, repeats: int, seed: int = 0) -> dict:
+    raw = w.spec(seed)
+    raw["sampler"]["n_samples_eval"] = 8 * w.n_samples
+    spec = parse_spec(raw)
+    ansatz = make_ansatz(spec)
+    hyper = make_hyper(spec, ansatz.real_dtype)
+    step = make_step(spec, ansatz)
+    evaluate = make_evaluate(spec, ansatz)
+    k_init, k_run, k_eval = jax.random.split(jax.random.key(seed), 3)
+    state = init_state(spec, ansatz, k_init)
+
+    t0 = time.perf_counter()
+    state, _ = jax.block_until_ready(step(state, jax.random.fold_in(k_run, 0), hyper))
+    compile_s = time.perf_counter() - t0
+
+    it = iter(range(1, 10**9))
+
+    def one_step():
+        nonlocal state
+        state, metrics = step(state, jax.random.fold_in(k_run, next(it)), hyper)
+        return state.theta
+
+    step_s = median_seconds(one_step, repeats)
+    draw = jax.jit(lambda th, ch, k: _draw(spec, ansatz, th, ch, k, hyper, spec.sampler.n_samples))
+    jax.block_until_ready(draw(state.theta, state.chains, k_eval))
+    sample_s = median_seconds(lambda: draw(state.theta, state.chains, k_eval), repeats)
+
+    done = 1 + repeats
+    for _ in range(done, n_steps):
+        one_step()
+    stats = evaluate(state.theta, state.chains, k_eval, hyper)
+    return {
+        "code": "nqs-sweep",
+        "device": device_name(),
+        "n_params": ansatz.n_params,
+        "compile_s": compile_s,
+        "step_s": step_s,
+        "samples_per_s": w.n_samples / sample_s,
+        "peak_mb": peak_memory_mb(),
+        "energy": float(np.real(stats.mean)),
+        "energy_error": float(stats.error),
+        "n_steps": max(n_steps, done),
+    }

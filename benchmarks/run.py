@@ -1,0 +1,120 @@
+"""Run workloads in nqs-sweep and NetKet and print one comparison table.
+
+    python -m benchmarks.run                       # W1, W2-SR, W2-MinSR (and W3 on a GPU)
+    python -m benchmarks.run --workloads W1 --codes ours --steps 20
+
+Every (workload, code) pair runs in its own Python process, so peak memory is that
+code's alone and neither warms the other's caches. Timings exclude compilation
+(the first step, reported separately) and are medians over ``--repeats`` steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.workloads import WORKLOADS
+
+CODES = ("ours", "netket")
+
+
+def _worker(code: str, name: str, n_steps: int | None, repeats: int) -> None:
+    w = WORKLOADS[name]
+    if code == "ours":
+        from benchmarks import ours as impl
+    else:
+        from benchmarks import netket_run as impl
+    result = impl.run(w, n_steps if n_steps is not None else w.n_steps, repeats)
+    print("RESULT " + json.dumps({"workload": name, **result}), flush=True)
+
+
+def _spawn(code: str, name: str, n_steps: int | None, repeats: int, timeout: float) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.run", "--worker", code, name, "--repeats", str(repeats)]
+    if n_steps is not None:
+        cmd += ["--steps", str(n_steps)]
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(root / "src"), os.environ.get("PYTHONPATH", "")])}
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=root, env=env)
+    except subprocess.TimeoutExpired:
+        return {"workload": name, "code": code, "error": f"timed out after {timeout:.0f} s"}
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT ") :])
+    tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+    return {"workload": name, "code": code, "error": " | ".join(tail) or f"exit {proc.returncode}"}
+
+
+def format_table(rows: list[dict]) -> str:
+    """Markdown table, one row per (workload, code), with NetKet/ours ratios on our rows."""
+    head = (
+        "| workload | code | device | params | s/step | samples/s | peak MB | energy ± error | compile s "
+        "| NetKet/ours s/step | NetKet/ours MB |"
+    )
+    lines = [head, "|" + "---|" * 11]
+    by_key = {(r["workload"], r["code"].split()[0]): r for r in rows}
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['workload']} | {r['code']} | failed: {r['error']} |" + " |" * 8)
+            continue
+        ratio_t = ratio_m = ""
+        nk = by_key.get((r["workload"], "netket"))
+        if r["code"] == "nqs-sweep" and nk and "error" not in nk:
+            ratio_t = f"{nk['step_s'] / r['step_s']:.1f}"
+            ratio_m = f"{nk['peak_mb'] / r['peak_mb']:.2f}"
+        lines.append(
+            f"| {r['workload']} | {r['code']} | {r['device']} | {r['n_params']} | {r['step_s']:.4f} | {r['samples_per_s']:.3g} "
+            f"| {r['peak_mb']:.0f} | {r['energy']:.4f} ± {r['energy_error']:.4f} | {r['compile_s']:.1f} | {ratio_t} | {ratio_m} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--workloads", default=None, help="comma-separated names (default: W1,W2-SR,W2-MinSR, plus W3 on a GPU)")
+    p.add_argument("--codes", default="ours,netket", help="comma-separated: ours, netket")
+    p.add_argument("--steps", type=int, default=None, help="optimisation steps before the final energy (default: the workload's)")
+    p.add_argument("--repeats", type=int, default=10, help="timed steps whose median is reported")
+    p.add_argument("--timeout", type=float, default=3600, help="seconds allowed to one (workload, code) process")
+    p.add_argument("--out", type=Path, default=None, help="write results.json and table.md here")
+    p.add_argument("--worker", nargs=2, metavar=("CODE", "WORKLOAD"), help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        _worker(args.worker[0], args.worker[1], args.steps, args.repeats)
+        return 0
+
+    codes = args.codes.split(",")
+    for c in codes:
+        if c not in CODES:
+            p.error(f"--codes: unknown code {c!r}; allowed: {', '.join(CODES)}")
+    if args.workloads:
+        names = args.workloads.split(",")
+    else:
+        import jax
+
+        on_gpu = jax.devices()[0].platform == "gpu"
+        names = [n for n, w in WORKLOADS.items() if n != "W0" and (on_gpu or not w.gpu_only)]
+    for n in names:
+        if n not in WORKLOADS:
+            p.error(f"--workloads: unknown workload {n!r}; allowed: {', '.join(WORKLOADS)}")
+
+    rows = []
+    for n in names:
+        for c in codes:
+            print(f"running {n} in {c} ...", file=sys.stderr, flush=True)
+            rows.append(_spawn(c, n, args.steps, args.repeats, args.timeout))
+    table = format_table(rows)
+    print(table)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "results.json").write_text(json.dumps(rows, indent=2))
+        (args.out / "table.md").write_text(table + "\n")
+    return 0 if all("error" not in r for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""log ψ(s') − log ψ(s) for configurations s' that differ from s by a few spin flips.
+
+Metropolis proposals and the off-diagonal terms of every local energy we build
+differ from s by one flip (σˣ) or two (an exchange). A move is a pair of sites with
+a pair of flags: (i, i) with (True, False) flips site i; (i, j) with (True, True)
+flips both. A network that can update a cached intermediate in O(K·M) per move
+(the RBM's hidden pre-activations, Carleo & Troyer 2017) supplies ``cache`` and
+``flip_ratio``; any other log ψ falls back to a full forward pass with log ψ itself
+as the cache. Both paths return the same numbers (tests/test_local_updates.py).
+
+``log_psi`` below is either a plain function (θ, s) -> log ψ or an Ansatz, which
+is also callable that way and may carry the incremental kernels.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+
+def flipped(s: jax.Array, sites: jax.Array, active: jax.Array) -> jax.Array:
+    """s (N,) with the spins at sites (K,) flipped where active (K,)."""
+    # One-hot arithmetic rather than a scatter: the sampler's inner loop runs this per chain and step.
+    hits = jnp.sum(jax.nn.one_hot(sites, s.shape[-1], dtype=s.dtype) * active[:, None].astype(s.dtype), axis=0)
+    return s * (1 - 2 * hits)
+
+
+def _has_kernels(log_psi) -> bool:
+    return getattr(log_psi, "flip_ratio_tree", None) is not None
+
+
+def flip_context(log_psi, theta: jax.Array) -> Any:
+    """What flip_log_ratio needs of θ, prepared once per parameter set (θ itself for the generic path)."""
+    if _has_kernels(log_psi):
+        return log_psi.flip_tables_tree(log_psi.to_tree(theta))
+    return theta
+
+
+def init_cache(log_psi, theta: jax.Array, s: jax.Array) -> Any:
+    """Per-configuration cache for s (B, N): a pytree whose leaves have leading axis B."""
+    if _has_kernels(log_psi):
+        return log_psi.cache_tree(log_psi.to_tree(theta), s)
+    return log_psi(theta, s)
+
+
+def flip_log_ratio(log_psi, context: Any, s: jax.Array, cache: Any, sites: jax.Array, active: jax.Array) -> tuple[jax.Array, Any]:
+    """(log ψ(s') − log ψ(s), cache of s') for one configuration s (N,) and one move (sites and flags of shape (2,))."""
+    if _has_kernels(log_psi):
+        return log_psi.flip_ratio_tree(context, s, cache, sites, active)
+    new = log_psi(context, flipped(s, sites, active)[None])[0]
+    return new - cache, new
+
+
+def connected_log_ratios(log_psi, theta: jax.Array, s: jax.Array, sites: jax.Array, active: jax.Array) -> jax.Array:
+    """log ψ(s'_c) − log ψ(s) for every configuration of s (B, N) and move c of (C, 2) tables: (B, C)."""
+    context = flip_context(log_psi, theta)
+    cache = init_cache(log_psi, theta, s)
+    per_move = jax.vmap(lambda x, c, i, a: flip_log_ratio(log_psi, context, x, c, i, a)[0], in_axes=(None, None, 0, 0))
+    return jax.vmap(per_move, in_axes=(0, 0, None, None))(s, cache, sites, active)
