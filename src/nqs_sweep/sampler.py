@@ -38,6 +38,12 @@ def init_chains(key: jax.Array, log_psi: LogPsi, theta: jax.Array, n_chains: int
     return ChainState(configs, log_psi(theta, configs))
 
 
+def _sweep_unroll() -> int:
+    # A GPU pays a launch and a loop-condition round trip per iteration: unrolling 10 proposals
+    # made W1 of the benchmark 1.7x faster on an H100. On the CPU it gains nothing and costs compile time.
+    return 10 if jax.default_backend() == "gpu" else 1
+
+
 def _metropolis_step(log_psi: LogPsi, context, move: str, exchange_bonds, carry, rand):
     configs, cache = carry
     idx, u = rand
@@ -85,7 +91,7 @@ def metropolis_sample(
         k_idx, k_u = jax.random.split(k)
         idx = jax.random.randint(k_idx, (sweep_size, n_chains), 0, n_choices)
         u = jax.random.uniform(k_u, (sweep_size, n_chains), dtype=jnp.real(state.log_psi).dtype)
-        carry, accepted = jax.lax.scan(step, carry, (idx, u))
+        carry, accepted = jax.lax.scan(step, carry, (idx, u), unroll=_sweep_unroll())
         return carry, (carry[0], jnp.mean(accepted))
 
     # The cache belongs to the current parameters: it is rebuilt, never carried over from a step.
