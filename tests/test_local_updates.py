@@ -83,6 +83,8 @@ def test_factored_jacobian_equals_the_dense_centred_rows(name):
     np.testing.assert_allclose(np.asarray(factored.dense()), np.asarray(o_t), atol=1e-12)
     np.testing.assert_allclose(np.asarray(factored.kernel()), np.asarray(o_t @ o_t.T), atol=1e-12)
     np.testing.assert_allclose(np.asarray(factored.rmatvec(y)), np.asarray(o_t.T @ y), atol=1e-12)
+    x = jax.random.normal(jax.random.key(1), (o_t.shape[1],), jnp.float64)
+    np.testing.assert_allclose(np.asarray(factored.matvec(x)), np.asarray(o_t @ x), atol=1e-12)
     assert factored.n_params == ansatz.n_params
 
 

@@ -5,20 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nqs_sweep.qgt import minsr_direction, qgt_matrix, regularised_solve, sr_direction
-
-
-@pytest.mark.parametrize("rows,params", [(40, 100), (200, 30)])
-def test_minsr_equals_sr_for_the_same_shift(rows, params):
-    """(ÕᵀÕ + εI)⁻¹Õᵀẽ = Õᵀ(ÕÕᵀ + εI)⁻¹ẽ: the push-through identity, in both shape regimes."""
-    k1, k2 = jax.random.split(jax.random.key(0))
-    o_t = jax.random.normal(k1, (rows, params)) / np.sqrt(rows)
-    e_t = jax.random.normal(k2, (rows,)) / np.sqrt(rows)
-    sr, _ = sr_direction(o_t, o_t.T @ e_t, 1e-3, "cholesky")
-    minsr, _ = minsr_direction(o_t, e_t, 1e-3, "cholesky")
-    np.testing.assert_allclose(np.asarray(minsr), np.asarray(sr), rtol=1e-8, atol=1e-10)
-    direct = np.linalg.solve(np.asarray(qgt_matrix(o_t)) + 1e-3 * np.eye(params), np.asarray(o_t.T @ e_t))
-    np.testing.assert_allclose(np.asarray(sr), direct, rtol=1e-8, atol=1e-10)
+from nqs_sweep.jacobian import DenseJacobian
+from nqs_sweep.qgt import natural_gradient, qgt_matrix, regularised_solve
 
 
 def test_singular_system_without_shift_falls_back_to_pseudo_inverse():
@@ -30,3 +18,30 @@ def test_singular_system_without_shift_falls_back_to_pseudo_inverse():
     np.testing.assert_allclose(np.asarray(x), np.linalg.pinv(np.asarray(qgt_matrix(o_t))) @ np.asarray(b), rtol=1e-6, atol=1e-8)
     x2, fb2 = regularised_solve(qgt_matrix(o_t), b, 1e-2, "cholesky")
     assert not bool(fb2) and np.all(np.isfinite(np.asarray(x2)))
+
+
+@pytest.mark.parametrize("rows, params", [(30, 12), (12, 30)])
+@pytest.mark.parametrize("kind", ["sr", "minsr"])
+def test_natural_gradient_is_the_same_update_in_every_space_and_solver(rows, params, kind):
+    """(ÕᵀÕ + εI)⁻¹Õᵀẽ = Õᵀ(ÕÕᵀ + εI)⁻¹ẽ (push-through): every space and solver gives the direct solve."""
+    o_t = jax.random.normal(jax.random.key(2), (rows, params))
+    e_t = jax.random.normal(jax.random.key(3), (rows,))
+    direct = np.linalg.solve(np.asarray(o_t.T @ o_t) + 1e-2 * np.eye(params), np.asarray(o_t.T @ e_t))
+    for solver in ("cholesky", "pinv", "cg"):
+        x, fell_back = natural_gradient(DenseJacobian(o_t), e_t, 1e-2, kind, solver)
+        assert not bool(fell_back)
+        np.testing.assert_allclose(np.asarray(x), direct, rtol=1e-8, atol=1e-10)
+
+
+def test_cg_reports_a_solve_it_could_not_finish():
+    from nqs_sweep import qgt
+
+    a = jnp.diag(jnp.logspace(0, 12, 200))  # condition 1e12: 3 iterations cannot reach 1e-10
+    b = jnp.ones(200)
+    old = qgt.CG_MAXITER
+    try:
+        qgt.CG_MAXITER = 3
+        _, fell_back = qgt.cg_solve(lambda v: a @ v, b, 0.0)
+    finally:
+        qgt.CG_MAXITER = old
+    assert bool(fell_back)

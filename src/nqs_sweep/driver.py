@@ -30,6 +30,7 @@ import pandas as pd
 import yaml
 
 from nqs_sweep import checkpoint
+from nqs_sweep.devices import describe, place_chains
 from nqs_sweep.models import make_ansatz
 from nqs_sweep.progress import Progress
 from nqs_sweep.spec import PointSpec
@@ -128,6 +129,8 @@ def run_vmc(
         state, meta = checkpoint.load(out / CHECKPOINT, state)
         previous_runtime = meta["runtime_s"]
         log.info("resuming %s at iteration %d", spec.spec_hash, int(state.iteration))
+    state = state._replace(chains=place_chains(state.chains))
+    log.info("devices: %s", describe())
     history = HistoryLogger.resume(coords, out / PARTIAL_HISTORY, int(state.iteration))
     log.info("spec %s: %s, %d parameters (%d real)", spec.spec_hash, spec.to_dict(), ansatz.n_params, ansatz.n_real_params)
 

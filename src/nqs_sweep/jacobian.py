@@ -53,6 +53,17 @@ class FactoredJacobian(NamedTuple):
         z = z - jnp.sum(z) * self.weights  # Õᵀy = Oᵀ(z − (Σz) w) with z = √w ⊙ y
         return jnp.concatenate([u.T @ z if v is None else (u.T @ (z[:, None] * v)).reshape(-1) for u, v in self.blocks])
 
+    def matvec(self, x: jax.Array) -> jax.Array:
+        """Õ x (B,) for x (P,)."""
+        out, start = 0, 0
+        for u, v in self.blocks:
+            m, n = u.shape[1], 1 if v is None else v.shape[1]
+            xb = x[start : start + m * n]
+            start += m * n
+            out = out + (u @ xb if v is None else jnp.sum(u * (v @ xb.reshape(m, n).T), axis=1))
+        ox = out - self.weights @ out  # centring: Õx = √w ⊙ (Ox − wᵀ(Ox))
+        return jnp.sqrt(self.weights) * ox
+
     def dense(self) -> jax.Array:
         """Õ (B, P), for parameter-space solves."""
         rows = [u if v is None else (u[:, :, None] * v[:, None, :]).reshape(u.shape[0], -1) for u, v in self.blocks]
@@ -73,6 +84,9 @@ class DenseJacobian(NamedTuple):
 
     def rmatvec(self, y: jax.Array) -> jax.Array:
         return self.rows.T @ y
+
+    def matvec(self, x: jax.Array) -> jax.Array:
+        return self.rows @ x
 
     def dense(self) -> jax.Array:
         return self.rows

@@ -39,7 +39,7 @@ MOVES = ("local", "exchange")
 SECTORS = ("full", "zero_magnetization")
 OPTIMIZER_KINDS = ("sgd", "adam", "sr", "minsr")
 SCHEDULES = ("constant", "linear", "exponential", "cosine")
-SR_SOLVERS = ("cholesky", "pinv")
+SR_SOLVERS = ("cholesky", "pinv", "cg")
 
 # Full enumeration is exact but costs 2^N evaluations per step.
 EXACT_SAMPLER_MAX_SITES = 16

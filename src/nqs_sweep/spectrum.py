@@ -81,7 +81,7 @@ def spectrum_table(run: Path, n_samples: int | None = None, seed: int = 1) -> pd
         n = n_samples or spec.sampler.n_samples_eval
         n -= n % spec.sampler.n_chains
         sample, _ = metropolis_sample(
-            ansatz.log_psi,
+            ansatz,
             theta,
             chains,
             jax.random.key(seed),
@@ -94,7 +94,7 @@ def spectrum_table(run: Path, n_samples: int | None = None, seed: int = 1) -> pd
         configs = sample.configs.reshape(-1, spec.n_sites)
         weights = jnp.full(configs.shape[0], 1.0 / configs.shape[0], ansatz.real_dtype)
         source = f"n_samples={configs.shape[0]}"
-    e_loc = local_energies(hyper.ham, ansatz.log_psi, theta, configs)
+    e_loc = local_energies(hyper.ham, ansatz, theta, configs)
     o_t, _ = centred_real_rows(log_derivatives(ansatz.log_psi, theta, configs), e_loc, weights, real_only=not ansatz.is_complex)
     evals = np.asarray(qgt_spectrum(o_t))
     df = pd.DataFrame({"index": np.arange(evals.size), "eigenvalue": evals})

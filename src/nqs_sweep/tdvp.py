@@ -104,7 +104,7 @@ def make_rhs(q: QuenchSpec, ansatz: Ansatz):
     def rhs(theta: jax.Array, chains: ChainState, key: jax.Array, hyper: Hyper):
         sample, chains = _draw(spec, ansatz, theta, chains, key, hyper, spec.sampler.n_samples)
         configs = sample.configs.reshape(-1, spec.n_sites)
-        e_loc = local_energies(hyper.ham, ansatz.log_psi, theta, configs)
+        e_loc = local_energies(hyper.ham, ansatz, theta, configs)
         if sample.weights is None:
             stats = chain_stats(e_loc.reshape(sample.configs.shape[:2]))
             weights = jnp.full(e_loc.shape, 1.0 / e_loc.size, e_loc.real.dtype)

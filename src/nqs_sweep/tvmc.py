@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from nqs_sweep import checkpoint
+from nqs_sweep.devices import describe, place_chains
 from nqs_sweep.driver import start_run
 from nqs_sweep.estimators import local_energies
 from nqs_sweep.integrators import TABLEAUX, error_ratio, next_dt, rk_step
@@ -106,8 +107,8 @@ def make_measure(q: QuenchSpec, ansatz: Ansatz):
     def measure(theta, chains, key, hyper: Hyper):
         sample, chains = _draw(spec, ansatz, theta, chains, key, hyper, spec.sampler.n_samples_eval)
         configs = sample.configs.reshape(-1, spec.n_sites)
-        e_loc = local_energies(hyper.ham, ansatz.log_psi, theta, configs)
-        values = local_observables(q.dynamics.observables, lat, spec.marshall_sign, ansatz.log_psi, theta, configs, e_loc)
+        e_loc = local_energies(hyper.ham, ansatz, theta, configs)
+        values = local_observables(q.dynamics.observables, lat, spec.marshall_sign, ansatz, theta, configs, e_loc)
         out = {}
         for name, v in values.items():
             st = chain_stats(v.reshape(sample.configs.shape[:2])) if sample.weights is None else weighted_stats(v, sample.weights)
@@ -229,7 +230,7 @@ def run_tvmc(
             copies = Lattice(spec.lattice.kind, spec.lattice.L, spec.lattice.pbc).symmetry_group(spec.ansatz.symmetries).shape[0]
         theta0 = product_state_theta(ansatz, q.initial.direction, spec.n_sites, q.initial.infidelity, k_init, copies)
 
-    chains = init_chains(k_init, ansatz.log_psi, theta0, spec.sampler.n_chains, spec.n_sites, spec.sector, ansatz.real_dtype)
+    chains = init_chains(k_init, ansatz, theta0, spec.sampler.n_chains, spec.n_sites, spec.sector, ansatz.real_dtype)
     state = TVMCState(theta0, chains, jnp.zeros(()), jnp.asarray(dyn.dt), jnp.zeros((), jnp.int64), jnp.zeros((), jnp.int64))
     previous_runtime = 0.0
     traj_rows: list[dict] = []
@@ -245,7 +246,15 @@ def run_tvmc(
             df = pd.read_parquet(out / PARTIAL_STEPS)
             step_rows = df[df["step"] < int(state.step)][[c for c in df.columns if c not in coords]].to_dict("records")
         log.info("resuming %s at t=%.4f (step %d)", q.spec_hash, float(state.t), int(state.step))
-    log.info("quench %s: %s; %d parameters (%d real)", q.spec_hash, q.to_raw(), ansatz.n_params, ansatz.n_real_params)
+    state = state._replace(chains=place_chains(state.chains))
+    log.info(
+        "quench %s: %s; %d parameters (%d real); devices: %s",
+        q.spec_hash,
+        q.to_raw(),
+        ansatz.n_params,
+        ansatz.n_real_params,
+        describe(),
+    )
 
     advance = make_advance(q, ansatz)
     measure = make_measure(q, ansatz)

@@ -18,7 +18,7 @@ from nqs_sweep import hilbert
 from nqs_sweep.estimators import centred_jacobian, local_energies
 from nqs_sweep.hamiltonians import Hamiltonian, build_hamiltonian
 from nqs_sweep.models import Ansatz
-from nqs_sweep.qgt import regularised_solve, sr_direction
+from nqs_sweep.qgt import natural_gradient
 from nqs_sweep.sampler import ChainState, Sample, exact_sample, init_chains, metropolis_sample
 from nqs_sweep.schedules import ScheduleValues, schedule_at, schedule_values
 from nqs_sweep.spec import PointSpec
@@ -108,12 +108,8 @@ def make_step(spec: PointSpec, ansatz: Ansatz):
         force = jac.rmatvec(e_t)
         fell_back = jnp.array(False)
         direction = 2 * force  # sgd/adam: the energy gradient for real parameters
-        if opt.kind == "minsr" or (opt.kind == "sr" and e_t.shape[0] < jac.n_params):
-            # (S + εI)⁻¹ Õᵀẽ = Õᵀ (ÕÕᵀ + εI)⁻¹ ẽ: SR solves in whichever space is smaller.
-            y, fell_back = regularised_solve(jac.kernel(), e_t, shift, opt.solver)
-            direction = jac.rmatvec(y)
-        elif opt.kind == "sr":
-            direction, fell_back = sr_direction(jac.dense(), force, shift, opt.solver)
+        if opt.kind in ("sr", "minsr"):
+            direction, fell_back = natural_gradient(jac, e_t, shift, opt.kind, opt.solver)
         update, opt_state = transform.update(direction, state.opt_state, state.theta)
         theta = state.theta - lr.astype(state.theta.dtype) * update
 
