@@ -4,7 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast lint lock clean
+BENCH_VENV  := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+.PHONY: run test test-fast lint lock bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,16 +22,27 @@ run: $(STAMP)
 
 ## test: set up the environment and run the whole test suite (slow tests included)
 test: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
 
 ## test-fast: the quick loop while working
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
+## bench: nqs-sweep against NetKet on the benchmark workloads (own environment: the bench lock)
+$(BENCH_STAMP): requirements.lock requirements-bench.lock pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/pip install --quiet -r requirements.lock -r requirements-bench.lock
+	$(BENCH_VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python -m benchmarks.run --out results/bench
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 ## lock: re-resolve the pinned dependency set (needs the package index)
 lock:
@@ -39,4 +53,4 @@ lock:
 	rm -rf .lockenv
 
 clean:
-	rm -rf $(VENV) results .snakemake
+	rm -rf $(VENV) $(BENCH_VENV) results .snakemake

@@ -1,0 +1,63 @@
+"""The benchmark harness cannot rot: one tiny workload through the real entry point.
+
+Timings are printed, never asserted (they depend on the machine and its load).
+"""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.run import format_table
+from benchmarks.workloads import WORKLOADS, tfim_chain_energy
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_smoke_workload_runs_in_every_installed_code(tmp_path):
+    codes = "ours,netket" if importlib.util.find_spec("netket") else "ours"
+    cmd = [sys.executable, "-m", "benchmarks.run", "--workloads", "W0", "--codes", codes, "--steps", "4", "--repeats", "2"]
+    proc = subprocess.run([*cmd, "--out", str(tmp_path)], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = json.loads((tmp_path / "results.json").read_text())
+    assert [r["code"].split()[0] for r in rows] == ["nqs-sweep", "netket"][: len(codes.split(","))]
+    for r in rows:
+        assert r["step_s"] > 0 and r["samples_per_s"] > 0 and r["peak_mb"] > 0
+        assert r["n_params"] == WORKLOADS["W0"].n_params
+        # After 4 steps from a near-uniform state the energy lies between the exact ground state and 0.
+        assert tfim_chain_energy(8) - 5 * r["energy_error"] <= r["energy"] < 0
+    assert "| W0 | nqs-sweep |" in (tmp_path / "table.md").read_text()
+
+
+def test_table_reports_netket_over_ours_ratios():
+    row = dict(device="cpu", n_params=10, samples_per_s=1e4, energy=-1.0, energy_error=0.01, compile_s=1.0)
+    rows = [
+        {"workload": "W1", "code": "nqs-sweep", "step_s": 0.05, "peak_mb": 500.0, **row},
+        {"workload": "W1", "code": "netket 3.23.0", "step_s": 0.2, "peak_mb": 750.0, **row},
+        {"workload": "W2-SR", "code": "netket 3.23.0", "error": "timed out after 10 s"},
+    ]
+    table = format_table(rows)
+    assert "| 4.0 | 1.50 |" in table  # 0.2 / 0.05 and 750 / 500 on our W1 row
+    assert "failed: timed out after 10 s" in table
+
+
+def test_unknown_workload_is_refused_with_the_allowed_names():
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--workloads", "W9"], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert proc.returncode == 2
+    assert "unknown workload 'W9'" in proc.stderr and "W1" in proc.stderr
+
+
+@pytest.mark.parametrize("L", [6, 8])
+def test_tfim_reference_energy_matches_exact_diagonalisation(L):
+    from nqs_sweep.exact import ground_state
+    from nqs_sweep.spec import parse_spec
+
+    spec = parse_spec(
+        {"model": {"name": "tfim", "J": 1.0, "h": 1.0}, "lattice": {"kind": "chain", "L": L}, "ansatz": {"name": "rbm"}}
+    )
+    assert tfim_chain_energy(L) == pytest.approx(ground_state(spec).energy, abs=1e-9)
