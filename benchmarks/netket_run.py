@@ -19,7 +19,7 @@ import time
 import jax
 import numpy as np
 
-from benchmarks.timing import device_name, median_seconds, peak_memory_mb
+from benchmarks.timing import median_seconds, result_row
 from benchmarks.workloads import Workload
 
 
@@ -77,15 +77,6 @@ def run(w: Workload, n_steps: int, repeats: int, seed: int = 0) -> dict:
         driver.run(n_steps - done, out=None, show_progress=False)
     vs.n_samples = 8 * w.n_samples
     e = vs.expect(ham)
-    return {
-        "code": f"netket {nk.__version__}",
-        "device": device_name(),
-        "n_params": int(vs.n_parameters),
-        "compile_s": compile_s,
-        "step_s": step_s,
-        "samples_per_s": w.n_samples / sample_s,
-        "peak_mb": peak_memory_mb(),
-        "energy": float(np.real(e.mean)),
-        "energy_error": float(e.error_of_mean),
-        "n_steps": max(n_steps, done),
-    }
+    code = f"netket {nk.__version__}"
+    n_params, samples_per_s = vs.n_parameters, w.n_samples / sample_s
+    return result_row(code, n_params, compile_s, step_s, samples_per_s, np.real(e.mean), e.error_of_mean, max(n_steps, done))

@@ -7,7 +7,7 @@ import time
 import jax
 import numpy as np
 
-from benchmarks.timing import device_name, median_seconds, peak_memory_mb
+from benchmarks.timing import median_seconds, result_row
 from benchmarks.workloads import Workload
 from nqs_sweep.models import make_ansatz
 from nqs_sweep.spec import parse_spec
@@ -45,15 +45,5 @@ def run(w: Workload, n_steps: int, repeats: int, seed: int = 0) -> dict:
     for _ in range(done, n_steps):
         one_step()
     stats = evaluate(state.theta, state.chains, k_eval, hyper)
-    return {
-        "code": "nqs-sweep",
-        "device": device_name(),
-        "n_params": ansatz.n_params,
-        "compile_s": compile_s,
-        "step_s": step_s,
-        "samples_per_s": w.n_samples / sample_s,
-        "peak_mb": peak_memory_mb(),
-        "energy": float(np.real(stats.mean)),
-        "energy_error": float(stats.error),
-        "n_steps": max(n_steps, done),
-    }
+    energy, error = np.real(stats.mean), stats.error
+    return result_row("nqs-sweep", ansatz.n_params, compile_s, step_s, w.n_samples / sample_s, energy, error, max(n_steps, done))

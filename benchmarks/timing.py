@@ -33,3 +33,21 @@ def peak_memory_mb() -> float:
 def device_name() -> str:
     dev = jax.devices()[0]
     return f"{dev.platform}:{getattr(dev, 'device_kind', dev.platform)} x{jax.device_count()}"
+
+
+def result_row(
+    code: str, n_params: int, compile_s: float, step_s: float, samples_per_s: float, energy, error, n_steps: int
+) -> dict:
+    """One row of the comparison table, measured in this process."""
+    return {
+        "code": code,
+        "device": device_name(),
+        "n_params": int(n_params),
+        "compile_s": compile_s,
+        "step_s": step_s,
+        "samples_per_s": samples_per_s,
+        "peak_mb": peak_memory_mb(),
+        "energy": float(energy),
+        "energy_error": float(error),
+        "n_steps": n_steps,
+    }
