@@ -97,3 +97,14 @@ def test_float32_flip_ratios_stay_finite_where_a_product_would_overflow():
     sites, active = connected_moves(build_hamiltonian(spec))
     ratios = connected_log_ratios(ansatz, theta, states[:16].astype(jnp.float32), sites, active)
     assert np.all(np.isfinite(np.asarray(ratios)))
+
+
+def test_chunked_local_energies_equal_one_batch(monkeypatch):
+    from nqs_sweep import estimators
+
+    spec, ansatz, theta, states = _setup(CASES["heisenberg-chain8-marshall-real"])
+    ham = build_hamiltonian(spec)
+    whole = local_energies(ham, ansatz, theta, states)  # 70 states x 8 bonds: one chunk
+    monkeypatch.setitem(estimators.MOVES_PER_CHUNK, jax.default_backend(), 24)  # 3 states a chunk, the last one padded
+    chunked = local_energies(ham, ansatz, theta, states)
+    np.testing.assert_allclose(np.asarray(chunked), np.asarray(whole), rtol=1e-13, atol=1e-13)
