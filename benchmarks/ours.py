@@ -7,7 +7,7 @@ import time
 import jax
 import numpy as np
 
-from benchmarks.timing import median_seconds, result_row
+from benchmarks.timing import mean_seconds_per_call, median_seconds, peak_memory_mb, result_row
 from benchmarks.workloads import Workload
 from nqs_sweep.models import make_ansatz
 from nqs_sweep.spec import parse_spec
@@ -31,19 +31,21 @@ def run(w: Workload, n_steps: int, repeats: int, seed: int = 0) -> dict:
 
     it = iter(range(1, 10**9))
 
-    def one_step():
+    def run_steps(k: int):
         nonlocal state
-        state, metrics = step(state, jax.random.fold_in(k_run, next(it)), hyper)
+        for _ in range(k):
+            state, _ = step(state, jax.random.fold_in(k_run, next(it)), hyper)
         return state.theta
 
-    step_s = median_seconds(one_step, repeats)
+    step_s = mean_seconds_per_call(run_steps, repeats)
     draw = jax.jit(lambda th, ch, k: _draw(spec, ansatz, th, ch, k, hyper, spec.sampler.n_samples))
     jax.block_until_ready(draw(state.theta, state.chains, k_eval))
     sample_s = median_seconds(lambda: draw(state.theta, state.chains, k_eval), repeats)
 
     done = 1 + repeats
-    for _ in range(done, n_steps):
-        one_step()
+    jax.block_until_ready(run_steps(max(0, n_steps - done)))
+    peak_mb = peak_memory_mb()  # of the optimisation; the final evaluation below is not a step
     stats = evaluate(state.theta, state.chains, k_eval, hyper)
     energy, error = np.real(stats.mean), stats.error
-    return result_row("nqs-sweep", ansatz.n_params, compile_s, step_s, w.n_samples / sample_s, energy, error, max(n_steps, done))
+    samples_per_s = w.n_samples / sample_s
+    return result_row("nqs-sweep", ansatz.n_params, compile_s, step_s, samples_per_s, peak_mb, energy, error, max(n_steps, done))

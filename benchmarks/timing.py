@@ -20,6 +20,17 @@ def median_seconds(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
+def mean_seconds_per_call(run_k: Callable[[int], object], k: int) -> float:
+    """Wall time of run_k(k), which makes k calls and returns their last result, divided by k.
+
+    One block rather than k timed calls: each code's own per-call overhead between steps
+    (NetKet's driver loop, our Python loop) is counted once per step, as in a real run.
+    """
+    t0 = time.perf_counter()
+    jax.block_until_ready(run_k(k))
+    return (time.perf_counter() - t0) / k
+
+
 def peak_memory_mb() -> float:
     """Peak memory of this process: device memory on an accelerator, resident set on the CPU."""
     dev = jax.devices()[0]
@@ -36,7 +47,7 @@ def device_name() -> str:
 
 
 def result_row(
-    code: str, n_params: int, compile_s: float, step_s: float, samples_per_s: float, energy, error, n_steps: int
+    code: str, n_params: int, compile_s: float, step_s: float, samples_per_s: float, peak_mb: float, energy, error, n_steps: int
 ) -> dict:
     """One row of the comparison table, measured in this process."""
     return {
@@ -46,7 +57,7 @@ def result_row(
         "compile_s": compile_s,
         "step_s": step_s,
         "samples_per_s": samples_per_s,
-        "peak_mb": peak_memory_mb(),
+        "peak_mb": peak_mb,
         "energy": float(energy),
         "energy_error": float(error),
         "n_steps": n_steps,

@@ -16,7 +16,8 @@ SCRIPT = textwrap.dedent(
     """
     import json, sys
     import jax
-    from nqs_sweep.devices import chain_sharding, place_chains
+    from nqs_sweep import estimators
+    from nqs_sweep.devices import place_chains
     from nqs_sweep.models import make_ansatz
     from nqs_sweep.spec import parse_spec
     from nqs_sweep.vmc import init_state, make_hyper, make_step
@@ -27,6 +28,8 @@ SCRIPT = textwrap.dedent(
         "sampler": {"kind": "metropolis", "move": "exchange", "n_samples": 64, "n_chains": 4, "n_discard": 2},
         "optimizer": {"kind": "minsr", "learning_rate": 0.05, "n_iter": 3}, "marshall_sign": True,
     })
+    # 64 samples x 8 bonds in chunks of 64 moves: the chunked local energies run sharded too.
+    estimators.MOVES_PER_CHUNK[jax.default_backend()] = 64
     ansatz = make_ansatz(spec)
     hyper = make_hyper(spec)
     step = make_step(spec, ansatz)

@@ -88,15 +88,32 @@ def test_factored_jacobian_equals_the_dense_centred_rows(name):
     assert factored.n_params == ansatz.n_params
 
 
-def test_float32_flip_ratios_stay_finite_where_a_product_would_overflow():
-    # 64 hidden units with |2W| ~ 3 give factors up to e^3; their product (e^~190) overflows float32,
-    # the sum of logs does not.
-    spec, ansatz, theta, states = _setup(
-        dict(model={"name": "tfim", "J": 1.0, "h": 1.0}, lattice={"kind": "chain", "L": 8}, dtype="float32"), alpha=8, scale=1.5
-    )
-    sites, active = connected_moves(build_hamiltonian(spec))
-    ratios = connected_log_ratios(ansatz, theta, states[:16].astype(jnp.float32), sites, active)
-    assert np.all(np.isfinite(np.asarray(ratios)))
+def test_float32_flip_ratios_are_finite_and_close_to_float64_with_large_weights():
+    # 64 hidden units with |2W| ~ 3 give factors up to e^3: one product over all of them (e^~190)
+    # would overflow float32; the blocked product does not.
+    case = dict(model={"name": "tfim", "J": 1.0, "h": 1.0}, lattice={"kind": "chain", "L": 8})
+    spec32, an32, theta32, states = _setup({**case, "dtype": "float32"}, alpha=8, scale=1.5)
+    spec64, an64, _, _ = _setup({**case, "dtype": "float64"}, alpha=8, scale=1.5)
+    sites, active = connected_moves(build_hamiltonian(spec32))
+    r32 = connected_log_ratios(an32, theta32, states[:32].astype(jnp.float32), sites, active)
+    r64 = connected_log_ratios(an64, theta32.astype(jnp.float64), states[:32], sites, active)
+    assert np.all(np.isfinite(np.asarray(r32)))
+    np.testing.assert_allclose(np.asarray(r32.real), np.asarray(r64.real), atol=1e-3 * np.abs(np.asarray(r64.real)).max())
+
+
+def test_fast_metropolis_draws_the_chains_of_the_forward_pass():
+    # Same key, same proposals, same uniforms: the chains agree unless a ratio sits within
+    # rounding of its acceptance threshold (probability ~1e-13 per proposal).
+    from nqs_sweep.sampler import init_chains, metropolis_sample
+
+    spec, ansatz, theta, _ = _setup(CASES["heisenberg-chain8-marshall-real"])
+    ham = build_hamiltonian(spec)
+    kwargs = dict(n_per_chain=16, n_discard=4, sweep_size=8, move="exchange", exchange_bonds=ham.exch_bonds)
+    chains = init_chains(jax.random.key(5), ansatz, theta, 4, 8, spec.sector, jnp.float64)
+    fast, _ = metropolis_sample(ansatz, theta, chains, jax.random.key(6), **kwargs)
+    generic, _ = metropolis_sample(ansatz.log_psi, theta, chains, jax.random.key(6), **kwargs)
+    np.testing.assert_array_equal(np.asarray(fast.configs), np.asarray(generic.configs))
+    assert float(fast.acceptance) == float(generic.acceptance) > 0
 
 
 def test_chunked_local_energies_equal_one_batch(monkeypatch):

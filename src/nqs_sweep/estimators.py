@@ -38,7 +38,8 @@ def local_energies(ham: Hamiltonian, log_psi: LogPsi, theta: jax.Array, s: jax.A
         # Zero elements (exchange of parallel spins) point outside the sector, where ψ
         # may not be finite: mask them instead of multiplying by zero.
         ratio = jnp.where(mels != 0, jnp.exp(jnp.where(mels != 0, log_ratio, 0.0)), 0.0)
-        return diagonal(ham, x) + jnp.sum(mels * ratio, axis=-1)
+        e_loc = diagonal(ham, x) + jnp.sum(mels * ratio, axis=-1)
+        return e_loc.astype(jnp.result_type(e_loc.dtype, jnp.complex64))  # complex on every path
 
     size = max(1, _moves_per_chunk() // max(1, sites.shape[0]))
     batch = s.shape[0]
@@ -46,7 +47,10 @@ def local_energies(ham: Hamiltonian, log_psi: LogPsi, theta: jax.Array, s: jax.A
         return chunk(s)
     n_chunks = -(-batch // size)
     padded = jnp.concatenate([s, jnp.broadcast_to(s[:1], (n_chunks * size - batch, s.shape[1]))])
-    return jax.lax.map(chunk, padded.reshape(n_chunks, size, -1)).reshape(-1)[:batch]
+    # Chunk j takes samples j, j + n_chunks, ...: strided, so that with chains sharded over
+    # devices every chunk spans all of them and no device waits for another's samples.
+    strided = jnp.swapaxes(padded.reshape(size, n_chunks, -1), 0, 1)
+    return jnp.swapaxes(jax.lax.map(chunk, strided), 0, 1).reshape(-1)[:batch]
 
 
 def log_derivatives(log_psi: LogPsi, theta: jax.Array, s: jax.Array) -> jax.Array:

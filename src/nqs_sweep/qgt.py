@@ -50,16 +50,21 @@ def sr_direction(o_t: jax.Array, force: jax.Array, diag_shift: jax.Array, solver
 # fit or not pay (a 20 000² float64 matrix is 3.2 GB, its Cholesky 2.7 TFLOP): SR then uses
 # conjugate gradients on the Jacobian, whose matrix-vector products never form S or K.
 DENSE_SOLVE_MAX = 20_000
-CG_TOL = 1e-10  # relative residual; the solve is reported as a fallback if CG does not reach it
+CG_TOL = 1e-10  # relative residual (float64; at least 100 ulp of the dtype)
 CG_MAXITER = 1000
 
 
 def cg_solve(matvec, b: jax.Array, diag_shift: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Solve (A + ε I) x = b by conjugate gradients from matvec(v) = A v; returns (x, not_converged)."""
+    """Solve (A + ε I) x = b by conjugate gradients from matvec(v) = A v.
+
+    Returns (x, not_converged): the iterate after CG_MAXITER iterations is used either way,
+    and the flag (the step's ``solver_fallback``) says it missed the tolerance.
+    """
+    tol = max(CG_TOL, 100 * float(jnp.finfo(b.dtype).eps))
     op = lambda v: matvec(v) + diag_shift * v  # noqa: E731
-    x, _ = jax.scipy.sparse.linalg.cg(op, b, tol=CG_TOL, maxiter=CG_MAXITER)
+    x, _ = jax.scipy.sparse.linalg.cg(op, b, tol=tol, maxiter=CG_MAXITER)
     residual = jnp.linalg.norm(op(x) - b) / jnp.maximum(jnp.linalg.norm(b), jnp.finfo(b.dtype).tiny)
-    return x, ~(residual <= 10 * CG_TOL)
+    return x, ~(residual <= 10 * tol)
 
 
 def natural_gradient(jac, e_t: jax.Array, diag_shift: jax.Array, kind: str, solver: str) -> tuple[jax.Array, jax.Array]:

@@ -49,16 +49,19 @@ def _logistic_pair(x: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     return jnp.where(flip, lo, hi), jnp.where(flip, hi, lo)
 
 
+def _block_size(m: int, largest: int) -> int:
+    """The largest divisor of m up to largest (a reshape without padding keeps the kernel fused)."""
+    return max(b for b in range(1, min(m, largest) + 1) if m % b == 0)
+
+
 def flip_ratio(tables: dict, s: jnp.ndarray, pre: jnp.ndarray, sites: jnp.ndarray, active: jnp.ndarray):
     """(log ψ(s') − log ψ(s), θ(s')) for s (N,) with the spins at sites (2,) flipped where active (2,).
 
     With d_j the change of θ_j: cosh(θ_j + d_j)/cosh θ_j = e^{d_j} σ(2θ_j) + e^{−d_j} σ(−2θ_j),
     a sum of two positive terms for real networks, so accurate to a few ulps whatever the sizes.
     A flip of site i has e^{±d_j} = e^{∓2 s_i W_ji}, read from tables made once per parameter
-    set; two flips multiply. In float64 the M factors are multiplied before one logarithm (the
-    product is bounded by exp(Σ|d_j|), which overflows only where the ratio itself does): one
-    logarithm per move where a forward pass takes M log cosh. float32's range is too short for
-    the product, so it sums M logarithms.
+    set; two flips multiply. The M factors are multiplied in blocks before a logarithm: M/32
+    logarithms per move where a forward pass takes M log cosh.
     """
     wt = tables["wt"]
     up = (s[sites] > 0)[:, None]
@@ -68,10 +71,12 @@ def flip_ratio(tables: dict, s: jnp.ndarray, pre: jnp.ndarray, sites: jnp.ndarra
     e_minus = jnp.prod(jnp.where(on, jnp.where(up, tables["exp_p2w"][sites], tables["exp_m2w"][sites]), 1), axis=0)
     p, q = _logistic_pair(pre)
     factors = e_plus * p + e_minus * q
-    if jnp.finfo(wt.dtype).bits == 64:
-        log_sum = jnp.log(jnp.prod(factors))  # a 2π jump of a complex log is harmless: callers use exp and Re
-    else:
-        log_sum = jnp.sum(jnp.log(factors))
+    # Multiply in blocks, one logarithm per block: a block's product is bounded by e^{Σ|d_j|} over
+    # its units, so it cannot overflow before |W| ~ 11 (float64, 32 units) or ~ 5 (float32, 8);
+    # a 2π jump of a complex log is harmless, callers use exp and Re.
+    m = factors.shape[0]
+    block = _block_size(m, 32 if jnp.finfo(wt.dtype).bits == 64 else 8)
+    log_sum = jnp.sum(jnp.log(jnp.prod(factors.reshape(m // block, block), axis=1)))
     ds = -2 * s[sites].astype(wt.dtype) * active.astype(wt.dtype)
     return tables["a"][sites] @ ds + log_sum, pre + ds @ wt[sites]
 
