@@ -57,7 +57,7 @@ def test_incremental_local_energies_equal_the_forward_pass(name):
 def test_flip_ratios_and_caches_equal_the_forward_pass(name):
     spec, ansatz, theta, states = _setup(CASES[name])
     sites, active = connected_moves(build_hamiltonian(spec))
-    ratios = connected_log_ratios(ansatz, theta, states, sites, active)
+    ratios = connected_log_ratios(ansatz, theta, flip_context(ansatz, theta), states, sites, active)
     s_conn = jax.vmap(lambda s: jax.vmap(flipped, in_axes=(None, 0, 0))(s, sites, active))(states)
     direct = ansatz.log_psi(theta, s_conn) - ansatz.log_psi(theta, states)[:, None]
     # Compare ratios, not logs: the imaginary part of a complex log is defined modulo 2π.
@@ -95,8 +95,9 @@ def test_float32_flip_ratios_are_finite_and_close_to_float64_with_large_weights(
     spec32, an32, theta32, states = _setup({**case, "dtype": "float32"}, alpha=8, scale=1.5)
     spec64, an64, _, _ = _setup({**case, "dtype": "float64"}, alpha=8, scale=1.5)
     sites, active = connected_moves(build_hamiltonian(spec32))
-    r32 = connected_log_ratios(an32, theta32, states[:32].astype(jnp.float32), sites, active)
-    r64 = connected_log_ratios(an64, theta32.astype(jnp.float64), states[:32], sites, active)
+    theta64 = theta32.astype(jnp.float64)
+    r32 = connected_log_ratios(an32, theta32, flip_context(an32, theta32), states[:32].astype(jnp.float32), sites, active)
+    r64 = connected_log_ratios(an64, theta64, flip_context(an64, theta64), states[:32], sites, active)
     assert np.all(np.isfinite(np.asarray(r32)))
     np.testing.assert_allclose(np.asarray(r32.real), np.asarray(r64.real), atol=1e-3 * np.abs(np.asarray(r64.real)).max())
 

@@ -28,7 +28,7 @@ def test_natural_gradient_is_the_same_update_in_every_space_and_solver(rows, par
     e_t = jax.random.normal(jax.random.key(3), (rows,))
     direct = np.linalg.solve(np.asarray(o_t.T @ o_t) + 1e-2 * np.eye(params), np.asarray(o_t.T @ e_t))
     for solver in ("cholesky", "pinv", "cg"):
-        x, fell_back = natural_gradient(DenseJacobian(o_t), e_t, 1e-2, kind, solver)
+        x, fell_back = natural_gradient(DenseJacobian(o_t), e_t, o_t.T @ e_t, 1e-2, kind, solver)
         assert not bool(fell_back)
         np.testing.assert_allclose(np.asarray(x), direct, rtol=1e-8, atol=1e-10)
 

@@ -88,6 +88,19 @@ def _recorded(run, record, out: Path, what: str, record_failures: bool):
         return None, 0 if record_failures else 1
 
 
+def _finished(out: Path, replace_stale: bool, clear_stale, status, what: str) -> bool:
+    """With --replace-stale, clear another spec's files from out first; True (and a message)
+    if out already holds this spec's finished run, so there is nothing to do."""
+    if not out.exists():
+        return False
+    if replace_stale:
+        clear_stale()
+    if status() != "complete":
+        return False
+    print(f"nqs-sweep: {out} is complete ({what}); nothing to do", file=sys.stderr)
+    return True
+
+
 def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise SpecError("--out", f"must be a directory (created if missing); {out} is a file")
@@ -101,12 +114,9 @@ def cmd_vmc(args: argparse.Namespace) -> int:
         spec = load_spec(args.spec)
         _check_out(args.out)
         exact_energy = None if args.exact in ("auto", "none") else _exact_energy_from(args.exact, spec)
-        if args.out.exists():
-            if args.replace_stale:
-                clear_stale(spec, args.out)
-            if existing_status(spec, args.out) == "complete":
-                print(f"nqs-sweep: {args.out} is complete (spec {spec.spec_hash}); nothing to do", file=sys.stderr)
-                return 0
+        clear = lambda: clear_stale(spec, args.out)  # noqa: E731
+        if _finished(args.out, args.replace_stale, clear, lambda: existing_status(spec, args.out), f"spec {spec.spec_hash}"):
+            return 0
     except (SpecError, RunConflict) as err:
         return _fail(str(err))
 
@@ -167,12 +177,9 @@ def cmd_tvmc(args: argparse.Namespace) -> int:
             _check_initial_run(q, args.initial_run)
         if args.exact not in ("auto", "none"):
             raise SpecError("--exact", f"must be auto or none; got {args.exact!r}")
-        if args.out.exists():
-            if args.replace_stale:
-                clear_stale_tvmc(q, args.out)
-            if existing_quench(q, args.out) == "complete":
-                print(f"nqs-sweep: {args.out} is complete (quench {q.spec_hash}); nothing to do", file=sys.stderr)
-                return 0
+        clear = lambda: clear_stale_tvmc(q, args.out)  # noqa: E731
+        if _finished(args.out, args.replace_stale, clear, lambda: existing_quench(q, args.out), f"quench {q.spec_hash}"):
+            return 0
     except (SpecError, QuenchConflict) as err:
         return _fail(str(err))
     exact = args.exact == "auto" and hilbert.hilbert_dim(q.n_sites, q.point.sector) <= args.exact_max_dim

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 
 from nqs_sweep.hamiltonians import Hamiltonian, connected_elements, connected_moves, diagonal
 from nqs_sweep.jacobian import DenseJacobian, FactoredJacobian
-from nqs_sweep.local_updates import connected_log_ratios
+from nqs_sweep.local_updates import connected_log_ratios, flip_context
 from nqs_sweep.sampler import LogPsi
 
 # Moves (configuration × connected term) evaluated at once by local_energies. The RBM's ratio
@@ -31,10 +31,11 @@ def local_energies(ham: Hamiltonian, log_psi: LogPsi, theta: jax.Array, s: jax.A
     MOVES_PER_CHUNK moves, sequentially (cache on the CPU, memory on a GPU).
     """
     sites, active = connected_moves(ham)
+    context = flip_context(log_psi, theta)
 
     def chunk(x: jax.Array) -> jax.Array:
         mels = jax.vmap(connected_elements, in_axes=(None, 0))(ham, x)  # (b, C)
-        log_ratio = connected_log_ratios(log_psi, theta, x, sites, active)
+        log_ratio = connected_log_ratios(log_psi, theta, context, x, sites, active)
         # Zero elements (exchange of parallel spins) point outside the sector, where ψ
         # may not be finite: mask them instead of multiplying by zero.
         ratio = jnp.where(mels != 0, jnp.exp(jnp.where(mels != 0, log_ratio, 0.0)), 0.0)

@@ -53,9 +53,11 @@ def flip_log_ratio(log_psi, context: Any, s: jax.Array, cache: Any, sites: jax.A
     return new - cache, new
 
 
-def connected_log_ratios(log_psi, theta: jax.Array, s: jax.Array, sites: jax.Array, active: jax.Array) -> jax.Array:
-    """log ψ(s'_c) − log ψ(s) for every configuration of s (B, N) and move c of (C, 2) tables: (B, C)."""
-    context = flip_context(log_psi, theta)
+def connected_log_ratios(log_psi, theta: jax.Array, context: Any, s: jax.Array, sites: jax.Array, active: jax.Array) -> jax.Array:
+    """log ψ(s'_c) − log ψ(s) for every configuration of s (B, N) and move c of (C, 2) tables: (B, C).
+
+    ``context`` is flip_context(log_psi, theta), made once by the caller for all its chunks.
+    """
     cache = init_cache(log_psi, theta, s)
     per_move = jax.vmap(lambda x, c, i, a: flip_log_ratio(log_psi, context, x, c, i, a)[0], in_axes=(None, None, 0, 0))
     return jax.vmap(per_move, in_axes=(0, 0, None, None))(s, cache, sites, active)

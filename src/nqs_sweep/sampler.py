@@ -40,7 +40,7 @@ def init_chains(key: jax.Array, log_psi: LogPsi, theta: jax.Array, n_chains: int
 
 def _sweep_unroll() -> int:
     # A GPU pays a launch and a loop-condition round trip per iteration: unrolling 10 proposals
-    # made W1 of the benchmark 1.7x faster on an H100. On the CPU it gains nothing and costs compile time.
+    # made W1's sampling 1.7x faster on an H100. On the CPU it gains nothing and costs compile time.
     return 10 if jax.default_backend() == "gpu" else 1
 
 

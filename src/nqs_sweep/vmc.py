@@ -109,7 +109,7 @@ def make_step(spec: PointSpec, ansatz: Ansatz):
         fell_back = jnp.array(False)
         direction = 2 * force  # sgd/adam: the energy gradient for real parameters
         if opt.kind in ("sr", "minsr"):
-            direction, fell_back = natural_gradient(jac, e_t, shift, opt.kind, opt.solver)
+            direction, fell_back = natural_gradient(jac, e_t, force, shift, opt.kind, opt.solver)
         update, opt_state = transform.update(direction, state.opt_state, state.theta)
         theta = state.theta - lr.astype(state.theta.dtype) * update
 
