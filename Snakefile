@@ -22,6 +22,7 @@ include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/qgt.smk"
 include: "workflow/rules/tvmc.smk"
+include: "workflow/rules/sampling.smk"
 
 
 rule all:
@@ -37,5 +38,7 @@ rule all:
         f"{RESULTS}/study/points.tsv",
         # QGT spectra and rank figures, when the study has a `qgt:` section
         QGT_TARGETS,
+        # effective samples per second, when the study has a `sampling:` section
+        SAMPLING_TARGETS,
         # quench trajectories, tables and figures, when the study has a `quenches:` section
         DYNAMICS_TARGETS,

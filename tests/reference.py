@@ -67,10 +67,14 @@ def _log_cosh(z):
     return np.log(np.cosh(z))
 
 
-def log_psi_reference(name: str, params: dict, s: np.ndarray, translations: np.ndarray, activation: str = "cosh") -> np.ndarray:
-    """The ansatz formulas, evaluated directly. s: (B, N) of ±1."""
+def log_psi_reference(
+    name: str, params: dict, s: np.ndarray, translations: np.ndarray, activation: str = "cosh", zero_magnetization: bool = False
+) -> np.ndarray:
+    """The ansatz formulas, evaluated directly. s: (B, N) of ±1; the sector matters to the arnn only."""
     if name == "gcnn":
         return _gcnn_reference(params, s.astype(float), translations, activation)
+    if name == "arnn":
+        return arnn_reference(params, s.astype(float), activation, zero_magnetization)
     p = {k: np.asarray(v) for k, v in params.items() if k != "hidden"}
     s = s.astype(float)
     if name == "ffnn" and "hidden" in params:  # deeper layers first, then the one-layer formula on their output
@@ -109,6 +113,36 @@ def _gcnn_reference(params: dict, s: np.ndarray, group: np.ndarray, activation: 
                 new[:, g, :] += x[:, kg, :] @ K[:, :, k].T
         x = sigma(new + b)
     return np.log(np.exp(x.sum(-1).astype(complex)).sum(-1))
+
+
+def arnn_reference(params: dict, s: np.ndarray, activation: str = "cosh", zero_magnetization: bool = False) -> np.ndarray:
+    """The autoregressive product written site by site: at site i every layer sums over
+    j < i (first layer) or j <= i (later ones), the weights listed pair by pair in the
+    order i = 0.., j = 0..; then log ψ = Σ_i [z_i(s_i) − ½ log Σ_σ e^{2 Re z_i(σ)}]."""
+    sigma = _log_cosh if activation == "cosh" else np.tanh
+    layers = [{k: np.asarray(v) for k, v in layer.items()} for layer in params["layers"]]
+    batch, n = s.shape
+    x = s[:, :, None].astype(complex)
+    for depth, layer in enumerate(layers):
+        pairs = [(i, j) for i in range(n) for j in range(i if depth == 0 else i + 1)]
+        weight = dict(zip(pairs, layer["W"]))
+        out = np.zeros((batch, n, layer["b"].shape[1]), dtype=complex)
+        for i in range(n):
+            out[:, i] = layer["b"][i]
+            for j in range(i if depth == 0 else i + 1):
+                out[:, i] += x[:, j] @ weight[i, j].T
+        x = sigma(out) if depth < len(layers) - 1 else out
+    log_psi = np.zeros(batch, dtype=complex)
+    for b in range(batch):
+        for i in range(n):
+            z = x[b, i].copy()
+            if zero_magnetization:
+                ups = int(np.sum(s[b, :i] > 0))
+                z[0] = z[0] if ups < n // 2 else -np.inf
+                z[1] = z[1] if i - ups < n // 2 else -np.inf
+            norm = 0.5 * np.log(np.sum(np.exp(2 * z.real)))
+            log_psi[b] += (z[0] if s[b, i] > 0 else z[1]) - norm
+    return log_psi
 
 
 def dense_qgt(log_psi, theta, states) -> np.ndarray:

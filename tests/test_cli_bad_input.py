@@ -135,6 +135,8 @@ BAD_SPECS = [
         id="exact-sampler-too-many-sites",
     ),
     pytest.param(with_("model.Delta", 0.5), ("model.Delta", "tfim", "allowed"), id="coupling-not-of-model"),
+    pytest.param(with_("sampler.kind", "direct"), ("sampler.kind", "autoregressive", "arnn", "rbm"), id="direct-with-rbm"),
+    pytest.param(with_("sampler.kind", "gibbs"), ("sampler.kind", "metropolis", "exact", "direct"), id="unknown-sampler"),
 ]
 
 

@@ -64,6 +64,8 @@ ANSATZE = {
         "symmetries": "space_group",
     },
     "ffnn-3": {"name": "ffnn", "features": [5, 4, 3], "layers": 3, "dtype": "complex128"},
+    "arnn-complex": {"name": "arnn", "features": [3, 2], "layers": 2, "dtype": "complex128"},
+    "arnn-real": {"name": "arnn", "features": 2, "layers": 1, "dtype": "float64"},
 }
 # The issue-5 ansatze run on one problem each (all pairs would cost minutes of the suite's
 # time budget); tests/test_ansatze.py checks their symmetries on more lattices.
@@ -72,6 +74,9 @@ ONLY_ON = {
     "gcnn-space_group": ("tfim-square3",),
     "gcnn-tanh-real-3": ("heisenberg-chain6-marshall",),  # the chain's space group: translations x reflection
     "ffnn-3": ("heisenberg-chain6-marshall",),
+    # complex with the zero-magnetisation constraint; real in the full space
+    "arnn-complex": ("xxz-chain8-sz0",),
+    "arnn-real": ("tfim-chain8",),
 }
 SYMMETRIC = ("rbm_symm", "gcnn")
 
@@ -114,7 +119,9 @@ def test_local_energy_energy_gradient_and_qgt_match_dense(spec_factory, problem,
     # log ψ against the formula evaluated directly (compared as ψ: log ψ is defined mod 2πi)
     lat = Lattice(spec.lattice.kind, spec.lattice.L, spec.lattice.pbc)
     group = lat.translations if spec.ansatz.symmetries == "none" else lat.symmetry_group(spec.ansatz.symmetries)
-    ref = log_psi_reference(ansatz.name, ansatz.to_tree(theta), np.asarray(states), group, spec.ansatz.activation)
+    ref = log_psi_reference(
+        ansatz.name, ansatz.to_tree(theta), np.asarray(states), group, spec.ansatz.activation, spec.sector == "zero_magnetization"
+    )
     log_psi = np.asarray(ansatz.log_psi(theta, states))
     np.testing.assert_allclose(np.exp(log_psi), np.exp(ref), rtol=1e-10, atol=0)
 

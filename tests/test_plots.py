@@ -64,3 +64,17 @@ def test_qgt_figures_are_written(tmp_path):
     plots.plot_qgt_rank(ranks, [tmp_path / "r.png"])
     plots.plot_spectra(spectra, [tmp_path / "s.png"])
     assert (tmp_path / "r.png").stat().st_size > 1000 and (tmp_path / "s.png").stat().st_size > 1000
+
+
+def test_sampling_efficiency_figure_is_written(tmp_path):
+    rows = []
+    for ansatz, drawn in (("arnn", "direct"), ("arnn", "metropolis"), ("rbm", "metropolis")):
+        tau = 0.0 if drawn == "direct" else 1.5
+        rows.append(dict(model="tfim", lattice="chain", L=20, h=1.0, J=1.0, Delta=np.nan, J1=np.nan, J2=np.nan, ansatz=ansatz,
+                         alpha=2.0, sampler="direct" if ansatz == "arnn" else "metropolis", draw_sampler=drawn, tau_corr=tau,
+                         effective_samples_per_s=1e5 / (1 + 2 * tau), device="cpu", status="converged"))  # fmt: skip
+    failed = {**rows[-1], "ansatz": "ffnn", "status": "failed"}
+    plots.plot_sampling_efficiency(pd.DataFrame([*rows, failed]), [tmp_path / "e.png", tmp_path / "e.pdf"])
+    assert (tmp_path / "e.png").stat().st_size > 1000 and (tmp_path / "e.pdf").stat().st_size > 1000
+    plots.plot_sampling_efficiency(pd.DataFrame(), [tmp_path / "empty.png"])
+    assert (tmp_path / "empty.png").stat().st_size > 0

@@ -92,6 +92,17 @@ def test_qgt_cli_writes_the_contract_columns_and_refuses_a_non_run(tmp_path, cap
     assert cli.main(["qgt", "--run", str(tmp_path / "nothing")]) == 2
     assert "no finished" in capsys.readouterr().err
 
+    # the sampling-efficiency command on the same run: Metropolis only (an RBM has no direct sampler)
+    assert cli.main(["sampling", "--run", str(tmp_path / "run"), "--n-samples", "512", "--repeats", "1"]) == 0
+    df = pd.read_parquet(tmp_path / "run" / "sampling.parquet")
+    assert list(df["draw_sampler"]) == ["metropolis"] and df["draw_size"].iloc[0] == 512
+    row = df.iloc[0]
+    assert row["effective_samples_per_s"] == pytest.approx(512 / ((1 + 2 * row["tau_corr"]) * row["seconds_per_draw"]))
+    assert 0 < row["acceptance"] < 1 and row["sampler"] == "metropolis" and row["spec_hash"] == df["spec_hash"].iloc[0]
+    assert cli.main(["sampling", "--run", str(tmp_path / "run"), "--repeats", "0"]) == 2
+    assert "--repeats" in capsys.readouterr().err
+    assert cli.main(["sampling", "--run", str(tmp_path / "nothing")]) == 2
+
 
 @pytest.mark.parametrize("dtype", ["float64", "complex128"])
 def test_run_spec_reads_back_to_the_same_spec(tmp_path, dtype):

@@ -80,3 +80,8 @@ def qgt_rank_table(spectra: pd.DataFrame, energies: pd.DataFrame) -> pd.DataFram
     if not energies.empty:
         per_point = per_point.merge(energies[[c for c in keep if c in energies]], on="spec_hash", how="left")
     return per_point[[c for c in per_point.columns if c not in rank_cols] + rank_cols]
+
+
+def sampling_efficiency_table(tables: list[str | Path]) -> pd.DataFrame:
+    """Every point's sampling measurements, one row per (point, sampler drawn with)."""
+    return _read_all(tables)

@@ -1,4 +1,4 @@
-"""The ``nqs-sweep`` command line: vmc, tvmc, exact, qgt, validate.
+"""The ``nqs-sweep`` command line: vmc, tvmc, exact, qgt, sampling, validate.
 
 Exit codes: 0 done (including a run that diverged: that is a result), 1 the run
 failed (recorded in summary.parquet with status 'failed'; 0 with --record-failures),
@@ -247,6 +247,29 @@ def cmd_qgt(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sampling(args: argparse.Namespace) -> int:
+    from nqs_sweep.sampling import SAMPLING_TABLE, sampling_table
+    from nqs_sweep.spectrum import load_run
+    from nqs_sweep.tables import write_table
+
+    try:
+        load_run(args.run)  # names what is missing
+        for name in ("n_samples", "repeats"):
+            value = getattr(args, name)
+            if value is not None and value < 1:
+                raise SpecError(f"--{name.replace('_', '-')}", f"must be >= 1; got {value}")
+    except SpecError as err:
+        return _fail(str(err))
+    df = sampling_table(args.run, args.n_samples, args.repeats)
+    write_table(df, args.run / SAMPLING_TABLE)
+    for _, row in df.iterrows():
+        print(
+            f"{row['draw_sampler']:>10}: {row['draw_size']} samples in {row['seconds_per_draw'] * 1e3:.1f} ms, "
+            f"tau_corr {row['tau_corr']:.2f}, R-hat {row['r_hat']:.3f}: {row['effective_samples_per_s']:.3g} effective samples/s"
+        )
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     try:
         spec = load_spec(args.spec)
@@ -305,6 +328,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--run", type=Path, required=True, help="run directory of nqs-sweep vmc")
     q.add_argument("--n-samples", type=int, default=None, help="Monte Carlo samples (default: exact enumeration when small)")
     q.set_defaults(func=cmd_qgt)
+
+    s = sub.add_parser(
+        "sampling", help="effective samples per second of each sampler that applies to a finished vmc run -> DIR/sampling.parquet"
+    )
+    s.add_argument("--run", type=Path, required=True, help="run directory of nqs-sweep vmc")
+    s.add_argument("--n-samples", type=int, default=None, help="samples per draw (default: the run's n_samples_eval)")
+    s.add_argument("--repeats", type=int, default=3, help="timed draws per sampler, after one untimed (compiling) draw")
+    s.set_defaults(func=cmd_sampling)
 
     c = sub.add_parser("validate", help="check a spec and print it resolved, with its hash")
     c.add_argument("--spec", type=Path, required=True)

@@ -11,6 +11,11 @@ the pair directions at order ε. ε is chosen from the stated infidelity budget.
 
 +z (all up) is the limit a → ∞ of a visible bias: a_i = K with
 (1 + e^{-4K})^{-N} = 1 − infidelity/2, the other half of the budget going to the seed.
+
+The autoregressive network (arnn) needs no seed: its output layer at zero gives
+uniform conditionals (+x exactly), and its tangent directions there, s_i times the
+hidden features of s_<i, are nonlinear in the spins already. +z sets the output bias
+of the +1 logit to K with (1 + e^{-2K})^{-N} = 1 − infidelity.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ def product_state_theta(
     """θ representing the product state along ``direction`` (x or z) to about ``infidelity``;
     ``copies`` is how many hidden units share each row of W (the symmetric RBM's group size)."""
     params = ansatz.init_params(key)
+    if ansatz.is_autoregressive:
+        return _autoregressive_product(ansatz, params, direction, n_sites, infidelity)
     keys = set(params)
     if not ({"b", "W"} <= keys and ("a" in keys or "V" in keys)):
         raise ValueError(f"no product-state construction for the ansatz {ansatz.name!r} (parameters {sorted(keys)})")
@@ -58,4 +65,14 @@ def product_state_theta(
             raise ValueError("the ffnn cannot represent a z-polarised state")
         out["V"] = jnp.ones_like(params["V"])
     flat, _ = ravel_pytree(out)
+    return ansatz.to_real(flat)
+
+
+def _autoregressive_product(ansatz: Ansatz, params: dict, direction: str, n_sites: int, infidelity: float) -> jax.Array:
+    last = params["layers"][-1]
+    bias = jnp.zeros_like(last["b"])
+    if direction == "z":  # p(+1) = 1 / (1 + e^{-2K}) at every site
+        bias = bias.at[:, 0].set(2 * polarisation_bias(n_sites, infidelity))
+    layers = [*params["layers"][:-1], {"W": jnp.zeros_like(last["W"]), "b": bias}]
+    flat, _ = ravel_pytree({**params, "layers": layers})
     return ansatz.to_real(flat)

@@ -369,3 +369,43 @@ def plot_dynamics_error(summary: pd.DataFrame, dyn: pd.DataFrame, outputs: list[
     left.set_title("error against width")
     right.set_title("error against number of samples")
     _save(fig, outputs)
+
+
+SAMPLER_COLORS = {"metropolis": "tab:blue", "direct": "tab:orange"}
+
+
+def plot_sampling_efficiency(df: pd.DataFrame, outputs: list[str | Path]) -> None:
+    """Effective samples per second (n / ((1 + 2 τ_corr) t_draw)) and τ_corr of the energy,
+    per point and per sampler drawn with: grouped bars, one group per point."""
+    if not df.empty:
+        df = df[df["status"].isin(["converged", "not_converged"])]
+    if df.empty:
+        return _empty(outputs, "No sampling measurements yet.")
+    coupling = sweep_coupling(df)
+    df = df.assign(
+        point=[
+            f"{_title(r.model, r.lattice, coupling, getattr(r, coupling), r.L)}\n{r.ansatz} α={r.alpha:g} (trained: {r.sampler})"
+            for r in df.itertuples()
+        ]
+    )
+    points = list(dict.fromkeys(df.sort_values(["model", "lattice", "L", "ansatz", "alpha"])["point"]))
+    samplers = [s for s in SAMPLER_COLORS if s in set(df["draw_sampler"])]
+    width = 0.8 / len(samplers)
+    fig, axes = plt.subplots(1, 2, figsize=(max(8, 2.2 * len(points)), 4.2))
+    for k, sampler in enumerate(samplers):
+        g = df[df["draw_sampler"] == sampler].groupby("point").mean(numeric_only=True)
+        x = [points.index(p) + (k - (len(samplers) - 1) / 2) * width for p in g.index]
+        axes[0].bar(x, g["effective_samples_per_s"], width, color=SAMPLER_COLORS[sampler], label=sampler)
+        axes[1].bar(x, g["tau_corr"], width, color=SAMPLER_COLORS[sampler], label=sampler)
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("effective samples / s  [n / ((1 + 2τ) t)]")
+    axes[1].set_ylabel("τ_corr of the local energy (0 = independent)")
+    device = ", ".join(sorted(set(df["device"])))
+    for ax in axes:
+        ax.set_xticks(range(len(points)))
+        ax.set_xticklabels(points, fontsize=7, rotation=20, ha="right")
+        ax.grid(alpha=0.3, axis="y")
+        ax.legend(title="drawn with", fontsize=7)
+    axes[0].set_title(f"sampling efficiency on the final state ({device})", fontsize=9)
+    fig.tight_layout()
+    _save(fig, outputs)

@@ -26,15 +26,19 @@ MODEL_COUPLINGS: dict[str, dict[str, float]] = {
     "heisenberg": {"J": 1.0},
     "j1j2": {"J1": 1.0, "J2": 0.5},
 }
-ANSATZ_NAMES = ("rbm", "ffnn", "rbm_symm", "gcnn")
-# Ansatze summed over a symmetry group of the lattice (ansatz.symmetries), and those with depth
-# (ansatz.layers, ansatz.features).
+ANSATZ_NAMES = ("rbm", "ffnn", "rbm_symm", "gcnn", "arnn")
+# Ansatze summed over a symmetry group of the lattice (ansatz.symmetries), those with depth
+# (ansatz.layers, ansatz.features), and those normalised site by site (sampler.kind: direct).
 SYMMETRIC_ANSATZE = ("rbm_symm", "gcnn")
-DEEP_ANSATZE = ("ffnn", "gcnn")
+DEEP_ANSATZE = ("ffnn", "gcnn", "arnn")
+AUTOREGRESSIVE_ANSATZE = ("arnn",)
+# Ansatze whose width counts features per group element or per site, not units in all:
+# for them alpha is that number of features.
+PER_SITE_FEATURE_ANSATZE = SYMMETRIC_ANSATZE + AUTOREGRESSIVE_ANSATZE
 SYMMETRIES = ("translations", "space_group")
 ANSATZ_DTYPES = ("float64", "complex128", "float32", "complex64")
 ACTIVATIONS = ("cosh", "tanh")
-SAMPLER_KINDS = ("metropolis", "exact")
+SAMPLER_KINDS = ("metropolis", "exact", "direct")
 MOVES = ("local", "exchange")
 SECTORS = ("full", "zero_magnetization")
 OPTIMIZER_KINDS = ("sgd", "adam", "sr", "minsr")
@@ -96,8 +100,9 @@ class AnsatzSpec:
     symmetries: str = "none"
 
     def default_features(self, n_sites: int) -> tuple[int, ...]:
-        """The widths alpha alone implies: alpha channels (symmetric ansatze) or alpha N units, in every layer."""
-        per_layer = self.alpha if self.name in SYMMETRIC_ANSATZE else self.alpha * n_sites
+        """The widths alpha alone implies: alpha channels (symmetric and autoregressive ansatze) or
+        alpha N units, in every layer."""
+        per_layer = self.alpha if self.name in PER_SITE_FEATURE_ANSATZE else self.alpha * n_sites
         return (round(per_layer),) * self.layers
 
 
@@ -285,7 +290,7 @@ def parse_spec(raw: Any) -> PointSpec:
     move = _choice(sa.get("move", "local"), "sampler.move", MOVES)
     n_samples = _int(sa.get("n_samples", 1024), "sampler.n_samples", minimum=1)
     n_chains = _int(sa.get("n_chains", 16), "sampler.n_chains", minimum=1)
-    if s_kind == "metropolis":
+    if s_kind in ("metropolis", "direct"):  # direct samples are grouped in n_chains rows for R̂ and τ
         if n_samples < n_chains:
             raise SpecError("sampler.n_samples", f"must be >= sampler.n_chains ({n_chains}); got {n_samples}")
         if n_samples % n_chains:
@@ -295,7 +300,7 @@ def parse_spec(raw: Any) -> PointSpec:
             "sampler.kind", f"exact enumerates 2^N states and allows N <= {EXACT_SAMPLER_MAX_SITES}; this lattice has N={n_sites}"
         )
     n_eval = _int(sa.get("n_samples_eval", 4 * n_samples), "sampler.n_samples_eval", minimum=n_chains)
-    if s_kind == "metropolis" and n_eval % n_chains:
+    if s_kind in ("metropolis", "direct") and n_eval % n_chains:
         raise SpecError("sampler.n_samples_eval", f"must be a multiple of sampler.n_chains ({n_chains}); got {n_eval}")
     sampler = SamplerSpec(
         kind=s_kind,
@@ -322,6 +327,13 @@ def parse_spec(raw: Any) -> PointSpec:
         )
 
     ansatz = _ansatz(_required(top, "ansatz", "spec"), lattice, n_sites)
+    if s_kind == "direct" and ansatz.name not in AUTOREGRESSIVE_ANSATZE:
+        raise SpecError(
+            "sampler.kind",
+            "direct draws exact samples from the conditionals of an autoregressive ansatz "
+            f"(ansatz.name: {', '.join(AUTOREGRESSIVE_ANSATZE)}); got ansatz.name: {ansatz.name}. "
+            "Use sampler.kind: metropolis or exact for it",
+        )
 
     op = _section(top.get("optimizer"), "optimizer", ("kind", "learning_rate", "diag_shift", "n_iter", "solver"))
     n_iter = _int(op.get("n_iter", 300), "optimizer.n_iter", minimum=1)
@@ -352,6 +364,7 @@ def _ansatz(raw: Any, lattice: LatticeSpec, n_sites: int) -> AnsatzSpec:
     an = _section(raw, "ansatz", ("name", "alpha", "dtype", "activation", "init_scale", "layers", "features", "symmetries"))
     a_name = _choice(_required(an, "name", "ansatz"), "ansatz.name", ANSATZ_NAMES)
     symmetric = a_name in SYMMETRIC_ANSATZE
+    per_site = a_name in PER_SITE_FEATURE_ANSATZE
 
     if a_name in DEEP_ANSATZE:
         layers = _int(an.get("layers", 1), "ansatz.layers", minimum=1)
@@ -374,12 +387,12 @@ def _ansatz(raw: Any, lattice: LatticeSpec, n_sites: int) -> AnsatzSpec:
 
     if features is None:
         alpha = _float(an.get("alpha", 1), "ansatz.alpha", positive=True)
-        n_features = alpha if symmetric else alpha * n_sites
+        n_features = alpha if per_site else alpha * n_sites
         if abs(n_features - round(n_features)) > 1e-9:
-            what = "an integer" if symmetric else f"a multiple of 1/N (N={n_sites})"
+            what = "an integer" if per_site else f"a multiple of 1/N (N={n_sites})"
             raise SpecError("ansatz.alpha", f"must make a whole number of hidden units: {what}; got {alpha}")
     else:  # alpha is then the density of the first layer, as alpha alone would have given it
-        alpha = float(features[0]) if symmetric else features[0] / n_sites
+        alpha = float(features[0]) if per_site else features[0] / n_sites
         if "alpha" in an and abs(_float(an["alpha"], "ansatz.alpha", positive=True) - alpha) > 1e-9:
             raise SpecError(
                 "ansatz.alpha", f"with ansatz.features given, alpha is that of the first layer ({alpha:g}); got {an['alpha']!r}"

@@ -19,7 +19,7 @@ from nqs_sweep.driver import CHECKPOINT, RUN_SPEC, SUMMARY
 from nqs_sweep.estimators import centred_real_rows, local_energies, log_derivatives
 from nqs_sweep.models import Ansatz, make_ansatz
 from nqs_sweep.qgt import qgt_spectrum, ranks
-from nqs_sweep.sampler import exact_sample, metropolis_sample
+from nqs_sweep.sampler import direct_sample, exact_sample, metropolis_sample
 from nqs_sweep.spec import PointSpec, SpecError, load_spec
 from nqs_sweep.tables import coordinates
 from nqs_sweep.vmc import init_state, make_hyper
@@ -80,22 +80,31 @@ def spectrum_table(run: Path, n_samples: int | None = None, seed: int = 1) -> pd
     else:
         n = n_samples or spec.sampler.n_samples_eval
         n -= n % spec.sampler.n_chains
-        sample, _ = metropolis_sample(
-            ansatz,
-            theta,
-            chains,
-            jax.random.key(seed),
-            n_per_chain=n // spec.sampler.n_chains,
-            n_discard=spec.sampler.n_discard,
-            sweep_size=spec.sampler.sweep_size,
-            move=spec.sampler.move,
-            exchange_bonds=hyper.ham.exch_bonds,
-        )
+        n_per_chain = n // spec.sampler.n_chains
+        if spec.sampler.kind == "direct":
+            sample = direct_sample(ansatz, theta, jax.random.key(seed), n_chains=spec.sampler.n_chains, n_per_chain=n_per_chain)
+        else:  # the run's chains, also for an exact-sampler run too large to enumerate here
+            sample, _ = metropolis_sample(
+                ansatz,
+                theta,
+                chains,
+                jax.random.key(seed),
+                n_per_chain=n_per_chain,
+                n_discard=spec.sampler.n_discard,
+                sweep_size=spec.sampler.sweep_size,
+                move=spec.sampler.move,
+                exchange_bonds=hyper.ham.exch_bonds,
+            )
         configs = sample.configs.reshape(-1, spec.n_sites)
         weights = jnp.full(configs.shape[0], 1.0 / configs.shape[0], ansatz.real_dtype)
         source = f"n_samples={configs.shape[0]}"
-    e_loc = local_energies(hyper.ham, ansatz, theta, configs)
-    o_t, _ = centred_real_rows(log_derivatives(ansatz.log_psi, theta, configs), e_loc, weights, real_only=not ansatz.is_complex)
+    # Jitted as one program: op by op, a deep network's Jacobian costs seconds of dispatch.
+    rows = jax.jit(
+        lambda th, x, w: centred_real_rows(
+            log_derivatives(ansatz.log_psi, th, x), local_energies(hyper.ham, ansatz, th, x), w, real_only=not ansatz.is_complex
+        )[0]
+    )
+    o_t = rows(theta, configs, weights)
     evals = np.asarray(qgt_spectrum(o_t))
     df = pd.DataFrame({"index": np.arange(evals.size), "eigenvalue": evals})
     for k, v in {

@@ -23,7 +23,7 @@ from nqs_sweep import hilbert
 from nqs_sweep.quench import QuenchSpec, initial_point_spec, parse_quench
 from nqs_sweep.spec import PointSpec, SpecError, parse_spec
 
-STUDY_KEYS = ("study", "description", "defaults", "grid", "points", "exact", "qgt", "quenches")
+STUDY_KEYS = ("study", "description", "defaults", "grid", "points", "exact", "qgt", "sampling", "quenches")
 QUENCH_KEYS = ("defaults", "grid", "points")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_EXACT_MAX_DIM = 2**20
@@ -61,6 +61,7 @@ class Study:
     references: dict  # reference path -> raw spec that defines it
     qgt: dict | None = None  # {'n_samples': int | None} when the study asks for QGT spectra
     quenches: tuple[StudyQuench, ...] = ()
+    sampling: dict | None = None  # {'n_samples': int | None, 'repeats': int} when the study measures sampling efficiency
 
     def point(self, path: str) -> StudyPoint:
         return self._by_path[path]
@@ -240,6 +241,7 @@ def expand_study(config: Any) -> Study:
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
             raise StudyError("qgt.n_samples", f"must be a positive integer or null; got {n!r}")
         qgt = {"n_samples": n}
+    sampling = _sampling_section(config.get("sampling"))
 
     parsed = []
     for source, raw, set_keys in _candidates(config):
@@ -283,7 +285,21 @@ def expand_study(config: Any) -> Study:
         StudyQuench(q.path, q.spec, by_hash[initial_point_spec(q.spec).spec_hash] if q.initial_point else None, q.exact)
         for q in quenches
     ]
-    return Study(name, tuple(points), references, qgt, tuple(quenches))
+    return Study(name, tuple(points), references, qgt, tuple(quenches), sampling)
+
+
+def _sampling_section(raw: Any) -> dict | None:
+    """`sampling: {n_samples, repeats}` (either may be left out; `sampling: {}` takes the defaults)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) - {"n_samples", "repeats"}:
+        raise StudyError("sampling", "allowed keys: n_samples (an integer, or null for each point's n_samples_eval), repeats")
+    out = {"n_samples": raw.get("n_samples"), "repeats": raw.get("repeats", 3)}
+    for key, value in out.items():
+        if (value is not None or key == "repeats") and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            allowed = "a positive integer or null" if key == "n_samples" else "a positive integer"
+            raise StudyError(f"sampling.{key}", f"must be {allowed}; got {value!r}")
+    return out
 
 
 def quench_path(q: QuenchSpec, defaults: dict) -> str:

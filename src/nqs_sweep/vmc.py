@@ -19,7 +19,7 @@ from nqs_sweep.estimators import centred_jacobian, local_energies
 from nqs_sweep.hamiltonians import Hamiltonian, build_hamiltonian
 from nqs_sweep.models import Ansatz
 from nqs_sweep.qgt import natural_gradient
-from nqs_sweep.sampler import ChainState, Sample, exact_sample, init_chains, metropolis_sample
+from nqs_sweep.sampler import ChainState, Sample, direct_sample, exact_sample, init_chains, metropolis_sample
 from nqs_sweep.schedules import ScheduleValues, schedule_at, schedule_values
 from nqs_sweep.spec import PointSpec
 from nqs_sweep.stats import Stats, chain_stats, weighted_stats
@@ -69,6 +69,8 @@ def _draw(spec: PointSpec, ansatz: Ansatz, theta, chains, key, hyper: Hyper, n_s
     sa = spec.sampler
     if sa.kind == "exact":
         return exact_sample(ansatz, theta, hyper.enumeration), chains
+    if sa.kind == "direct":  # no chain to carry: the chain state stays as it was
+        return direct_sample(ansatz, theta, key, n_chains=sa.n_chains, n_per_chain=n_samples // sa.n_chains), chains
     bonds = hyper.ham.exch_bonds
     return metropolis_sample(
         ansatz,

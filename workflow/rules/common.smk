@@ -35,6 +35,11 @@ QGT_TARGETS = (
     if STUDY.qgt is not None
     else []
 )
+SAMPLING_TARGETS = (
+    [f"{RESULTS}/figures/sampling_efficiency.{ext}" for ext in ("png", "pdf")] + [f"{RESULTS}/tables/sampling.parquet"]
+    if STUDY.sampling is not None
+    else []
+)
 
 
 wildcard_constraints:

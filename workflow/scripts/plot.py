@@ -12,5 +12,6 @@ draw = {
     "energy_vs_coupling": plots.plot_energy_vs_coupling,
     "qgt_rank": plots.plot_qgt_rank,
     "spectra": plots.plot_spectra,
+    "sampling_efficiency": plots.plot_sampling_efficiency,
 }[snakemake.params.kind]  # noqa: F821
 draw(pd.read_parquet(snakemake.input[0]), [snakemake.output.png, snakemake.output.pdf])  # noqa: F821

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
 from nqs_sweep.lattice import Lattice
-from nqs_sweep.models import ffnn, gcnn, rbm, rbm_symm
+from nqs_sweep.models import arnn, ffnn, gcnn, rbm, rbm_symm
 from nqs_sweep.spec import PointSpec
 
 DTYPES = {"float64": jnp.float64, "complex128": jnp.complex128, "float32": jnp.float32, "complex64": jnp.complex64}
@@ -28,6 +28,7 @@ class Ansatz:
     """A network with its parameter layout. Hashable, so it can close over jitted code."""
 
     name: str
+    n_sites: int
     n_params: int  # parameters as the network counts them (a complex one counts once)
     is_complex: bool
     real_dtype: object
@@ -39,6 +40,8 @@ class Ansatz:
     flip_tables_tree: Callable | None = None  # pytree -> what flip_ratio_tree needs, once per parameter set
     flip_ratio_tree: Callable | None = None  # (tables, s (N,), cache, sites (2,), active (2,)) -> (log ratio, cache)
     jacobian_blocks_tree: Callable | None = None  # (pytree, s (B, N)) -> {name: (U, V)}, real networks only
+    # Autoregressive networks: (pytree, s (..., N)) -> (..., N, 2) normalised log ψ_i(±1 | s_<i).
+    conditionals_tree: Callable | None = None
 
     @property
     def n_real_params(self) -> int:
@@ -65,6 +68,16 @@ class Ansatz:
     # An Ansatz is itself a log ψ function, so the estimators and samplers that take
     # one can find its fast kernels (a bare ansatz.log_psi takes the generic path).
     __call__ = log_psi
+
+    @property
+    def is_autoregressive(self) -> bool:
+        return self.conditionals_tree is not None
+
+    def conditionals(self, theta: jax.Array, s: jax.Array) -> jax.Array:
+        """log ψ_i(σ | s_<i) for σ = +1, −1 at every site: (..., N) -> (..., N, 2)."""
+        if self.conditionals_tree is None:
+            raise ValueError(f"the ansatz {self.name!r} is not autoregressive: it has no conditionals to sample from")
+        return self.conditionals_tree(self.to_tree(theta), s)
 
     def jacobian_blocks(self, theta: jax.Array, s: jax.Array) -> list:
         """Factored log-derivatives, in the order of θ (see nqs_sweep.jacobian)."""
@@ -96,12 +109,18 @@ def make_ansatz(spec: PointSpec) -> Ansatz:
         group = lat.symmetry_group(a.symmetries)
         init_params = lambda key: gcnn.init(key, n, len(group), a.features, dtype, a.init_scale)  # noqa: E731
         log_psi_tree = gcnn.make_log_psi(group, a.activation)
+    elif a.name == "arnn":
+        init_params = lambda key: arnn.init(key, n, a.features, dtype, a.init_scale)  # noqa: E731
+        conditionals = arnn.make_conditionals(n, a.activation, spec.sector == "zero_magnetization")
+        log_psi_tree = arnn.make_log_psi(conditionals)
+        kernels = {"conditionals_tree": conditionals}
     else:
         raise ValueError(f"unknown ansatz {a.name!r}")
     example = init_params(jax.random.key(0))
     flat, unravel = ravel_pytree(example)
     return Ansatz(
         name=a.name,
+        n_sites=n,
         n_params=int(flat.size),
         is_complex=jnp.iscomplexobj(flat),
         real_dtype=jnp.finfo(flat.dtype).dtype,

@@ -1,0 +1,98 @@
+"""Autoregressive network: masked dense layers (MADE; Sharir et al., PRL 124, 020503, 2020).
+
+ψ(s) = Π_i ψ_i(s_i | s_<i), sites in lattice order (row-major on the square lattice).
+Every site carries ``F`` features per layer. The first layer lets site i see only the
+spins s_j with j < i; later layers and the output let it see the features of j <= i,
+so the two logits z_i(±1) of site i are functions of s_<i alone. Each conditional is
+normalised, Σ_σ |ψ_i(σ)|² = 1 with log ψ_i(σ) = z_i(σ) − ½ log Σ_σ' e^{2 Re z_i(σ')},
+so Σ_s |ψ(s)|² = 1 by construction and exact samples are drawn site by site
+(nqs_sweep.sampler.direct_sample). With complex parameters Im z_i is the phase.
+
+In the zero-magnetisation sector a value that would leave too few spins of the other
+sign for the remaining sites gets probability zero, so ψ is normalised on the sector.
+
+Only the (i, j) pairs a mask allows are parameters (packed, scattered into the dense
+weight per call): every parameter moves ψ, and the parameter count that the QGT rank
+is measured against is the honest one.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nqs_sweep.models.activations import HIDDEN_ACTIVATIONS
+
+SPIN_VALUES = (1, -1)  # the order of the two logits of a site
+
+
+def mask_pairs(n_sites: int, strict: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(rows i, cols j) of the pairs with j < i (strict) or j <= i."""
+    rows, cols = np.tril_indices(n_sites, k=-1 if strict else 0)
+    return rows, cols
+
+
+def init(key: jax.Array, n_sites: int, features: tuple[int, ...], dtype, scale: float) -> dict:
+    """Hidden layers at variance 1/fan_in (their signal neither dies out nor saturates); the
+    output layer at ``scale``, so the initial conditionals are nearly uniform."""
+    widths = (1, *features, len(SPIN_VALUES))
+    layers = []
+    keys = jax.random.split(key, len(widths) - 1)
+    for depth, (k, f_in, f_out) in enumerate(zip(keys, widths[:-1], widths[1:])):
+        rows, _ = mask_pairs(n_sites, strict=depth == 0)
+        kw, kb = jax.random.split(k)
+        fan_in = max(1, f_in * n_sites // 2)
+        last = depth == len(widths) - 2
+        w_scale = scale if last else 1.0 / np.sqrt(fan_in)
+        layers.append(
+            {
+                "W": w_scale * jax.random.normal(kw, (rows.size, f_out, f_in), dtype),
+                "b": (scale if last else 0.1) * jax.random.normal(kb, (n_sites, f_out), dtype),
+            }
+        )
+    return {"layers": layers}
+
+
+def _masked_dense(layer: dict, x: jax.Array, rows: np.ndarray, cols: np.ndarray, n_sites: int) -> jax.Array:
+    """x (B, N, F_in) -> (B, N, F_out), site i summing over the masked j only."""
+    w = layer["W"]
+    dense = jnp.zeros((n_sites, n_sites, *w.shape[1:]), w.dtype).at[rows, cols].set(w)
+    return jnp.einsum("ijfg,bjg->bif", dense, x.astype(w.dtype)) + layer["b"]
+
+
+def make_conditionals(n_sites: int, activation: str, zero_magnetization: bool):
+    """conditionals(params, s (..., N)) -> (..., N, 2): log ψ_i(σ | s_<i) for σ = +1, −1."""
+    sigma = HIDDEN_ACTIVATIONS[activation]
+    strict = mask_pairs(n_sites, strict=True)
+    inclusive = mask_pairs(n_sites, strict=False)
+    half = n_sites // 2
+
+    def conditionals(params: dict, s: jax.Array) -> jax.Array:
+        batch = s.shape[:-1]
+        x = s.reshape(-1, n_sites, 1)
+        layers = params["layers"]
+        for depth, layer in enumerate(layers):
+            x = _masked_dense(layer, x, *(strict if depth == 0 else inclusive), n_sites)
+            if depth < len(layers) - 1:
+                x = sigma(x)
+        z = x.astype(jnp.result_type(x.dtype, jnp.float32))  # (B, N, 2) logits
+        if zero_magnetization:
+            # Spins of each sign already placed before site i (unset sites are 0 and lie after i).
+            sv = s.reshape(-1, n_sites)
+            ups = jnp.cumsum(sv > 0, axis=-1) - (sv > 0)
+            downs = jnp.cumsum(sv < 0, axis=-1) - (sv < 0)
+            allowed = jnp.stack([ups < half, downs < half], axis=-1)
+            z = jnp.where(allowed, z, -jnp.inf)
+        norm = 0.5 * jax.nn.logsumexp(2 * jnp.real(z), axis=-1, keepdims=True)
+        return (z - norm).reshape(*batch, n_sites, len(SPIN_VALUES))
+
+    return conditionals
+
+
+def make_log_psi(conditionals):
+    def log_psi(params: dict, s: jax.Array) -> jax.Array:
+        cond = conditionals(params, s)
+        return jnp.sum(jnp.where(s > 0, cond[..., 0], cond[..., 1]), axis=-1)
+
+    return log_psi

@@ -1,0 +1,87 @@
+"""Sampling efficiency of a finished run: effective samples per second, per sampler.
+
+On the run's final parameters, every sampler that applies draws a fresh sample of the
+same size: Metropolis (the run's moves, chains and burn-in, continued from its final
+chains) always, and direct sampling when the ansatz is autoregressive. Both are timed
+as a jitted draw alone (the local energies are not part of the cost compared), and the
+local energies of the draw give τ_corr and R̂ (nqs_sweep.stats). The effective sample
+size is n / (1 + 2 τ_corr), with τ_corr = 0 for independent samples, so
+effective samples per second = n / ((1 + 2 τ_corr) · seconds per draw).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+
+import jax
+import numpy as np
+import pandas as pd
+
+from nqs_sweep.estimators import local_energies
+from nqs_sweep.spec import PointSpec
+from nqs_sweep.spectrum import _run_status, load_run
+from nqs_sweep.stats import chain_stats
+from nqs_sweep.tables import coordinates
+from nqs_sweep.vmc import _draw, make_hyper
+
+SAMPLING_TABLE = "sampling.parquet"
+
+
+def _samplers(spec: PointSpec, ansatz) -> list[str]:
+    return ["metropolis", "direct"] if ansatz.is_autoregressive else ["metropolis"]
+
+
+def _draw_only(spec: PointSpec, ansatz, hyper, n: int, theta, chains, key):
+    return _draw(spec, ansatz, theta, chains, key, hyper, n)[0]
+
+
+def _timed(fn, *args, repeats: int) -> tuple[object, float]:
+    """(output of the first call, mean seconds of ``repeats`` further calls); compile excluded."""
+    out = jax.block_until_ready(fn(*args))
+    start = time.perf_counter()
+    for _ in range(repeats):
+        jax.block_until_ready(fn(*args))
+    return out, (time.perf_counter() - start) / repeats
+
+
+def sampling_table(run: Path, n_samples: int | None = None, repeats: int = 3, seed: int = 2) -> pd.DataFrame:
+    """One row per sampler (draw_sampler): seconds per draw, τ_corr, R̂, acceptance, effective samples per second."""
+    status = _run_status(Path(run))
+    spec, ansatz, theta, chains = load_run(run)
+    n = n_samples or spec.sampler.n_samples_eval
+    n -= n % spec.sampler.n_chains
+    hyper = make_hyper(spec, ansatz.real_dtype)
+    key = jax.random.key(seed)
+    rows = []
+    for kind in _samplers(spec, ansatz):
+        # The run's sampler settings with the kind changed: same chains, same sample size; Metropolis
+        # moves that keep the run's sector (a direct-sampled run's spec need not name them).
+        move = "exchange" if spec.sector == "zero_magnetization" else "local"
+        as_kind = replace(spec, sampler=replace(spec.sampler, kind=kind, move=move))
+        draw = jax.jit(partial(_draw_only, as_kind, ansatz, hyper, n))
+        sample, seconds = _timed(draw, theta, chains, key, repeats=repeats)
+        e_loc = jax.jit(lambda th, x: local_energies(hyper.ham, ansatz, th, x))(theta, sample.configs.reshape(-1, spec.n_sites))
+        stats = chain_stats(e_loc.reshape(sample.configs.shape[:2]))
+        tau = float(stats.tau_corr)
+        rows.append(
+            {
+                **coordinates(spec),  # 'sampler' and 'n_samples' there are the run's own
+                "draw_sampler": kind,
+                "draw_size": n,
+                "n_chains": spec.sampler.n_chains,
+                "seconds_per_draw": seconds,
+                "tau_corr": tau,
+                "r_hat": float(stats.r_hat),
+                "acceptance": float(sample.acceptance),
+                "energy": float(np.real(stats.mean)),
+                "energy_error": float(stats.error),
+                "n_effective": n / (1 + 2 * tau),
+                "effective_samples_per_s": n / ((1 + 2 * tau) * seconds),
+                "device": jax.devices()[0].platform,
+                "status": status,
+            }
+        )
+    return pd.DataFrame(rows)

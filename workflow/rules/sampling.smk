@@ -1,0 +1,58 @@
+# Sampling efficiency of every finished point, when the study has a `sampling:` section:
+# effective samples per second of Metropolis and (for autoregressive ansatze) direct sampling.
+
+
+rule sampling_efficiency:
+    input:
+        summary=f"{RESULTS}/vmc/{{point}}/summary.parquet",
+    output:
+        f"{RESULTS}/vmc/{{point}}/sampling.parquet",
+    log:
+        f"{RESULTS}/logs/sampling/{{point}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/sampling/{{point}}.tsv"
+    params:
+        args=lambda wildcards: " ".join(
+            [f"--repeats {STUDY.sampling['repeats']}"]
+            + ([f"--n-samples {STUDY.sampling['n_samples']}"] if STUDY.sampling["n_samples"] else [])
+        ),
+    # Timings: one job on the cores it was given, not sharing them with another.
+    threads: workflow.cores
+    resources:
+        runtime=30,
+        mem_mb=4000,
+    shell:
+        "{NQS} sampling --run $(dirname {input.summary}) {params.args} > {log} 2>&1"
+
+
+rule aggregate_sampling:
+    input:
+        expand(f"{RESULTS}/vmc/{{point}}/sampling.parquet", point=POINTS),
+    output:
+        f"{RESULTS}/tables/sampling.parquet",
+    log:
+        f"{RESULTS}/logs/aggregate_sampling.log",
+    resources:
+        runtime=10,
+        mem_mb=2000,
+    run:
+        from nqs_sweep.aggregate import sampling_efficiency_table
+        from nqs_sweep.tables import write_table
+
+        write_table(sampling_efficiency_table(input), output[0])
+
+
+rule plot_sampling_efficiency:
+    input:
+        rules.aggregate_sampling.output,
+    output:
+        png=report(
+            f"{RESULTS}/figures/sampling_efficiency.png", category="Figures", caption="../report/sampling_efficiency.rst"
+        ),
+        pdf=f"{RESULTS}/figures/sampling_efficiency.pdf",
+    log:
+        f"{RESULTS}/logs/plot_sampling_efficiency.log",
+    params:
+        kind="sampling_efficiency",
+    script:
+        "../scripts/plot.py"
