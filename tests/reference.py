@@ -68,13 +68,20 @@ def _log_cosh(z):
 
 
 def log_psi_reference(
-    name: str, params: dict, s: np.ndarray, translations: np.ndarray, activation: str = "cosh", zero_magnetization: bool = False
+    name: str,
+    params: dict,
+    s: np.ndarray,
+    translations: np.ndarray,
+    activation: str = "cosh",
+    zero_magnetization: bool = False,
+    width: int | None = None,
 ) -> np.ndarray:
-    """The ansatz formulas, evaluated directly. s: (B, N) of ±1; the sector matters to the arnn only."""
+    """The ansatz formulas, evaluated directly. s: (B, N) of ±1; the sector and the lattice's
+    row length (width) matter to the autoregressive networks only."""
     if name == "gcnn":
         return _gcnn_reference(params, s.astype(float), translations, activation)
-    if name == "arnn":
-        return arnn_reference(params, s.astype(float), activation, zero_magnetization)
+    if name in ("arnn", "arnn_conv"):
+        return arnn_reference(params, s.astype(float), activation, zero_magnetization, width)
     p = {k: np.asarray(v) for k, v in params.items() if k != "hidden"}
     s = s.astype(float)
     if name == "ffnn" and "hidden" in params:  # deeper layers first, then the one-layer formula on their output
@@ -115,17 +122,26 @@ def _gcnn_reference(params: dict, s: np.ndarray, group: np.ndarray, activation: 
     return np.log(np.exp(x.sum(-1).astype(complex)).sum(-1))
 
 
-def arnn_reference(params: dict, s: np.ndarray, activation: str = "cosh", zero_magnetization: bool = False) -> np.ndarray:
+def arnn_reference(
+    params: dict, s: np.ndarray, activation: str = "cosh", zero_magnetization: bool = False, width: int | None = None
+) -> np.ndarray:
     """The autoregressive product written site by site: at site i every layer sums over
     j < i (first layer) or j <= i (later ones), the weights listed pair by pair in the
-    order i = 0.., j = 0..; then log ψ = Σ_i [z_i(s_i) − ½ log Σ_σ e^{2 Re z_i(σ)}]."""
+    order i = 0.., j = 0.. (dense, width None) or one per offset (dy, dx) of j from i on rows
+    of ``width`` sites, offsets in increasing (dy, dx) (convolution); then
+    log ψ = Σ_i [z_i(s_i) − ½ log Σ_σ e^{2 Re z_i(σ)}]."""
     sigma = _log_cosh if activation == "cosh" else np.tanh
     layers = [{k: np.asarray(v) for k, v in layer.items()} for layer in params["layers"]]
     batch, n = s.shape
     x = s[:, :, None].astype(complex)
     for depth, layer in enumerate(layers):
         pairs = [(i, j) for i in range(n) for j in range(i if depth == 0 else i + 1)]
-        weight = dict(zip(pairs, layer["W"]))
+        if width is None:
+            weight = dict(zip(pairs, layer["W"]))
+        else:
+            offset = {(i, j): (j // width - i // width, j % width - i % width) for i, j in pairs}
+            kernel = dict(zip(sorted(set(offset.values())), layer["W"]))
+            weight = {pair: kernel[offset[pair]] for pair in pairs}
         out = np.zeros((batch, n, layer["b"].shape[1]), dtype=complex)
         for i in range(n):
             out[:, i] = layer["b"][i]

@@ -22,12 +22,12 @@ from nqs_sweep.spec import SpecError, parse_spec
 SIGNIFICANCE = 1e-3
 
 
-def arnn_spec(L: int, dtype: str = "complex128", sector: str = "full", sampler: dict | None = None, **ansatz):
+def arnn_spec(L: int, dtype: str = "complex128", sector: str = "full", sampler: dict | None = None, kind="chain", **ansatz):
     model = {"name": "tfim"} if sector == "full" else {"name": "heisenberg"}
     return parse_spec(
         {
             "model": model,
-            "lattice": {"kind": "chain", "L": L},
+            "lattice": {"kind": kind, "L": L},
             "hilbert": {"sector": sector},
             "ansatz": {"name": "arnn", "layers": 2, "features": 3, "dtype": dtype, "init_scale": 0.7, **ansatz},
             "sampler": sampler or {"kind": "direct", "n_samples": 64, "n_chains": 4},
@@ -41,12 +41,18 @@ def far_from_uniform(ansatz, seed: int = 3):
 
 
 @pytest.mark.parametrize(
-    "dtype,sector",
-    [("float64", "full"), ("complex128", "full"), ("complex128", "zero_magnetization"), ("float32", "full")],
+    "name,dtype,sector",
+    [
+        ("arnn", "float64", "full"),
+        ("arnn", "complex128", "full"),
+        ("arnn", "complex128", "zero_magnetization"),
+        ("arnn", "float32", "full"),
+        ("arnn_conv", "complex128", "zero_magnetization"),
+    ],
 )
-def test_psi_is_normalised_over_the_whole_space(dtype, sector):
+def test_psi_is_normalised_over_the_whole_space(name, dtype, sector):
     """Σ_s |ψ(s)|² = 1 over all 2^12 states; in the sector, ψ vanishes outside it."""
-    spec = arnn_spec(12, dtype, sector)
+    spec = arnn_spec(12, dtype, sector, name=name)
     ansatz = make_ansatz(spec)
     theta = far_from_uniform(ansatz).astype(ansatz.real_dtype)
     everything = jnp.asarray(hilbert.all_states(12, "full"), ansatz.real_dtype)
@@ -61,9 +67,10 @@ def test_psi_is_normalised_over_the_whole_space(dtype, sector):
         assert np.std(np.imag(np.asarray(ansatz.log_psi(theta, everything[:64])))) > 0.1  # a phase is there
 
 
-def test_conditionals_depend_only_on_earlier_sites():
-    """ψ_i(· | s) is unchanged when the spins at sites >= i change."""
-    spec = arnn_spec(9)
+@pytest.mark.parametrize("name", ["arnn", "arnn_conv"])
+def test_conditionals_depend_only_on_earlier_sites(name):
+    """ψ_i(· | s) is unchanged when the spins at sites >= i change (row-major on the 3x3 lattice)."""
+    spec = arnn_spec(3, kind="square", name=name)
     ansatz = make_ansatz(spec)
     theta = far_from_uniform(ansatz)
     k1, k2 = jax.random.split(jax.random.key(0))
@@ -134,6 +141,9 @@ def test_arnn_spec_fields():
     with pytest.raises(SpecError) as err:
         arnn_spec(10, symmetries="translations")
     assert err.value.field == "ansatz.symmetries"
+    # the masked convolution on 4x4: one weight per offset, 24 offsets before a site and 25 up to it
+    conv = make_ansatz(arnn_spec(4, kind="square", name="arnn_conv", layers=1, features=2))
+    assert conv.n_params == 24 * 2 * 1 + 25 * 2 * 2 + 16 * (2 + 2)
 
 
 @pytest.mark.parametrize("direction", ["x", "z"])

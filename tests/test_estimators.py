@@ -66,6 +66,7 @@ ANSATZE = {
     "ffnn-3": {"name": "ffnn", "features": [5, 4, 3], "layers": 3, "dtype": "complex128"},
     "arnn-complex": {"name": "arnn", "features": [3, 2], "layers": 2, "dtype": "complex128"},
     "arnn-real": {"name": "arnn", "features": 2, "layers": 1, "dtype": "float64"},
+    "arnn_conv": {"name": "arnn_conv", "features": [2, 2], "layers": 2, "dtype": "complex128", "activation": "tanh"},
 }
 # The issue-5 ansatze run on one problem each (all pairs would cost minutes of the suite's
 # time budget); tests/test_ansatze.py checks their symmetries on more lattices.
@@ -77,6 +78,7 @@ ONLY_ON = {
     # complex with the zero-magnetisation constraint; real in the full space
     "arnn-complex": ("xxz-chain8-sz0",),
     "arnn-real": ("tfim-chain8",),
+    "arnn_conv": ("j1j2-square3-open",),  # offsets on a 2D lattice
 }
 SYMMETRIC = ("rbm_symm", "gcnn")
 
@@ -119,8 +121,15 @@ def test_local_energy_energy_gradient_and_qgt_match_dense(spec_factory, problem,
     # log ψ against the formula evaluated directly (compared as ψ: log ψ is defined mod 2πi)
     lat = Lattice(spec.lattice.kind, spec.lattice.L, spec.lattice.pbc)
     group = lat.translations if spec.ansatz.symmetries == "none" else lat.symmetry_group(spec.ansatz.symmetries)
+    width = None if ansatz.name != "arnn_conv" else (spec.lattice.L if spec.lattice.kind == "square" else spec.n_sites)
     ref = log_psi_reference(
-        ansatz.name, ansatz.to_tree(theta), np.asarray(states), group, spec.ansatz.activation, spec.sector == "zero_magnetization"
+        ansatz.name,
+        ansatz.to_tree(theta),
+        np.asarray(states),
+        group,
+        spec.ansatz.activation,
+        spec.sector == "zero_magnetization",
+        width,
     )
     log_psi = np.asarray(ansatz.log_psi(theta, states))
     np.testing.assert_allclose(np.exp(log_psi), np.exp(ref), rtol=1e-10, atol=0)

@@ -43,7 +43,7 @@ INITIAL_KINDS = ("ground_state", "product")
 DIRECTIONS = ("x", "z")
 # Ansatze whose parameters we can set to represent a product state exactly (x) or
 # to a stated infidelity (z); see initial_states.py.
-PRODUCT_ANSATZE = ("rbm", "rbm_symm", "ffnn", "arnn")
+PRODUCT_ANSATZE = ("rbm", "rbm_symm", "ffnn", "arnn", "arnn_conv")
 MAX_SAVES = 100_000
 
 

@@ -26,12 +26,12 @@ MODEL_COUPLINGS: dict[str, dict[str, float]] = {
     "heisenberg": {"J": 1.0},
     "j1j2": {"J1": 1.0, "J2": 0.5},
 }
-ANSATZ_NAMES = ("rbm", "ffnn", "rbm_symm", "gcnn", "arnn")
+ANSATZ_NAMES = ("rbm", "ffnn", "rbm_symm", "gcnn", "arnn", "arnn_conv")
 # Ansatze summed over a symmetry group of the lattice (ansatz.symmetries), those with depth
 # (ansatz.layers, ansatz.features), and those normalised site by site (sampler.kind: direct).
 SYMMETRIC_ANSATZE = ("rbm_symm", "gcnn")
-DEEP_ANSATZE = ("ffnn", "gcnn", "arnn")
-AUTOREGRESSIVE_ANSATZE = ("arnn",)
+DEEP_ANSATZE = ("ffnn", "gcnn", "arnn", "arnn_conv")
+AUTOREGRESSIVE_ANSATZE = ("arnn", "arnn_conv")
 # Ansatze whose width counts features per group element or per site, not units in all:
 # for them alpha is that number of features.
 PER_SITE_FEATURE_ANSATZE = SYMMETRIC_ANSATZE + AUTOREGRESSIVE_ANSATZE

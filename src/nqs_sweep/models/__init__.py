@@ -109,9 +109,11 @@ def make_ansatz(spec: PointSpec) -> Ansatz:
         group = lat.symmetry_group(a.symmetries)
         init_params = lambda key: gcnn.init(key, n, len(group), a.features, dtype, a.init_scale)  # noqa: E731
         log_psi_tree = gcnn.make_log_psi(group, a.activation)
-    elif a.name == "arnn":
-        init_params = lambda key: arnn.init(key, n, a.features, dtype, a.init_scale)  # noqa: E731
-        conditionals = arnn.make_conditionals(n, a.activation, spec.sector == "zero_magnetization")
+    elif a.name in ("arnn", "arnn_conv"):
+        # a masked convolution ties weights by offset on rows of the lattice (a chain is one row)
+        width = None if a.name == "arnn" else (spec.lattice.L if lat.kind == "square" else n)
+        init_params = lambda key: arnn.init(key, n, a.features, dtype, a.init_scale, width)  # noqa: E731
+        conditionals = arnn.make_conditionals(n, a.activation, spec.sector == "zero_magnetization", width)
         log_psi_tree = arnn.make_log_psi(conditionals)
         kernels = {"conditionals_tree": conditionals}
     else:

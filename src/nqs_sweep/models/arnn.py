@@ -1,4 +1,5 @@
-"""Autoregressive network: masked dense layers (MADE; Sharir et al., PRL 124, 020503, 2020).
+"""Autoregressive networks: masked dense layers (arnn; MADE, Sharir et al., PRL 124, 020503,
+2020) and masked convolutions (arnn_conv).
 
 ψ(s) = Π_i ψ_i(s_i | s_<i), sites in lattice order (row-major on the square lattice).
 Every site carries ``F`` features per layer. The first layer lets site i see only the
@@ -14,6 +15,14 @@ sign for the remaining sites gets probability zero, so ψ is normalised on the s
 Only the (i, j) pairs a mask allows are parameters (packed, scattered into the dense
 weight per call): every parameter moves ψ, and the parameter count that the QGT rank
 is measured against is the honest one.
+
+arnn_conv ties the weight of a pair (i, j) to its lattice offset (dy, dx) = r_j − r_i
+(a chain is one row): a masked convolution, with the lattice's edges as zero padding
+(periodic wrapping would let a site see later ones). The kernel reaches the whole
+lattice, so stacking layers leaves no blind spot (the upper-right region that a small
+PixelCNN kernel never reaches), and the parameter count is ~2N F² per layer instead of
+~N² F²/2. It is contracted as the dense layer with tied weights: the cost is the
+dense one, the parameters are the convolution's.
 """
 
 from __future__ import annotations
@@ -27,45 +36,54 @@ from nqs_sweep.models.activations import HIDDEN_ACTIVATIONS
 SPIN_VALUES = (1, -1)  # the order of the two logits of a site
 
 
-def mask_pairs(n_sites: int, strict: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(rows i, cols j) of the pairs with j < i (strict) or j <= i."""
+def mask_pairs(n_sites: int, strict: bool, width: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows i, cols j, parameter index) of the pairs with j < i (strict) or j <= i.
+
+    ``width`` None: one parameter per pair (dense). Otherwise sites are row-major on rows
+    of ``width`` sites and a pair's parameter is that of its offset (convolution).
+    """
     rows, cols = np.tril_indices(n_sites, k=-1 if strict else 0)
-    return rows, cols
+    if width is None:
+        return rows, cols, np.arange(rows.size)
+    offsets = np.stack([cols // width - rows // width, cols % width - rows % width], axis=1)
+    _, index = np.unique(offsets, axis=0, return_inverse=True)
+    return rows, cols, index.reshape(-1)
 
 
-def init(key: jax.Array, n_sites: int, features: tuple[int, ...], dtype, scale: float) -> dict:
+def init(key: jax.Array, n_sites: int, features: tuple[int, ...], dtype, scale: float, width: int | None = None) -> dict:
     """Hidden layers at variance 1/fan_in (their signal neither dies out nor saturates); the
     output layer at ``scale``, so the initial conditionals are nearly uniform."""
     widths = (1, *features, len(SPIN_VALUES))
     layers = []
     keys = jax.random.split(key, len(widths) - 1)
     for depth, (k, f_in, f_out) in enumerate(zip(keys, widths[:-1], widths[1:])):
-        rows, _ = mask_pairs(n_sites, strict=depth == 0)
+        _, _, index = mask_pairs(n_sites, depth == 0, width)
         kw, kb = jax.random.split(k)
         fan_in = max(1, f_in * n_sites // 2)
         last = depth == len(widths) - 2
         w_scale = scale if last else 1.0 / np.sqrt(fan_in)
         layers.append(
             {
-                "W": w_scale * jax.random.normal(kw, (rows.size, f_out, f_in), dtype),
+                "W": w_scale * jax.random.normal(kw, (int(index.max()) + 1, f_out, f_in), dtype),
                 "b": (scale if last else 0.1) * jax.random.normal(kb, (n_sites, f_out), dtype),
             }
         )
     return {"layers": layers}
 
 
-def _masked_dense(layer: dict, x: jax.Array, rows: np.ndarray, cols: np.ndarray, n_sites: int) -> jax.Array:
+def _masked_dense(layer: dict, x: jax.Array, rows: np.ndarray, cols: np.ndarray, index: np.ndarray, n_sites: int) -> jax.Array:
     """x (B, N, F_in) -> (B, N, F_out), site i summing over the masked j only."""
     w = layer["W"]
-    dense = jnp.zeros((n_sites, n_sites, *w.shape[1:]), w.dtype).at[rows, cols].set(w)
+    dense = jnp.zeros((n_sites, n_sites, *w.shape[1:]), w.dtype).at[rows, cols].set(w[index])
     return jnp.einsum("ijfg,bjg->bif", dense, x.astype(w.dtype)) + layer["b"]
 
 
-def make_conditionals(n_sites: int, activation: str, zero_magnetization: bool):
-    """conditionals(params, s (..., N)) -> (..., N, 2): log ψ_i(σ | s_<i) for σ = +1, −1."""
+def make_conditionals(n_sites: int, activation: str, zero_magnetization: bool, width: int | None = None):
+    """conditionals(params, s (..., N)) -> (..., N, 2): log ψ_i(σ | s_<i) for σ = +1, −1.
+    ``width``: None for masked dense layers, the lattice's row length for masked convolutions."""
     sigma = HIDDEN_ACTIVATIONS[activation]
-    strict = mask_pairs(n_sites, strict=True)
-    inclusive = mask_pairs(n_sites, strict=False)
+    strict = mask_pairs(n_sites, True, width)
+    inclusive = mask_pairs(n_sites, False, width)
     half = n_sites // 2
 
     def conditionals(params: dict, s: jax.Array) -> jax.Array:
