@@ -116,6 +116,26 @@ def test_direct_samples_follow_psi_squared(sector):
     assert scipy_stats.chi2.sf(np.sum((obs - exp_wrong) ** 2 / exp_wrong), df=obs.size - 1) < SIGNIFICANCE
 
 
+@pytest.mark.parametrize(
+    "name,sector,dtype",
+    [("arnn", "full", "float64"), ("arnn", "zero_magnetization", "complex128"), ("arnn_conv", "full", "complex128")],
+)
+def test_cached_draw_gives_the_samples_of_one_forward_pass_per_site(name, sector, dtype):
+    """The network's draw with cached layers and the generic draw (a full forward pass per
+    site) turn the same uniforms into the same configurations (4x4, so offsets are 2D)."""
+    spec = arnn_spec(4, dtype, sector, kind="square", name=name)
+    ansatz = make_ansatz(spec)
+    theta = far_from_uniform(ansatz)
+    fast, slow = (
+        np.asarray(direct_sample(ansatz, theta, jax.random.key(5), n_chains=4, n_per_chain=128, cached=c).configs)
+        for c in (True, False)
+    )
+    np.testing.assert_array_equal(fast, slow)
+    assert 0.2 < np.mean(fast == 1) < 0.8  # both spin values drawn
+    if sector == "zero_magnetization":
+        assert (fast.sum(-1) == 0).all()
+
+
 def test_direct_sampler_refuses_an_ansatz_that_is_not_autoregressive():
     raw = {
         "model": {"name": "tfim"},

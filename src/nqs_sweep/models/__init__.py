@@ -40,8 +40,10 @@ class Ansatz:
     flip_tables_tree: Callable | None = None  # pytree -> what flip_ratio_tree needs, once per parameter set
     flip_ratio_tree: Callable | None = None  # (tables, s (N,), cache, sites (2,), active (2,)) -> (log ratio, cache)
     jacobian_blocks_tree: Callable | None = None  # (pytree, s (B, N)) -> {name: (U, V)}, real networks only
-    # Autoregressive networks: (pytree, s (..., N)) -> (..., N, 2) normalised log ψ_i(±1 | s_<i).
+    # Autoregressive networks: (pytree, s (..., N)) -> (..., N, 2) normalised log ψ_i(±1 | s_<i),
+    # and optionally a draw with cached layers, (pytree, u (N, B) uniforms) -> configurations (B, N).
     conditionals_tree: Callable | None = None
+    draw_tree: Callable | None = None
 
     @property
     def n_real_params(self) -> int:
@@ -115,7 +117,8 @@ def make_ansatz(spec: PointSpec) -> Ansatz:
         init_params = lambda key: arnn.init(key, n, a.features, dtype, a.init_scale, width)  # noqa: E731
         conditionals = arnn.make_conditionals(n, a.activation, spec.sector == "zero_magnetization", width)
         log_psi_tree = arnn.make_log_psi(conditionals)
-        kernels = {"conditionals_tree": conditionals}
+        draw = arnn.make_sampler(n, a.activation, spec.sector == "zero_magnetization", width)
+        kernels = {"conditionals_tree": conditionals, "draw_tree": draw}
     else:
         raise ValueError(f"unknown ansatz {a.name!r}")
     example = init_params(jax.random.key(0))
