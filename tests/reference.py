@@ -169,7 +169,7 @@ def dense_qgt(log_psi, theta, states) -> np.ndarray:
 
     psi_vec = lambda th: jnp.exp(log_psi(th, states))  # noqa: E731
     v = np.asarray(psi_vec(theta))
-    J = np.asarray(jax.jacfwd(psi_vec)(theta))
+    J = np.asarray(jax.jit(jax.jacfwd(psi_vec))(theta))
     norm = np.vdot(v, v).real
     jv = J.conj().T @ v
     return np.real(J.conj().T @ J / norm - np.outer(jv, jv.conj()) / norm**2)

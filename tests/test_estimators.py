@@ -131,11 +131,12 @@ def test_local_energy_energy_gradient_and_qgt_match_dense(spec_factory, problem,
         spec.sector == "zero_magnetization",
         width,
     )
-    log_psi = np.asarray(ansatz.log_psi(theta, states))
+    log_psi = np.asarray(jax.jit(ansatz.log_psi)(theta, states))
     np.testing.assert_allclose(np.exp(log_psi), np.exp(ref), rtol=1e-10, atol=0)
 
     psi = np.exp(log_psi)
-    e_loc = np.asarray(local_energies(build_hamiltonian(spec), ansatz.log_psi, theta, states))
+    # Jitted: run op by op, the deep networks spend most of this test in dispatch.
+    e_loc = np.asarray(jax.jit(lambda th, x: local_energies(build_hamiltonian(spec), ansatz.log_psi, th, x))(theta, states))
     np.testing.assert_allclose(e_loc, (H @ psi) / psi, rtol=1e-10, atol=1e-10)
 
     sample = exact_sample(ansatz.log_psi, theta, states)
@@ -144,7 +145,7 @@ def test_local_energy_energy_gradient_and_qgt_match_dense(spec_factory, problem,
     dense_energy = np.vdot(psi, H @ psi) / np.vdot(psi, psi)
     np.testing.assert_allclose(energy, dense_energy, rtol=1e-10, atol=1e-12)
 
-    o = log_derivatives(ansatz.log_psi, theta, states)
+    o = jax.jit(lambda th, x: log_derivatives(ansatz.log_psi, th, x))(theta, states)
     o_t, e_t = centred_real_rows(o, jnp.asarray(e_loc), sample.weights)
     gradient = 2 * np.asarray(o_t.T @ e_t)
     S = np.asarray(qgt_matrix(o_t))
@@ -158,7 +159,7 @@ def test_local_energy_energy_gradient_and_qgt_match_dense(spec_factory, problem,
         v = psi_vec(th)
         return jnp.real(jnp.vdot(v, H_j @ v)) / jnp.real(jnp.vdot(v, v))
 
-    ref_grad = np.asarray(jax.grad(dense_energy_fn)(theta))
+    ref_grad = np.asarray(jax.jit(jax.grad(dense_energy_fn))(theta))
     np.testing.assert_allclose(gradient, ref_grad, rtol=1e-10, atol=1e-10 * np.abs(ref_grad).max())
 
     ref_S = dense_qgt(ansatz.log_psi, theta, states)

@@ -71,7 +71,8 @@ def test_sampling_efficiency_figure_is_written(tmp_path):
     for ansatz, drawn in (("arnn", "direct"), ("arnn", "metropolis"), ("rbm", "metropolis")):
         tau = 0.0 if drawn == "direct" else 1.5
         rows.append(dict(model="tfim", lattice="chain", L=20, h=1.0, J=1.0, Delta=np.nan, J1=np.nan, J2=np.nan, ansatz=ansatz,
-                         alpha=2.0, sampler="direct" if ansatz == "arnn" else "metropolis", draw_sampler=drawn, tau_corr=tau,
+                         alpha=2.0, features="8,8", sampler="direct" if ansatz == "arnn" else "metropolis",
+                         draw_sampler=drawn, tau_corr=tau,
                          effective_samples_per_s=1e5 / (1 + 2 * tau), device="cpu", status="converged"))  # fmt: skip
     failed = {**rows[-1], "ansatz": "ffnn", "status": "failed"}
     plots.plot_sampling_efficiency(pd.DataFrame([*rows, failed]), [tmp_path / "e.png", tmp_path / "e.pdf"])

@@ -374,9 +374,16 @@ def plot_dynamics_error(summary: pd.DataFrame, dyn: pd.DataFrame, outputs: list[
 SAMPLER_COLORS = {"metropolis": "tab:blue", "direct": "tab:orange"}
 
 
+def _network_label(row) -> str:
+    """'rbm α=2' for networks sized by density, 'arnn [8,8]' (features per layer) for the others."""
+    if row.ansatz in ("arnn", "arnn_conv", "ffnn", "gcnn") and "features" in row._fields:
+        return f"{row.ansatz} [{row.features}]"
+    return f"{row.ansatz} α={row.alpha:g}"
+
+
 def plot_sampling_efficiency(df: pd.DataFrame, outputs: list[str | Path]) -> None:
     """Effective samples per second (n / ((1 + 2 τ_corr) t_draw)) and τ_corr of the energy,
-    per point and per sampler drawn with: grouped bars, one group per point."""
+    per point and per sampler drawn with: grouped bars, one group per point, values written on them."""
     if not df.empty:
         df = df[df["status"].isin(["converged", "not_converged"])]
     if df.empty:
@@ -384,28 +391,31 @@ def plot_sampling_efficiency(df: pd.DataFrame, outputs: list[str | Path]) -> Non
     coupling = sweep_coupling(df)
     df = df.assign(
         point=[
-            f"{_title(r.model, r.lattice, coupling, getattr(r, coupling), r.L)}\n{r.ansatz} α={r.alpha:g} (trained: {r.sampler})"
+            f"{_title(r.model, r.lattice, coupling, getattr(r, coupling), r.L)}\n{_network_label(r)}, trained with {r.sampler}"
             for r in df.itertuples()
         ]
     )
     points = list(dict.fromkeys(df.sort_values(["model", "lattice", "L", "ansatz", "alpha"])["point"]))
     samplers = [s for s in SAMPLER_COLORS if s in set(df["draw_sampler"])]
     width = 0.8 / len(samplers)
-    fig, axes = plt.subplots(1, 2, figsize=(max(8, 2.2 * len(points)), 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(max(9, 2.4 * len(points)), 4.4))
     for k, sampler in enumerate(samplers):
         g = df[df["draw_sampler"] == sampler].groupby("point").mean(numeric_only=True)
         x = [points.index(p) + (k - (len(samplers) - 1) / 2) * width for p in g.index]
-        axes[0].bar(x, g["effective_samples_per_s"], width, color=SAMPLER_COLORS[sampler], label=sampler)
-        axes[1].bar(x, g["tau_corr"], width, color=SAMPLER_COLORS[sampler], label=sampler)
+        for ax, col, fmt in ((axes[0], "effective_samples_per_s", "{:.2g}"), (axes[1], "tau_corr", "{:.2f}")):
+            bars = ax.bar(x, g[col], width, color=SAMPLER_COLORS[sampler], label=f"drawn with {sampler}")
+            ax.bar_label(bars, labels=[fmt.format(v) for v in g[col]], fontsize=7, padding=1)
     axes[0].set_yscale("log")
-    axes[0].set_ylabel("effective samples / s  [n / ((1 + 2τ) t)]")
+    axes[0].set_ylabel("effective samples / s  [n / ((1 + 2τ) t_draw)]")
     axes[1].set_ylabel("τ_corr of the local energy (0 = independent)")
+    axes[1].set_ylim(0, max(0.5, 1.3 * float(df["tau_corr"].max())))
     device = ", ".join(sorted(set(df["device"])))
     for ax in axes:
         ax.set_xticks(range(len(points)))
         ax.set_xticklabels(points, fontsize=7, rotation=20, ha="right")
         ax.grid(alpha=0.3, axis="y")
-        ax.legend(title="drawn with", fontsize=7)
-    axes[0].set_title(f"sampling efficiency on the final state ({device})", fontsize=9)
+    axes[0].set_title(f"sampling efficiency on each point's final state ({device})", fontsize=9)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(samplers), fontsize=8, bbox_to_anchor=(0.5, 1.06))
     fig.tight_layout()
     _save(fig, outputs)
