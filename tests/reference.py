@@ -148,6 +148,16 @@ def arnn_reference(
             for j in range(i if depth == 0 else i + 1):
                 out[:, i] += x[:, j] @ weight[i, j].T
         x = sigma(out) if depth < len(layers) - 1 else out
+    # the linear skip from the earlier spins to the logits, weighted like a first layer
+    pairs = [(i, j) for i in range(n) for j in range(i)]
+    if width is None:
+        weight = dict(zip(pairs, np.asarray(params["skip"])))
+    else:
+        offset = {(i, j): (j // width - i // width, j % width - i % width) for i, j in pairs}
+        kernel = dict(zip(sorted(set(offset.values())), np.asarray(params["skip"])))
+        weight = {pair: kernel[offset[pair]] for pair in pairs}
+    for i, j in pairs:
+        x[:, i] += s[:, j, None] * weight[i, j][:, 0]
     log_psi = np.zeros(batch, dtype=complex)
     for b in range(batch):
         for i in range(n):

@@ -131,7 +131,8 @@ def test_cached_draw_gives_the_samples_of_one_forward_pass_per_site(name, sector
         for c in (True, False)
     )
     np.testing.assert_array_equal(fast, slow)
-    assert 0.2 < np.mean(fast == 1) < 0.8  # both spin values drawn
+    # a non-trivial draw: both values at most sites (random O(1) weights pin a few sites)
+    assert np.mean((fast == 1).any(axis=(0, 1)) & (fast == -1).any(axis=(0, 1))) >= 0.75
     if sector == "zero_magnetization":
         assert (fast.sum(-1) == 0).all()
 
@@ -156,14 +157,15 @@ def test_arnn_spec_fields():
     assert parse_spec(spec.to_raw()) == spec
     plain = parse_spec({"model": {"name": "tfim"}, "lattice": {"kind": "chain", "L": 10}, "ansatz": {"name": "arnn", "alpha": 3}})
     assert plain.ansatz.features == (3,)
-    # the parameter count: only the pairs the masks allow (45 strict, 55 inclusive on 10 sites)
-    assert make_ansatz(spec).n_params == 45 * 4 + 55 * 4 * 2 + 55 * 2 * 2 + 10 * (4 + 2 + 2)
+    # the parameter count: only the pairs the masks allow (45 strict, 55 inclusive on 10 sites),
+    # the skip from the spins to the two logits on the strict pairs
+    assert make_ansatz(spec).n_params == 45 * 4 + 55 * 4 * 2 + 55 * 2 * 2 + 10 * (4 + 2 + 2) + 45 * 2
     with pytest.raises(SpecError) as err:
         arnn_spec(10, symmetries="translations")
     assert err.value.field == "ansatz.symmetries"
     # the masked convolution on 4x4: one weight per offset, 24 offsets before a site and 25 up to it
     conv = make_ansatz(arnn_spec(4, kind="square", name="arnn_conv", layers=1, features=2))
-    assert conv.n_params == 24 * 2 * 1 + 25 * 2 * 2 + 16 * (2 + 2)
+    assert conv.n_params == 24 * 2 * 1 + 25 * 2 * 2 + 16 * (2 + 2) + 24 * 2
 
 
 @pytest.mark.parametrize("direction", ["x", "z"])
@@ -204,3 +206,27 @@ def test_vmc_with_direct_samples_reaches_the_ising_ground_state(tmp_path):
     history = pd.read_parquet(tmp_path / "history.parquet")
     assert (history["acceptance"] == 1.0).all()
     assert history["tau_corr"].median() < 0.2
+
+
+def test_real_time_quench_from_the_x_state_follows_exact_dynamics(tmp_path):
+    """t-VMC of the complex arnn from +x (exact sampler, rk4): the skip connection makes the
+    pair terms of H tangent directions, so σˣ follows the exact dynamics and energy is conserved."""
+    import pandas as pd
+
+    from nqs_sweep.quench import parse_quench
+    from nqs_sweep.tvmc import run_tvmc
+
+    quench = {
+        "model": {"name": "tfim", "h": 0.5},
+        "lattice": {"kind": "chain", "L": 6},
+        "ansatz": {"name": "arnn", "layers": 1, "features": 4, "dtype": "complex128"},
+        "sampler": {"kind": "exact"},
+        "initial": {"kind": "product", "direction": "x"},
+        "dynamics": {"kind": "real", "t_final": 0.2, "dt": 0.01, "integrator": "rk4", "save_every": 0.05},
+    }
+    summary = run_tvmc(parse_quench(quench), tmp_path, show_progress=False).iloc[0]
+    traj = pd.read_parquet(tmp_path / "trajectory.parquet")
+    sx = traj[traj["observable"] == "sx"].sort_values("time")
+    assert sx["value"].iloc[-1] < 0.9  # the quench moves it ...
+    assert sx["abs_error"].max() < 1e-6  # ... as the exact dynamics does
+    assert summary["status"] == "completed" and summary["energy_drift_max"] < 1e-6

@@ -12,10 +12,10 @@ the pair directions at order ε. ε is chosen from the stated infidelity budget.
 +z (all up) is the limit a → ∞ of a visible bias: a_i = K with
 (1 + e^{-4K})^{-N} = 1 − infidelity/2, the other half of the budget going to the seed.
 
-The autoregressive network (arnn) needs no seed: its output layer at zero gives
-uniform conditionals (+x exactly), and its tangent directions there, s_i times the
-hidden features of s_<i, are nonlinear in the spins already. +z sets the output bias
-of the +1 logit to K with (1 + e^{-2K})^{-N} = 1 − infidelity.
+The autoregressive networks need no seed: their output layer and input skip at zero
+give uniform conditionals (+x exactly), and their tangent directions there include
+every pair product s_i s_j through the skip (nqs_sweep.models.arnn). +z sets the
+output bias of the +1 logit to K with (1 + e^{-2K})^{-N} = 1 − infidelity.
 """
 
 from __future__ import annotations
@@ -74,5 +74,5 @@ def _autoregressive_product(ansatz: Ansatz, params: dict, direction: str, n_site
     if direction == "z":  # p(+1) = 1 / (1 + e^{-2K}) at every site
         bias = bias.at[:, 0].set(2 * polarisation_bias(n_sites, infidelity))
     layers = [*params["layers"][:-1], {"W": jnp.zeros_like(last["W"]), "b": bias}]
-    flat, _ = ravel_pytree({**params, "layers": layers})
+    flat, _ = ravel_pytree({**params, "layers": layers, "skip": jnp.zeros_like(params["skip"])})
     return ansatz.to_real(flat)
