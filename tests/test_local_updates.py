@@ -1,6 +1,6 @@
 """The fast kernels against the generic path they replace, on full enumerations.
 
-The RBM's incremental flip ratios, its local energies and its factored Jacobian
+The RBM's (and the symmetric RBM's) incremental flip ratios, its local energies and its factored Jacobian
 must give the numbers of a full forward pass and of jacrev (float64, to 1e-10):
 the generic path is itself checked against dense matrices in test_estimators.
 """
@@ -25,6 +25,20 @@ CASES = {
     "j1j2-square-complex": dict(
         model={"name": "j1j2", "J1": 1.0, "J2": 0.5}, lattice={"kind": "square", "L": 3, "pbc": False}, dtype="complex128"
     ),
+    # the symmetric RBM runs the RBM's kernels on its expanded parameters
+    "rbm_symm-space_group-tfim-square3-complex": dict(
+        model={"name": "tfim", "J": 1.0, "h": 1.3},
+        lattice={"kind": "square", "L": 3, "pbc": True},
+        dtype="complex128",
+        ansatz={"name": "rbm_symm", "alpha": 2, "symmetries": "space_group"},
+    ),
+    "rbm_symm-heisenberg-chain8-real": dict(
+        model={"name": "heisenberg"},
+        lattice={"kind": "chain", "L": 8},
+        dtype="float64",
+        move="exchange",
+        ansatz={"name": "rbm_symm", "alpha": 2},
+    ),  # fmt: skip
 }
 
 
@@ -33,7 +47,7 @@ def _setup(case: dict, alpha: float = 2, scale: float = 0.4):
         {
             "model": case["model"],
             "lattice": case["lattice"],
-            "ansatz": {"name": "rbm", "alpha": alpha, "dtype": case["dtype"], "init_scale": scale},
+            "ansatz": {**case.get("ansatz", {"name": "rbm", "alpha": alpha}), "dtype": case["dtype"], "init_scale": scale},
             "sampler": {"kind": "exact"} if "move" not in case else {"kind": "metropolis", "move": case["move"]},
             "marshall_sign": case.get("marshall_sign", False),
         }

@@ -107,6 +107,7 @@ def make_ansatz(spec: PointSpec) -> Ansatz:
         size = round(a.alpha)
         init_params = lambda key: rbm_symm.init(key, n, size, dtype, a.init_scale)  # noqa: E731
         log_psi_tree = rbm_symm.make_log_psi(lat.symmetry_group(a.symmetries))
+        kernels = rbm_symm.expanded_kernels(lat.symmetry_group(a.symmetries))
     elif a.name == "gcnn":
         group = lat.symmetry_group(a.symmetries)
         init_params = lambda key: gcnn.init(key, n, len(group), a.features, dtype, a.init_scale)  # noqa: E731
