@@ -133,15 +133,18 @@ def arnn_reference(
     sigma = _log_cosh if activation == "cosh" else np.tanh
     layers = [{k: np.asarray(v) for k, v in layer.items()} for layer in params["layers"]]
     batch, n = s.shape
+
+    def pair_weights(packed: np.ndarray, inclusive: bool) -> dict:
+        pairs = [(i, j) for i in range(n) for j in range(i + 1 if inclusive else i)]
+        if width is None:
+            return dict(zip(pairs, packed))
+        offset = {(i, j): (j // width - i // width, j % width - i % width) for i, j in pairs}
+        kernel = dict(zip(sorted(set(offset.values())), packed))
+        return {pair: kernel[offset[pair]] for pair in pairs}
+
     x = s[:, :, None].astype(complex)
     for depth, layer in enumerate(layers):
-        pairs = [(i, j) for i in range(n) for j in range(i if depth == 0 else i + 1)]
-        if width is None:
-            weight = dict(zip(pairs, layer["W"]))
-        else:
-            offset = {(i, j): (j // width - i // width, j % width - i % width) for i, j in pairs}
-            kernel = dict(zip(sorted(set(offset.values())), layer["W"]))
-            weight = {pair: kernel[offset[pair]] for pair in pairs}
+        weight = pair_weights(layer["W"], inclusive=depth > 0)
         out = np.zeros((batch, n, layer["b"].shape[1]), dtype=complex)
         for i in range(n):
             out[:, i] = layer["b"][i]
@@ -149,15 +152,8 @@ def arnn_reference(
                 out[:, i] += x[:, j] @ weight[i, j].T
         x = sigma(out) if depth < len(layers) - 1 else out
     # the linear skip from the earlier spins to the logits, weighted like a first layer
-    pairs = [(i, j) for i in range(n) for j in range(i)]
-    if width is None:
-        weight = dict(zip(pairs, np.asarray(params["skip"])))
-    else:
-        offset = {(i, j): (j // width - i // width, j % width - i % width) for i, j in pairs}
-        kernel = dict(zip(sorted(set(offset.values())), np.asarray(params["skip"])))
-        weight = {pair: kernel[offset[pair]] for pair in pairs}
-    for i, j in pairs:
-        x[:, i] += s[:, j, None] * weight[i, j][:, 0]
+    for (i, j), w in pair_weights(np.asarray(params["skip"]), inclusive=False).items():
+        x[:, i] += s[:, j, None] * w[:, 0]
     log_psi = np.zeros(batch, dtype=complex)
     for b in range(batch):
         for i in range(n):
