@@ -109,3 +109,19 @@ def test_run_spec_reads_back_to_the_same_spec(tmp_path, dtype):
     spec = parse_spec({**RAW, "ansatz": {"name": "rbm", "alpha": 1, "dtype": dtype}, "optimizer": {"n_iter": 2}})
     run_vmc(spec, tmp_path / "run", show_progress=False)
     assert parse_spec(yaml.safe_load((tmp_path / "run" / "run_spec.yaml").read_text())) == spec
+
+
+def test_a_failed_run_gets_one_nan_row_from_qgt_and_sampling(tmp_path):
+    """A point that failed before its first checkpoint still yields the tables the workflow
+    joins: one NaN row with its status and coordinates, exit code 0."""
+    from nqs_sweep.driver import record_failure, start_run
+
+    spec = parse_spec(RAW)
+    start_run(tmp_path, spec.to_raw())
+    record_failure(spec, tmp_path, "RuntimeError: boom")
+    cases = (("qgt", "spectrum.parquet", "eigenvalue"), ("sampling", "sampling.parquet", "effective_samples_per_s"))
+    for command, table, column in cases:
+        assert cli.main([command, "--run", str(tmp_path)]) == 0
+        df = pd.read_parquet(tmp_path / table)
+        assert len(df) == 1 and df["status"].iloc[0] == "failed" and np.isnan(df[column].iloc[0])
+        assert df["spec_hash"].iloc[0] == spec.spec_hash

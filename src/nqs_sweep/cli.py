@@ -253,7 +253,8 @@ def cmd_sampling(args: argparse.Namespace) -> int:
     from nqs_sweep.tables import write_table
 
     try:
-        load_run(args.run)  # names what is missing
+        if not (args.run / "summary.parquet").exists():
+            load_run(args.run)  # names what is missing
         for name in ("n_samples", "repeats"):
             value = getattr(args, name)
             if value is not None and value < 1:
@@ -262,6 +263,9 @@ def cmd_sampling(args: argparse.Namespace) -> int:
         return _fail(str(err))
     df = sampling_table(args.run, args.n_samples, args.repeats)
     write_table(df, args.run / SAMPLING_TABLE)
+    if df["draw_sampler"].iloc[0] == "none":
+        print(f"run status {df['status'].iloc[0]}: nothing to sample (recorded as a NaN row)")
+        return 0
     for _, row in df.iterrows():
         print(
             f"{row['draw_sampler']:>10}: {row['draw_size']} samples in {row['seconds_per_draw'] * 1e3:.1f} ms, "

@@ -22,16 +22,12 @@ import pandas as pd
 
 from nqs_sweep.estimators import local_energies
 from nqs_sweep.spec import PointSpec
-from nqs_sweep.spectrum import _run_status, load_run
+from nqs_sweep.spectrum import load_run, run_status, unfinished_row
 from nqs_sweep.stats import chain_stats
 from nqs_sweep.tables import coordinates
 from nqs_sweep.vmc import _draw, make_hyper
 
 SAMPLING_TABLE = "sampling.parquet"
-
-
-def _samplers(spec: PointSpec, ansatz) -> list[str]:
-    return ["metropolis", "direct"] if ansatz.is_autoregressive else ["metropolis"]
 
 
 def _draw_only(spec: PointSpec, ansatz, hyper, n: int, theta, chains, key):
@@ -48,15 +44,18 @@ def _timed(fn, *args, repeats: int) -> tuple[object, float]:
 
 
 def sampling_table(run: Path, n_samples: int | None = None, repeats: int = 3, seed: int = 2) -> pd.DataFrame:
-    """One row per sampler (draw_sampler): seconds per draw, τ_corr, R̂, acceptance, effective samples per second."""
-    status = _run_status(Path(run))
+    """One row per sampler (draw_sampler): seconds per draw, τ_corr, R̂, acceptance, effective
+    samples per second; a single NaN row (with the run's status) when the run failed or diverged."""
+    status = run_status(Path(run))
+    if status in ("failed", "diverged"):
+        return unfinished_row(run, {"draw_sampler": "none", "effective_samples_per_s": float("nan"), "status": status})
     spec, ansatz, theta, chains = load_run(run)
     n = n_samples or spec.sampler.n_samples_eval
     n -= n % spec.sampler.n_chains
     hyper = make_hyper(spec, ansatz.real_dtype)
     key = jax.random.key(seed)
     rows = []
-    for kind in _samplers(spec, ansatz):
+    for kind in ("metropolis", "direct") if ansatz.is_autoregressive else ("metropolis",):
         # The run's sampler settings with the kind changed: same chains, same sample size; Metropolis
         # moves that keep the run's sector (a direct-sampled run's spec need not name them).
         move = "exchange" if spec.sector == "zero_magnetization" else "local"

@@ -44,9 +44,17 @@ def load_run(run: Path) -> tuple[PointSpec, Ansatz, jax.Array, object]:
     return spec, ansatz, state.theta, state.chains
 
 
-def _run_status(run: Path) -> str:
+def run_status(run: Path) -> str:
+    """The status in a run's summary ('unfinished' without one)."""
     summary = run / SUMMARY
     return str(pd.read_parquet(summary, columns=["status"])["status"].iloc[0]) if summary.exists() else "unfinished"
+
+
+def unfinished_row(run: Path, row: dict) -> pd.DataFrame:
+    """The one NaN row a table of a failed or diverged run gets, with the point's coordinates
+    where its spec was written."""
+    spec = load_spec(Path(run) / RUN_SPEC) if (Path(run) / RUN_SPEC).exists() else None
+    return pd.DataFrame([{**row, **(coordinates(spec) if spec else {})}])
 
 
 def infidelity(spec: PointSpec, ansatz: Ansatz, theta: jax.Array) -> float:
@@ -65,11 +73,9 @@ def infidelity(spec: PointSpec, ansatz: Ansatz, theta: jax.Array) -> float:
 
 def spectrum_table(run: Path, n_samples: int | None = None, seed: int = 1) -> pd.DataFrame:
     """One row per eigenvalue; a single NaN row (with the run's status) when the run failed or diverged."""
-    status = _run_status(Path(run))
+    status = run_status(Path(run))
     if status in ("failed", "diverged"):
-        spec = load_spec(Path(run) / RUN_SPEC) if (Path(run) / RUN_SPEC).exists() else None
-        row = {"index": 0, "eigenvalue": float("nan"), "source": "none", "status": status}
-        return pd.DataFrame([{**row, **(coordinates(spec) if spec else {})}])
+        return unfinished_row(run, {"index": 0, "eigenvalue": float("nan"), "source": "none", "status": status})
     spec, ansatz, theta, chains = load_run(run)
     hyper = make_hyper(spec, ansatz.real_dtype)
     dim = hilbert.hilbert_dim(spec.n_sites, spec.sector)
