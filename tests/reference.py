@@ -128,8 +128,8 @@ def arnn_reference(
     """The autoregressive product written site by site: at site i every layer sums over
     j < i (first layer) or j <= i (later ones), the weights listed pair by pair in the
     order i = 0.., j = 0.. (dense, width None) or one per offset (dy, dx) of j from i on rows
-    of ``width`` sites, offsets in increasing (dy, dx) (convolution); then
-    log ψ = Σ_i [z_i(s_i) − ½ log Σ_σ e^{2 Re z_i(σ)}]."""
+    of ``width`` sites, offsets in increasing (dy, dx) (convolution); then, with site i's
+    output w_i and logits z_i(±1) = ±w_i/2, log ψ = Σ_i [z_i(s_i) − ½ log Σ_σ e^{2 Re z_i(σ)}]."""
     sigma = _log_cosh if activation == "cosh" else np.tanh
     layers = [{k: np.asarray(v) for k, v in layer.items()} for layer in params["layers"]]
     batch, n = s.shape
@@ -157,7 +157,7 @@ def arnn_reference(
     log_psi = np.zeros(batch, dtype=complex)
     for b in range(batch):
         for i in range(n):
-            z = x[b, i].copy()
+            z = np.array([x[b, i, 0] / 2, -x[b, i, 0] / 2])  # the logits of +1 and −1
             if zero_magnetization:
                 ups = int(np.sum(s[b, :i] > 0))
                 z[0] = z[0] if ups < n // 2 else -np.inf

@@ -101,6 +101,10 @@ def test_qgt_cli_writes_the_contract_columns_and_refuses_a_non_run(tmp_path, cap
     assert 0 < row["acceptance"] < 1 and row["sampler"] == "metropolis" and row["spec_hash"] == df["spec_hash"].iloc[0]
     assert cli.main(["sampling", "--run", str(tmp_path / "run"), "--repeats", "0"]) == 2
     assert "--repeats" in capsys.readouterr().err
+    for command in ("sampling", "qgt"):  # fewer samples than the run has chains
+        assert cli.main([command, "--run", str(tmp_path / "run"), "--n-samples", "8"]) == 2
+        err = capsys.readouterr().err
+        assert "--n-samples" in err and "n_chains (16)" in err
     assert cli.main(["sampling", "--run", str(tmp_path / "nothing")]) == 2
 
 

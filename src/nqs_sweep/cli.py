@@ -224,6 +224,17 @@ def cmd_exact(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_n_samples(run: Path, n_samples: int | None) -> None:
+    """--n-samples of qgt and sampling: at least one sample per chain of the run."""
+    if n_samples is None:
+        return
+    from nqs_sweep.driver import RUN_SPEC
+
+    n_chains = load_spec(run / RUN_SPEC).sampler.n_chains if (run / RUN_SPEC).exists() else 1
+    if n_samples < n_chains:
+        raise SpecError("--n-samples", f"must be >= the run's sampler.n_chains ({n_chains}); got {n_samples}")
+
+
 def cmd_qgt(args: argparse.Namespace) -> int:
     from nqs_sweep.spectrum import load_run, spectrum_table
     from nqs_sweep.tables import write_table
@@ -231,8 +242,7 @@ def cmd_qgt(args: argparse.Namespace) -> int:
     try:
         if not (args.run / "summary.parquet").exists():
             load_run(args.run)  # names what is missing
-        if args.n_samples is not None and args.n_samples < 1:
-            raise SpecError("--n-samples", f"must be >= 1; got {args.n_samples}")
+        _check_n_samples(args.run, args.n_samples)
     except SpecError as err:
         return _fail(str(err))
     df = spectrum_table(args.run, args.n_samples)
@@ -255,10 +265,10 @@ def cmd_sampling(args: argparse.Namespace) -> int:
     try:
         if not (args.run / "summary.parquet").exists():
             load_run(args.run)  # names what is missing
-        for name in ("n_samples", "repeats"):
-            value = getattr(args, name)
-            if value is not None and value < 1:
-                raise SpecError(f"--{name.replace('_', '-')}", f"must be >= 1; got {value}")
+            raise SpecError("--run", f"{args.run} is not finished (no summary.parquet): measure a finished run")
+        if args.repeats < 1:
+            raise SpecError("--repeats", f"must be >= 1; got {args.repeats}")
+        _check_n_samples(args.run, args.n_samples)
     except SpecError as err:
         return _fail(str(err))
     df = sampling_table(args.run, args.n_samples, args.repeats)

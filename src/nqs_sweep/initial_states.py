@@ -15,7 +15,7 @@ the pair directions at order ε. ε is chosen from the stated infidelity budget.
 The autoregressive networks need no seed: their output layer and input skip at zero
 give uniform conditionals (+x exactly), and their tangent directions there include
 every pair product s_i s_j through the skip (nqs_sweep.models.arnn). +z sets the
-output bias of the +1 logit to K with (1 + e^{-2K})^{-N} = 1 − infidelity.
+output bias (the log-odds of +1) to K with (1 + e^{-2K})^{-N} = 1 − infidelity.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def product_state_theta(
 def _autoregressive_product(ansatz: Ansatz, params: dict, direction: str, n_sites: int, infidelity: float) -> jax.Array:
     last = params["layers"][-1]
     bias = jnp.zeros_like(last["b"])
-    if direction == "z":  # p(+1) = 1 / (1 + e^{-2K}) at every site
+    if direction == "z":  # p(+1) = 1 / (1 + e^{-2K}) at every site, = 1 − infidelity over N sites
         bias = bias.at[:, 0].set(2 * polarisation_bias(n_sites, infidelity))
     layers = [*params["layers"][:-1], {"W": jnp.zeros_like(last["W"]), "b": bias}]
     flat, _ = ravel_pytree({**params, "layers": layers, "skip": jnp.zeros_like(params["skip"])})

@@ -123,6 +123,9 @@ def direct_sample(ansatz, theta: jax.Array, key: jax.Array, *, n_chains: int, n_
     are returned as n_chains rows only so that R̂ and τ_corr are measured as for Markov
     chains (and come out ≈ 1 and ≈ 0).
     """
+    if not getattr(ansatz, "is_autoregressive", False):
+        name = getattr(ansatz, "name", ansatz)
+        raise ValueError(f"direct sampling needs an autoregressive ansatz (arnn, arnn_conv); got {name!r}")
     tree = ansatz.to_tree(theta)
     n_sites = ansatz.n_sites
     batch = n_chains * n_per_chain

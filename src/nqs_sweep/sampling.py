@@ -1,9 +1,11 @@
 """Sampling efficiency of a finished run: effective samples per second, per sampler.
 
 On the run's final parameters, every sampler that applies draws a fresh sample of the
-same size: Metropolis (the run's moves, chains and burn-in, continued from its final
-chains) always, and direct sampling when the ansatz is autoregressive. Both are timed
-as a jitted draw alone (the local energies are not part of the cost compared), and the
+same size: Metropolis (the run's moves, chains and burn-in) always, and direct sampling
+when the ansatz is autoregressive. One untimed draw first compiles the sampler and
+brings the chains to equilibrium (a run that was not sampled by Metropolis left them
+where they started). The next draws are timed alone (the local energies are not part
+of the cost compared), and the
 local energies of the draw give τ_corr and R̂ (nqs_sweep.stats). The effective sample
 size is n / (1 + 2 τ_corr), with τ_corr = 0 for independent samples, so
 effective samples per second = n / ((1 + 2 τ_corr) · seconds per draw).
@@ -21,21 +23,16 @@ import numpy as np
 import pandas as pd
 
 from nqs_sweep.estimators import local_energies
-from nqs_sweep.spec import PointSpec
 from nqs_sweep.spectrum import load_run, run_status, unfinished_row
 from nqs_sweep.stats import chain_stats
 from nqs_sweep.tables import coordinates
-from nqs_sweep.vmc import _draw, make_hyper
+from nqs_sweep.vmc import draw_sample, make_hyper
 
 SAMPLING_TABLE = "sampling.parquet"
 
 
-def _draw_only(spec: PointSpec, ansatz, hyper, n: int, theta, chains, key):
-    return _draw(spec, ansatz, theta, chains, key, hyper, n)[0]
-
-
 def _timed(fn, *args, repeats: int) -> tuple[object, float]:
-    """(output of the first call, mean seconds of ``repeats`` further calls); compile excluded."""
+    """(output of the first call, mean seconds of ``repeats`` further calls)."""
     out = jax.block_until_ready(fn(*args))
     start = time.perf_counter()
     for _ in range(repeats):
@@ -53,15 +50,16 @@ def sampling_table(run: Path, n_samples: int | None = None, repeats: int = 3, se
     n = n_samples or spec.sampler.n_samples_eval
     n -= n % spec.sampler.n_chains
     hyper = make_hyper(spec, ansatz.real_dtype)
-    key = jax.random.key(seed)
+    k_burn, key = jax.random.split(jax.random.key(seed))
     rows = []
     for kind in ("metropolis", "direct") if ansatz.is_autoregressive else ("metropolis",):
         # The run's sampler settings with the kind changed: same chains, same sample size; Metropolis
         # moves that keep the run's sector (a direct-sampled run's spec need not name them).
         move = "exchange" if spec.sector == "zero_magnetization" else "local"
         as_kind = replace(spec, sampler=replace(spec.sampler, kind=kind, move=move))
-        draw = jax.jit(partial(_draw_only, as_kind, ansatz, hyper, n))
-        sample, seconds = _timed(draw, theta, chains, key, repeats=repeats)
+        draw = jax.jit(partial(draw_sample, as_kind, ansatz), static_argnums=4)
+        _, burnt_in = draw(theta, chains, k_burn, hyper, n)  # compiles, and equilibrates the chains
+        (sample, _), seconds = _timed(draw, theta, burnt_in, key, hyper, n, repeats=repeats)
         e_loc = jax.jit(lambda th, x: local_energies(hyper.ham, ansatz, th, x))(theta, sample.configs.reshape(-1, spec.n_sites))
         stats = chain_stats(e_loc.reshape(sample.configs.shape[:2]))
         tau = float(stats.tau_corr)

@@ -7,6 +7,7 @@ is small enough (``source = 'exact'``), otherwise from fresh Metropolis samples
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import jax
@@ -19,10 +20,10 @@ from nqs_sweep.driver import CHECKPOINT, RUN_SPEC, SUMMARY
 from nqs_sweep.estimators import centred_real_rows, local_energies, log_derivatives
 from nqs_sweep.models import Ansatz, make_ansatz
 from nqs_sweep.qgt import qgt_spectrum, ranks
-from nqs_sweep.sampler import direct_sample, exact_sample, metropolis_sample
+from nqs_sweep.sampler import exact_sample
 from nqs_sweep.spec import PointSpec, SpecError, load_spec
 from nqs_sweep.tables import coordinates
-from nqs_sweep.vmc import init_state, make_hyper
+from nqs_sweep.vmc import draw_sample, init_state, make_hyper
 
 # Enumerate (exact QGT) up to this sector dimension; the Jacobian is dim x P.
 EXACT_QGT_MAX_DIM = 2**14
@@ -86,21 +87,10 @@ def spectrum_table(run: Path, n_samples: int | None = None, seed: int = 1) -> pd
     else:
         n = n_samples or spec.sampler.n_samples_eval
         n -= n % spec.sampler.n_chains
-        n_per_chain = n // spec.sampler.n_chains
-        if spec.sampler.kind == "direct":
-            sample = direct_sample(ansatz, theta, jax.random.key(seed), n_chains=spec.sampler.n_chains, n_per_chain=n_per_chain)
-        else:  # the run's chains, also for an exact-sampler run too large to enumerate here
-            sample, _ = metropolis_sample(
-                ansatz,
-                theta,
-                chains,
-                jax.random.key(seed),
-                n_per_chain=n_per_chain,
-                n_discard=spec.sampler.n_discard,
-                sweep_size=spec.sampler.sweep_size,
-                move=spec.sampler.move,
-                exchange_bonds=hyper.ham.exch_bonds,
-            )
+        # The run's own sampler; an exact-sampler run too large to enumerate here is sampled by Metropolis.
+        kind = "metropolis" if spec.sampler.kind == "exact" else spec.sampler.kind
+        sampled = replace(spec, sampler=replace(spec.sampler, kind=kind))
+        sample, _ = draw_sample(sampled, ansatz, theta, chains, jax.random.key(seed), hyper, n)
         configs = sample.configs.reshape(-1, spec.n_sites)
         weights = jnp.full(configs.shape[0], 1.0 / configs.shape[0], ansatz.real_dtype)
         source = f"n_samples={configs.shape[0]}"

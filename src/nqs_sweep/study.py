@@ -285,6 +285,14 @@ def expand_study(config: Any) -> Study:
         StudyQuench(q.path, q.spec, by_hash[initial_point_spec(q.spec).spec_hash] if q.initial_point else None, q.exact)
         for q in quenches
     ]
+    if sampling is not None and sampling["n_samples"] is not None:
+        widest = max(points, key=lambda p: p.spec.sampler.n_chains)
+        if sampling["n_samples"] < widest.spec.sampler.n_chains:
+            raise StudyError(
+                "sampling.n_samples",
+                f"must be >= every point's sampler.n_chains ({widest.spec.sampler.n_chains} at {widest.path}); "
+                f"got {sampling['n_samples']}",
+            )
     return Study(name, tuple(points), references, qgt, tuple(quenches), sampling)
 
 

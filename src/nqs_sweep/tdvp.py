@@ -33,7 +33,7 @@ from nqs_sweep.models import Ansatz
 from nqs_sweep.quench import QuenchSpec, Regularization
 from nqs_sweep.sampler import ChainState
 from nqs_sweep.stats import chain_stats, weighted_stats
-from nqs_sweep.vmc import Hyper, _draw
+from nqs_sweep.vmc import Hyper, draw_sample
 
 SMOOTH_POWER = 6
 
@@ -102,7 +102,7 @@ def make_rhs(q: QuenchSpec, ansatz: Ansatz):
     stochastic = spec.sampler.kind != "exact"
 
     def rhs(theta: jax.Array, chains: ChainState, key: jax.Array, hyper: Hyper):
-        sample, chains = _draw(spec, ansatz, theta, chains, key, hyper, spec.sampler.n_samples)
+        sample, chains = draw_sample(spec, ansatz, theta, chains, key, hyper, spec.sampler.n_samples)
         configs = sample.configs.reshape(-1, spec.n_sites)
         e_loc = local_energies(hyper.ham, ansatz, theta, configs)
         if sample.weights is None:

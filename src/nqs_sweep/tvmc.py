@@ -44,7 +44,7 @@ from nqs_sweep.sampler import ChainState, init_chains
 from nqs_sweep.stats import chain_stats, weighted_stats
 from nqs_sweep.tables import COUPLING_COLUMNS, coordinates, provenance, write_table
 from nqs_sweep.tdvp import make_rhs
-from nqs_sweep.vmc import Hyper, _draw, make_hyper
+from nqs_sweep.vmc import Hyper, draw_sample, make_hyper
 
 CHECKPOINT = "checkpoint.npz"
 TRAJECTORY = "trajectory.parquet"
@@ -105,7 +105,7 @@ def make_measure(q: QuenchSpec, ansatz: Ansatz):
     lat = Lattice(spec.lattice.kind, spec.lattice.L, spec.lattice.pbc)
 
     def measure(theta, chains, key, hyper: Hyper):
-        sample, chains = _draw(spec, ansatz, theta, chains, key, hyper, spec.sampler.n_samples_eval)
+        sample, chains = draw_sample(spec, ansatz, theta, chains, key, hyper, spec.sampler.n_samples_eval)
         configs = sample.configs.reshape(-1, spec.n_sites)
         e_loc = local_energies(hyper.ham, ansatz, theta, configs)
         values = local_observables(q.dynamics.observables, lat, spec.marshall_sign, ansatz, theta, configs, e_loc)

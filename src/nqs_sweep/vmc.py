@@ -65,7 +65,7 @@ def init_state(spec: PointSpec, ansatz: Ansatz, key: jax.Array) -> VMCState:
     return VMCState(theta, _transform(spec).init(theta), chains, jnp.zeros((), jnp.int64))
 
 
-def _draw(spec: PointSpec, ansatz: Ansatz, theta, chains, key, hyper: Hyper, n_samples: int) -> tuple[Sample, ChainState]:
+def draw_sample(spec: PointSpec, ansatz: Ansatz, theta, chains, key, hyper: Hyper, n_samples: int) -> tuple[Sample, ChainState]:
     sa = spec.sampler
     if sa.kind == "exact":
         return exact_sample(ansatz, theta, hyper.enumeration), chains
@@ -97,7 +97,7 @@ def make_step(spec: PointSpec, ansatz: Ansatz):
     transform = _transform(spec)
 
     def step(state: VMCState, key: jax.Array, hyper: Hyper) -> tuple[VMCState, dict]:
-        sample, chains = _draw(spec, ansatz, state.theta, state.chains, key, hyper, spec.sampler.n_samples)
+        sample, chains = draw_sample(spec, ansatz, state.theta, state.chains, key, hyper, spec.sampler.n_samples)
         configs = sample.configs.reshape(-1, spec.n_sites)
         e_loc = local_energies(hyper.ham, ansatz, state.theta, configs)
         stats = _energy_stats(sample, e_loc.reshape(sample.configs.shape[:2]))
@@ -138,7 +138,7 @@ def make_evaluate(spec: PointSpec, ansatz: Ansatz):
     """Jitted final evaluation: energy statistics on a fresh, larger sample."""
 
     def evaluate(theta: jax.Array, chains: ChainState, key: jax.Array, hyper: Hyper) -> Stats:
-        sample, _ = _draw(spec, ansatz, theta, chains, key, hyper, spec.sampler.n_samples_eval)
+        sample, _ = draw_sample(spec, ansatz, theta, chains, key, hyper, spec.sampler.n_samples_eval)
         configs = sample.configs.reshape(-1, spec.n_sites)
         e_loc = local_energies(hyper.ham, ansatz, theta, configs)
         return _energy_stats(sample, e_loc.reshape(sample.configs.shape[:2]))

@@ -78,6 +78,7 @@ def refusal(study: dict) -> str:
         (duplicate, ["duplicate"]),
         (odd_marshall, ["marshall_sign", "bipartite"]),
         (lambda s: s.update(sampling={"repeats": 0}), ["repeats"]),
+        (lambda s: s.update(sampling={"n_samples": 4}), ["sampling.n_samples", "n_chains (8"]),
         (lambda s: s["defaults"].update(sampler={"kind": "direct"}), ["sampler.kind", "arnn"]),
     ],
     ids=[
@@ -88,6 +89,7 @@ def refusal(study: dict) -> str:
         "duplicate",
         "odd-L-marshall",
         "sampling-repeats",
+        "sampling-below-chains",
         "direct-rbm",
     ],  # fmt: skip
 )

@@ -4,10 +4,14 @@
 ψ(s) = Π_i ψ_i(s_i | s_<i), sites in lattice order (row-major on the square lattice).
 Every site carries ``F`` features per layer. The first layer lets site i see only the
 spins s_j with j < i; later layers and the output let it see the features of j <= i,
-so the two logits z_i(±1) of site i are functions of s_<i alone. Each conditional is
-normalised, Σ_σ |ψ_i(σ)|² = 1 with log ψ_i(σ) = z_i(σ) − ½ log Σ_σ' e^{2 Re z_i(σ')},
-so Σ_s |ψ(s)|² = 1 by construction and exact samples are drawn site by site
-(nqs_sweep.sampler.direct_sample). With complex parameters Im z_i is the phase.
+so site i's output w_i is a function of s_<i alone. Its two logits are z_i(±1) = ±w_i/2
+and each conditional is normalised, log ψ_i(σ) = z_i(σ) − ½ log Σ_σ' e^{2 Re z_i(σ')}, so
+Σ_s |ψ(s)|² = 1 by construction and exact samples are drawn site by site
+(nqs_sweep.sampler.direct_sample). Re w_i is the log-odds of s_i = +1; with complex
+parameters Im w_i is the phase difference between the two values, which with the earlier
+sites' phases spans every phase function of s up to a global phase. One output per
+site rather than two logits: two would carry a direction (their common real shift)
+that the normalisation cancels, a parameter that never moves ψ.
 
 The logits also take the earlier spins directly (a masked linear "skip" from the input,
 zero bias): every pair product s_i s_j, j < i, is then a tangent direction everywhere,
@@ -20,16 +24,17 @@ In the zero-magnetisation sector a value that would leave too few spins of the o
 sign for the remaining sites gets probability zero, so ψ is normalised on the sector.
 
 Only the (i, j) pairs a mask allows are parameters (packed, scattered into the dense
-weight per call): every parameter moves ψ, and the parameter count that the QGT rank
-is measured against is the honest one.
+weight per call), so the parameter count that the QGT rank is measured against has no
+masked-out entries. The gauge directions left are the hidden layers' when the output
+weights are zero, and, for complex networks, one global phase.
 
 arnn_conv ties the weight of a pair (i, j) to its lattice offset (dy, dx) = r_j − r_i
 (a chain is one row): a masked convolution, with the lattice's edges as zero padding
 (periodic wrapping would let a site see later ones). The kernel reaches the whole
 lattice, so stacking layers leaves no blind spot (the upper-right region that a small
-PixelCNN kernel never reaches), and the parameter count is ~2N F² per layer instead of
-~N² F²/2. It is contracted as the dense layer with tied weights: the cost is the
-dense one, the parameters are the convolution's.
+PixelCNN kernel never reaches); its weights number ~2N F² per layer instead of ~N² F²/2
+(the biases stay per site, N F per layer). It is contracted as the dense layer with
+tied weights: the cost is the dense one.
 """
 
 from __future__ import annotations
@@ -39,8 +44,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from nqs_sweep.models.activations import HIDDEN_ACTIVATIONS
-
-SPIN_VALUES = (1, -1)  # the order of the two logits of a site
 
 
 def mask_pairs(n_sites: int, strict: bool, width: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -59,16 +62,15 @@ def mask_pairs(n_sites: int, strict: bool, width: int | None = None) -> tuple[np
 
 def init(key: jax.Array, n_sites: int, features: tuple[int, ...], dtype, scale: float, width: int | None = None) -> dict:
     """Hidden layers at variance 1/fan_in (their signal neither dies out nor saturates); the
-    output layer at ``scale``, so the initial conditionals are nearly uniform."""
-    widths = (1, *features, len(SPIN_VALUES))
+    output layer and the skip at ``scale``, so the initial conditionals are nearly uniform."""
+    widths = (1, *features, 1)
     layers = []
-    keys = jax.random.split(key, len(widths) - 1)
+    keys = jax.random.split(key, len(widths))
     for depth, (k, f_in, f_out) in enumerate(zip(keys, widths[:-1], widths[1:])):
         _, _, index = mask_pairs(n_sites, depth == 0, width)
         kw, kb = jax.random.split(k)
-        fan_in = max(1, f_in * n_sites // 2)
         last = depth == len(widths) - 2
-        w_scale = scale if last else 1.0 / np.sqrt(fan_in)
+        w_scale = scale if last else 1.0 / np.sqrt(max(1, f_in * n_sites // 2))
         layers.append(
             {
                 "W": w_scale * jax.random.normal(kw, (int(index.max()) + 1, f_out, f_in), dtype),
@@ -76,20 +78,28 @@ def init(key: jax.Array, n_sites: int, features: tuple[int, ...], dtype, scale: 
             }
         )
     _, _, index = mask_pairs(n_sites, True, width)
-    skip = scale * jax.random.normal(jax.random.fold_in(key, 1), (int(index.max()) + 1, len(SPIN_VALUES), 1), dtype)
-    return {"layers": layers, "skip": skip}
+    return {"layers": layers, "skip": scale * jax.random.normal(keys[-1], (int(index.max()) + 1, 1, 1), dtype)}
 
 
-def _dense_weight(layer: dict, rows: np.ndarray, cols: np.ndarray, index: np.ndarray, n_sites: int) -> jax.Array:
-    """The layer's weight as (N_out, N_in, F_out, F_in), zero where the mask forbids."""
-    w = layer["W"]
-    return jnp.zeros((n_sites, n_sites, *w.shape[1:]), w.dtype).at[rows, cols].set(w[index])
+def _dense_weight(packed: jax.Array, rows: np.ndarray, cols: np.ndarray, index: np.ndarray, n_sites: int) -> jax.Array:
+    """A packed weight as (N_out, N_in, F_out, F_in), zero where the mask forbids."""
+    return jnp.zeros((n_sites, n_sites, *packed.shape[1:]), packed.dtype).at[rows, cols].set(packed[index])
 
 
-def _masked_dense(layer: dict, x: jax.Array, rows: np.ndarray, cols: np.ndarray, index: np.ndarray, n_sites: int) -> jax.Array:
-    """x (B, N, F_in) -> (B, N, F_out), site i summing over the masked j only."""
-    dense = _dense_weight(layer, rows, cols, index, n_sites)
-    return jnp.einsum("ijfg,bjg->bif", dense, x.astype(dense.dtype)) + layer["b"]
+def _dense_weights(params: dict, n_sites: int, width: int | None) -> tuple[list[jax.Array], jax.Array]:
+    """Every layer's dense weight (the first strict, the others inclusive) and the skip's (strict)."""
+    strict = mask_pairs(n_sites, True, width)
+    inclusive = mask_pairs(n_sites, False, width)
+    layers = [_dense_weight(layer["W"], *(strict if d == 0 else inclusive), n_sites) for d, layer in enumerate(params["layers"])]
+    return layers, _dense_weight(params["skip"], *strict, n_sites)
+
+
+def _log_conditionals(w: jax.Array, allowed: jax.Array | None) -> jax.Array:
+    """Site outputs w (..., 1) -> normalised log ψ_i(+1), log ψ_i(−1) (..., 2); forbidden values get −inf."""
+    z = jnp.concatenate([w / 2, -w / 2], axis=-1)
+    if allowed is not None:
+        z = jnp.where(allowed, z, -jnp.inf)
+    return z - 0.5 * jax.nn.logsumexp(2 * jnp.real(z), axis=-1, keepdims=True)
 
 
 def _allowed(ups: jax.Array, downs: jax.Array, half: int) -> jax.Array:
@@ -97,39 +107,40 @@ def _allowed(ups: jax.Array, downs: jax.Array, half: int) -> jax.Array:
     return jnp.stack([ups < half, downs < half], axis=-1)
 
 
-def _normalised(z: jax.Array) -> jax.Array:
-    return z - 0.5 * jax.nn.logsumexp(2 * jnp.real(z), axis=-1, keepdims=True)
-
-
 def make_conditionals(n_sites: int, activation: str, zero_magnetization: bool, width: int | None = None):
     """conditionals(params, s (..., N)) -> (..., N, 2): log ψ_i(σ | s_<i) for σ = +1, −1.
     ``width``: None for masked dense layers, the lattice's row length for masked convolutions."""
     sigma = HIDDEN_ACTIVATIONS[activation]
-    strict = mask_pairs(n_sites, True, width)
-    inclusive = mask_pairs(n_sites, False, width)
     half = n_sites // 2
 
     def conditionals(params: dict, s: jax.Array) -> jax.Array:
         batch = s.shape[:-1]
-        x = s.reshape(-1, n_sites, 1)
-        layers = params["layers"]
-        spins = x
-        for depth, layer in enumerate(layers):
-            x = _masked_dense(layer, x, *(strict if depth == 0 else inclusive), n_sites)
-            if depth < len(layers) - 1:
+        spins = s.reshape(-1, n_sites, 1)
+        dense, skip = _dense_weights(params, n_sites, width)
+        x = spins
+        for depth, (weight, layer) in enumerate(zip(dense, params["layers"])):
+            x = jnp.einsum("ijfg,bjg->bif", weight, x.astype(weight.dtype)) + layer["b"]
+            if depth < len(dense) - 1:
                 x = sigma(x)
-        skip = _dense_weight({"W": params["skip"]}, *strict, n_sites)
         x = x + jnp.einsum("ijfg,bjg->bif", skip, spins.astype(skip.dtype))
-        z = x.astype(jnp.result_type(x.dtype, jnp.float32))  # (B, N, 2) logits
+        allowed = None
         if zero_magnetization:
             # Spins of each sign already placed before site i (unset sites are 0 and lie after i).
             sv = s.reshape(-1, n_sites)
             ups = jnp.cumsum(sv > 0, axis=-1) - (sv > 0)
             downs = jnp.cumsum(sv < 0, axis=-1) - (sv < 0)
-            z = jnp.where(_allowed(ups, downs, half), z, -jnp.inf)
-        return _normalised(z).reshape(*batch, n_sites, len(SPIN_VALUES))
+            allowed = _allowed(ups, downs, half)
+        return _log_conditionals(x, allowed).reshape(*batch, n_sites, 2)
 
     return conditionals
+
+
+def make_log_psi(conditionals):
+    def log_psi(params: dict, s: jax.Array) -> jax.Array:
+        cond = conditionals(params, s)
+        return jnp.sum(jnp.where(s > 0, cond[..., 0], cond[..., 1]), axis=-1)
+
+    return log_psi
 
 
 def make_sampler(n_sites: int, activation: str, zero_magnetization: bool, width: int | None = None):
@@ -142,14 +153,11 @@ def make_sampler(n_sites: int, activation: str, zero_magnetization: bool, width:
     rule of the generic path (nqs_sweep.sampler.direct_sample), so both draw the same samples.
     """
     sigma = HIDDEN_ACTIVATIONS[activation]
-    strict = mask_pairs(n_sites, True, width)
-    inclusive = mask_pairs(n_sites, False, width)
     half = n_sites // 2
 
     def draw(params: dict, u: jax.Array) -> jax.Array:
         layers = params["layers"]
-        dense = [_dense_weight(layer, *(strict if d == 0 else inclusive), n_sites) for d, layer in enumerate(layers)]
-        skip = _dense_weight({"W": params["skip"]}, *strict, n_sites)
+        dense, skip = _dense_weights(params, n_sites, width)
         batch = u.shape[1]
         pre = [jnp.broadcast_to(layer["b"], (batch, *layer["b"].shape)) for layer in layers]
         counts = jnp.zeros((batch, 2), jnp.int32)  # spins placed so far: (+1, −1)
@@ -160,10 +168,8 @@ def make_sampler(n_sites: int, activation: str, zero_magnetization: bool, width:
             for d in range(1, len(layers)):  # site i's features of layer d−1 are complete: pass them on
                 h = sigma(pre[d - 1][:, i])
                 pre[d] = pre[d] + jnp.einsum("kfg,bg->bkf", dense[d][:, i], h.astype(dense[d].dtype))
-            z = pre[-1][:, i].astype(jnp.result_type(pre[-1].dtype, jnp.float32))
-            if zero_magnetization:
-                z = jnp.where(_allowed(counts[:, 0], counts[:, 1], half), z, -jnp.inf)
-            log_p_up = 2 * jnp.real(_normalised(z)[:, 0])
+            allowed = _allowed(counts[:, 0], counts[:, 1], half) if zero_magnetization else None
+            log_p_up = 2 * jnp.real(_log_conditionals(pre[-1][:, i], allowed)[:, 0])
             up = jnp.log(u[i]) < log_p_up
             spin = jnp.where(up, 1.0, -1.0).astype(s.dtype)
             pre[0] = pre[0] + dense[0][:, i, :, 0][None] * spin[:, None, None].astype(dense[0].dtype)
@@ -175,11 +181,3 @@ def make_sampler(n_sites: int, activation: str, zero_magnetization: bool, width:
         return jax.lax.fori_loop(0, n_sites, site, (tuple(pre), counts, s0))[2]
 
     return draw
-
-
-def make_log_psi(conditionals):
-    def log_psi(params: dict, s: jax.Array) -> jax.Array:
-        cond = conditionals(params, s)
-        return jnp.sum(jnp.where(s > 0, cond[..., 0], cond[..., 1]), axis=-1)
-
-    return log_psi
