@@ -11,7 +11,7 @@ from benchmarks.timing import mean_seconds_per_call, median_seconds, peak_memory
 from benchmarks.workloads import Workload
 from nqs_sweep.models import make_ansatz
 from nqs_sweep.spec import parse_spec
-from nqs_sweep.vmc import _draw, init_state, make_evaluate, make_hyper, make_step
+from nqs_sweep.vmc import draw_sample, init_state, make_evaluate, make_hyper, make_step
 
 
 def run(w: Workload, n_steps: int, repeats: int, seed: int = 0) -> dict:
@@ -38,7 +38,7 @@ def run(w: Workload, n_steps: int, repeats: int, seed: int = 0) -> dict:
         return state.theta
 
     step_s = mean_seconds_per_call(run_steps, repeats)
-    draw = jax.jit(lambda th, ch, k: _draw(spec, ansatz, th, ch, k, hyper, spec.sampler.n_samples))
+    draw = jax.jit(lambda th, ch, k: draw_sample(spec, ansatz, th, ch, k, hyper, spec.sampler.n_samples))
     jax.block_until_ready(draw(state.theta, state.chains, k_eval))
     sample_s = median_seconds(lambda: draw(state.theta, state.chains, k_eval), repeats)
 

@@ -16,8 +16,11 @@ rule sampling_efficiency:
             [f"--repeats {STUDY.sampling['repeats']}"]
             + ([f"--n-samples {STUDY.sampling['n_samples']}"] if STUDY.sampling["n_samples"] else [])
         ),
-    # Timings: one job on the cores it was given, not sharing them with another.
-    threads: workflow.cores
+    # Timings want the cores to themselves: with --cores 2 (this rule's threads) a sampling job
+    # runs alone; with more cores other jobs may share the machine and the timings are upper
+    # bounds. (workflow.cores would say "all", but is undefined on a cluster, where the slurm
+    # profile gives the job its own CPUs and GPU.)
+    threads: 2
     resources:
         runtime=30,
         mem_mb=4000,
