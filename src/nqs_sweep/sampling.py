@@ -51,6 +51,7 @@ def sampling_table(run: Path, n_samples: int | None = None, repeats: int = 3, se
     n -= n % spec.sampler.n_chains
     hyper = make_hyper(spec, ansatz.real_dtype)
     k_burn, key = jax.random.split(jax.random.key(seed))
+    energies = jax.jit(lambda th, x: local_energies(hyper.ham, ansatz, th, x))  # one compile for every sampler
     rows = []
     for kind in ("metropolis", "direct") if ansatz.is_autoregressive else ("metropolis",):
         # The run's sampler settings with the kind changed: same chains, same sample size; Metropolis
@@ -60,7 +61,7 @@ def sampling_table(run: Path, n_samples: int | None = None, repeats: int = 3, se
         draw = jax.jit(partial(draw_sample, as_kind, ansatz), static_argnums=4)
         _, burnt_in = draw(theta, chains, k_burn, hyper, n)  # compiles, and equilibrates the chains
         (sample, _), seconds = _timed(draw, theta, burnt_in, key, hyper, n, repeats=repeats)
-        e_loc = jax.jit(lambda th, x: local_energies(hyper.ham, ansatz, th, x))(theta, sample.configs.reshape(-1, spec.n_sites))
+        e_loc = energies(theta, sample.configs.reshape(-1, spec.n_sites))
         stats = chain_stats(e_loc.reshape(sample.configs.shape[:2]))
         tau = float(stats.tau_corr)
         rows.append(

@@ -106,8 +106,9 @@ def make_ansatz(spec: PointSpec) -> Ansatz:
     elif a.name == "rbm_symm":
         size = round(a.alpha)
         init_params = lambda key: rbm_symm.init(key, n, size, dtype, a.init_scale)  # noqa: E731
-        log_psi_tree = rbm_symm.make_log_psi(lat.symmetry_group(a.symmetries))
-        kernels = rbm_symm.expanded_kernels(lat.symmetry_group(a.symmetries))
+        group = lat.symmetry_group(a.symmetries)
+        log_psi_tree = rbm_symm.make_log_psi(group)
+        kernels = rbm_symm.expanded_kernels(group)
     elif a.name == "gcnn":
         group = lat.symmetry_group(a.symmetries)
         init_params = lambda key: gcnn.init(key, n, len(group), a.features, dtype, a.init_scale)  # noqa: E731

@@ -41,17 +41,16 @@ def make_log_psi(translations: np.ndarray):
 
 def make_expand(perms: np.ndarray):
     """params -> the parameters of the equivalent RBM (rbm.log_psi on them is log_psi here)."""
-    perms = jnp.asarray(perms)
-    n_group, n_sites = perms.shape
+    # Unit (f, t) puts W_f[n] on site perms[t, n]: on site i it reads W_f at the inverse permutation.
+    inverse = jnp.asarray(np.argsort(perms, axis=1))
+    n_group, n_sites = inverse.shape
 
     def expand(params: dict) -> dict:
         w = params["W"]  # (F, N)
-        rows = jnp.zeros((w.shape[0], n_group, n_sites), w.dtype)
-        rows = rows.at[:, jnp.arange(n_group)[:, None], perms].set(jnp.broadcast_to(w[:, None, :], rows.shape))
         return {
             "a": jnp.full((n_sites,), params["a"], w.dtype),
             "b": jnp.repeat(params["b"], n_group),
-            "W": rows.reshape(-1, n_sites),
+            "W": w[:, inverse].reshape(-1, n_sites),
         }
 
     return expand
