@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 BENCH_VENV  := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: run test test-fast lint lock bench clean
+.PHONY: run test test-fast paper lint lock bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ $(STAMP): requirements.lock pyproject.toml
 ## run: set up the environment and run the default study (config/config.yaml)
 run: $(STAMP)
 	$(BIN)/snakemake --cores all
+
+## paper: regenerate the paper's figures into results/paper/<scale>/ (workstation scale unless PAPER names another)
+PAPER ?= config/paper/workstation.yaml
+SNAKEMAKE_ARGS ?=
+paper: $(STAMP)
+	$(BIN)/snakemake -s workflow/paper.smk --cores all --configfile $(PAPER) $(SNAKEMAKE_ARGS)
 
 ## test: set up the environment and run the whole test suite (slow tests included)
 test: $(STAMP)

@@ -54,21 +54,25 @@ def _cases(df: pd.DataFrame, coupling: str) -> list[tuple]:
     return sorted(df.groupby(["model", "lattice", coupling], dropna=False).groups.keys(), key=str)
 
 
-def _save(fig, outputs: list[str | Path]) -> None:
+# No dates or versions in the files, so the same tables draw byte-identical figures.
+_REPRODUCIBLE = {".pdf": {"CreationDate": None, "ModDate": None, "Producer": None}, ".png": {"Software": None}}
+
+
+def save_figure(fig, outputs: list[str | Path]) -> None:
     for out in outputs:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, dpi=130, bbox_inches="tight")
+        fig.savefig(out, dpi=130, bbox_inches="tight", metadata=_REPRODUCIBLE.get(Path(out).suffix, {}))
     plt.close(fig)
 
 
-def _empty(outputs, message: str) -> None:
+def empty_figure(outputs, message: str) -> None:
     fig, ax = plt.subplots(figsize=(5, 2))
     ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
     ax.axis("off")
-    _save(fig, outputs)
+    save_figure(fig, outputs)
 
 
-def _colors(values) -> dict:
+def colors_for(values) -> dict:
     values = sorted(set(values))
     cmap = plt.get_cmap("viridis")
     return {v: cmap(i / max(len(values) - 1, 1) * 0.9) for i, v in enumerate(values)}
@@ -78,13 +82,13 @@ def plot_convergence(conv: pd.DataFrame, outputs: list[str | Path]) -> None:
     """Relative error against iteration: a panel per (model, coupling) and L, a line per width
     (the running mean over SMOOTH iterations; single iterations faint behind it)."""
     if conv.empty or conv["exact_energy"].isna().all():
-        return _empty(outputs, "No convergence data with an exact reference yet.")
+        return empty_figure(outputs, "No convergence data with an exact reference yet.")
     conv = conv[conv["exact_energy"].notna()]
     coupling = sweep_coupling(conv)
     cases = _cases(conv, coupling)
     sizes = sorted(conv["L"].unique())
     fig, axes = plt.subplots(len(cases), len(sizes), figsize=(3.6 * len(sizes), 2.8 * len(cases)), squeeze=False, sharex=True)
-    colors = _colors(conv["alpha"])
+    colors = colors_for(conv["alpha"])
     for r, (model, lattice, cval) in enumerate(cases):
         for c, L in enumerate(sizes):
             ax = axes[r, c]
@@ -110,7 +114,7 @@ def plot_convergence(conv: pd.DataFrame, outputs: list[str | Path]) -> None:
     if handles:
         fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 6), bbox_to_anchor=(0.5, 1.02), fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
-    _save(fig, outputs)
+    save_figure(fig, outputs)
 
 
 def plot_error_vs_width(energies: pd.DataFrame, outputs: list[str | Path]) -> None:
@@ -118,11 +122,11 @@ def plot_error_vs_width(energies: pd.DataFrame, outputs: list[str | Path]) -> No
     Hollow markers: runs not flagged converged. Error bars: the Monte Carlo error / |E₀|."""
     df = energies[energies["exact_energy"].notna() & energies["energy"].notna()] if not energies.empty else energies
     if df.empty:
-        return _empty(outputs, "No finished points with an exact reference yet.")
+        return empty_figure(outputs, "No finished points with an exact reference yet.")
     coupling = sweep_coupling(df)
     cases = _cases(df, coupling)
     fig, axes = plt.subplots(len(cases), 2, figsize=(9, 2.9 * len(cases)), squeeze=False)
-    colors = _colors(df["L"])
+    colors = colors_for(df["L"])
     for r, (model, lattice, cval) in enumerate(cases):
         sel = _case(df, coupling, model, lattice, cval)
         for c, x in enumerate(["alpha", "n_params"]):
@@ -159,18 +163,18 @@ def plot_error_vs_width(energies: pd.DataFrame, outputs: list[str | Path]) -> No
             ax.grid(alpha=0.3, which="both")
             ax.legend(fontsize=7)
     fig.tight_layout()
-    _save(fig, outputs)
+    save_figure(fig, outputs)
 
 
 def plot_energy_vs_coupling(energies: pd.DataFrame, outputs: list[str | Path]) -> None:
     """Energy per site against the swept coupling: exact references as lines, VMC as markers."""
     df = energies[energies["energy"].notna()] if not energies.empty else energies
     if df.empty:
-        return _empty(outputs, "No finished points yet.")
+        return empty_figure(outputs, "No finished points yet.")
     coupling = sweep_coupling(df)
     groups = sorted(df.groupby(["model", "lattice"]).groups.keys())
     fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4), squeeze=False)
-    colors = _colors(df["L"])
+    colors = colors_for(df["L"])
     markers = dict(zip(sorted(df["alpha"].unique()), "os^Dvp*hX"))
     for ax, (model, lattice) in zip(axes[0], groups):
         sel = df[(df["model"] == model) & (df["lattice"] == lattice)]
@@ -196,7 +200,7 @@ def plot_energy_vs_coupling(energies: pd.DataFrame, outputs: list[str | Path]) -
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
-    _save(fig, outputs)
+    save_figure(fig, outputs)
 
 
 # Ranks in blues; the error (red) and infidelity (orange) on the twin axis stay distinct.
@@ -208,7 +212,7 @@ def plot_qgt_rank(ranks: pd.DataFrame, outputs: list[str | Path]) -> None:
     dimension as a horizontal line; the relative energy error and infidelity on a second axis."""
     df = ranks[ranks["source"] != "none"] if not ranks.empty else ranks
     if df.empty:
-        return _empty(outputs, "No QGT spectra yet.")
+        return empty_figure(outputs, "No QGT spectra yet.")
     coupling = sweep_coupling(df)
     cases = sorted(df.groupby(["model", "lattice", "L", coupling], dropna=False).groups.keys(), key=str)
     fig, axes = plt.subplots(len(cases), 2, figsize=(10, 3.4 * len(cases)), squeeze=False)
@@ -244,18 +248,18 @@ def plot_qgt_rank(ranks: pd.DataFrame, outputs: list[str | Path]) -> None:
                 h2, l2 = twin.get_legend_handles_labels()
                 ax.legend(h1 + h2, l1 + l2, fontsize=6, loc="lower right")
     fig.tight_layout()
-    _save(fig, outputs)
+    save_figure(fig, outputs)
 
 
 def plot_spectra(spectra: pd.DataFrame, outputs: list[str | Path]) -> None:
     """QGT eigenvalues in descending order, one line per width (first seed)."""
     df = spectra[spectra["eigenvalue"].notna()] if not spectra.empty else spectra
     if df.empty:
-        return _empty(outputs, "No QGT spectra yet.")
+        return empty_figure(outputs, "No QGT spectra yet.")
     coupling = sweep_coupling(df)
     cases = sorted(df.groupby(["model", "lattice", "L", coupling], dropna=False).groups.keys(), key=str)
     fig, axes = plt.subplots(1, len(cases), figsize=(5 * len(cases), 3.8), squeeze=False)
-    colors = _colors(df["alpha"])
+    colors = colors_for(df["alpha"])
     for ax, (model, lattice, L, cval) in zip(axes[0], cases):
         sel = _case(df, coupling, model, lattice, cval, L)
         sel = sel[sel["seed"] == sel["seed"].min()]
@@ -271,7 +275,7 @@ def plot_spectra(spectra: pd.DataFrame, outputs: list[str | Path]) -> None:
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=6)
     fig.tight_layout()
-    _save(fig, outputs)
+    save_figure(fig, outputs)
 
 
 OBSERVABLE_LABELS = {"sx": "⟨σˣ⟩ per site", "sz": "⟨σᶻ⟩ per site", "zz_nn": "⟨σᶻσᶻ⟩ nearest neighbours", "energy": "energy"}
@@ -298,7 +302,7 @@ def plot_quench(dyn: pd.DataFrame, steps: pd.DataFrame, outputs: list[str | Path
     """One quench: each observable against time (t-VMC with its error band, exact dashed), and
     below, the absolute error of each observable and the TDVP residual of every step."""
     if dyn.empty:
-        _empty(outputs, "no trajectory (the quench failed before its first measurement)")
+        empty_figure(outputs, "no trajectory (the quench failed before its first measurement)")
         return
     names = [n for n in OBSERVABLE_LABELS if n in set(dyn["observable"])]
     fig, axes = plt.subplots(2, len(names), figsize=(4.2 * len(names), 6.2), sharex=True, squeeze=False,
@@ -325,7 +329,7 @@ def plot_quench(dyn: pd.DataFrame, steps: pd.DataFrame, outputs: list[str | Path
         low.grid(alpha=0.3, which="both")
     fig.suptitle(_quench_title(dyn.iloc[0]), fontsize=9)
     fig.tight_layout()
-    _save(fig, outputs)
+    save_figure(fig, outputs)
 
 
 def plot_dynamics_error(summary: pd.DataFrame, dyn: pd.DataFrame, outputs: list[str | Path]) -> None:
@@ -333,7 +337,7 @@ def plot_dynamics_error(summary: pd.DataFrame, dyn: pd.DataFrame, outputs: list[
     of samples, for the first observable of each quench (⟨σˣ⟩ when measured)."""
     ok = dyn[dyn["exact_value"].notna()] if not dyn.empty else dyn
     if ok.empty:
-        _empty(outputs, "no quench with an exact reference")
+        empty_figure(outputs, "no quench with an exact reference")
         return
     name = "sx" if (ok["observable"] == "sx").any() else ok["observable"].iloc[0]
     ok = ok[ok["observable"] == name]
@@ -369,7 +373,7 @@ def plot_dynamics_error(summary: pd.DataFrame, dyn: pd.DataFrame, outputs: list[
         right.text(0.5, 0.5, "no Monte Carlo quenches", ha="center", va="center", transform=right.transAxes)
     left.set_title("error against width")
     right.set_title("error against number of samples")
-    _save(fig, outputs)
+    save_figure(fig, outputs)
 
 
 SAMPLER_COLORS = {"metropolis": "tab:blue", "direct": "tab:orange"}
@@ -388,7 +392,7 @@ def plot_sampling_efficiency(df: pd.DataFrame, outputs: list[str | Path]) -> Non
     if not df.empty:
         df = df[df["status"].isin(["converged", "not_converged"])]
     if df.empty:
-        return _empty(outputs, "No sampling measurements yet.")
+        return empty_figure(outputs, "No sampling measurements yet.")
     coupling = sweep_coupling(df)
     df = df.assign(
         point=[
@@ -419,4 +423,4 @@ def plot_sampling_efficiency(df: pd.DataFrame, outputs: list[str | Path]) -> Non
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=len(samplers), fontsize=8, bbox_to_anchor=(0.5, 1.06))
     fig.tight_layout()
-    _save(fig, outputs)
+    save_figure(fig, outputs)

@@ -14,6 +14,7 @@ import copy
 import hashlib
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -23,7 +24,8 @@ from nqs_sweep import hilbert
 from nqs_sweep.quench import QuenchSpec, initial_point_spec, parse_quench
 from nqs_sweep.spec import PointSpec, SpecError, parse_spec
 
-STUDY_KEYS = ("study", "description", "defaults", "grid", "points", "exact", "qgt", "sampling", "quenches")
+STUDY_KEYS = ("study", "description", "defaults", "grid", "points", "exact", "published", "qgt", "sampling", "quenches")
+PUBLISHED_KEYS = ("model", "lattice", "energy_per_site", "error", "source")
 QUENCH_KEYS = ("defaults", "grid", "points")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_EXACT_MAX_DIM = 2**20
@@ -62,6 +64,9 @@ class Study:
     qgt: dict | None = None  # {'n_samples': int | None} when the study asks for QGT spectra
     quenches: tuple[StudyQuench, ...] = ()
     sampling: dict | None = None  # {'n_samples': int | None, 'repeats': int} when the study measures sampling efficiency
+    # Reference energies from the literature for points past exact diagonalisation: rows of the
+    # exact table's columns (model coordinates, exact_energy, ...), with method 'published'.
+    published: tuple[dict, ...] = ()
 
     def point(self, path: str) -> StudyPoint:
         return self._by_path[path]
@@ -273,13 +278,16 @@ def expand_study(config: Any) -> Study:
                 parsed.append(("quenches", {}, init))
                 paths.append(q.initial_point)
 
+    from nqs_sweep.exact import has_closed_form
+
     points, references = [], {}
     for (_, _, spec), path in zip(parsed, paths):
         ref = None
-        if hilbert.hilbert_dim(spec.n_sites, spec.sector) <= max_dim:
+        if hilbert.hilbert_dim(spec.n_sites, spec.sector) <= max_dim or has_closed_form(spec):
             ref = reference_path(spec)
             references.setdefault(ref, reference_spec(spec))
         points.append(StudyPoint(path, spec, ref))
+    published = _published(config.get("published"), [p.spec for p in points if p.reference is None])
     by_hash = {p.spec.spec_hash: p.path for p in points}
     quenches = [
         StudyQuench(q.path, q.spec, by_hash[initial_point_spec(q.spec).spec_hash] if q.initial_point else None, q.exact)
@@ -293,7 +301,65 @@ def expand_study(config: Any) -> Study:
                 f"must be >= every point's sampler.n_chains ({widest.spec.sampler.n_chains} at {widest.path}); "
                 f"got {sampling['n_samples']}",
             )
-    return Study(name, tuple(points), references, qgt, tuple(quenches), sampling)
+    return Study(name, tuple(points), references, qgt, tuple(quenches), sampling, published)
+
+
+def _published(raw: Any, unreferenced: list[PointSpec]) -> tuple[dict, ...]:
+    """`published: [{model, lattice, energy_per_site, error, source}]`: literature energies (in
+    this tool's Pauli units) for the points no exact reference is computed for. Matched on model,
+    couplings, lattice kind, L and boundary; an entry that matches no such point is refused (a
+    typo in L would otherwise drop the reference silently)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not raw:
+        raise StudyError("published", f"must be a non-empty list of mappings with keys {', '.join(PUBLISHED_KEYS)}")
+    from nqs_sweep.tables import model_coordinates
+
+    rows: dict[str, dict] = {}
+    for i, entry in enumerate(raw):
+        where = f"published[{i}]"
+        if (
+            not isinstance(entry, dict)
+            or set(entry) - set(PUBLISHED_KEYS)
+            or not {"model", "lattice", "energy_per_site", "source"} <= set(entry)
+        ):
+            raise StudyError(
+                where,
+                f"must be a mapping with keys model, lattice, energy_per_site, source (and optionally error); got {entry!r}",
+            )
+        try:
+            ref = parse_spec({"model": entry["model"], "lattice": entry["lattice"], "ansatz": {"name": "rbm"}})
+        except SpecError as err:
+            raise StudyError(f"{where}.{err.field}", str(err).split(": ", 1)[1]) from None
+        for key in ("energy_per_site", "error"):
+            value = entry.get(key, 0.0)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or (key == "error" and value < 0)
+            ):
+                raise StudyError(f"{where}.{key}", f"must be a finite number{' >= 0' if key == 'error' else ''}; got {value!r}")
+        if not isinstance(entry["source"], str) or not entry["source"].strip():
+            raise StudyError(f"{where}.source", "must name where the value comes from (a non-empty string)")
+        matches = [s for s in unreferenced if s.model == ref.model and s.lattice == ref.lattice]
+        if not matches:
+            raise StudyError(
+                where,
+                f"matches no point of the study that lacks an exact reference ({ref.model.name} "
+                f"{dict(ref.model.couplings)} on {ref.lattice.kind} L={ref.lattice.L} pbc={ref.lattice.pbc})",
+            )
+        for spec in matches:
+            coords = model_coordinates(spec)
+            rows[reference_path(spec)] = {
+                **coords,
+                "exact_energy": float(entry["energy_per_site"]) * spec.n_sites,
+                "exact_energy_per_site": float(entry["energy_per_site"]),
+                "exact_energy_error": float(entry.get("error", 0.0)) * spec.n_sites,
+                "method": "published",
+                "source": entry["source"],
+            }
+    return tuple(rows[k] for k in sorted(rows))
 
 
 def _sampling_section(raw: Any) -> dict | None:

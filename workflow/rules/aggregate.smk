@@ -5,7 +5,7 @@ rule aggregate:
     input:
         summaries=expand(f"{RESULTS}/vmc/{{point}}/summary.parquet", point=POINTS),
         histories=expand(f"{RESULTS}/vmc/{{point}}/history.parquet", point=POINTS),
-        exacts=expand(f"{RESULTS}/exact/{{ref}}/exact.parquet", ref=REFERENCES),
+        exacts=expand(f"{RESULTS}/exact/{{ref}}/exact.parquet", ref=REFERENCES) + PUBLISHED,
     output:
         energies=f"{RESULTS}/tables/energies.parquet",
         convergence=f"{RESULTS}/tables/convergence.parquet",

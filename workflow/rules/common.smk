@@ -1,7 +1,7 @@
 # Validation and helpers. The study is checked twice before any job starts: its
 # structure against the JSON schema, then every point through the solver's own spec
 # parser (nqs_sweep.study), which names the offending field.
-import shlex
+import os
 import sys
 
 import yaml
@@ -16,9 +16,12 @@ except StudyError as err:
     raise WorkflowError(f"invalid study: {err}") from None
 
 RESULTS = f"results/{STUDY.name}"
-# The solver's CLI under the interpreter running Snakemake: no activated venv needed,
-# and cluster jobs (which inherit the environment) run the same installation.
-NQS = f"{shlex.quote(sys.executable)} -m nqs_sweep.cli"
+# The solver's CLI under the interpreter running Snakemake: no activated venv needed, and
+# cluster jobs (which inherit the environment) run the same installation. An environment
+# variable rather than a global in the shell command: the paper workflow uses these rules as
+# modules, whose shell commands do not see module globals, and a param would rerun every
+# point when the interpreter's path is spelled differently.
+os.environ["NQS_PYTHON"] = sys.executable
 POINTS = [p.path for p in STUDY.points]
 QUENCHES = [q.path for q in STUDY.quenches]
 DYNAMICS_TARGETS = (
@@ -29,6 +32,8 @@ DYNAMICS_TARGETS = (
     else []
 )
 REFERENCES = sorted(STUDY.references)
+# Literature energies for points past exact diagonalisation, as one table beside the exact ones.
+PUBLISHED = [f"{RESULTS}/exact/published.parquet"] if STUDY.published else []
 QGT_TARGETS = (
     [f"{RESULTS}/figures/{name}.{ext}" for name in ("qgt_rank", "qgt_spectra") for ext in ("png", "pdf")]
     + [f"{RESULTS}/tables/qgt_rank.parquet"]

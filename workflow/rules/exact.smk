@@ -26,4 +26,19 @@ rule exact_reference:
         runtime=30,
         mem_mb=4000,
     shell:
-        "{NQS} exact --spec {input} --out $(dirname {output}) --record-failures > {log} 2>&1"
+        "\"$NQS_PYTHON\" -m nqs_sweep.cli exact --spec {input} --out $(dirname {output}) --record-failures > {log} 2>&1"
+
+
+rule published_references:
+    output:
+        f"{RESULTS}/exact/published.parquet",
+    params:
+        # The study's `published:` entries, resolved to the points they match.
+        rows=lambda wildcards: [dict(r) for r in STUDY.published],
+    localrule: True
+    run:
+        import pandas as pd
+
+        from nqs_sweep.tables import write_table
+
+        write_table(pd.DataFrame(params.rows), output[0])

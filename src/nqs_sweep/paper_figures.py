@@ -1,0 +1,280 @@
+"""The paper's figure set: each figure is drawn from its studies' aggregate tables and returns
+the table it was drawn from (saved beside the figure, so every plotted number can be read back).
+
+Every function takes a mapping of input names to tables and the output paths, and copes with
+missing points: a failed point is drawn as a gap, and a figure with nothing to draw says so.
+Relative errors are |E - E_ref| / |E_ref| with E_ref exact (Lanczos, free fermions) or published.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from nqs_sweep.plots import FLOOR, colors_for, empty_figure, plot_qgt_rank, save_figure, sweep_coupling
+from nqs_sweep.tables import COUPLING_COLUMNS
+
+Tables = dict[str, pd.DataFrame]
+SMOOTH = 10  # iterations in the running means of the sampling-health panels
+
+
+def _couplings(row: pd.Series, skip: tuple[str, ...] = ()) -> str:
+    return ", ".join(f"{c}={row[c]:g}" for c in COUPLING_COLUMNS if c in row and pd.notna(row[c]) and c not in skip)
+
+
+def _case_label(row: pd.Series) -> str:
+    size = f"{row['L']}×{row['L']}" if row["lattice"] == "square" else f"L={row['L']}"
+    return f"{row['model']} {row['lattice']} {size}, {_couplings(row, ('J', 'J1'))}".rstrip(", ")
+
+
+def _panels(n: int, ncols: int = 3, size: tuple[float, float] = (3.8, 3.0)):
+    ncols = min(n, ncols)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    return fig, list(axes.flat[:n])
+
+
+def _with_reference(energies: pd.DataFrame) -> pd.DataFrame:
+    if energies.empty:
+        return energies
+    return energies[energies["exact_energy"].notna() & energies["energy"].notna()].copy()
+
+
+def accuracy_vs_width(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame:
+    """Figure 1 (Carleo & Troyer 2017, Fig. 3 style): relative error of the RBM ground state
+    against hidden-unit density α, a panel per model and coupling, a line per size."""
+    df = _with_reference(tables["energies"])
+    if df.empty:
+        empty_figure(outputs, "No finished points with a reference energy yet.")
+        return df
+    coupling = sweep_coupling(df)
+    cases = sorted(df.groupby(["model", "lattice", coupling], dropna=False).groups.keys(), key=str)
+    fig, axes = _panels(len(cases))
+    colors = colors_for(df["L"])
+    for ax, (model, lattice, cval) in zip(axes, cases):
+        sel = df[
+            (df["model"] == model) & (df["lattice"] == lattice) & (df[coupling].isna() if pd.isna(cval) else df[coupling] == cval)
+        ]
+        for L, g in sel.groupby("L"):
+            g = g.sort_values("alpha")
+            size = f"{L}×{L}" if lattice == "square" else f"L={L}"
+            ax.errorbar(
+                g["alpha"],
+                np.maximum(g["rel_error"], FLOOR),
+                yerr=g["energy_error"] / g["exact_energy"].abs(),
+                marker="o",
+                ms=4,
+                capsize=2,
+                color=colors[L],
+                label=size,
+            )
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("hidden-unit density α")
+        ax.set_ylabel("relative error |E−E₀|/|E₀|")
+        ax.set_title(f"{model} {lattice}" + ("" if pd.isna(cval) else f", {coupling}={cval:g}"), fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, outputs)
+    return df
+
+
+def _network(row: pd.Series) -> str:
+    if row["ansatz"] in ("rbm_symm", "gcnn"):
+        return f"{row['ansatz']} ({row['symmetries']})"
+    if row["ansatz"] == "ffnn":
+        return f"ffnn {row['layers']} layers"
+    return str(row["ansatz"])
+
+
+def ansatz_minima(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame:
+    """Figure 2: relative error against parameter count for each family of networks on the
+    frustrated J1-J2 model, a panel per size. Where a family stops improving as it grows, its
+    line flattens: more parameters no longer buy accuracy."""
+    df = _with_reference(tables["energies"])
+    if df.empty:
+        empty_figure(outputs, "No finished points with a reference energy yet.")
+        return df
+    df["network"] = df.apply(_network, axis=1)
+    cases = sorted(df.groupby(["model", "lattice", "L"]).groups.keys(), key=str)
+    fig, axes = _panels(len(cases), ncols=2, size=(4.8, 3.6))
+    colors = colors_for(df["network"])
+    markers = dict(zip(sorted(df["network"].unique()), "os^Dvp*"))
+    for ax, (model, lattice, L) in zip(axes, cases):
+        sel = df[(df["model"] == model) & (df["lattice"] == lattice) & (df["L"] == L)]
+        for net, g in sel.groupby("network"):
+            g = g.sort_values("n_real_params")
+            ax.errorbar(
+                g["n_real_params"],
+                np.maximum(g["rel_error"], FLOOR),
+                yerr=g["energy_error"] / g["exact_energy"].abs(),
+                marker=markers[net],
+                ms=5,
+                capsize=2,
+                color=colors[net],
+                label=net,
+            )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("number of real parameters")
+        ax.set_ylabel("relative error |E−E₀|/|E₀|")
+        ax.set_title(_case_label(sel.iloc[0]), fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, outputs)
+    return df
+
+
+def sign_problem(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame:
+    """Figure 3: the same network and budget across J2, with and without the Marshall sign rule.
+    Left: relative error where a reference exists; right: the V-score N·Var(E)/E² (Wu et al.
+    2024), which needs no reference, for every point."""
+    df = tables["energies"]
+    df = df[df["energy"].notna()].copy() if not df.empty else df
+    if df.empty:
+        empty_figure(outputs, "No finished points yet.")
+        return df
+    df["sign_rule"] = np.where(df["marshall_sign"], "Marshall sign rule", "no sign rule")
+    fig, (ax_err, ax_v) = plt.subplots(1, 2, figsize=(10, 3.8))
+    styles = {"Marshall sign rule": ("o", "-"), "no sign rule": ("s", "--")}
+    colors = colors_for(df["L"])
+    for (L, rule), g in df.groupby(["L", "sign_rule"]):
+        g = g.sort_values("J2")
+        marker, ls = styles[rule]
+        size = f"{L}×{L}" if g["lattice"].iloc[0] == "square" else f"L={L}"
+        ref = g[g["exact_energy"].notna()]
+        ax_err.errorbar(
+            ref["J2"],
+            np.maximum(ref["rel_error"], FLOOR),
+            yerr=ref["energy_error"] / ref["exact_energy"].abs(),
+            marker=marker,
+            ls=ls,
+            ms=5,
+            capsize=2,
+            color=colors[L],
+            label=f"{size}, {rule}",
+        )
+        ax_v.plot(g["J2"], np.maximum(g["v_score"], FLOOR), marker=marker, ls=ls, ms=5, color=colors[L], label=f"{size}, {rule}")
+    first = df.iloc[0]
+    net = f"{first['ansatz']} α={first['alpha']:g}, {first['dtype']}"
+    for ax, label in ((ax_err, "relative error |E−E₀|/|E₀|"), (ax_v, "V-score N·Var(E)/E²")):
+        ax.set_yscale("log")
+        ax.set_xlabel("J2 / J1")
+        ax.set_ylabel(label)
+        ax.axvspan(0.4, 0.6, color="0.9", zorder=0)  # the frustrated regime around J2 = 0.5
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    ax_err.set_title(f"J1-J2, {net}: error", fontsize=9)
+    ax_v.set_title(f"J1-J2, {net}: V-score", fontsize=9)
+    fig.tight_layout()
+    save_figure(fig, outputs)
+    return df
+
+
+def qgt_rank(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame:
+    """Figure 4: QGT rank against width with the error on the same axes (the QGT issue's figure)."""
+    plot_qgt_rank(tables["qgt_rank"], outputs)
+    return tables["qgt_rank"]
+
+
+def quench_dynamics(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame:
+    """Figure 5: ⟨σˣ⟩(t) after the quench, t-VMC with its Monte Carlo band against exact dynamics,
+    a line per width; below, the absolute error growing with time (log scale)."""
+    dyn = tables["dynamics"]
+    df = dyn[(dyn["observable"] == "sx") & dyn["value"].notna()].copy() if not dyn.empty else dyn
+    if df.empty:
+        empty_figure(outputs, "No quench trajectories yet.")
+        return df
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.5, 6), sharex=True, height_ratios=(3, 2))
+    colors = colors_for(df["alpha"])
+    for (alpha, sampler, n_samples), g in df.groupby(["alpha", "sampler", "n_samples"]):
+        g = g.sort_values("time")
+        label = f"α={alpha:g}, " + ("exact sampler" if sampler == "exact" else f"{sampler} {n_samples}")
+        ls = "-" if sampler == "exact" else ":"
+        top.plot(g["time"], g["value"], ls, color=colors[alpha], lw=1.4, label=f"t-VMC {label}")
+        top.fill_between(g["time"], g["value"] - g["error"], g["value"] + g["error"], color=colors[alpha], alpha=0.25, lw=0)
+        bottom.semilogy(g["time"], np.maximum(g["abs_error"], FLOOR), ls, color=colors[alpha], lw=1.2, label=label)
+    exact = df[df["exact_value"].notna()].drop_duplicates("time").sort_values("time")
+    if len(exact):
+        top.plot(exact["time"], exact["exact_value"], "k--", lw=1, label="exact")
+    row = df.iloc[0]
+    top.set_title(
+        f"{row['model']} {row['lattice']} L={row['L']}: quench h={row['initial_h']:g} → {row['h']:g}, {row['integrator']}, "
+        f"{row['regularization']}",
+        fontsize=9,
+    )
+    top.set_ylabel("⟨σˣ⟩ per site")
+    bottom.set_ylabel("|t-VMC − exact|")
+    bottom.set_xlabel("time t (units of 1/J)")
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, outputs)
+    return df
+
+
+def sampling_health(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame:
+    """Figure 6: Markov-chain diagnostics over the optimisation of the widest network at the
+    largest size of each case: split R̂ and the integrated autocorrelation time τ (running
+    means), and the energy error bar with the autocorrelation correction against without it."""
+    conv = tables["convergence"]
+    df = conv[conv["energy"].notna() & (conv["r_hat"].notna())] if not conv.empty else conv
+    if df.empty:
+        empty_figure(outputs, "No Markov-chain optimisation histories yet.")
+        return df
+    keys = ["model", "lattice", *[c for c in COUPLING_COLUMNS if c in df]]
+    picked = []
+    for _, g in df.groupby(keys, dropna=False):
+        g = g[g["L"] == g["L"].max()]
+        picked.append(g[g["alpha"] == g["alpha"].max()])
+    df = pd.concat(picked, ignore_index=True)
+    df["case"] = df.apply(lambda r: f"{_case_label(r)}, α={r['alpha']:g}", axis=1)
+    df["error_inflation"] = df["energy_error"] / df["energy_error_naive"]
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True)
+    (ax_r, ax_t), (ax_e, ax_i) = axes
+    colors = colors_for(df["case"])
+    worst = df.groupby("case")["tau_corr"].mean().idxmax()
+    for case, g in df.groupby("case"):
+        g = g.sort_values("iteration")
+        c = colors[case]
+        for ax, col in ((ax_r, "r_hat"), (ax_t, "tau_corr"), (ax_i, "error_inflation")):
+            ax.plot(g["iteration"], g[col], color=c, lw=0.4, alpha=0.3)
+            ax.plot(g["iteration"], g[col].rolling(SMOOTH, min_periods=1).mean(), color=c, lw=1.3, label=case)
+        if case == worst:
+            ax_e.semilogy(g["iteration"], g["energy_error"], color=c, lw=1, label="with autocorrelation (σ√(1+2τ)/√n)")
+            ax_e.semilogy(g["iteration"], g["energy_error_naive"], color=c, lw=1, ls=":", label="naive (σ/√n)")
+            ax_e.set_title(f"energy error bar: {case}", fontsize=8)
+    ax_r.axhline(1.0, color="k", lw=0.8)
+    ax_r.axhline(1.01, color="k", lw=0.8, ls=":")  # a common threshold for converged chains
+    ax_r.set_ylabel("split R̂")
+    ax_t.set_ylabel("integrated autocorrelation time τ (samples)")
+    ax_e.set_ylabel("energy error bar")
+    ax_i.set_ylabel("error bar inflation (corrected / naive)")
+    ax_r.legend(fontsize=6)
+    ax_e.legend(fontsize=7)
+    for ax in axes.flat:
+        ax.grid(alpha=0.3, which="both")
+    for ax in axes[1]:
+        ax.set_xlabel("iteration")
+    fig.tight_layout()
+    save_figure(fig, outputs)
+    return df
+
+
+FIGURES: dict[str, Callable[[Tables, list[str | Path]], pd.DataFrame]] = {
+    "accuracy_vs_width": accuracy_vs_width,
+    "ansatz_minima": ansatz_minima,
+    "sign_problem": sign_problem,
+    "qgt_rank": qgt_rank,
+    "quench_dynamics": quench_dynamics,
+    "sampling_health": sampling_health,
+}

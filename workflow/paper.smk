@@ -1,0 +1,169 @@
+# The paper's figure set: the studies named in a paper file (config/paper/<scale>.yaml) run
+# through the study workflow, each as a Snakemake module (one DAG, so a cluster runs every
+# study's jobs at once), then one rule per figure draws it from the studies' tables into
+# results/paper/<scale>/: <figure>.png, .pdf, .parquet (the table drawn) and .manifest.json.
+#   make paper                                    # workstation scale, this machine
+#   make paper PAPER=config/paper/cluster.yaml \
+#        SNAKEMAKE_ARGS="--workflow-profile workflow/profiles/slurm-paper"
+# A figure is redrawn only when a table it reads changed; a point is recomputed only when its
+# spec changed (the study workflow's rules, unchanged).
+import os
+
+import yaml
+from snakemake.utils import min_version
+
+min_version("8.0")
+
+
+configfile: "config/paper/workstation.yaml"
+
+
+# The studies a paper file must name, and the figures drawn from them: which study's tables
+# each figure reads, and which per-run tables its manifest lists the computations from.
+STUDY_KEYS = ("width", "ansatz", "sign", "qgt", "quench")
+FIGURES = {
+    "accuracy_vs_width": {
+        "tables": {"energies": ("width", "energies")},
+        "runs": [("width", "energies")],
+        "description": "Ground-state relative error against RBM hidden-unit density, Ising and Heisenberg chains, 2D Heisenberg.",
+    },
+    "ansatz_minima": {
+        "tables": {"energies": ("ansatz", "energies")},
+        "runs": [("ansatz", "energies")],
+        "description": "Relative error against parameter count on the J1-J2 model at J2 = 0.5: RBM, symmetric and deeper networks.",
+    },
+    "sign_problem": {
+        "tables": {"energies": ("sign", "energies")},
+        "runs": [("sign", "energies")],
+        "description": "Relative error and V-score against J2 with and without the Marshall sign rule, fixed network and budget.",
+    },
+    "qgt_rank": {
+        "tables": {"qgt_rank": ("qgt", "qgt_rank")},
+        "runs": [("qgt", "energies")],
+        "description": "QGT rank against width and parameter count, with the relative error and infidelity on the same axes.",
+    },
+    "quench_dynamics": {
+        "tables": {"dynamics": ("quench", "dynamics")},
+        "runs": [("quench", "quenches"), ("quench", "energies")],
+        "description": "Magnetisation after a quench, t-VMC against exact dynamics for two widths, and the error against time.",
+    },
+    "sampling_health": {
+        "tables": {"convergence": ("width", "convergence")},
+        "runs": [("width", "energies")],
+        "description": "Split R-hat, autocorrelation time and the corrected against naive energy error bar over an optimisation.",
+    },
+}
+
+
+def _check_paper(cfg):
+    allowed = {"paper", "description", "studies"}
+    if set(cfg) - allowed or "paper" not in cfg or "studies" not in cfg:
+        raise WorkflowError(f"invalid paper file: keys must be paper, studies (and description); got {sorted(cfg)}")
+    studies = cfg["studies"]
+    if not isinstance(studies, dict) or set(studies) != set(STUDY_KEYS):
+        got = sorted(studies) if isinstance(studies, dict) else studies
+        raise WorkflowError(f"invalid paper file: studies must name exactly {', '.join(STUDY_KEYS)}; got {got}")
+    for key, path in studies.items():
+        if not os.path.isfile(path):
+            raise WorkflowError(f"invalid paper file: studies.{key}: no such study file: {path}")
+
+
+_check_paper(config)
+SCALE = config["paper"]
+PAPER = f"results/paper/{SCALE}"
+
+
+def study_config(key):
+    with open(config["studies"][key]) as f:
+        return yaml.safe_load(f)
+
+
+STUDY_NAMES = {key: study_config(key)["study"] for key in STUDY_KEYS}
+
+
+def table(key, name):
+    return f"results/{STUDY_NAMES[key]}/tables/{name}.parquet"
+
+
+rule paper:
+    input:
+        expand(f"{PAPER}/{{figure}}.{{ext}}", figure=FIGURES, ext=("png", "pdf", "parquet", "manifest.json")),
+
+
+# One module per study: its rules get the study's key as a prefix (width_vmc, qgt_qgt_spectrum).
+module width:
+    snakefile:
+        "../Snakefile"
+    config:
+        study_config("width")
+
+
+use rule * from width as width_*
+
+
+module ansatz:
+    snakefile:
+        "../Snakefile"
+    config:
+        study_config("ansatz")
+
+
+use rule * from ansatz as ansatz_*
+
+
+module sign:
+    snakefile:
+        "../Snakefile"
+    config:
+        study_config("sign")
+
+
+use rule * from sign as sign_*
+
+
+module qgt:
+    snakefile:
+        "../Snakefile"
+    config:
+        study_config("qgt")
+
+
+use rule * from qgt as qgt_*
+
+
+module quench:
+    snakefile:
+        "../Snakefile"
+    config:
+        study_config("quench")
+
+
+use rule * from quench as quench_*
+
+
+def figure_inputs(wildcards):
+    fig = FIGURES[wildcards.figure]
+    inputs = {name: table(*source) for name, source in fig["tables"].items()}
+    inputs.update({f"runs_{i}": table(*source) for i, source in enumerate(fig["runs"])})
+    return inputs
+
+
+rule paper_figure:
+    input:
+        unpack(figure_inputs),
+    output:
+        png=f"{PAPER}/{{figure}}.png",
+        pdf=f"{PAPER}/{{figure}}.pdf",
+        table=f"{PAPER}/{{figure}}.parquet",
+        manifest=f"{PAPER}/{{figure}}.manifest.json",
+    wildcard_constraints:
+        figure="|".join(FIGURES),
+    params:
+        tables=lambda wildcards: list(FIGURES[wildcards.figure]["tables"]),
+        description=lambda wildcards: FIGURES[wildcards.figure]["description"],
+        scale=SCALE,
+    log:
+        f"{PAPER}/logs/{{figure}}.log",
+    localrule: True
+    script:
+        "scripts/paper_figure.py"
