@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from nqs_sweep.exact import MAX_EXACT_DIM, check_feasible, ground_state
+from nqs_sweep.cli import exact_table
+from nqs_sweep.exact import MAX_EXACT_DIM, check_feasible, free_fermion_energy, ground_state, has_closed_form
 from nqs_sweep.spec import SpecError
 from reference import dense_hamiltonian
 
@@ -56,3 +57,35 @@ def test_limit_is_refused_before_compute(spec_factory):
     assert check_feasible(spec_factory(model={"name": "tfim"}, lattice={"kind": "chain", "L": 24})) == MAX_EXACT_DIM
     with pytest.raises(SpecError, match="lattice.L"):
         ground_state(spec_factory(model={"name": "tfim"}, lattice={"kind": "chain", "L": 25}))
+
+
+@pytest.mark.parametrize("L, J, h", [(6, 1.0, 0.5), (7, 1.0, 1.3), (8, -1.0, 0.7), (10, 0.8, -2.0), (9, 1.0, 0.0)])
+def test_free_fermion_energy_equals_lanczos(spec_factory, L, J, h):
+    """Odd L, an antiferromagnet on an even ring, a negative field, and no field at all."""
+    spec = spec_factory(model={"name": "tfim", "J": J, "h": h}, lattice={"kind": "chain", "L": L})
+    assert has_closed_form(spec)
+    assert free_fermion_energy(L, J, h) == pytest.approx(ground_state(spec).energy, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    "model, lattice",
+    [
+        ({"name": "tfim", "J": 1.0, "h": 1.0}, {"kind": "chain", "L": 8, "pbc": False}),  # open: not translation invariant
+        ({"name": "tfim", "J": -1.0, "h": 1.0}, {"kind": "chain", "L": 7}),  # frustrated odd antiferromagnetic ring
+        ({"name": "tfim", "J": 1.0, "h": 1.0}, {"kind": "square", "L": 3}),
+        ({"name": "heisenberg"}, {"kind": "chain", "L": 8}),
+    ],
+)
+def test_no_closed_form_where_the_mapping_does_not_hold(spec_factory, model, lattice):
+    assert not has_closed_form(spec_factory(model=model, lattice=lattice))
+
+
+def test_exact_table_takes_free_fermions_past_lanczos(spec_factory):
+    """L = 80: 2^80 states, far past Lanczos; at h = J = 1 the energy per site approaches -4/π
+    (the critical chain's thermodynamic limit) with a finite-size correction of order 1/L²."""
+    spec = spec_factory(model={"name": "tfim", "J": 1.0, "h": 1.0}, lattice={"kind": "chain", "L": 80})
+    row = exact_table(spec).iloc[0]
+    assert row["method"] == "free_fermions"
+    assert row["hilbert_dim"] == float(2**80)
+    assert row["exact_energy_per_site"] == pytest.approx(-4 / np.pi, abs=1e-3)
+    assert row["exact_energy_per_site"] < -4 / np.pi  # finite periodic rings lie below the limit

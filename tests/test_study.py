@@ -42,7 +42,10 @@ def test_exact_references_are_shared_by_points_with_the_same_model_and_lattice()
 
 
 def test_references_only_where_the_dimension_allows():
-    st = expand_study(study(exact={"max_dim": 2**6}))
+    # Open chains: the periodic Ising chain has free-fermion references at any size.
+    base = copy.deepcopy(BASE)
+    base["defaults"]["lattice"]["pbc"] = False
+    st = expand_study({**base, "exact": {"max_dim": 2**6}})
     assert {p.spec.lattice.L for p in st.points if p.reference} == {6}
     assert all(p.reference is None for p in st.points if p.spec.lattice.L == 8)
 
@@ -181,3 +184,84 @@ def test_bad_quenches_are_refused_naming_the_field(patch, field):
     with pytest.raises(StudyError) as err:
         expand_study(study(grid={"lattice.L": [6]}, quenches=quenches))
     assert err.value.field.startswith(field), str(err.value)
+
+
+def test_periodic_ising_chains_have_references_past_exact_diagonalisation():
+    st = expand_study(study(exact={"max_dim": 2**6}))
+    assert all(p.reference is not None for p in st.points)
+
+
+HEISENBERG_8 = {
+    "study": "pub",
+    "exact": {"max_dim": 64},  # the zero-magnetisation sector of 8 sites has 70 states
+    "defaults": {
+        "model": {"name": "heisenberg", "J": 1.0},
+        "lattice": {"kind": "chain", "L": 8, "pbc": True},
+        "hilbert": {"sector": "zero_magnetization"},
+        "ansatz": {"name": "rbm"},
+        "sampler": {"n_samples": 64, "n_chains": 8, "move": "exchange"},
+    },
+    "grid": {"ansatz.alpha": [1, 2]},
+    "published": [
+        {
+            "model": {"name": "heisenberg", "J": 1.0},
+            "lattice": {"kind": "chain", "L": 8},
+            "energy_per_site": -1.8,
+            "source": "test",
+        }
+    ],
+}
+
+
+def test_published_references_cover_points_past_exact_diagonalisation():
+    st = expand_study(HEISENBERG_8)
+    assert all(p.reference is None for p in st.points)
+    (row,) = st.published  # one reference, shared by both widths
+    assert row["exact_energy"] == pytest.approx(-1.8 * 8)
+    assert (row["model"], row["L"], row["sector"], row["method"], row["source"]) == (
+        "heisenberg",
+        8,
+        "zero_magnetization",
+        "published",
+        "test",
+    )
+
+
+@pytest.mark.parametrize(
+    "entry, field, words",
+    [
+        ({"lattice": {"kind": "chain", "L": 10}}, "published[0]", "matches no point"),
+        ({"model": {"name": "heisenberg", "J": 2.0}}, "published[0]", "matches no point"),
+        ({"energy_per_site": float("nan")}, "published[0].energy_per_site", "finite"),
+        ({"error": -1.0}, "published[0].error", ">= 0"),
+        ({"source": " "}, "published[0].source", "where the value comes from"),
+        ({"model": {"name": "ising"}}, "published[0].model.name", "tfim"),
+        ({"units": "S"}, "published[0]", "keys"),
+    ],
+)
+def test_bad_published_references_are_refused_naming_the_field(entry, field, words):
+    st = copy.deepcopy(HEISENBERG_8)
+    st["published"][0].update(entry)
+    with pytest.raises(StudyError) as err:
+        expand_study(st)
+    assert err.value.field == field and words in str(err.value)
+
+
+def test_a_grid_key_may_name_a_whole_section():
+    st = expand_study(
+        {
+            **BASE,
+            "grid": {
+                "model": [{"name": "tfim", "J": 1.0, "h": 0.5}, {"name": "heisenberg", "J": 1.0}],
+                "lattice": [{"kind": "chain", "L": 6}, {"kind": "chain", "L": 8}],
+            },
+        }
+    )
+    assert sorted((p.spec.model.name, p.spec.lattice.L) for p in st.points) == [
+        ("heisenberg", 6),
+        ("heisenberg", 8),
+        ("tfim", 6),
+        ("tfim", 8),
+    ]
+    # a replaced model takes no coupling from the defaults' model
+    assert all(dict(p.spec.model.couplings).get("h") in (None, 0.5) for p in st.points)

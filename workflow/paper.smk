@@ -12,6 +12,8 @@ import os
 import yaml
 from snakemake.utils import min_version
 
+from nqs_sweep import paper_figures, plots
+
 min_version("8.0")
 
 
@@ -48,7 +50,7 @@ FIGURES = {
         "description": "Magnetisation after a quench, t-VMC against exact dynamics for two widths, and the error against time.",
     },
     "sampling_health": {
-        "tables": {"convergence": ("width", "convergence")},
+        "tables": {"convergence": ("width", "convergence"), "energies": ("width", "energies")},
         "runs": [("width", "energies")],
         "description": "Split R-hat, autocorrelation time and the corrected against naive energy error bar over an optimisation.",
     },
@@ -141,11 +143,16 @@ module quench:
 use rule * from quench as quench_*
 
 
+# The drawing code is an input too: Snakemake tracks a rule's own script, not the library it
+# imports, and a changed figure must be redrawn.
+DRAWING_CODE = {"code_paper_figures": paper_figures.__file__, "code_plots": plots.__file__}
+
+
 def figure_inputs(wildcards):
     fig = FIGURES[wildcards.figure]
     inputs = {name: table(*source) for name, source in fig["tables"].items()}
     inputs.update({f"runs_{i}": table(*source) for i, source in enumerate(fig["runs"])})
-    return inputs
+    return {**inputs, **DRAWING_CODE}
 
 
 rule paper_figure:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -41,9 +42,19 @@ def _panels(n: int, ncols: int = 3, size: tuple[float, float] = (3.8, 3.0)):
 
 
 def _with_reference(energies: pd.DataFrame) -> pd.DataFrame:
+    """Points with a reference energy, finished or not (unfinished ones are marked, not dropped)."""
     if energies.empty:
         return energies
-    return energies[energies["exact_energy"].notna() & energies["energy"].notna()].copy()
+    return energies[energies["exact_energy"].notna()].copy()
+
+
+def _mark_unfinished(ax, rows: pd.DataFrame, x: str, color) -> None:
+    """A diverged or failed point has no energy: an x at the top of the panel, at its abscissa."""
+    lost = rows[rows["energy"].isna()]
+    if len(lost):
+        ax.plot(
+            lost[x], [0.97] * len(lost), "x", color=color, ms=7, mew=1.5, transform=ax.get_xaxis_transform(), label="diverged"
+        )
 
 
 def accuracy_vs_width(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame:
@@ -63,6 +74,8 @@ def accuracy_vs_width(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame
         ]
         for L, g in sel.groupby("L"):
             g = g.sort_values("alpha")
+            _mark_unfinished(ax, g, "alpha", colors[L])
+            g = g[g["energy"].notna()]
             size = f"{L}×{L}" if lattice == "square" else f"L={L}"
             ax.errorbar(
                 g["alpha"],
@@ -111,6 +124,8 @@ def ansatz_minima(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame:
         sel = df[(df["model"] == model) & (df["lattice"] == lattice) & (df["L"] == L)]
         for net, g in sel.groupby("network"):
             g = g.sort_values("n_real_params")
+            _mark_unfinished(ax, g, "n_real_params", colors[net])
+            g = g[g["energy"].notna()]
             ax.errorbar(
                 g["n_real_params"],
                 np.maximum(g["rel_error"], FLOOR),
@@ -122,6 +137,7 @@ def ansatz_minima(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame:
                 label=net,
             )
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # minor labels collide
         ax.set_yscale("log")
         ax.set_xlabel("number of real parameters")
         ax.set_ylabel("relative error |E−E₀|/|E₀|")
@@ -223,11 +239,14 @@ def quench_dynamics(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame:
 
 
 def sampling_health(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame:
-    """Figure 6: Markov-chain diagnostics over the optimisation of the widest network at the
-    largest size of each case: split R̂ and the integrated autocorrelation time τ (running
-    means), and the energy error bar with the autocorrelation correction against without it."""
-    conv = tables["convergence"]
-    df = conv[conv["energy"].notna() & (conv["r_hat"].notna())] if not conv.empty else conv
+    """Figure 6: Markov-chain diagnostics over the optimisation of the widest finished network at
+    the largest size of each case: split R̂ and the integrated autocorrelation time τ (running
+    means), and the energy error bar with the autocorrelation correction against without it
+    (for the case with the longest autocorrelation), and their ratio for every case."""
+    conv, energies = tables["convergence"], tables["energies"]
+    # A diverged run's last iterations (error bars of 1e13) say nothing about sampling health.
+    finished = set(energies.loc[energies["energy"].notna(), "spec_hash"]) if not energies.empty else set()
+    df = conv[conv["spec_hash"].isin(finished) & conv["energy"].notna() & conv["r_hat"].notna()] if not conv.empty else conv
     if df.empty:
         empty_figure(outputs, "No Markov-chain optimisation histories yet.")
         return df

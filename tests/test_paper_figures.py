@@ -1,0 +1,197 @@
+"""The paper's figures (nqs_sweep.paper_figures) and their manifests (nqs_sweep.manifest), on
+small synthetic tables: every figure is written, byte-identical when drawn twice, draws what
+exists and marks what diverged. The whole set through Snakemake: tests/workflow/test_workflow_paper.py."""
+
+import hashlib
+import json
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nqs_sweep import manifest, paper_figures
+from nqs_sweep.tables import COUPLING_COLUMNS
+
+
+def _row(**kw):
+    row = {c: np.nan for c in COUPLING_COLUMNS}
+    row.update(
+        model="heisenberg", J=1.0, lattice="square", L=4, n_sites=16, sector="zero_magnetization", ansatz="rbm", alpha=1.0,
+        layers=1, symmetries="none", dtype="float64", marshall_sign=True, seed=0, status="converged", device="cpu:cpu",
+        git_revision="abc1234", runtime_s=1.0, v_score=0.1, sampler="metropolis", n_samples=128,
+    )  # fmt: skip
+    row.update(kw)
+    row.setdefault("spec_hash", hashlib.sha256(repr(sorted(row.items())).encode()).hexdigest()[:16])
+    return row
+
+
+def energies():
+    rows = []
+    for L, e0 in ((4, -44.9), (6, -97.8)):
+        for alpha in (1.0, 2.0, 4.0):
+            e = e0 * (1 - 1e-2 / alpha)
+            rows.append(_row(L=L, n_sites=L * L, alpha=alpha, energy=e, energy_error=0.01, exact_energy=e0,
+                             n_real_params=int(alpha * L**4)))  # fmt: skip
+    for h in (0.5, 1.0):
+        rows.append(_row(model="tfim", J=1.0, h=h, lattice="chain", L=20, n_sites=20, sector="full", marshall_sign=False,
+                         energy=-21.0 * h, energy_error=1e-3, exact_energy=-21.0 * h - 1e-3, n_real_params=420))  # fmt: skip
+    df = pd.DataFrame(rows)
+    # the 6x6 network of alpha = 4 diverged: no energy, a status that says so
+    lost = (df["L"] == 6) & (df["alpha"] == 4.0)
+    df.loc[lost, ["energy", "energy_error"]] = np.nan
+    df.loc[lost, "status"] = "diverged"
+    df["rel_error"] = (df["energy"] - df["exact_energy"]).abs() / df["exact_energy"].abs()
+    return df
+
+
+def convergence(e):
+    rows = []
+    for _, r in e.iterrows():
+        for it in range(30):
+            tau = 2.0 if r["model"] == "tfim" else 0.1
+            rows.append({**r.to_dict(), "iteration": it, "r_hat": 1.0 + 0.01 * np.sin(it), "tau_corr": tau,
+                         "energy_error_naive": 0.01, "energy_error": 0.01 * np.sqrt(1 + 2 * tau),
+                         "energy": np.inf if r["status"] == "diverged" and it > 20 else r["exact_energy"] * 0.99})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def sign_energies():
+    rows = []
+    for j2 in (0.0, 0.5, 1.0):
+        for rule in (True, False):
+            e0 = -45.0 + 10 * j2
+            rows.append(_row(model="j1j2", J1=1.0, J2=j2, marshall_sign=rule, dtype="complex128", energy=e0 * 0.98,
+                             energy_error=0.05, exact_energy=e0 if j2 != 1.0 else np.nan, v_score=0.1 + j2))  # fmt: skip
+    df = pd.DataFrame(rows)
+    df["rel_error"] = (df["energy"] - df["exact_energy"]).abs() / df["exact_energy"].abs()
+    return df
+
+
+def ansatz_energies():
+    rows = []
+    for ansatz, symmetries, layers, n in [("rbm", "none", 1, 300), ("rbm", "none", 1, 600), ("rbm_symm", "space_group", 1, 20),
+                                          ("gcnn", "space_group", 2, 500), ("ffnn", "none", 2, 560)]:  # fmt: skip
+        rows.append(_row(model="j1j2", J1=1.0, J2=0.5, ansatz=ansatz, symmetries=symmetries, layers=layers, n_real_params=n,
+                         energy=-33.0, energy_error=0.05, exact_energy=-33.8))  # fmt: skip
+    df = pd.DataFrame(rows)
+    df.loc[1, ["energy", "energy_error"]] = np.nan
+    df.loc[1, "status"] = "diverged"
+    df["rel_error"] = (df["energy"] - df["exact_energy"]).abs() / df["exact_energy"].abs()
+    return df
+
+
+def dynamics():
+    rows = []
+    for alpha in (1.0, 2.0):
+        for t in np.linspace(0, 1, 11):
+            exact = 0.3 + 0.2 * np.sin(t)
+            rows.append(_row(model="tfim", J=1.0, h=1.0, initial_h=0.5, lattice="chain", L=12, alpha=alpha, time=t,
+                             observable="sx", value=exact + 1e-3 * t / alpha, error=1e-4, exact_value=exact,
+                             abs_error=1e-3 * t / alpha, sampler="exact", integrator="rk4", regularization="pinv"))  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def qgt_ranks():
+    rows = []
+    for alpha in (1.0, 2.0, 4.0):
+        rows.append(_row(model="heisenberg", lattice="chain", L=10, n_real_params=int(10 + 10 * alpha + 100 * alpha),
+                         hilbert_dim=252, source="exact", infidelity=1e-3 / alpha, energy=-18.0, exact_energy=-18.01,
+                         rel_error=5e-4 / alpha, **{"rank_abs_1e-5": 50 * alpha, "rank_rel_1e-6": 60 * alpha,
+                                                    "rank_rel_1e-10": 70 * alpha}))  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def tables_for(figure):
+    e = energies()
+    return {
+        "accuracy_vs_width": {"energies": e},
+        "ansatz_minima": {"energies": ansatz_energies()},
+        "sign_problem": {"energies": sign_energies()},
+        "qgt_rank": {"qgt_rank": qgt_ranks()},
+        "quench_dynamics": {"dynamics": dynamics()},
+        "sampling_health": {"convergence": convergence(e), "energies": e},
+    }[figure]
+
+
+@pytest.mark.parametrize("figure", list(paper_figures.FIGURES))
+def test_every_figure_is_drawn_reproducibly_with_its_table(tmp_path, figure):
+    draw = paper_figures.FIGURES[figure]
+    outs = [tmp_path / "a.png", tmp_path / "a.pdf"]
+    drawn = draw(tables_for(figure), outs)
+    assert len(drawn) > 0
+    first = [o.read_bytes() for o in outs]
+    assert all(len(b) > 5000 for b in first)
+    draw(tables_for(figure), outs)
+    assert [o.read_bytes() for o in outs] == first  # no dates, no versions in the files
+
+
+@pytest.mark.parametrize("figure", list(paper_figures.FIGURES))
+def test_empty_tables_give_a_figure_that_says_so(tmp_path, figure):
+    empty = {name: pd.DataFrame(columns=list(t.columns)) for name, t in tables_for(figure).items()}
+    out = tmp_path / "empty.png"
+    paper_figures.FIGURES[figure](empty, [out])
+    assert out.stat().st_size > 0
+
+
+def _capture(monkeypatch):
+    figs = []
+    monkeypatch.setattr(paper_figures, "save_figure", lambda fig, outputs: figs.append(fig))
+    return figs
+
+
+@pytest.mark.parametrize("figure, x", [("accuracy_vs_width", "alpha"), ("ansatz_minima", "n_real_params")])
+def test_a_diverged_point_is_marked_and_kept_in_the_table(monkeypatch, figure, x):
+    figs = _capture(monkeypatch)
+    tables = tables_for(figure)
+    drawn = paper_figures.FIGURES[figure](tables, [])
+    lost = tables["energies"][tables["energies"]["status"] == "diverged"]
+    assert set(drawn.loc[drawn["status"] == "diverged", "spec_hash"]) == set(lost["spec_hash"])
+    marks = [line for ax in figs[0].axes for line in ax.get_lines() if line.get_label() == "diverged"]
+    assert sorted(float(v) for m in marks for v in m.get_xdata()) == sorted(lost[x].astype(float))
+
+
+def test_relative_errors_are_drawn_where_a_reference_exists(monkeypatch):
+    figs = _capture(monkeypatch)
+    tables = tables_for("sign_problem")
+    paper_figures.sign_problem(tables, [])
+    err_ax, v_ax = figs[0].axes[:2]
+    n_ref = tables["energies"]["exact_energy"].notna().sum()
+    n_all = len(tables["energies"])
+    drawn_err = sum(len(c.lines[0].get_xdata()) for c in err_ax.containers)  # errorbar containers
+    drawn_v = sum(len(line.get_xdata()) for line in v_ax.get_lines())
+    assert (drawn_err, drawn_v) == (n_ref, n_all)  # the V-score needs no reference
+
+
+def test_sampling_health_leaves_out_runs_that_diverged():
+    tables = tables_for("sampling_health")
+    drawn = paper_figures.sampling_health(tables, [])
+    diverged = set(tables["energies"].loc[tables["energies"]["status"] == "diverged", "spec_hash"])
+    assert diverged and not diverged & set(drawn["spec_hash"])
+    assert np.isfinite(drawn["energy"]).all()
+    # one run per case: the widest finished network at the largest size
+    assert drawn.groupby("case")["spec_hash"].nunique().eq(1).all()
+    heis = drawn[drawn["model"] == "heisenberg"]
+    assert set(heis["L"]) == {6} and set(heis["alpha"]) == {2.0}  # alpha 4 diverged there
+    assert np.allclose(drawn["error_inflation"], np.sqrt(1 + 2 * drawn["tau_corr"]))
+
+
+def test_manifest_names_the_points_inputs_and_code(tmp_path):
+    e = energies()
+    table = tmp_path / "energies.parquet"
+    e.to_parquet(table)
+    png = tmp_path / "f.png"
+    paper_figures.accuracy_vs_width({"energies": e}, [png])
+    m = manifest.figure_manifest("accuracy_vs_width", "test", {"energies": table}, [png], e, 0.5, "tiny")
+    json.dumps(m)  # serialisable as written by the workflow
+    assert m["points"]["n_runs"] == len(e)
+    assert {r["spec_hash"] for r in m["points"]["runs"]} == set(e["spec_hash"])
+    assert m["points"]["status"] == {"converged": len(e) - 1, "diverged": 1}
+    assert m["points"]["devices"] == {"cpu:cpu": len(e)}
+    assert m["points"]["runtime_s_total"] == pytest.approx(e["runtime_s"].sum())
+    assert m["inputs"]["energies"]["sha256"] == hashlib.sha256(table.read_bytes()).hexdigest()
+    assert m["outputs"]["f.png"] == hashlib.sha256(png.read_bytes()).hexdigest()
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=manifest.__file__.rsplit("/", 1)[0])
+    if head.returncode == 0:
+        assert m["drawing"]["git"]["revision"] == head.stdout.strip()
+    assert m["drawing"]["packages"]["jax"] != "not installed"

@@ -1,0 +1,125 @@
+"""The paper's figure set through Snakemake (workflow/paper.smk), in miniature: every figure with
+its PDF, PNG, table and manifest; nothing redone when nothing changed; one changed point redoes
+that point and the figures drawn from its study only. And the cluster scale, planned through the
+SLURM paper profile."""
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO, planned_jobs, snakemake
+from nqs_sweep.paper_figures import FIGURES
+from nqs_sweep.study import expand_study
+
+pytestmark = pytest.mark.slow
+PAPER = "tests/workflow/paper/paper_tiny.yaml"
+FIGURE_STUDY = {  # which study each figure is drawn from (workflow/paper.smk)
+    "accuracy_vs_width": "width",
+    "ansatz_minima": "ansatz",
+    "sign_problem": "sign",
+    "qgt_rank": "qgt",
+    "quench_dynamics": "quench",
+    "sampling_health": "width",
+}
+
+
+def paper_workdir(workdir):
+    (workdir / "tests" / "workflow").mkdir(parents=True)
+    shutil.copytree(REPO / "tests" / "workflow" / "paper", workdir / "tests" / "workflow" / "paper")
+    shutil.copy(REPO / "tests" / "workflow" / "quench_tiny.yaml", workdir / "tests" / "workflow" / "quench_tiny.yaml")
+    return workdir
+
+
+def run_paper(workdir, *args):
+    return snakemake(workdir, "-s", "workflow/paper.smk", "--cores", "2", "--configfile", PAPER, *args, timeout=900)
+
+
+def study_files(workdir):
+    return yaml.safe_load((workdir / PAPER).read_text())["studies"]
+
+
+def test_tiny_paper_draws_every_figure_with_table_and_manifest_and_redoes_only_what_changed(workdir):
+    workdir = paper_workdir(workdir)
+    run_paper(workdir)
+    out = workdir / "results" / "paper" / "tiny"
+    studies = {key: expand_study(yaml.safe_load((workdir / path).read_text())) for key, path in study_files(workdir).items()}
+    assert set(FIGURE_STUDY) == set(FIGURES)
+    for figure, key in FIGURE_STUDY.items():
+        for ext in ("png", "pdf", "parquet", "manifest.json"):
+            assert (out / f"{figure}.{ext}").stat().st_size > 500, (figure, ext)
+        drawn = pd.read_parquet(out / f"{figure}.parquet")
+        assert len(drawn) > 0, figure
+        m = json.loads((out / f"{figure}.manifest.json").read_text())
+        assert m["figure"] == figure and m["scale"] == "tiny"
+        # every computation of the figure's study is listed, where it ran and at which revision
+        hashes = {r["spec_hash"] for r in m["points"]["runs"]}
+        assert {p.spec.spec_hash for p in studies[key].points} <= hashes, figure
+        assert all(r["device"] and r["git_revision"] for r in m["points"]["runs"])
+        assert m["drawing"]["git"]["revision"] and m["drawing"]["packages"]["snakemake"] != "not installed"
+        assert {"code_paper_figures", "code_plots"} <= set(m["inputs"])
+        for name in ("png", "pdf", "parquet"):
+            assert len(m["outputs"][f"{figure}.{name}"]) == 64
+
+    # the published reference of the width study reached its point: a relative error exists
+    energies = pd.read_parquet(out / "accuracy_vs_width.parquet")
+    heis = energies[energies["model"] == "heisenberg"]
+    assert len(heis) == 1 and heis["exact_energy"].iloc[0] == pytest.approx(-1.8255467044685885 * 8)
+    assert heis["rel_error"].iloc[0] < 0.05
+    assert (workdir / "results" / "width_tiny" / "exact" / "published.parquet").exists()
+
+    # nothing changed: nothing to do, and the figures stay byte for byte
+    before = {p.name: p.read_bytes() for p in out.glob("*.p*")}
+    assert planned_jobs(run_paper(workdir, "-n")) == {}
+    # one point of the width study changes: that point, its study's tables, its two figures
+    width = workdir / study_files(workdir)["width"]
+    w = yaml.safe_load(width.read_text())
+    w["grid"][0]["ansatz.alpha"] = [1, 3]
+    width.write_text(yaml.safe_dump(w))
+    plan = planned_jobs(run_paper(workdir, "-n"))
+    assert plan["width_vmc"] == 2 and plan["paper_figure"] == 2, plan  # alpha 3 at h = 0.5 and 1
+    assert not any(rule.startswith(("ansatz_", "sign_", "qgt_", "quench_")) for rule in plan), plan
+    assert before == {p.name: p.read_bytes() for p in out.glob("*.p*")}
+
+
+def test_a_paper_file_that_misses_a_study_is_refused(workdir):
+    workdir = paper_workdir(workdir)
+    paper = yaml.safe_load((workdir / PAPER).read_text())
+    del paper["studies"]["sign"]
+    (workdir / "bad_paper.yaml").write_text(yaml.safe_dump(paper))
+    proc = snakemake(workdir, "-s", "workflow/paper.smk", "-n", "--configfile", "bad_paper.yaml", check=False)
+    assert proc.returncode != 0
+    assert "studies must name exactly width, ansatz, sign, qgt, quench" in proc.stdout + proc.stderr
+
+
+def test_cluster_scale_is_planned_through_the_slurm_paper_profile(workdir):
+    """`snakemake -n` of the cluster-scale paper through the SLURM profile: every study planned,
+    every solver job with its GPU, CPUs and runtime from the profile."""
+    proc = snakemake(
+        workdir, "-s", "workflow/paper.smk", "-n", "--configfile", "config/paper/cluster.yaml",
+        "--workflow-profile", "workflow/profiles/slurm-paper",
+    )  # fmt: skip
+    plan = planned_jobs(proc)
+    cluster = yaml.safe_load((REPO / "config" / "paper" / "cluster.yaml").read_text())["studies"]
+    for key, path in cluster.items():
+        study = expand_study(yaml.safe_load((REPO / path).read_text()))
+        assert plan[f"{key}_vmc"] == len(study.points), key
+    assert plan["quench_tvmc"] == 2 and plan["qgt_qgt_spectrum"] == 12 and plan["paper_figure"] == 6
+    text = proc.stdout + proc.stderr
+    for rule in ("width_vmc", "ansatz_vmc", "sign_vmc", "qgt_vmc", "quench_vmc", "quench_tvmc"):
+        block = text.split(f"rule {rule}:", 1)[1].split("\n\n", 1)[0]
+        assert "gpu=1" in block and "cpus_per_task=4" in block, rule
+
+
+def test_the_slurm_paper_profile_repeats_the_study_profile_for_every_prefix():
+    base = yaml.safe_load((REPO / "workflow" / "profiles" / "slurm" / "config.yaml").read_text())
+    paper = yaml.safe_load((REPO / "workflow" / "profiles" / "slurm-paper" / "config.yaml").read_text())
+    prefixes = ("width", "ansatz", "sign", "qgt", "quench")
+    for key in ("set-resources", "set-threads"):
+        expected = {f"{p}_{rule}": v for p in prefixes for rule, v in base[key].items()}
+        assert paper[key] == expected, key
+    assert {k: v for k, v in paper.items() if not k.startswith("set-")} == {
+        k: v for k, v in base.items() if not k.startswith("set-")
+    }
