@@ -58,5 +58,6 @@ lock:
 	.lockenv/bin/pip freeze --all --exclude nqs_sweep --exclude pip > requirements.lock
 	rm -rf .lockenv
 
+# The committed figure sets in results/paper/ stay.
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) results .snakemake
+	rm -rf $(VENV) $(BENCH_VENV) .snakemake $(filter-out results/paper,$(wildcard results/*)) results/paper/*/logs

@@ -31,6 +31,28 @@ def test_exact_energies_join_on_model_couplings_and_lattice_including_absent_cou
     assert df["exact_energy_per_site"].iloc[0] == -10.2 / 8
 
 
+def test_published_and_computed_references_join_with_their_method_and_error(tmp_path):
+    """A study's published.parquet (written by the workflow from `published:`) joins like a
+    Lanczos table, absent couplings (NaN) included, and says what the reference is."""
+    pd.DataFrame(
+        [
+            {**coords("heisenberg", 36, J=1.0), "sector": "zero_magnetization", "energy": -97.0},
+            {**coords("tfim", 80, J=1.0, h=1.0), "energy": -101.8},
+        ]
+    ).to_parquet(tmp_path / "s.parquet")
+    published = {**coords("heisenberg", 36, J=1.0), "sector": "zero_magnetization", "exact_energy": -97.76}
+    published.update(exact_energy_error=0.001, method="published", source="a paper")
+    pd.DataFrame([published]).to_parquet(tmp_path / "published.parquet")
+    pd.DataFrame([{**coords("tfim", 80, J=1.0, h=1.0), "exact_energy": -101.87, "method": "free_fermions"}]).to_parquet(
+        tmp_path / "e.parquet"
+    )
+    df = energies_table([tmp_path / "s.parquet"], [tmp_path / "e.parquet", tmp_path / "published.parquet"])
+    assert list(df["exact_energy"]) == [-97.76, -101.87]
+    assert list(df["reference_method"]) == ["published", "free_fermions"]
+    assert list(df["exact_energy_error"]) == [0.001, 0.0]
+    assert df["rel_error"].iloc[0] == abs(-97.0 + 97.76) / 97.76
+
+
 def test_convergence_rows_get_the_relative_error_per_iteration(tmp_path):
     pd.DataFrame([{**coords("tfim", 8, J=1.0, h=1.0), "iteration": i, "energy": -10.0 - 0.1 * i} for i in range(3)]).to_parquet(
         tmp_path / "h.parquet"

@@ -74,6 +74,7 @@ def test_free_fermion_energy_equals_lanczos(spec_factory, L, J, h):
         ({"name": "tfim", "J": -1.0, "h": 1.0}, {"kind": "chain", "L": 7}),  # frustrated odd antiferromagnetic ring
         ({"name": "tfim", "J": 1.0, "h": 1.0}, {"kind": "square", "L": 3}),
         ({"name": "heisenberg"}, {"kind": "chain", "L": 8}),
+        ({"name": "tfim", "J": 1.0, "h": 0.5}, {"kind": "chain", "L": 2}),  # one bond, not two: the formula does not hold
     ],
 )
 def test_no_closed_form_where_the_mapping_does_not_hold(spec_factory, model, lattice):
@@ -81,11 +82,10 @@ def test_no_closed_form_where_the_mapping_does_not_hold(spec_factory, model, lat
 
 
 def test_exact_table_takes_free_fermions_past_lanczos(spec_factory):
-    """L = 80: 2^80 states, far past Lanczos; at h = J = 1 the energy per site approaches -4/π
-    (the critical chain's thermodynamic limit) with a finite-size correction of order 1/L²."""
+    """L = 80: 2^80 states, far past Lanczos. At h = J = 1 the energy per site is
+    -(2/L)/sin(π/2L) = -4/π - π/(6L²) + O(1/L⁴): the critical chain's limit and its CFT correction."""
     spec = spec_factory(model={"name": "tfim", "J": 1.0, "h": 1.0}, lattice={"kind": "chain", "L": 80})
     row = exact_table(spec).iloc[0]
     assert row["method"] == "free_fermions"
     assert row["hilbert_dim"] == float(2**80)
-    assert row["exact_energy_per_site"] == pytest.approx(-4 / np.pi, abs=1e-3)
-    assert row["exact_energy_per_site"] < -4 / np.pi  # finite periodic rings lie below the limit
+    assert row["exact_energy_per_site"] == pytest.approx(-4 / np.pi - np.pi / (6 * 80**2), abs=1e-7)

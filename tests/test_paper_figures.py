@@ -64,6 +64,9 @@ def sign_energies():
             rows.append(_row(model="j1j2", J1=1.0, J2=j2, marshall_sign=rule, dtype="complex128", energy=e0 * 0.98,
                              energy_error=0.05, exact_energy=e0 if j2 != 1.0 else np.nan, v_score=0.1 + j2))  # fmt: skip
     df = pd.DataFrame(rows)
+    lost = (df["J2"] == 0.5) & ~df["marshall_sign"]
+    df.loc[lost, ["energy", "energy_error"]] = np.nan
+    df.loc[lost, "status"] = "diverged"
     df["rel_error"] = (df["energy"] - df["exact_energy"]).abs() / df["exact_energy"].abs()
     return df
 
@@ -140,7 +143,7 @@ def _capture(monkeypatch):
     return figs
 
 
-@pytest.mark.parametrize("figure, x", [("accuracy_vs_width", "alpha"), ("ansatz_minima", "n_real_params")])
+@pytest.mark.parametrize("figure, x", [("accuracy_vs_width", "alpha"), ("ansatz_minima", "n_real_params"), ("sign_problem", "J2")])
 def test_a_diverged_point_is_marked_and_kept_in_the_table(monkeypatch, figure, x):
     figs = _capture(monkeypatch)
     tables = tables_for(figure)
@@ -156,10 +159,12 @@ def test_relative_errors_are_drawn_where_a_reference_exists(monkeypatch):
     tables = tables_for("sign_problem")
     paper_figures.sign_problem(tables, [])
     err_ax, v_ax = figs[0].axes[:2]
-    n_ref = tables["energies"]["exact_energy"].notna().sum()
-    n_all = len(tables["energies"])
+    finished = tables["energies"]["energy"].notna()
+    n_ref = (tables["energies"]["exact_energy"].notna() & finished).sum()
+    n_all = finished.sum()
     drawn_err = sum(len(c.lines[0].get_xdata()) for c in err_ax.containers)  # errorbar containers
     drawn_v = sum(len(line.get_xdata()) for line in v_ax.get_lines())
+    assert 0 < n_ref < n_all
     assert (drawn_err, drawn_v) == (n_ref, n_all)  # the V-score needs no reference
 
 

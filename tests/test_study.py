@@ -248,20 +248,31 @@ def test_bad_published_references_are_refused_naming_the_field(entry, field, wor
 
 
 def test_a_grid_key_may_name_a_whole_section():
+    """A replaced model takes nothing from the defaults' model (J = 2, h = 3 there); a dotted key
+    into a replaced section applies to each point's own copy."""
+    base = copy.deepcopy(BASE)
+    base["defaults"]["model"] = {"name": "tfim", "J": 2.0, "h": 3.0}
     st = expand_study(
         {
-            **BASE,
-            "grid": {
-                "model": [{"name": "tfim", "J": 1.0, "h": 0.5}, {"name": "heisenberg", "J": 1.0}],
-                "lattice": [{"kind": "chain", "L": 6}, {"kind": "chain", "L": 8}],
-            },
+            **base,
+            "grid": [
+                {"model": [{"name": "tfim", "h": 0.5}, {"name": "heisenberg"}], "lattice": [{"kind": "chain", "L": 6}]},
+                {"model": [{"name": "tfim"}], "model.h": [0.1, 0.2], "lattice.L": [8]},
+            ],
         }
     )
-    assert sorted((p.spec.model.name, p.spec.lattice.L) for p in st.points) == [
-        ("heisenberg", 6),
-        ("heisenberg", 8),
-        ("tfim", 6),
-        ("tfim", 8),
+    got = sorted((p.spec.model.name, sorted(p.spec.model.couplings), p.spec.lattice.L) for p in st.points)
+    assert got == [
+        ("heisenberg", [("J", 1.0)], 6),
+        ("tfim", [("J", 1.0), ("h", 0.1)], 8),
+        ("tfim", [("J", 1.0), ("h", 0.2)], 8),
+        ("tfim", [("J", 1.0), ("h", 0.5)], 6),
     ]
-    # a replaced model takes no coupling from the defaults' model
-    assert all(dict(p.spec.model.couplings).get("h") in (None, 0.5) for p in st.points)
+
+
+def test_two_published_references_for_one_system_are_refused():
+    st = copy.deepcopy(HEISENBERG_8)
+    st["published"].append({**st["published"][0], "energy_per_site": -1.7})
+    with pytest.raises(StudyError) as err:
+        expand_study(st)
+    assert err.value.field == "published[1]" and "second reference" in str(err.value)

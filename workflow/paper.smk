@@ -17,12 +17,19 @@ from nqs_sweep import paper_figures, plots
 min_version("8.0")
 
 
-configfile: "config/paper/workstation.yaml"
+# The workstation scale, unless --configfile names another paper: command-line config files are
+# merged into this one, and a paper must not inherit the workstation's studies.
+if not config:
+
+    configfile: "config/paper/workstation.yaml"
+
 
 
 # The studies a paper file must name, and the figures drawn from them: which study's tables
 # each figure reads, and which per-run tables its manifest lists the computations from.
-STUDY_KEYS = ("width", "ansatz", "sign", "qgt", "quench")
+PAPER_STUDIES = ("width", "ansatz", "sign", "qgt", "quench")
+# Sections the figures need from a study beyond its points.
+REQUIRED_SECTIONS = {"qgt": "qgt", "quench": "quenches"}
 FIGURES = {
     "accuracy_vs_width": {
         "tables": {"energies": ("width", "energies")},
@@ -62,12 +69,19 @@ def _check_paper(cfg):
     if set(cfg) - allowed or "paper" not in cfg or "studies" not in cfg:
         raise WorkflowError(f"invalid paper file: keys must be paper, studies (and description); got {sorted(cfg)}")
     studies = cfg["studies"]
-    if not isinstance(studies, dict) or set(studies) != set(STUDY_KEYS):
+    if not isinstance(studies, dict) or set(studies) != set(PAPER_STUDIES):
         got = sorted(studies) if isinstance(studies, dict) else studies
-        raise WorkflowError(f"invalid paper file: studies must name exactly {', '.join(STUDY_KEYS)}; got {got}")
+        raise WorkflowError(f"invalid paper file: studies must name exactly {', '.join(PAPER_STUDIES)}; got {got}")
     for key, path in studies.items():
         if not os.path.isfile(path):
             raise WorkflowError(f"invalid paper file: studies.{key}: no such study file: {path}")
+        with open(path) as f:
+            study = yaml.safe_load(f)
+        section = REQUIRED_SECTIONS.get(key)
+        if section and not (isinstance(study, dict) and study.get(section)):
+            raise WorkflowError(f"invalid paper file: studies.{key}: {path} has no `{section}:` section, which its figure needs")
+    if set(FIGURES) != set(paper_figures.FIGURES):
+        raise WorkflowError(f"paper.smk draws {sorted(FIGURES)}, nqs_sweep.paper_figures has {sorted(paper_figures.FIGURES)}")
 
 
 _check_paper(config)
@@ -80,7 +94,7 @@ def study_config(key):
         return yaml.safe_load(f)
 
 
-STUDY_NAMES = {key: study_config(key)["study"] for key in STUDY_KEYS}
+STUDY_NAMES = {key: study_config(key)["study"] for key in PAPER_STUDIES}
 
 
 def table(key, name):
@@ -90,6 +104,9 @@ def table(key, name):
 rule paper:
     input:
         expand(f"{PAPER}/{{figure}}.{{ext}}", figure=FIGURES, ext=("png", "pdf", "parquet", "manifest.json")),
+        # every study's own targets too (per-point results, tables, study figures): a deleted
+        # point result is recomputed, as `snakemake` of the study alone would.
+        lambda wildcards: [f for key in PAPER_STUDIES for f in getattr(rules, f"{key}_all").input],
 
 
 # One module per study: its rules get the study's key as a prefix (width_vmc, qgt_qgt_spectrum).

@@ -23,16 +23,27 @@ def _read_all(paths: list[str | Path]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+# What a point takes from its reference: the energy, how it was obtained (lanczos,
+# free_fermions, published) and its uncertainty (zero for the computed ones).
+REFERENCE_COLUMNS = {"exact_energy": "exact_energy", "method": "reference_method", "exact_energy_error": "exact_energy_error"}
+
+
 def _join_exact(df: pd.DataFrame, exact: pd.DataFrame) -> pd.DataFrame:
     if df.empty:
         return df
-    df = df.drop(columns=["exact_energy"], errors="ignore")
+    df = df.drop(columns=list(REFERENCE_COLUMNS.values()), errors="ignore")
     if exact.empty:
-        df["exact_energy"] = np.nan
+        df["exact_energy"], df["reference_method"], df["exact_energy_error"] = np.nan, None, np.nan
         return df
-    ref = exact[REFERENCE_KEYS + ["exact_energy"]].drop_duplicates(REFERENCE_KEYS)
-    lookup = dict(zip(_reference_key(ref), ref["exact_energy"]))
-    df["exact_energy"] = _reference_key(df).map(lookup).astype(float)
+    ref = exact.drop_duplicates(REFERENCE_KEYS).copy()
+    ref["method"] = ref["method"] if "method" in ref else "unknown"
+    ref["exact_energy_error"] = ref["exact_energy_error"].fillna(0.0) if "exact_energy_error" in ref else 0.0
+    keys = _reference_key(df)
+    by_key = ref.set_index(_reference_key(ref).to_numpy())
+    for source, column in REFERENCE_COLUMNS.items():
+        df[column] = keys.map(by_key[source])
+    df["exact_energy"] = df["exact_energy"].astype(float)
+    df["exact_energy_error"] = df["exact_energy_error"].astype(float)
     return df
 
 

@@ -48,9 +48,12 @@ def check_feasible(spec: PointSpec) -> int:
 
 
 def has_closed_form(spec: PointSpec) -> bool:
-    """The periodic Ising chain in the full space maps to free fermions (Jordan-Wigner), at any L.
-    An antiferromagnetic chain maps to the ferromagnet only when L is even."""
+    """The periodic Ising chain in the full space maps to free fermions (Jordan-Wigner), at any
+    L >= 3 (two sites have one bond, not two: lattice.py merges the wrap-around bond). An
+    antiferromagnetic chain maps to the ferromagnet only when L is even."""
     if spec.model.name != "tfim" or spec.lattice.kind != "chain" or not spec.lattice.pbc or spec.sector != "full":
+        return False
+    if spec.lattice.L < 3:
         return False
     return spec.model.coupling("J") >= 0 or spec.lattice.L % 2 == 0
 

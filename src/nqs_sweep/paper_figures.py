@@ -2,8 +2,10 @@
 the table it was drawn from (saved beside the figure, so every plotted number can be read back).
 
 Every function takes a mapping of input names to tables and the output paths, and copes with
-missing points: a failed point is drawn as a gap, and a figure with nothing to draw says so.
-Relative errors are |E - E_ref| / |E_ref| with E_ref exact (Lanczos, free fermions) or published.
+missing points: a diverged or failed point is marked with an x where its energy would be drawn
+(its table row is kept), and a figure with nothing to draw says so. Relative errors are
+|E - E_ref| / |E_ref| with E_ref exact (Lanczos, free fermions) or published (the tables'
+reference_method column says which).
 """
 
 from __future__ import annotations
@@ -27,9 +29,12 @@ def _couplings(row: pd.Series, skip: tuple[str, ...] = ()) -> str:
     return ", ".join(f"{c}={row[c]:g}" for c in COUPLING_COLUMNS if c in row and pd.notna(row[c]) and c not in skip)
 
 
+def _size(lattice: str, L: int) -> str:
+    return f"{L}×{L}" if lattice == "square" else f"L={L}"
+
+
 def _case_label(row: pd.Series) -> str:
-    size = f"{row['L']}×{row['L']}" if row["lattice"] == "square" else f"L={row['L']}"
-    return f"{row['model']} {row['lattice']} {size}, {_couplings(row, ('J', 'J1'))}".rstrip(", ")
+    return f"{row['model']} {row['lattice']} {_size(row['lattice'], row['L'])}, {_couplings(row, ('J', 'J1'))}".rstrip(", ")
 
 
 def _panels(n: int, ncols: int = 3, size: tuple[float, float] = (3.8, 3.0)):
@@ -76,7 +81,7 @@ def accuracy_vs_width(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame
             g = g.sort_values("alpha")
             _mark_unfinished(ax, g, "alpha", colors[L])
             g = g[g["energy"].notna()]
-            size = f"{L}×{L}" if lattice == "square" else f"L={L}"
+            size = _size(lattice, L)
             ax.errorbar(
                 g["alpha"],
                 np.maximum(g["rel_error"], FLOOR),
@@ -100,11 +105,10 @@ def accuracy_vs_width(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame
 
 
 def _network(row: pd.Series) -> str:
-    if row["ansatz"] in ("rbm_symm", "gcnn"):
-        return f"{row['ansatz']} ({row['symmetries']})"
-    if row["ansatz"] == "ffnn":
-        return f"ffnn {row['layers']} layers"
-    return str(row["ansatz"])
+    """A family of networks: one line in figure 2, along which only the width changes."""
+    depth = f" {row['layers']} layers" if row["layers"] > 1 else ""
+    symmetry = f" ({row['symmetries']})" if row["symmetries"] != "none" else ""
+    return f"{row['ansatz']}{depth}{symmetry}"
 
 
 def ansatz_minima(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame:
@@ -153,10 +157,9 @@ def sign_problem(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame:
     """Figure 3: the same network and budget across J2, with and without the Marshall sign rule.
     Left: relative error where a reference exists; right: the V-score N·Var(E)/E² (Wu et al.
     2024), which needs no reference, for every point."""
-    df = tables["energies"]
-    df = df[df["energy"].notna()].copy() if not df.empty else df
+    df = tables["energies"].copy()
     if df.empty:
-        empty_figure(outputs, "No finished points yet.")
+        empty_figure(outputs, "No points yet.")
         return df
     df["sign_rule"] = np.where(df["marshall_sign"], "Marshall sign rule", "no sign rule")
     fig, (ax_err, ax_v) = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -165,8 +168,9 @@ def sign_problem(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame:
     for (L, rule), g in df.groupby(["L", "sign_rule"]):
         g = g.sort_values("J2")
         marker, ls = styles[rule]
-        size = f"{L}×{L}" if g["lattice"].iloc[0] == "square" else f"L={L}"
-        ref = g[g["exact_energy"].notna()]
+        size = _size(g["lattice"].iloc[0], L)
+        _mark_unfinished(ax_err, g, "J2", colors[L])
+        ref = g[g["exact_energy"].notna() & g["energy"].notna()]
         ax_err.errorbar(
             ref["J2"],
             np.maximum(ref["rel_error"], FLOOR),
@@ -178,7 +182,10 @@ def sign_problem(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame:
             color=colors[L],
             label=f"{size}, {rule}",
         )
-        ax_v.plot(g["J2"], np.maximum(g["v_score"], FLOOR), marker=marker, ls=ls, ms=5, color=colors[L], label=f"{size}, {rule}")
+        done = g[g["energy"].notna()]
+        ax_v.plot(
+            done["J2"], np.maximum(done["v_score"], FLOOR), marker=marker, ls=ls, ms=5, color=colors[L], label=f"{size}, {rule}"
+        )
     first = df.iloc[0]
     net = f"{first['ansatz']} α={first['alpha']:g}, {first['dtype']}"
     for ax, label in ((ax_err, "relative error |E−E₀|/|E₀|"), (ax_v, "V-score N·Var(E)/E²")):
@@ -253,15 +260,17 @@ def sampling_health(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame:
     keys = ["model", "lattice", *[c for c in COUPLING_COLUMNS if c in df]]
     picked = []
     for _, g in df.groupby(keys, dropna=False):
-        g = g[g["L"] == g["L"].max()]
-        picked.append(g[g["alpha"] == g["alpha"].max()])
+        runs = g.drop_duplicates("spec_hash").sort_values(
+            ["L", "alpha", "seed", "spec_hash"], ascending=[False, False, True, True]
+        )
+        picked.append(g[g["spec_hash"] == runs["spec_hash"].iloc[0]])  # one run per case, also with several seeds
     df = pd.concat(picked, ignore_index=True)
     df["case"] = df.apply(lambda r: f"{_case_label(r)}, α={r['alpha']:g}", axis=1)
     df["error_inflation"] = df["energy_error"] / df["energy_error_naive"]
     fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True)
     (ax_r, ax_t), (ax_e, ax_i) = axes
     colors = colors_for(df["case"])
-    worst = df.groupby("case")["tau_corr"].mean().idxmax()
+    worst = df.groupby("case")["tau_corr"].mean().fillna(-1.0).idxmax()
     for case, g in df.groupby("case"):
         g = g.sort_values("iteration")
         c = colors[case]

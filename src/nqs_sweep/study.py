@@ -85,7 +85,7 @@ def _set_dotted(d: dict, dotted: str, value: Any) -> None:
         d = d.setdefault(k, {})
         if not isinstance(d, dict):
             raise StudyError(f"grid.{dotted}", f"{k} is not a mapping in the defaults")
-    d[keys[-1]] = value
+    d[keys[-1]] = copy.deepcopy(value)  # a whole-section value must not be shared between points
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -351,6 +351,8 @@ def _published(raw: Any, unreferenced: list[PointSpec]) -> tuple[dict, ...]:
             )
         for spec in matches:
             coords = model_coordinates(spec)
+            if reference_path(spec) in rows and rows[reference_path(spec)]["_entry"] != i:
+                raise StudyError(where, f"a second reference for {reference_path(spec)}; give each system one")
             rows[reference_path(spec)] = {
                 **coords,
                 "exact_energy": float(entry["energy_per_site"]) * spec.n_sites,
@@ -358,8 +360,9 @@ def _published(raw: Any, unreferenced: list[PointSpec]) -> tuple[dict, ...]:
                 "exact_energy_error": float(entry.get("error", 0.0)) * spec.n_sites,
                 "method": "published",
                 "source": entry["source"],
+                "_entry": i,
             }
-    return tuple(rows[k] for k in sorted(rows))
+    return tuple({k: v for k, v in rows[path].items() if k != "_entry"} for path in sorted(rows))
 
 
 def _sampling_section(raw: Any) -> dict | None:

@@ -3,8 +3,10 @@ its PDF, PNG, table and manifest; nothing redone when nothing changed; one chang
 that point and the figures drawn from its study only. And the cluster scale, planned through the
 SLURM paper profile."""
 
+import hashlib
 import json
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -16,14 +18,6 @@ from nqs_sweep.study import expand_study
 
 pytestmark = pytest.mark.slow
 PAPER = "tests/workflow/paper/paper_tiny.yaml"
-FIGURE_STUDY = {  # which study each figure is drawn from (workflow/paper.smk)
-    "accuracy_vs_width": "width",
-    "ansatz_minima": "ansatz",
-    "sign_problem": "sign",
-    "qgt_rank": "qgt",
-    "quench_dynamics": "quench",
-    "sampling_health": "width",
-}
 
 
 def paper_workdir(workdir):
@@ -45,35 +39,42 @@ def test_tiny_paper_draws_every_figure_with_table_and_manifest_and_redoes_only_w
     workdir = paper_workdir(workdir)
     run_paper(workdir)
     out = workdir / "results" / "paper" / "tiny"
-    studies = {key: expand_study(yaml.safe_load((workdir / path).read_text())) for key, path in study_files(workdir).items()}
-    assert set(FIGURE_STUDY) == set(FIGURES)
-    for figure, key in FIGURE_STUDY.items():
+    studies = {}
+    for path in study_files(workdir).values():
+        study = expand_study(yaml.safe_load((workdir / path).read_text()))
+        studies[study.name] = study
+    for figure in FIGURES:
         for ext in ("png", "pdf", "parquet", "manifest.json"):
             assert (out / f"{figure}.{ext}").stat().st_size > 500, (figure, ext)
-        drawn = pd.read_parquet(out / f"{figure}.parquet")
-        assert len(drawn) > 0, figure
+        assert len(pd.read_parquet(out / f"{figure}.parquet")) > 0, figure
         m = json.loads((out / f"{figure}.manifest.json").read_text())
         assert m["figure"] == figure and m["scale"] == "tiny"
-        # every computation of the figure's study is listed, where it ran and at which revision
+        # every computation of the study the figure reads is listed, where it ran, at which revision
+        (name,) = {Path(i["path"]).parts[1] for k, i in m["inputs"].items() if not k.startswith("code_")}
         hashes = {r["spec_hash"] for r in m["points"]["runs"]}
-        assert {p.spec.spec_hash for p in studies[key].points} <= hashes, figure
+        assert {p.spec.spec_hash for p in studies[name].points} <= hashes, figure
         assert all(r["device"] and r["git_revision"] for r in m["points"]["runs"])
         assert m["drawing"]["git"]["revision"] and m["drawing"]["packages"]["snakemake"] != "not installed"
         assert {"code_paper_figures", "code_plots"} <= set(m["inputs"])
-        for name in ("png", "pdf", "parquet"):
-            assert len(m["outputs"][f"{figure}.{name}"]) == 64
+        for ext in ("png", "pdf", "parquet"):
+            assert m["outputs"][f"{figure}.{ext}"] == hashlib.sha256((out / f"{figure}.{ext}").read_bytes()).hexdigest()
+    # each study's own targets were made too
+    assert (workdir / "results" / "width_tiny" / "figures" / "error_vs_width.png").exists()
 
-    # the published reference of the width study reached its point: a relative error exists
+    # the published reference of the width study reached its point, and says it is published
     energies = pd.read_parquet(out / "accuracy_vs_width.parquet")
-    heis = energies[energies["model"] == "heisenberg"]
-    assert len(heis) == 1 and heis["exact_energy"].iloc[0] == pytest.approx(-1.8255467044685885 * 8)
-    assert heis["rel_error"].iloc[0] < 0.05
-    assert (workdir / "results" / "width_tiny" / "exact" / "published.parquet").exists()
+    heis = energies[energies["model"] == "heisenberg"].iloc[0]
+    assert heis["exact_energy"] == pytest.approx(-1.8 * 8) and heis["reference_method"] == "published"
+    assert heis["rel_error"] == pytest.approx(abs(heis["energy"] + 14.4) / 14.4)
+    assert set(energies.loc[energies["model"] == "tfim", "reference_method"]) == {"free_fermions"}
 
-    # nothing changed: nothing to do, and the figures stay byte for byte
-    before = {p.name: p.read_bytes() for p in out.glob("*.p*")}
+    # nothing changed: nothing to do; redrawn from the same tables: the same bytes
     assert planned_jobs(run_paper(workdir, "-n")) == {}
-    # one point of the width study changes: that point, its study's tables, its two figures
+    before = {p.name: p.read_bytes() for p in out.glob("*.p*")}
+    run_paper(workdir, "--forcerun", "paper_figure")
+    assert before == {p.name: p.read_bytes() for p in out.glob("*.p*")}
+    # one point of the width study changes: that point, its study's tables and figures, and
+    # the two paper figures drawn from them; no other study
     width = workdir / study_files(workdir)["width"]
     w = yaml.safe_load(width.read_text())
     w["grid"][0]["ansatz.alpha"] = [1, 3]
@@ -81,17 +82,24 @@ def test_tiny_paper_draws_every_figure_with_table_and_manifest_and_redoes_only_w
     plan = planned_jobs(run_paper(workdir, "-n"))
     assert plan["width_vmc"] == 2 and plan["paper_figure"] == 2, plan  # alpha 3 at h = 0.5 and 1
     assert not any(rule.startswith(("ansatz_", "sign_", "qgt_", "quench_")) for rule in plan), plan
-    assert before == {p.name: p.read_bytes() for p in out.glob("*.p*")}
 
 
-def test_a_paper_file_that_misses_a_study_is_refused(workdir):
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda paper, root: paper["studies"].pop("sign"), "studies must name exactly width, ansatz, sign, qgt, quench"),
+        (lambda paper, root: paper["studies"].update(sign="no/such.yaml"), "studies.sign: no such study file"),
+        (lambda paper, root: paper["studies"].update(qgt=paper["studies"]["width"]), "studies.qgt: "),
+    ],
+)
+def test_a_bad_paper_file_is_refused_before_any_job(workdir, change, words):
     workdir = paper_workdir(workdir)
     paper = yaml.safe_load((workdir / PAPER).read_text())
-    del paper["studies"]["sign"]
+    change(paper, workdir)
     (workdir / "bad_paper.yaml").write_text(yaml.safe_dump(paper))
     proc = snakemake(workdir, "-s", "workflow/paper.smk", "-n", "--configfile", "bad_paper.yaml", check=False)
     assert proc.returncode != 0
-    assert "studies must name exactly width, ansatz, sign, qgt, quench" in proc.stdout + proc.stderr
+    assert words in proc.stdout + proc.stderr
 
 
 def test_cluster_scale_is_planned_through_the_slurm_paper_profile(workdir):

@@ -21,7 +21,7 @@ runs = pd.concat([pd.read_parquet(p) for name, p in inp.items() if name.startswi
 manifest = figure_manifest(
     figure,
     params.description,
-    {name: p for name, p in inp.items()},
+    dict(inp.items()),
     [out.png, out.pdf, out.table],
     runs,
     time.perf_counter() - start,
