@@ -143,7 +143,9 @@ def _capture(monkeypatch):
     return figs
 
 
-@pytest.mark.parametrize("figure, x", [("accuracy_vs_width", "alpha"), ("ansatz_minima", "n_real_params"), ("sign_problem", "J2")])
+@pytest.mark.parametrize(
+    "figure, x", [("accuracy_vs_width", "alpha"), ("ansatz_minima", "n_real_params"), ("sign_problem", "J2")]
+)
 def test_a_diverged_point_is_marked_and_kept_in_the_table(monkeypatch, figure, x):
     figs = _capture(monkeypatch)
     tables = tables_for(figure)

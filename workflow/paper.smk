@@ -12,7 +12,7 @@ import os
 import yaml
 from snakemake.utils import min_version
 
-from nqs_sweep import paper_figures, plots
+from nqs_sweep import manifest, paper_figures, plots
 
 min_version("8.0")
 
@@ -162,7 +162,7 @@ use rule * from quench as quench_*
 
 # The drawing code is an input too: Snakemake tracks a rule's own script, not the library it
 # imports, and a changed figure must be redrawn.
-DRAWING_CODE = {"code_paper_figures": paper_figures.__file__, "code_plots": plots.__file__}
+DRAWING_CODE = {"code_paper_figures": paper_figures.__file__, "code_plots": plots.__file__, "code_manifest": manifest.__file__}
 
 
 def figure_inputs(wildcards):

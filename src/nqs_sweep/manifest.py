@@ -38,8 +38,10 @@ def _git(*args: str) -> str | None:
 
 
 def git_state() -> dict[str, Any]:
+    """The revision, and whether tracked files outside results/ differ from it: the committed
+    figures themselves are rewritten by every drawing and say nothing about the code."""
     revision = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ":(top,exclude)results")
     return {"revision": revision or "unknown", "uncommitted_changes": bool(status) if status is not None else None}
 
 
@@ -84,6 +86,8 @@ def figure_manifest(
     draw_time_s: float,
     scale: str,
 ) -> dict[str, Any]:
+    """The manifest of one figure: `runs` are the per-run summary rows of its studies, `inputs`
+    the tables and code it was drawn from, `outputs` the files written."""
     return {
         "figure": figure,
         "description": description,
