@@ -205,7 +205,8 @@ def test_spec_file_missing(tmp_path, capsys, no_compute, command):
     "mutate, n_sites, sector",
     [
         pytest.param(with_("lattice", {"kind": "square", "L": 6, "pbc": True}), 36, "full", id="square-L6-full"),
-        pytest.param(with_("lattice.L", 25), 25, "full", id="chain-L25-full"),
+        # open: the periodic Ising chain has a free-fermion energy at any L (next test)
+        pytest.param(several(with_("lattice.L", 25), with_("lattice.pbc", False)), 25, "full", id="open-chain-L25-full"),
         pytest.param(
             several(with_("model", {"name": "xxz"}), with_("lattice.L", 28), with_("sampler.move", "exchange")),
             28,
@@ -226,6 +227,16 @@ def test_exact_past_limit(tmp_path, capsys, no_compute, mutate, n_sites, sector)
     assert str(exact.MAX_EXACT_DIM) in err
     assert f"N={n_sites}" in err and sector in err
     assert not out.exists()
+
+
+def test_exact_of_the_periodic_ising_chain_past_the_limit_takes_free_fermions(tmp_path):
+    spec = base()
+    spec["lattice"]["L"] = 40
+    out = tmp_path / "out"
+    assert cli.main(["exact", "--spec", str(write_spec(tmp_path, spec)), "--out", str(out)]) == 0
+    row = pd.read_parquet(out / "exact.parquet").iloc[0]
+    assert row["method"] == "free_fermions" and row["L"] == 40
+    assert row["exact_energy"] == pytest.approx(exact.free_fermion_energy(40, 1.0, 1.0))
 
 
 def test_exact_limit_boundary_is_allowed():
