@@ -5,9 +5,10 @@
 #   make paper                                    # workstation scale, this machine
 #   make paper PAPER=config/paper/cluster.yaml \
 #        SNAKEMAKE_ARGS="--workflow-profile workflow/profiles/slurm-paper"
-# A figure is redrawn only when a table it reads changed; a point is recomputed only when its
-# spec changed (the study workflow's rules, unchanged).
+# A figure is redrawn only when a table it reads or the drawing code changed; a point is
+# recomputed only when its spec changed (the study workflow's rules, unchanged).
 import os
+import re
 
 import yaml
 from snakemake.utils import min_version
@@ -68,6 +69,8 @@ def _check_paper(cfg):
     allowed = {"paper", "description", "studies"}
     if set(cfg) - allowed or "paper" not in cfg or "studies" not in cfg:
         raise WorkflowError(f"invalid paper file: keys must be paper, studies (and description); got {sorted(cfg)}")
+    if not isinstance(cfg["paper"], str) or not re.fullmatch(r"[A-Za-z0-9_-]+", cfg["paper"]):
+        raise WorkflowError(f"invalid paper file: paper: a plain name (it becomes results/paper/<name>/); got {cfg['paper']!r}")
     studies = cfg["studies"]
     if not isinstance(studies, dict) or set(studies) != set(PAPER_STUDIES):
         got = sorted(studies) if isinstance(studies, dict) else studies
@@ -94,7 +97,9 @@ def study_config(key):
         return yaml.safe_load(f)
 
 
-STUDY_NAMES = {key: study_config(key)["study"] for key in PAPER_STUDIES}
+STUDY_NAMES = {key: study_config(key).get("study") for key in PAPER_STUDIES}  # each module validates its own
+if len(set(STUDY_NAMES.values())) != len(STUDY_NAMES):  # their results would share results/<study>/
+    raise WorkflowError(f"invalid paper file: the studies must have distinct `study:` names; got {STUDY_NAMES}")
 
 
 def table(key, name):

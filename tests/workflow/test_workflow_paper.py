@@ -90,6 +90,8 @@ def test_tiny_paper_draws_every_figure_with_table_and_manifest_and_redoes_only_w
         (lambda paper, root: paper["studies"].pop("sign"), "studies must name exactly width, ansatz, sign, qgt, quench"),
         (lambda paper, root: paper["studies"].update(sign="no/such.yaml"), "studies.sign: no such study file"),
         (lambda paper, root: paper["studies"].update(qgt=paper["studies"]["width"]), "studies.qgt: "),
+        (lambda paper, root: paper.update(paper="../elsewhere"), "paper: a plain name"),
+        (lambda paper, root: paper["studies"].update(sign=paper["studies"]["ansatz"]), "distinct `study:` names"),
     ],
 )
 def test_a_bad_paper_file_is_refused_before_any_job(workdir, change, words):
