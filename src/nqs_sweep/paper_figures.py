@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from nqs_sweep.plots import FLOOR, colors_for, empty_figure, plot_qgt_rank, save_figure, sweep_coupling
+from nqs_sweep.plots import FLOOR, _case, colors_for, empty_figure, plot_qgt_rank, save_figure, sweep_coupling
 from nqs_sweep.tables import COUPLING_COLUMNS
 
 Tables = dict[str, pd.DataFrame]
@@ -53,13 +53,22 @@ def _with_reference(energies: pd.DataFrame) -> pd.DataFrame:
     return energies[energies["exact_energy"].notna()].copy()
 
 
-def _mark_unfinished(ax, rows: pd.DataFrame, x: str, color) -> None:
-    """A diverged or failed point has no energy: an x at the top of the panel, at its abscissa."""
+def _mark_unfinished(ax, rows: pd.DataFrame, x: str, color) -> pd.DataFrame:
+    """A diverged or failed point has no energy: an x at the top of the panel, at its abscissa.
+    Returns the finished rows."""
     lost = rows[rows["energy"].isna()]
     if len(lost):
         ax.plot(
             lost[x], [0.97] * len(lost), "x", color=color, ms=7, mew=1.5, transform=ax.get_xaxis_transform(), label="diverged"
         )
+    return rows[rows["energy"].notna()]
+
+
+def _relative_errors(ax, rows: pd.DataFrame, x: str, **style) -> None:
+    """Relative errors against x, with the Monte Carlo error bar / |E_ref|."""
+    ax.errorbar(
+        rows[x], np.maximum(rows["rel_error"], FLOOR), yerr=rows["energy_error"] / rows["exact_energy"].abs(), capsize=2, **style
+    )
 
 
 def accuracy_vs_width(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame:
@@ -74,24 +83,9 @@ def accuracy_vs_width(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame
     fig, axes = _panels(len(cases))
     colors = colors_for(df["L"])
     for ax, (model, lattice, cval) in zip(axes, cases):
-        sel = df[
-            (df["model"] == model) & (df["lattice"] == lattice) & (df[coupling].isna() if pd.isna(cval) else df[coupling] == cval)
-        ]
-        for L, g in sel.groupby("L"):
-            g = g.sort_values("alpha")
-            _mark_unfinished(ax, g, "alpha", colors[L])
-            g = g[g["energy"].notna()]
-            size = _size(lattice, L)
-            ax.errorbar(
-                g["alpha"],
-                np.maximum(g["rel_error"], FLOOR),
-                yerr=g["energy_error"] / g["exact_energy"].abs(),
-                marker="o",
-                ms=4,
-                capsize=2,
-                color=colors[L],
-                label=size,
-            )
+        for L, g in _case(df, coupling, model, lattice, cval).groupby("L"):
+            g = _mark_unfinished(ax, g.sort_values("alpha"), "alpha", colors[L])
+            _relative_errors(ax, g, "alpha", marker="o", ms=4, color=colors[L], label=_size(lattice, L))
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("hidden-unit density α")
@@ -127,19 +121,8 @@ def ansatz_minima(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame:
     for ax, (model, lattice, L) in zip(axes, cases):
         sel = df[(df["model"] == model) & (df["lattice"] == lattice) & (df["L"] == L)]
         for net, g in sel.groupby("network"):
-            g = g.sort_values("n_real_params")
-            _mark_unfinished(ax, g, "n_real_params", colors[net])
-            g = g[g["energy"].notna()]
-            ax.errorbar(
-                g["n_real_params"],
-                np.maximum(g["rel_error"], FLOOR),
-                yerr=g["energy_error"] / g["exact_energy"].abs(),
-                marker=markers[net],
-                ms=5,
-                capsize=2,
-                color=colors[net],
-                label=net,
-            )
+            g = _mark_unfinished(ax, g.sort_values("n_real_params"), "n_real_params", colors[net])
+            _relative_errors(ax, g, "n_real_params", marker=markers[net], ms=5, color=colors[net], label=net)
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # minor labels collide
         ax.set_yscale("log")
@@ -169,20 +152,9 @@ def sign_problem(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame:
         g = g.sort_values("J2")
         marker, ls = styles[rule]
         size = _size(g["lattice"].iloc[0], L)
-        _mark_unfinished(ax_err, g, "J2", colors[L])
-        ref = g[g["exact_energy"].notna() & g["energy"].notna()]
-        ax_err.errorbar(
-            ref["J2"],
-            np.maximum(ref["rel_error"], FLOOR),
-            yerr=ref["energy_error"] / ref["exact_energy"].abs(),
-            marker=marker,
-            ls=ls,
-            ms=5,
-            capsize=2,
-            color=colors[L],
-            label=f"{size}, {rule}",
-        )
-        done = g[g["energy"].notna()]
+        done = _mark_unfinished(ax_err, g, "J2", colors[L])
+        ref = done[done["exact_energy"].notna()]
+        _relative_errors(ax_err, ref, "J2", marker=marker, ls=ls, ms=5, color=colors[L], label=f"{size}, {rule}")
         ax_v.plot(
             done["J2"], np.maximum(done["v_score"], FLOOR), marker=marker, ls=ls, ms=5, color=colors[L], label=f"{size}, {rule}"
         )
