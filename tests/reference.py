@@ -77,7 +77,11 @@ def log_psi_reference(
     width: int | None = None,
 ) -> np.ndarray:
     """The ansatz formulas, evaluated directly. s: (B, N) of ±1; the sector and the lattice's
-    row length (width) matter to the autoregressive networks only."""
+    row length (width) matter to the autoregressive networks only. Separate amplitude and
+    phase networks: Re of the first's formula plus i Re of the second's."""
+    if set(params) == {"amplitude", "phase"}:
+        parts = [log_psi_reference(name, params[k], s, translations, activation, zero_magnetization, width) for k in params]
+        return np.real(parts[0]) + 1j * np.real(parts[1])
     if name == "gcnn":
         return _gcnn_reference(params, s.astype(float), translations, activation)
     if name in ("arnn", "arnn_conv"):

@@ -77,3 +77,29 @@ def test_qgt_rank_table_has_one_row_per_point_with_its_energy_error():
     df = qgt_rank_table(spectra, energies)
     assert list(df["spec_hash"]) == ["a", "b"] and list(df["rel_error"]) == [1e-3, 1e-4]
     assert "eigenvalue" not in df and df.columns[-1] == "rank_rel_1e-10"
+
+
+def test_qgt_history_has_one_row_per_point_and_iteration_with_its_relative_error(tmp_path):
+    from nqs_sweep.aggregate import qgt_history_table
+
+    rows = [
+        {**coords("tfim", 8, J=1.0, h=1.0), "spec_hash": "a", "iteration": it, "index": k, "eigenvalue": 1.0 / (k + 1),
+         "energy": -10.0 - 0.1 * it, "rank_rel_1e-6": 2 + it, "infidelity": 0.1 / (1 + it), "source": "exact"}
+        for it in (0, 1, 2)
+        for k in range(3)
+    ]  # fmt: skip
+    pd.DataFrame(rows).to_parquet(tmp_path / "h.parquet")
+    pd.DataFrame([{**coords("tfim", 8, J=1.0, h=1.0), "exact_energy": -10.2}]).to_parquet(tmp_path / "e.parquet")
+    df = qgt_history_table([tmp_path / "h.parquet"], [tmp_path / "e.parquet"])
+    assert list(df["iteration"]) == [0, 1, 2] and list(df["rank_rel_1e-6"]) == [2, 3, 4]
+    np.testing.assert_allclose(df["rel_error"], [0.2 / 10.2, 0.1 / 10.2, 0.0], atol=1e-15)
+    assert "eigenvalue" not in df and df["parametrization"].eq("direct").all()  # a table from before the column
+
+
+def test_tables_from_before_the_parametrization_column_read_as_direct(tmp_path):
+    old = {**coords("tfim", 8, J=1.0, h=1.0), "spec_hash": "a", "energy": -10.1}
+    new = {**coords("tfim", 8, J=1.0, h=1.0), "spec_hash": "b", "energy": -10.15, "parametrization": "amplitude_phase"}
+    pd.DataFrame([old]).to_parquet(tmp_path / "old.parquet")
+    pd.DataFrame([new]).to_parquet(tmp_path / "new.parquet")
+    df = energies_table([tmp_path / "old.parquet", tmp_path / "new.parquet"], [])
+    assert list(df["parametrization"]) == ["direct", "amplitude_phase"]

@@ -23,6 +23,8 @@ from nqs_sweep.sampler import exact_sample
 from nqs_sweep.spec import SpecError, parse_spec
 
 TFIM = {"name": "tfim", "J": 1.0, "h": 1.0}
+# spec_of({"name": "rbm", "alpha": 1}, "chain", 6).spec_hash, computed at commit 3d0aa39
+BASE_HASH = "f97d16e162a672a2"
 
 
 def spec_of(ansatz: dict, kind: str = "square", L: int = 3, pbc: bool = True, **extra):
@@ -224,6 +226,8 @@ def test_duplicated_hidden_unit_lowers_the_qgt_rank_by_one_unit(dtype, real_per_
         ({"name": "rbm", "features": 4}, True, "ansatz.features", "ffnn, gcnn"),
         ({"name": "gcnn", "alpha": 1.5}, True, "ansatz.alpha", "integer"),
         ({"name": "cnn"}, True, "ansatz.name", "gcnn"),
+        ({"name": "rbm", "parametrization": "polar"}, True, "ansatz.parametrization", "direct, amplitude_phase"),
+        ({"name": "rbm", "parametrization": "amplitude_phase", "dtype": "complex128"}, True, "ansatz.dtype", "float64, float32"),
     ],
 )
 def test_bad_ansatz_fields_name_the_field(ansatz, pbc, field, words):
@@ -242,6 +246,8 @@ def test_bad_ansatz_fields_name_the_field(ansatz, pbc, field, words):
         {"name": "rbm_symm", "alpha": 3, "symmetries": "space_group"},
         {"name": "gcnn", "features": 6, "layers": 3, "symmetries": "space_group"},
         {"name": "gcnn", "features": [6, 2], "layers": 2},
+        {"name": "rbm", "alpha": 1, "parametrization": "amplitude_phase"},
+        {"name": "gcnn", "features": 2, "parametrization": "amplitude_phase", "dtype": "float32"},
     ],
 )
 def test_ansatz_fields_round_trip_and_resolve(ansatz):
@@ -258,3 +264,38 @@ def test_defaults_keep_the_one_layer_networks():
     spec = spec_of({"name": "ffnn", "alpha": 2}, "chain", 8)
     assert (spec.ansatz.layers, spec.ansatz.features, spec.ansatz.symmetries) == (1, (16,), "none")
     assert spec_of({"name": "rbm_symm", "alpha": 2}, "chain", 8).ansatz.symmetries == "translations"
+
+
+def test_amplitude_phase_networks_are_two_real_networks():
+    """Real parameters, twice the direct network's, a complex log ψ; a real dtype is the default."""
+    direct = make_ansatz(spec_of({"name": "rbm", "alpha": 1, "dtype": "float64"}, "chain", 6))
+    pair_spec = spec_of({"name": "rbm", "alpha": 1, "parametrization": "amplitude_phase"}, "chain", 6)
+    pair = make_ansatz(pair_spec)
+    assert pair_spec.ansatz.dtype == "float64" and pair_spec.ansatz.complex_output
+    assert not pair.is_complex and not pair.real_output and direct.real_output
+    assert pair.n_params == pair.n_real_params == 2 * direct.n_params
+    theta = 0.3 * jax.random.normal(jax.random.key(0), (pair.n_real_params,))
+    log_psi = pair.log_psi(theta, jnp.asarray(hilbert.all_states(6, "full"), jnp.float64))
+    assert float(jnp.std(log_psi.imag)) > 0.01  # the phase network varies the phase
+
+
+def test_fields_added_later_keep_earlier_hashes():
+    """parametrization and snapshot_every at their defaults leave the spec text and hash as they were
+    (existing results stay valid); set, they enter both."""
+    base = spec_of({"name": "rbm", "alpha": 1}, "chain", 6)
+    assert "parametrization" not in base.to_raw()["ansatz"] and "snapshot_every" not in base.to_raw()
+    explicit = spec_of({"name": "rbm", "alpha": 1, "parametrization": "direct"}, "chain", 6, snapshot_every=0)
+    assert explicit.spec_hash == base.spec_hash
+    # the hash of this spec before either field existed (commit 3d0aa39)
+    assert base.spec_hash == BASE_HASH
+    snap = spec_of({"name": "rbm", "alpha": 1}, "chain", 6, snapshot_every=10)
+    pair = spec_of({"name": "rbm", "alpha": 1, "parametrization": "amplitude_phase"}, "chain", 6)
+    assert len({base.spec_hash, snap.spec_hash, pair.spec_hash}) == 3
+    assert parse_spec(snap.to_raw()) == snap
+
+
+def test_snapshot_every_is_checked():
+    for value, words in ((-1, ">= 0"), (1.5, "integer"), (10**6, "optimizer.n_iter")):
+        with pytest.raises(SpecError) as err:
+            spec_of({"name": "rbm"}, "chain", 6, snapshot_every=value)
+        assert err.value.field == "snapshot_every" and words in str(err.value)

@@ -72,7 +72,8 @@ def final_theta(run_dir, raw):
 
 
 def test_run_killed_with_sigkill_resumes_to_the_same_parameters(tmp_path):
-    raw = {**SMALL, "optimizer": {**SMALL["optimizer"], "n_iter": 400}}
+    # with snapshots: those of the killed attempt past its checkpoint are retaken, the same
+    raw = {**SMALL, "optimizer": {**SMALL["optimizer"], "n_iter": 400}, "snapshot_every": 40}
     spec_path = write_spec(tmp_path / "spec.yaml", raw)
     cmd = [
         sys.executable,
@@ -110,6 +111,13 @@ def test_run_killed_with_sigkill_resumes_to_the_same_parameters(tmp_path):
     assert list(hist["iteration"]) == list(range(400))
     straight = pd.read_parquet(tmp_path / "straight" / "history.parquet")
     np.testing.assert_array_equal(hist["energy"].to_numpy(), straight["energy"].to_numpy())
+    spec_hash = parse_spec(raw).spec_hash
+    resumed = driver.load_snapshots(tmp_path / "killed" / driver.SNAPSHOTS, spec_hash)
+    snapshots = driver.load_snapshots(tmp_path / "straight" / driver.SNAPSHOTS, spec_hash)
+    assert sorted(snapshots) == sorted(resumed) == list(range(0, 401, 40))
+    for it in snapshots:
+        np.testing.assert_array_equal(resumed[it], snapshots[it])
+    np.testing.assert_array_equal(snapshots[400], theta_straight)
 
 
 def test_complete_run_is_not_repeated(tmp_path, capsys):

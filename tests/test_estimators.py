@@ -67,6 +67,11 @@ ANSATZE = {
     "arnn-complex": {"name": "arnn", "features": [3, 2], "layers": 2, "dtype": "complex128"},
     "arnn-real": {"name": "arnn", "features": 2, "layers": 1, "dtype": "float64"},
     "arnn_conv": {"name": "arnn_conv", "features": [2, 2], "layers": 2, "dtype": "complex128", "activation": "tanh"},
+    # separate real amplitude and phase networks
+    "rbm-amplitude_phase": {"name": "rbm", "alpha": 1, "parametrization": "amplitude_phase"},
+    "ffnn-amplitude_phase": {"name": "ffnn", "features": [4, 3], "layers": 2, "parametrization": "amplitude_phase"},
+    "rbm_symm-amplitude_phase": {"name": "rbm_symm", "alpha": 2, "parametrization": "amplitude_phase"},
+    "arnn-amplitude_phase": {"name": "arnn", "features": 2, "parametrization": "amplitude_phase"},
 }
 # The issue-5 ansatze run on one problem each (all pairs would cost minutes of the suite's
 # time budget); tests/test_ansatze.py checks their symmetries on more lattices.
@@ -79,6 +84,10 @@ ONLY_ON = {
     "arnn-complex": ("xxz-chain8-sz0",),
     "arnn-real": ("tfim-chain8",),
     "arnn_conv": ("j1j2-square3-open",),  # offsets on a 2D lattice
+    "rbm-amplitude_phase": ("j1j2-chain8-sz0-marshall",),
+    "ffnn-amplitude_phase": ("heisenberg-chain7-open-full-marshall",),
+    "rbm_symm-amplitude_phase": ("xxz-chain8-sz0",),
+    "arnn-amplitude_phase": ("tfim-chain8",),
 }
 SYMMETRIC = ("rbm_symm", "gcnn")
 
@@ -107,7 +116,8 @@ def setup(spec_factory, problem, ansatz_name, scale=0.25):
     theta = scale * jax.random.normal(jax.random.key(7), (ansatz.n_real_params,))
     if ansatz.name == "ffnn":  # keep ψ away from its nodes, where log ψ is singular
         tree = ansatz.to_tree(theta)
-        tree["V"] = tree["V"] + 1.0
+        for net in (tree["amplitude"], tree["phase"]) if "phase" in tree else (tree,):
+            net["V"] = net["V"] + 1.0
         theta = ansatz.to_real(jax.flatten_util.ravel_pytree(tree)[0])
     states = jnp.asarray(hilbert.all_states(spec.n_sites, spec.sector), jnp.float64)
     return spec, ansatz, theta, states

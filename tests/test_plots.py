@@ -64,6 +64,20 @@ def test_qgt_figures_are_written(tmp_path):
     plots.plot_qgt_rank(ranks, [tmp_path / "r.png"])
     plots.plot_spectra(spectra, [tmp_path / "s.png"])
     assert (tmp_path / "r.png").stat().st_size > 1000 and (tmp_path / "s.png").stat().st_size > 1000
+    history = pd.concat([ranks.assign(iteration=it, energy=ranks["energy"] * (1 - 0.1 / (1 + it))) for it in (0, 50, 100)])
+    history["rel_error"] = (history["energy"] - history["exact_energy"]).abs() / history["exact_energy"].abs()
+    plots.plot_qgt_history(history, [tmp_path / "h.png", tmp_path / "h.pdf"])
+    assert (tmp_path / "h.png").stat().st_size > 1000 and (tmp_path / "h.pdf").stat().st_size > 1000
+    plots.plot_qgt_history(pd.DataFrame(), [tmp_path / "empty.png"])  # says there is nothing yet
+    assert (tmp_path / "empty.png").stat().st_size > 0
+
+
+def test_amplitude_phase_networks_are_named_apart():
+    e = energies().assign(parametrization="direct")
+    e.loc[1, "parametrization"] = "amplitude_phase"
+    named = plots.named_networks(e)
+    assert named.loc[1, "ansatz"] == "rbm amp/phase" and (named.drop(index=1)["ansatz"] == "rbm").all()
+    assert plots.named_networks(energies()) is not None  # a table without the column is left as it is
 
 
 def test_sampling_efficiency_figure_is_written(tmp_path):

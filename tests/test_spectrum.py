@@ -15,7 +15,7 @@ from nqs_sweep.models import make_ansatz
 from nqs_sweep.qgt import qgt_spectrum, ranks
 from nqs_sweep.sampler import exact_sample
 from nqs_sweep.spec import parse_spec
-from nqs_sweep.spectrum import spectrum_table
+from nqs_sweep.spectrum import infidelity, spectrum_history_table, spectrum_table
 from nqs_sweep.vmc import init_state
 from reference import dense_qgt
 
@@ -45,6 +45,32 @@ def test_spectrum_of_a_run_equals_the_dense_qgt_spectrum(tmp_path):
     # A complex ψ on 20 states has at most 2·20 − 2 independent directions (norm and phase drop out).
     assert df["rank_rel_1e-10"].iloc[0] <= 38
     assert 0 <= df["infidelity"].iloc[0] < 1
+
+
+def test_spectrum_history_holds_each_snapshot_with_its_energy_and_the_final_state(tmp_path):
+    """Snapshots every 10 of 30 iterations: the spectra of θ_0, θ_10, θ_20 and the final θ, each the
+    dense QGT's, each with the energy the history recorded for that θ and its infidelity."""
+    spec = parse_spec({**RAW, "snapshot_every": 10})
+    run_vmc(spec, tmp_path / "run", show_progress=False)
+    df = spectrum_history_table(tmp_path / "run")
+    assert sorted(df["iteration"].unique()) == [0, 10, 20, 30]
+    ansatz = make_ansatz(spec)
+    states = jnp.asarray(hilbert.all_states(6, "zero_magnetization"))
+    snapshots = np.load(tmp_path / "run" / "snapshots.npz")
+    history = pd.read_parquet(tmp_path / "run" / "history.parquet").set_index("iteration")["energy"]
+    for it, theta in zip(snapshots["iteration"], snapshots["theta"]):
+        rows = df[df["iteration"] == it]
+        ref = np.sort(np.linalg.eigvalsh(dense_qgt(ansatz.log_psi, jnp.asarray(theta), states)))[::-1]
+        np.testing.assert_allclose(rows["eigenvalue"], ref, atol=1e-10 * ref[0])
+        assert rows["rank_rel_1e-6"].iloc[0] == ranks(ref)["rank_rel_1e-6"]
+        if it < 30:
+            assert rows["energy"].iloc[0] == history[it]
+        assert rows["infidelity"].iloc[0] == pytest.approx(infidelity(spec, ansatz, jnp.asarray(theta)), abs=1e-12)
+    final = df[df["iteration"] == 30]
+    np.testing.assert_allclose(final["eigenvalue"], spectrum_table(tmp_path / "run")["eigenvalue"], atol=1e-14)
+    assert final["energy"].iloc[0] == pd.read_parquet(tmp_path / "run" / "summary.parquet")["energy"].iloc[0]
+    # the optimisation moved away from the nearly uniform start: the infidelity fell
+    assert df[df["iteration"] == 0]["infidelity"].iloc[0] > 10 * final["infidelity"].iloc[0]
 
 
 def test_duplicated_hidden_units_lose_exactly_their_directions():
@@ -89,6 +115,11 @@ def test_qgt_cli_writes_the_contract_columns_and_refuses_a_non_run(tmp_path, cap
     df = pd.read_parquet(tmp_path / "run" / "spectrum.parquet")
     cols = {"eigenvalue", "n_params", "hilbert_dim", "rank_abs_1e-5", "rank_rel_1e-6", "rank_rel_1e-10", "source", "spec_hash"}
     assert cols <= set(df.columns) and df["source"].iloc[0] == "n_samples=1024"
+    # no snapshots: the history holds the final iteration alone, its spectrum from its own sample
+    history = pd.read_parquet(tmp_path / "run" / "spectrum_history.parquet")
+    assert list(history["iteration"].unique()) == [30] and (cols | {"energy", "infidelity"}) <= set(history.columns)
+    np.testing.assert_array_equal(history["eigenvalue"], df["eigenvalue"])
+    assert history["source"].iloc[0] == "n_samples=1024"
     assert cli.main(["qgt", "--run", str(tmp_path / "nothing")]) == 2
     assert "no finished" in capsys.readouterr().err
 
@@ -123,7 +154,11 @@ def test_a_failed_run_gets_one_nan_row_from_qgt_and_sampling(tmp_path):
     spec = parse_spec(RAW)
     start_run(tmp_path, spec.to_raw())
     record_failure(spec, tmp_path, "RuntimeError: boom")
-    cases = (("qgt", "spectrum.parquet", "eigenvalue"), ("sampling", "sampling.parquet", "effective_samples_per_s"))
+    cases = (
+        ("qgt", "spectrum.parquet", "eigenvalue"),
+        ("qgt", "spectrum_history.parquet", "eigenvalue"),
+        ("sampling", "sampling.parquet", "effective_samples_per_s"),
+    )
     for command, table, column in cases:
         assert cli.main([command, "--run", str(tmp_path)]) == 0
         df = pd.read_parquet(tmp_path / table)

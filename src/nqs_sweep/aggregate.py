@@ -17,10 +17,20 @@ from nqs_sweep.tables import COUPLING_COLUMNS
 REFERENCE_KEYS = ["model", *COUPLING_COLUMNS, "lattice", "L", "pbc", "sector"]
 
 
+# Coordinates added after results existed, with the value the earlier points had.
+LATER_COORDINATES = {"parametrization": "direct"}
+
+
 def _read_all(paths: list[str | Path]) -> pd.DataFrame:
     frames = [pd.read_parquet(p) for p in paths]
     frames = [f for f in frames if len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    for column, earlier in LATER_COORDINATES.items():
+        if column in df:
+            df[column] = df[column].fillna(earlier)
+        elif "spec_hash" in df:
+            df[column] = earlier
+    return df
 
 
 # What a point takes from its reference: the energy, how it was obtained (lanczos,
@@ -91,6 +101,18 @@ def qgt_rank_table(spectra: pd.DataFrame, energies: pd.DataFrame) -> pd.DataFram
     if not energies.empty:
         per_point = per_point.merge(energies[[c for c in keep if c in energies]], on="spec_hash", how="left")
     return per_point[[c for c in per_point.columns if c not in rank_cols] + rank_cols]
+
+
+def qgt_history_table(histories: list[str | Path], exacts: list[str | Path]) -> pd.DataFrame:
+    """One row per (point, iteration) of the spectra along the optimisation: ranks, energy,
+    infidelity, and the relative error against the point's reference."""
+    df = _read_all(histories)
+    if df.empty:
+        return df
+    per = df.drop(columns=["index", "eigenvalue"]).groupby(["spec_hash", "iteration"], sort=False).first().reset_index()
+    per = _join_exact(per, _read_all(exacts))
+    per["rel_error"] = (per["energy"] - per["exact_energy"]).abs() / per["exact_energy"].abs()
+    return per
 
 
 def sampling_efficiency_table(tables: list[str | Path]) -> pd.DataFrame:

@@ -250,7 +250,7 @@ def _check_n_samples(run: Path, n_samples: int | None) -> None:
 
 
 def cmd_qgt(args: argparse.Namespace) -> int:
-    from nqs_sweep.spectrum import load_run, spectrum_table
+    from nqs_sweep.spectrum import load_run, spectrum_history_table, spectrum_table
     from nqs_sweep.tables import write_table
 
     try:
@@ -261,6 +261,8 @@ def cmd_qgt(args: argparse.Namespace) -> int:
         return _fail(str(err))
     df = spectrum_table(args.run, args.n_samples)
     write_table(df, args.run / "spectrum.parquet")
+    history = spectrum_history_table(args.run, args.n_samples)
+    write_table(history, args.run / "spectrum_history.parquet")
     row = df.iloc[0]
     if row["source"] == "none":
         print(f"run status {row['status']}: no spectrum (recorded as a NaN row)")
@@ -268,6 +270,9 @@ def cmd_qgt(args: argparse.Namespace) -> int:
     rank_cols = [c for c in df.columns if c.startswith("rank_")]
     ranks = ", ".join(f"{c} {row[c]}" for c in rank_cols)
     print(f"QGT ({row['source']}): {row['n_real_params']} real parameters, {ranks}; infidelity {row['infidelity']:.3e}")
+    if history["iteration"].nunique() > 1:
+        by_iteration = history.groupby("iteration")["rank_rel_1e-6"].first()
+        print("rank_rel_1e-6 along the optimisation: " + ", ".join(f"{i}: {r}" for i, r in by_iteration.items()))
     return 0
 
 
@@ -352,7 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--record-failures", action="store_true", help="exit 0 after recording a failure as a NaN row")
     e.set_defaults(func=cmd_exact)
 
-    q = sub.add_parser("qgt", help="QGT spectrum and ranks of a finished vmc run -> DIR/spectrum.parquet")
+    q = sub.add_parser(
+        "qgt", help="QGT spectrum and ranks of a finished vmc run -> DIR/spectrum.parquet, DIR/spectrum_history.parquet"
+    )
     q.add_argument("--run", type=Path, required=True, help="run directory of nqs-sweep vmc")
     q.add_argument("--n-samples", type=int, default=None, help="Monte Carlo samples (default: exact enumeration when small)")
     q.set_defaults(func=cmd_qgt)

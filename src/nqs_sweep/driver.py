@@ -7,6 +7,8 @@ Files in the run directory:
   summary.parquet           one row, written last: its presence means the run is complete
   run.log                   what the run printed
   run_spec.yaml             the resolved spec (what `nqs-sweep qgt --run` rebuilds the state from)
+  snapshots.npz             θ at iterations 0, k, 2k, ... when the spec has snapshot_every: k
+                            (for spectra along the optimisation; written with each checkpoint)
 
 Only the last two are results; the partial files are resume state. A workflow
 engine that deletes the declared outputs of an interrupted job (Snakemake's
@@ -43,6 +45,7 @@ PARTIAL_HISTORY = "history.partial.parquet"
 SUMMARY = "summary.parquet"
 LOG = "run.log"
 RUN_SPEC = "run_spec.yaml"
+SNAPSHOTS = "snapshots.npz"
 
 
 class RunConflict(RuntimeError):
@@ -91,6 +94,23 @@ def existing_status(spec: PointSpec, out: Path) -> str | None:
     return None
 
 
+def save_snapshots(path: Path, snapshots: dict[int, np.ndarray], spec_hash: str) -> None:
+    iterations = np.array(sorted(snapshots), dtype=np.int64)
+    thetas = np.stack([snapshots[i] for i in iterations])
+    meta = np.array(json.dumps({"spec_hash": spec_hash}))
+    checkpoint.atomic_write_bytes(path, lambda f: np.savez(f, iteration=iterations, theta=thetas, __meta__=meta))
+
+
+def load_snapshots(path: Path, spec_hash: str) -> dict[int, np.ndarray]:
+    """{iteration: θ} of a run's snapshots ({} without the file; those of another spec are not ours)."""
+    if not Path(path).exists():
+        return {}
+    with np.load(path, allow_pickle=False) as data:
+        if json.loads(str(data["__meta__"]))["spec_hash"] != spec_hash:
+            return {}
+        return {int(i): np.asarray(th) for i, th in zip(data["iteration"], data["theta"])}
+
+
 def convergence_status(energies: np.ndarray) -> str:
     """'converged' when the mean energy of the last window moved by less than
     three standard errors from the window before it (windows of max(10, n/10))."""
@@ -132,6 +152,11 @@ def run_vmc(
     state = state._replace(chains=place_chains(state.chains))
     log.info("devices: %s", describe())
     history = HistoryLogger.resume(coords, out / PARTIAL_HISTORY, int(state.iteration))
+    every = spec.snapshot_every
+    # Snapshots past the checkpoint were taken by a killed attempt; the resumed run retakes them.
+    snapshots = {i: th for i, th in load_snapshots(out / SNAPSHOTS, spec.spec_hash).items() if i <= int(state.iteration)}
+    if every and int(state.iteration) == 0:
+        snapshots[0] = np.asarray(state.theta)
     log.info("spec %s: %s, %d parameters (%d real)", spec.spec_hash, spec.to_dict(), ansatz.n_params, ansatz.n_real_params)
 
     n_iter = spec.optimizer.n_iter
@@ -144,6 +169,8 @@ def run_vmc(
         # History first: a checkpoint then always has its rows on disk (a kill between
         # the two leaves extra rows, which resume() drops).
         history.flush(out / PARTIAL_HISTORY)
+        if snapshots:
+            save_snapshots(out / SNAPSHOTS, snapshots, spec.spec_hash)
         checkpoint.save(out / CHECKPOINT, state, {"spec_hash": spec.spec_hash, "runtime_s": runtime()})
 
     while int(state.iteration) < n_iter:
@@ -152,6 +179,8 @@ def run_vmc(
         row = {k: float(v) for k, v in jax.device_get(metrics).items()}
         row["wall_time_s"] = runtime()
         history(i, row)
+        if every and (i + 1) % every == 0:
+            snapshots[i + 1] = np.asarray(state.theta)
         if not math.isfinite(row["energy"]):
             status = "diverged"
             log.info("iteration %d: energy is not finite; stopping", i)
@@ -221,5 +250,5 @@ def clear_stale(spec: PointSpec, out: Path) -> None:
     try:
         existing_status(spec, out)
     except RunConflict:
-        for name in (CHECKPOINT, PARTIAL_HISTORY, HISTORY, SUMMARY, RUN_SPEC, "error.txt"):
+        for name in (CHECKPOINT, PARTIAL_HISTORY, HISTORY, SUMMARY, RUN_SPEC, SNAPSHOTS, "error.txt"):
             (out / name).unlink(missing_ok=True)

@@ -44,13 +44,34 @@ def product_state_theta(
     ansatz: Ansatz, direction: str, n_sites: int, infidelity: float, key: jax.Array, copies: int = 1
 ) -> jax.Array:
     """θ representing the product state along ``direction`` (x or z) to about ``infidelity``;
-    ``copies`` is how many hidden units share each row of W (the symmetric RBM's group size)."""
+    ``copies`` is how many hidden units share each row of W (the symmetric RBM's group size).
+
+    Separate amplitude and phase networks split the budget: the amplitude network takes the
+    state, the phase network a uniform phase (the +x construction with no visible bias), each
+    seeded so that its pair directions are in the tangent space."""
     params = ansatz.init_params(key)
-    if ansatz.is_autoregressive:
-        return _autoregressive_product(ansatz, params, direction, n_sites, infidelity)
+
+    def product(p: dict, direction: str, infidelity: float, key: jax.Array) -> dict:
+        if ansatz.is_autoregressive:
+            return _autoregressive_product(p, direction, n_sites, infidelity)
+        return _product_params(ansatz.name, p, direction, n_sites, infidelity, key, copies)
+
+    if set(params) == {"amplitude", "phase"}:
+        k_amplitude, k_phase = jax.random.split(key)
+        params = {
+            "amplitude": product(params["amplitude"], direction, infidelity / 2, k_amplitude),
+            "phase": product(params["phase"], "x", infidelity / 2, k_phase),
+        }
+    else:
+        params = product(params, direction, infidelity, key)
+    flat, _ = ravel_pytree(params)
+    return ansatz.to_real(flat)
+
+
+def _product_params(name: str, params: dict, direction: str, n_sites: int, infidelity: float, key, copies: int) -> dict:
     keys = set(params)
     if not ({"b", "W"} <= keys and ("a" in keys or "V" in keys)):
-        raise ValueError(f"no product-state construction for the ansatz {ansatz.name!r} (parameters {sorted(keys)})")
+        raise ValueError(f"no product-state construction for the ansatz {name!r} (parameters {sorted(keys)})")
     w = params["W"]
     seed_budget = infidelity / 2 if direction == "z" else infidelity
     eps = seed_scale(n_sites, w.shape[0] * copies, seed_budget)
@@ -64,15 +85,13 @@ def product_state_theta(
         if direction == "z":
             raise ValueError("the ffnn cannot represent a z-polarised state")
         out["V"] = jnp.ones_like(params["V"])
-    flat, _ = ravel_pytree(out)
-    return ansatz.to_real(flat)
+    return out
 
 
-def _autoregressive_product(ansatz: Ansatz, params: dict, direction: str, n_sites: int, infidelity: float) -> jax.Array:
+def _autoregressive_product(params: dict, direction: str, n_sites: int, infidelity: float) -> dict:
     last = params["layers"][-1]
     bias = jnp.zeros_like(last["b"])
     if direction == "z":  # p(+1) = 1 / (1 + e^{-2K}) at every site, = 1 − infidelity over N sites
         bias = bias.at[:, 0].set(2 * polarisation_bias(n_sites, infidelity))
     layers = [*params["layers"][:-1], {"W": jnp.zeros_like(last["W"]), "b": bias}]
-    flat, _ = ravel_pytree({**params, "layers": layers, "skip": jnp.zeros_like(params["skip"])})
-    return ansatz.to_real(flat)
+    return {**params, "layers": layers, "skip": jnp.zeros_like(params["skip"])}

@@ -50,6 +50,15 @@ def _title(model, lattice, coupling: str, cval, L=None) -> str:
     return f"{model} {lattice}{size}" + ("" if pd.isna(cval) else f", {coupling}={cval:g}")
 
 
+def named_networks(df: pd.DataFrame) -> pd.DataFrame:
+    """The table with separate amplitude and phase networks named apart in the ansatz column
+    ('rbm amp/phase'), so figures that group by ansatz draw them as their own lines."""
+    if df.empty or "parametrization" not in df:
+        return df
+    pair = df["parametrization"] == "amplitude_phase"
+    return df.assign(ansatz=df["ansatz"].where(~pair, df["ansatz"] + " amp/phase")) if pair.any() else df
+
+
 def _cases(df: pd.DataFrame, coupling: str) -> list[tuple]:
     return sorted(df.groupby(["model", "lattice", coupling], dropna=False).groups.keys(), key=str)
 
@@ -81,6 +90,7 @@ def colors_for(values) -> dict:
 def plot_convergence(conv: pd.DataFrame, outputs: list[str | Path]) -> None:
     """Relative error against iteration: a panel per (model, coupling) and L, a line per width
     (the running mean over SMOOTH iterations; single iterations faint behind it)."""
+    conv = named_networks(conv)
     if conv.empty or conv["exact_energy"].isna().all():
         return empty_figure(outputs, "No convergence data with an exact reference yet.")
     conv = conv[conv["exact_energy"].notna()]
@@ -120,6 +130,7 @@ def plot_convergence(conv: pd.DataFrame, outputs: list[str | Path]) -> None:
 def plot_error_vs_width(energies: pd.DataFrame, outputs: list[str | Path]) -> None:
     """Final relative error against width α and against parameter count, a line per L.
     Hollow markers: runs not flagged converged. Error bars: the Monte Carlo error / |E₀|."""
+    energies = named_networks(energies)
     df = energies[energies["exact_energy"].notna() & energies["energy"].notna()] if not energies.empty else energies
     if df.empty:
         return empty_figure(outputs, "No finished points with an exact reference yet.")
@@ -168,6 +179,7 @@ def plot_error_vs_width(energies: pd.DataFrame, outputs: list[str | Path]) -> No
 
 def plot_energy_vs_coupling(energies: pd.DataFrame, outputs: list[str | Path]) -> None:
     """Energy per site against the swept coupling: exact references as lines, VMC as markers."""
+    energies = named_networks(energies)
     df = energies[energies["energy"].notna()] if not energies.empty else energies
     if df.empty:
         return empty_figure(outputs, "No finished points yet.")
@@ -210,6 +222,7 @@ RANK_STYLE = {"rank_rel_1e-10": ("-", "navy"), "rank_rel_1e-6": ("--", "tab:blue
 def plot_qgt_rank(ranks: pd.DataFrame, outputs: list[str | Path]) -> None:
     """QGT rank against width and against the number of real parameters, with the Hilbert
     dimension as a horizontal line; the relative energy error and infidelity on a second axis."""
+    ranks = named_networks(ranks)
     df = ranks[ranks["source"] != "none"] if not ranks.empty else ranks
     if df.empty:
         return empty_figure(outputs, "No QGT spectra yet.")
@@ -251,8 +264,48 @@ def plot_qgt_rank(ranks: pd.DataFrame, outputs: list[str | Path]) -> None:
     save_figure(fig, outputs)
 
 
+def plot_qgt_history(history: pd.DataFrame, outputs: list[str | Path]) -> None:
+    """QGT rank along the optimisation (left; the Hilbert dimension dash-dotted) next to the relative
+    energy error and the infidelity (right), a colour per width, first seed: does the error stop
+    falling when the rank stops growing?"""
+    history = named_networks(history)
+    df = history[history["source"] != "none"] if not history.empty else history
+    if df.empty:
+        return empty_figure(outputs, "No QGT spectra along the optimisation yet.")
+    coupling = sweep_coupling(df)
+    cases = sorted(df.groupby(["model", "lattice", "L", coupling], dropna=False).groups.keys(), key=str)
+    fig, axes = plt.subplots(len(cases), 2, figsize=(10, 3.4 * len(cases)), squeeze=False)
+    colors = colors_for(df["alpha"])
+    for r, (model, lattice, L, cval) in enumerate(cases):
+        sel = _case(df, coupling, model, lattice, cval, L)
+        sel = sel[sel["seed"] == sel["seed"].min()]
+        left, right = axes[r]
+        for (ansatz, alpha), g in sel.groupby(["ansatz", "alpha"]):
+            g = g.sort_values("iteration")
+            label = f"{ansatz} α={alpha:g}"
+            left.plot(g["iteration"], g["rank_rel_1e-6"], "o-", color=colors[alpha], ms=3, label=label)
+            if g["rel_error"].notna().any():
+                right.semilogy(g["iteration"], np.maximum(g["rel_error"], FLOOR), "o-", color=colors[alpha], ms=3, label=label)
+            if g["infidelity"].notna().any():
+                right.semilogy(g["iteration"], np.maximum(g["infidelity"], FLOOR), ":", color=colors[alpha], lw=1)
+        dim = sel["hilbert_dim"].iloc[0]
+        left.axhline(dim, color="k", lw=0.8, ls="-.", label=f"Hilbert dim {dim}")
+        left.set_yscale("log")
+        left.set_ylabel("QGT rank (relative cut 1e-6)")
+        right.set_ylabel("rel. energy error (—), infidelity (···)")
+        for ax in (left, right):
+            ax.set_xlabel("iteration")
+            ax.set_title(_title(model, lattice, coupling, cval, L), fontsize=9)
+            ax.grid(alpha=0.3, which="both")
+        if r == 0:
+            left.legend(fontsize=6, loc="lower right")
+    fig.tight_layout()
+    save_figure(fig, outputs)
+
+
 def plot_spectra(spectra: pd.DataFrame, outputs: list[str | Path]) -> None:
     """QGT eigenvalues in descending order, one line per width (first seed)."""
+    spectra = named_networks(spectra)
     df = spectra[spectra["eigenvalue"].notna()] if not spectra.empty else spectra
     if df.empty:
         return empty_figure(outputs, "No QGT spectra yet.")
@@ -301,6 +354,7 @@ def _quench_title(row: pd.Series) -> str:
 def plot_quench(dyn: pd.DataFrame, steps: pd.DataFrame, outputs: list[str | Path]) -> None:
     """One quench: each observable against time (t-VMC with its error band, exact dashed), and
     below, the absolute error of each observable and the TDVP residual of every step."""
+    dyn = named_networks(dyn)
     if dyn.empty:
         empty_figure(outputs, "no trajectory (the quench failed before its first measurement)")
         return
@@ -335,6 +389,7 @@ def plot_quench(dyn: pd.DataFrame, steps: pd.DataFrame, outputs: list[str | Path
 def plot_dynamics_error(summary: pd.DataFrame, dyn: pd.DataFrame, outputs: list[str | Path]) -> None:
     """Error at fixed times (half-way and the end) against the width α and against the number
     of samples, for the first observable of each quench (⟨σˣ⟩ when measured)."""
+    dyn = named_networks(dyn)
     ok = dyn[dyn["exact_value"].notna()] if not dyn.empty else dyn
     if ok.empty:
         empty_figure(outputs, "no quench with an exact reference")
@@ -389,6 +444,7 @@ def _network_label(row) -> str:
 def plot_sampling_efficiency(df: pd.DataFrame, outputs: list[str | Path]) -> None:
     """Effective samples per second (n / ((1 + 2 τ_corr) t_draw)) and τ_corr of the energy,
     per point and per sampler drawn with: grouped bars, one group per point, values written on them."""
+    df = named_networks(df)
     if not df.empty:
         df = df[df["status"].isin(["converged", "not_converged"])]
     if df.empty:

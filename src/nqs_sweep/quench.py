@@ -217,9 +217,11 @@ def _parse_dynamics(raw: Any, point: PointSpec) -> DynamicsSpec:
         if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
             raise SpecError("dynamics.t_final", f"must be a whole multiple of dynamics.dt ({dt}) for {integrator}; got {t_final}")
 
-    if kind == "real" and point.ansatz.dtype in ("float64", "float32"):
+    if kind == "real" and not point.ansatz.complex_output:
         raise SpecError(
-            "ansatz.dtype", f"real-time evolution needs complex parameters (complex128 or complex64); got {point.ansatz.dtype}"
+            "ansatz.dtype",
+            "real-time evolution needs a phase: complex parameters (complex128 or complex64) or "
+            f"ansatz.parametrization: amplitude_phase; got {point.ansatz.dtype}",
         )
     return DynamicsSpec(
         kind=kind,

@@ -37,6 +37,10 @@ AUTOREGRESSIVE_ANSATZE = ("arnn", "arnn_conv")
 PER_SITE_FEATURE_ANSATZE = SYMMETRIC_ANSATZE + AUTOREGRESSIVE_ANSATZE
 SYMMETRIES = ("translations", "space_group")
 ANSATZ_DTYPES = ("float64", "complex128", "float32", "complex64")
+REAL_DTYPES = ("float64", "float32")
+# direct: the network outputs log ψ (its phase from complex parameters); amplitude_phase: two
+# real networks of the same architecture, log ψ = f_A + i f_φ (nqs_sweep.models.amplitude_phase).
+PARAMETRIZATIONS = ("direct", "amplitude_phase")
 ACTIVATIONS = ("cosh", "tanh")
 SAMPLER_KINDS = ("metropolis", "exact", "direct")
 MOVES = ("local", "exchange")
@@ -49,6 +53,10 @@ SR_SOLVERS = ("cholesky", "pinv", "cg")
 EXACT_SAMPLER_MAX_SITES = 16
 # MinSR on an enumeration builds a (2 dim)^2 kernel.
 MINSR_EXACT_MAX_DIM = 2048
+
+
+# (section, key, default) of the fields added after results existed (see PointSpec.to_dict).
+LATER_FIELDS = (("ansatz", "parametrization", "direct"), ("", "snapshot_every", 0))
 
 
 class SpecError(ValueError):
@@ -98,6 +106,12 @@ class AnsatzSpec:
     layers: int = 1
     features: tuple[int, ...] = ()
     symmetries: str = "none"
+    parametrization: str = "direct"
+
+    @property
+    def complex_output(self) -> bool:
+        """Whether log ψ has a varying phase (complex parameters, or a phase network)."""
+        return self.dtype not in REAL_DTYPES or self.parametrization == "amplitude_phase"
 
     def default_features(self, n_sites: int) -> tuple[int, ...]:
         """The widths alpha alone implies: alpha channels (symmetric and autoregressive ansatze) or
@@ -137,6 +151,8 @@ class PointSpec:
     marshall_sign: bool
     seed: int
     study: str = ""
+    # Keep θ every this many iterations for spectra along the optimisation (0: only the final θ).
+    snapshot_every: int = 0
 
     @property
     def n_sites(self) -> int:
@@ -145,6 +161,11 @@ class PointSpec:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["model"] = {"name": self.model.name, **dict(self.model.couplings)}
+        # Fields added after results existed are written only when set, so the hash (and the
+        # workflow's spec text) of every earlier point stays what it was.
+        for section, key, default in LATER_FIELDS:
+            if (d[section] if section else d).get(key) == default:
+                (d[section] if section else d).pop(key)
         return d
 
     def to_raw(self) -> dict[str, Any]:
@@ -248,7 +269,7 @@ def _schedule(value: Any, path: str, n_iter: int, allow_zero: bool = False) -> S
 
 # --- the spec ----------------------------------------------------------------
 
-TOP_KEYS = ("model", "lattice", "hilbert", "ansatz", "sampler", "optimizer", "marshall_sign", "seed", "study")
+TOP_KEYS = ("model", "lattice", "hilbert", "ansatz", "sampler", "optimizer", "marshall_sign", "seed", "study", "snapshot_every")
 
 
 def parse_spec(raw: Any) -> PointSpec:
@@ -357,11 +378,15 @@ def parse_spec(raw: Any) -> PointSpec:
     study = top.get("study", "")
     if not isinstance(study, str):
         raise SpecError("study", f"must be a string; got {study!r}")
-    return PointSpec(model, lattice, sector, ansatz, sampler, optimizer, marshall, seed, study)
+    snapshot_every = _int(top.get("snapshot_every", 0), "snapshot_every", minimum=0)
+    if snapshot_every > n_iter:
+        raise SpecError("snapshot_every", f"must be <= optimizer.n_iter ({n_iter}), or 0 for none; got {snapshot_every}")
+    return PointSpec(model, lattice, sector, ansatz, sampler, optimizer, marshall, seed, study, snapshot_every)
 
 
 def _ansatz(raw: Any, lattice: LatticeSpec, n_sites: int) -> AnsatzSpec:
-    an = _section(raw, "ansatz", ("name", "alpha", "dtype", "activation", "init_scale", "layers", "features", "symmetries"))
+    keys = ("name", "alpha", "dtype", "activation", "init_scale", "layers", "features", "symmetries", "parametrization")
+    an = _section(raw, "ansatz", keys)
     a_name = _choice(_required(an, "name", "ansatz"), "ansatz.name", ANSATZ_NAMES)
     symmetric = a_name in SYMMETRIC_ANSATZE
     per_site = a_name in PER_SITE_FEATURE_ANSATZE
@@ -408,14 +433,25 @@ def _ansatz(raw: Any, lattice: LatticeSpec, n_sites: int) -> AnsatzSpec:
     else:
         symmetries = _choice(an.get("symmetries", "none"), "ansatz.symmetries", ("none",))
 
+    parametrization = _choice(an.get("parametrization", "direct"), "ansatz.parametrization", PARAMETRIZATIONS)
+    if parametrization == "amplitude_phase":
+        dtype = an.get("dtype", "float64")
+        if dtype not in REAL_DTYPES:
+            raise SpecError(
+                "ansatz.dtype",
+                f"amplitude_phase (ansatz.parametrization) is two real networks: one of {', '.join(REAL_DTYPES)}; got {dtype!r}",
+            )
+    else:
+        dtype = _choice(an.get("dtype", "complex128"), "ansatz.dtype", ANSATZ_DTYPES)
     spec = AnsatzSpec(
         name=a_name,
         alpha=alpha,
-        dtype=_choice(an.get("dtype", "complex128"), "ansatz.dtype", ANSATZ_DTYPES),
+        dtype=dtype,
         activation=_choice(an.get("activation", "cosh"), "ansatz.activation", ACTIVATIONS),
         init_scale=_float(an.get("init_scale", 0.01), "ansatz.init_scale", positive=True),
         layers=layers,
         symmetries=symmetries,
+        parametrization=parametrization,
     )
     return replace(spec, features=features or spec.default_features(n_sites))
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from nqs_sweep import checkpoint, hilbert
-from nqs_sweep.driver import CHECKPOINT, RUN_SPEC, SUMMARY
+from nqs_sweep.driver import CHECKPOINT, HISTORY, RUN_SPEC, SNAPSHOTS, SUMMARY, load_snapshots
 from nqs_sweep.estimators import centred_real_rows, local_energies, log_derivatives
 from nqs_sweep.models import Ansatz, make_ansatz
 from nqs_sweep.qgt import qgt_spectrum, ranks
@@ -58,18 +58,70 @@ def unfinished_row(run: Path, row: dict) -> pd.DataFrame:
     return pd.DataFrame([{**row, **(coordinates(spec) if spec else {})}])
 
 
-def infidelity(spec: PointSpec, ansatz: Ansatz, theta: jax.Array) -> float:
-    """1 - |⟨ψ_exact|ψθ⟩|² over the sector (both normalised); NaN past INFIDELITY_MAX_DIM."""
+def exact_ground_state(spec: PointSpec) -> np.ndarray | None:
+    """The exact ground state over the sector, or None past INFIDELITY_MAX_DIM."""
     from nqs_sweep.exact import ground_state
 
     if hilbert.hilbert_dim(spec.n_sites, spec.sector) > INFIDELITY_MAX_DIM:
+        return None
+    return ground_state(spec, keep_vector=True).ground_state
+
+
+def infidelity(spec: PointSpec, ansatz: Ansatz, theta: jax.Array, exact: np.ndarray | None = None) -> float:
+    """1 - |⟨ψ_exact|ψθ⟩|² over the sector (both normalised); NaN past INFIDELITY_MAX_DIM.
+    ``exact``: the exact ground state, when the caller has it already."""
+    exact = exact_ground_state(spec) if exact is None else exact
+    if exact is None:
         return float("nan")
-    exact = ground_state(spec, keep_vector=True).ground_state
     states = jnp.asarray(hilbert.all_states(spec.n_sites, spec.sector), ansatz.real_dtype)
     log_psi = np.asarray(jax.jit(ansatz.log_psi)(theta, states))
     psi = np.exp(log_psi - log_psi.real.max())
     overlap = np.vdot(exact, psi) / (np.linalg.norm(exact) * np.linalg.norm(psi))
     return float(max(1.0 - abs(overlap) ** 2, 0.0))
+
+
+def _qgt_eigenvalues(spec: PointSpec, ansatz: Ansatz, n_samples: int | None, seed: int):
+    """(eigenvalues of θ, chains, key -> ndarray, source): the QGT the tables report, exact where small."""
+    hyper = make_hyper(spec, ansatz.real_dtype)
+    dim = hilbert.hilbert_dim(spec.n_sites, spec.sector)
+    # Jitted as one program: op by op, a deep network's Jacobian costs seconds of dispatch.
+    rows = jax.jit(
+        lambda th, x, w: centred_real_rows(
+            log_derivatives(ansatz.log_psi, th, x), local_energies(hyper.ham, ansatz, th, x), w, real_only=ansatz.real_output
+        )[0]
+    )
+    if n_samples is None and dim <= EXACT_QGT_MAX_DIM:
+        states = jnp.asarray(hilbert.all_states(spec.n_sites, spec.sector), ansatz.real_dtype)
+
+        def eigenvalues(theta, chains, key):
+            return np.asarray(qgt_spectrum(rows(theta, states, exact_sample(ansatz.log_psi, theta, states).weights)))
+
+        return eigenvalues, "exact"
+    n = n_samples or spec.sampler.n_samples_eval
+    n -= n % spec.sampler.n_chains
+    # The run's own sampler; an exact-sampler run too large to enumerate here is sampled by Metropolis.
+    kind = "metropolis" if spec.sampler.kind == "exact" else spec.sampler.kind
+    sampled = replace(spec, sampler=replace(spec.sampler, kind=kind))
+
+    def eigenvalues(theta, chains, key):
+        sample, _ = draw_sample(sampled, ansatz, theta, chains, key, hyper, n)
+        configs = sample.configs.reshape(-1, spec.n_sites)
+        weights = jnp.full(configs.shape[0], 1.0 / configs.shape[0], ansatz.real_dtype)
+        return np.asarray(qgt_spectrum(rows(theta, configs, weights)))
+
+    return eigenvalues, f"n_samples={n}"
+
+
+def _spectrum_frame(evals: np.ndarray, columns: dict) -> pd.DataFrame:
+    df = pd.DataFrame({"index": np.arange(evals.size), "eigenvalue": evals})
+    for k, v in {**ranks(evals), **columns}.items():
+        df[k] = v
+    return df
+
+
+def _sizes(spec: PointSpec, ansatz: Ansatz, source: str) -> dict:
+    dim = hilbert.hilbert_dim(spec.n_sites, spec.sector)
+    return {"n_params": ansatz.n_params, "n_real_params": ansatz.n_real_params, "hilbert_dim": dim, "source": source}
 
 
 def spectrum_table(run: Path, n_samples: int | None = None, seed: int = 1) -> pd.DataFrame:
@@ -78,40 +130,39 @@ def spectrum_table(run: Path, n_samples: int | None = None, seed: int = 1) -> pd
     if status in ("failed", "diverged"):
         return unfinished_row(run, {"index": 0, "eigenvalue": float("nan"), "source": "none", "status": status})
     spec, ansatz, theta, chains = load_run(run)
-    hyper = make_hyper(spec, ansatz.real_dtype)
-    dim = hilbert.hilbert_dim(spec.n_sites, spec.sector)
-    if n_samples is None and dim <= EXACT_QGT_MAX_DIM:
-        states = jnp.asarray(hilbert.all_states(spec.n_sites, spec.sector), ansatz.real_dtype)
-        sample = exact_sample(ansatz.log_psi, theta, states)
-        configs, weights, source = states, sample.weights, "exact"
-    else:
-        n = n_samples or spec.sampler.n_samples_eval
-        n -= n % spec.sampler.n_chains
-        # The run's own sampler; an exact-sampler run too large to enumerate here is sampled by Metropolis.
-        kind = "metropolis" if spec.sampler.kind == "exact" else spec.sampler.kind
-        sampled = replace(spec, sampler=replace(spec.sampler, kind=kind))
-        sample, _ = draw_sample(sampled, ansatz, theta, chains, jax.random.key(seed), hyper, n)
-        configs = sample.configs.reshape(-1, spec.n_sites)
-        weights = jnp.full(configs.shape[0], 1.0 / configs.shape[0], ansatz.real_dtype)
-        source = f"n_samples={configs.shape[0]}"
-    # Jitted as one program: op by op, a deep network's Jacobian costs seconds of dispatch.
-    rows = jax.jit(
-        lambda th, x, w: centred_real_rows(
-            log_derivatives(ansatz.log_psi, th, x), local_energies(hyper.ham, ansatz, th, x), w, real_only=not ansatz.is_complex
-        )[0]
-    )
-    o_t = rows(theta, configs, weights)
-    evals = np.asarray(qgt_spectrum(o_t))
-    df = pd.DataFrame({"index": np.arange(evals.size), "eigenvalue": evals})
-    for k, v in {
-        **ranks(evals),
-        "n_params": ansatz.n_params,
-        "n_real_params": ansatz.n_real_params,
-        "hilbert_dim": dim,
-        "source": source,
-        "infidelity": infidelity(spec, ansatz, theta),
-        "status": status,
-        **coordinates(spec),
-    }.items():
-        df[k] = v
-    return df
+    eigenvalues, source = _qgt_eigenvalues(spec, ansatz, n_samples, seed)
+    evals = eigenvalues(theta, chains, jax.random.key(seed))
+    extra = {"infidelity": infidelity(spec, ansatz, theta), "status": status, **coordinates(spec)}
+    return _spectrum_frame(evals, {**_sizes(spec, ansatz, source), **extra})
+
+
+def spectrum_history_table(run: Path, n_samples: int | None = None, seed: int = 1) -> pd.DataFrame:
+    """The spectrum along the optimisation: one row per (iteration, eigenvalue), at the run's snapshots
+    (spec snapshot_every) and its final parameters, with the energy of the iteration and the infidelity.
+    A run without snapshots gives its final iteration alone; a failed or diverged run one NaN row."""
+    run = Path(run)
+    status = run_status(run)
+    if status in ("failed", "diverged"):
+        row = {"iteration": 0, "index": 0, "eigenvalue": float("nan"), "source": "none", "status": status}
+        return unfinished_row(run, row)
+    spec, ansatz, theta, chains = load_run(run)
+    eigenvalues, source = _qgt_eigenvalues(spec, ansatz, n_samples, seed)
+    history = pd.read_parquet(run / HISTORY, columns=["iteration", "energy"]).set_index("iteration")["energy"]
+    final = float(pd.read_parquet(run / SUMMARY, columns=["energy"])["energy"].iloc[0])
+    thetas = {**load_snapshots(run / SNAPSHOTS, spec.spec_hash), spec.optimizer.n_iter: np.asarray(theta)}
+    exact = exact_ground_state(spec)
+    frames = []
+    for it, th in sorted(thetas.items()):
+        # The history's energy at iteration i is that of θ_i, before its update; the final one is the evaluation's.
+        energy = final if it == spec.optimizer.n_iter else float(history.get(it, float("nan")))
+        # The final θ is sampled with spectrum_table's key, so its rows are spectrum.parquet's.
+        key = jax.random.key(seed) if it == spec.optimizer.n_iter else jax.random.fold_in(jax.random.key(seed), it)
+        evals = eigenvalues(jnp.asarray(th), chains, key)
+        extra = {
+            "iteration": it,
+            "energy": energy,
+            "infidelity": infidelity(spec, ansatz, jnp.asarray(th), exact),
+            "status": status,
+        }
+        frames.append(_spectrum_frame(evals, {**_sizes(spec, ansatz, source), **extra, **coordinates(spec)}))
+    return pd.concat(frames, ignore_index=True)

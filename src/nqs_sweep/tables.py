@@ -44,6 +44,7 @@ def coordinates(spec: PointSpec) -> dict[str, Any]:
         # widths of every layer, e.g. "8" or "16,8" (a string: one column type for every ansatz)
         "features": ",".join(str(f) for f in spec.ansatz.features),
         "symmetries": spec.ansatz.symmetries,
+        "parametrization": spec.ansatz.parametrization,
         "activation": spec.ansatz.activation,
         "dtype": spec.ansatz.dtype,
         "sampler": spec.sampler.kind,

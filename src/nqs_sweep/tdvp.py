@@ -97,7 +97,7 @@ def make_rhs(q: QuenchSpec, ansatz: Ansatz):
     """
     spec = q.point
     dyn = q.dynamics
-    real_only = not ansatz.is_complex
+    real_only = ansatz.real_output
     n_blocks = 1 if real_only else 2
     stochastic = spec.sampler.kind != "exact"
 

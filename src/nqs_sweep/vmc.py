@@ -103,7 +103,7 @@ def make_step(spec: PointSpec, ansatz: Ansatz):
         stats = _energy_stats(sample, e_loc.reshape(sample.configs.shape[:2]))
         weights = sample.weights if sample.weights is not None else jnp.full(e_loc.shape, 1.0 / e_loc.size, e_loc.real.dtype)
 
-        jac, e_t = centred_jacobian(ansatz, state.theta, configs, e_loc, weights, real_only=not ansatz.is_complex)
+        jac, e_t = centred_jacobian(ansatz, state.theta, configs, e_loc, weights, real_only=ansatz.real_output)
         t = state.iteration.astype(jnp.float64)
         lr = schedule_at(opt.learning_rate.kind, hyper.learning_rate, t)
         shift = schedule_at(opt.diag_shift.kind, hyper.diag_shift, t)

@@ -35,8 +35,8 @@ REFERENCES = sorted(STUDY.references)
 # Literature energies for points past exact diagonalisation, as one table beside the exact ones.
 PUBLISHED = [f"{RESULTS}/exact/published.parquet"] if STUDY.published else []
 QGT_TARGETS = (
-    [f"{RESULTS}/figures/{name}.{ext}" for name in ("qgt_rank", "qgt_spectra") for ext in ("png", "pdf")]
-    + [f"{RESULTS}/tables/qgt_rank.parquet"]
+    [f"{RESULTS}/figures/{name}.{ext}" for name in ("qgt_rank", "qgt_spectra", "qgt_history") for ext in ("png", "pdf")]
+    + [f"{RESULTS}/tables/qgt_rank.parquet", f"{RESULTS}/tables/qgt_history.parquet"]
     if STUDY.qgt is not None
     else []
 )

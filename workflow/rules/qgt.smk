@@ -1,11 +1,13 @@
-# QGT spectra of every finished point, when the study has a `qgt:` section.
+# QGT spectra of every finished point, when the study has a `qgt:` section: of the final state,
+# and along the optimisation at the snapshots a point keeps (spec key snapshot_every).
 
 
 rule qgt_spectrum:
     input:
         summary=f"{RESULTS}/vmc/{{point}}/summary.parquet",
     output:
-        f"{RESULTS}/vmc/{{point}}/spectrum.parquet",
+        final=f"{RESULTS}/vmc/{{point}}/spectrum.parquet",
+        history=f"{RESULTS}/vmc/{{point}}/spectrum_history.parquet",
     log:
         f"{RESULTS}/logs/qgt/{{point}}.log",
     benchmark:
@@ -23,10 +25,13 @@ rule qgt_spectrum:
 rule aggregate_qgt:
     input:
         spectra=expand(f"{RESULTS}/vmc/{{point}}/spectrum.parquet", point=POINTS),
+        histories=expand(f"{RESULTS}/vmc/{{point}}/spectrum_history.parquet", point=POINTS),
         energies=rules.aggregate.output.energies,
+        exact=rules.aggregate.input.exacts,
     output:
         spectra=f"{RESULTS}/tables/spectra.parquet",
         ranks=f"{RESULTS}/tables/qgt_rank.parquet",
+        history=f"{RESULTS}/tables/qgt_history.parquet",
     log:
         f"{RESULTS}/logs/aggregate_qgt.log",
     resources:
@@ -60,5 +65,19 @@ rule plot_spectra:
         f"{RESULTS}/logs/plot_spectra.log",
     params:
         kind="spectra",
+    script:
+        "../scripts/plot.py"
+
+
+rule plot_qgt_history:
+    input:
+        rules.aggregate_qgt.output.history,
+    output:
+        png=report(f"{RESULTS}/figures/qgt_history.png", category="Figures", caption="../report/qgt_history.rst"),
+        pdf=f"{RESULTS}/figures/qgt_history.pdf",
+    log:
+        f"{RESULTS}/logs/plot_qgt_history.log",
+    params:
+        kind="qgt_history",
     script:
         "../scripts/plot.py"

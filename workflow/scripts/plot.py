@@ -11,6 +11,7 @@ draw = {
     "error_vs_width": plots.plot_error_vs_width,
     "energy_vs_coupling": plots.plot_energy_vs_coupling,
     "qgt_rank": plots.plot_qgt_rank,
+    "qgt_history": plots.plot_qgt_history,
     "spectra": plots.plot_spectra,
     "sampling_efficiency": plots.plot_sampling_efficiency,
 }[snakemake.params.kind]  # noqa: F821

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
 from nqs_sweep.lattice import Lattice
-from nqs_sweep.models import arnn, ffnn, gcnn, rbm, rbm_symm
+from nqs_sweep.models import amplitude_phase, arnn, ffnn, gcnn, rbm, rbm_symm
 from nqs_sweep.spec import PointSpec
 
 DTYPES = {"float64": jnp.float64, "complex128": jnp.complex128, "float32": jnp.float32, "complex64": jnp.complex64}
@@ -30,7 +30,8 @@ class Ansatz:
     name: str
     n_sites: int
     n_params: int  # parameters as the network counts them (a complex one counts once)
-    is_complex: bool
+    is_complex: bool  # complex parameters
+    real_output: bool  # log ψ real up to constant signs iπ (a real network without a phase network)
     real_dtype: object
     init_params: Callable  # key -> pytree
     log_psi_tree: Callable  # (pytree, s) -> log ψ
@@ -123,6 +124,8 @@ def make_ansatz(spec: PointSpec) -> Ansatz:
         kernels = {"conditionals_tree": conditionals, "draw_tree": draw}
     else:
         raise ValueError(f"unknown ansatz {a.name!r}")
+    if a.parametrization == "amplitude_phase":
+        init_params, log_psi_tree, kernels = amplitude_phase.wrap(init_params, log_psi_tree, kernels)
     example = init_params(jax.random.key(0))
     flat, unravel = ravel_pytree(example)
     return Ansatz(
@@ -130,6 +133,7 @@ def make_ansatz(spec: PointSpec) -> Ansatz:
         n_sites=n,
         n_params=int(flat.size),
         is_complex=jnp.iscomplexobj(flat),
+        real_output=not a.complex_output,
         real_dtype=jnp.finfo(flat.dtype).dtype,
         init_params=init_params,
         log_psi_tree=log_psi_tree,
