@@ -86,11 +86,16 @@ def test_conditionals_depend_only_on_earlier_sites(name):
             assert not np.allclose(np.asarray(conditionals(theta, earlier))[:, i], cond[:, i])
 
 
-@pytest.mark.parametrize("sector", ["full", "zero_magnetization"])
-def test_direct_samples_follow_psi_squared(sector):
+@pytest.mark.parametrize(
+    "sector,parametrization",
+    [("full", "direct"), ("zero_magnetization", "direct"), ("zero_magnetization", "amplitude_phase")],
+)
+def test_direct_samples_follow_psi_squared(sector, parametrization):
     """10^5 direct samples on L = 8 against |ψ|²: Pearson chi-square over the states
-    (those expecting fewer than 5 counts pooled), rejected at SIGNIFICANCE."""
-    spec = arnn_spec(8, "complex128", sector)
+    (those expecting fewer than 5 counts pooled), rejected at SIGNIFICANCE. With a separate
+    phase network the amplitude network's conditionals are drawn from."""
+    dtype = "complex128" if parametrization == "direct" else "float64"
+    spec = arnn_spec(8, dtype, sector, parametrization=parametrization)
     ansatz = make_ansatz(spec)
     theta = far_from_uniform(ansatz)
     n_chains, n_per_chain = 100, 1000
@@ -169,9 +174,11 @@ def test_arnn_spec_fields():
 
 
 @pytest.mark.parametrize("direction", ["x", "z"])
-def test_product_states(direction):
-    """+x is the uniform state exactly; +z is all-up to the stated infidelity."""
-    spec = arnn_spec(10, "complex128")
+@pytest.mark.parametrize("parametrization", ["direct", "amplitude_phase"])
+def test_product_states(direction, parametrization):
+    """+x is the uniform state exactly; +z is all-up to the stated infidelity (a phase network
+    gets a uniform phase and half the budget, which the amplitude network then leaves unused)."""
+    spec = arnn_spec(10, "complex128" if parametrization == "direct" else "float64", parametrization=parametrization)
     ansatz = make_ansatz(spec)
     theta = product_state_theta(ansatz, direction, 10, 1e-4, jax.random.key(0))
     states = jnp.asarray(hilbert.all_states(10, "full"), jnp.float64)
@@ -179,7 +186,11 @@ def test_product_states(direction):
     if direction == "x":
         np.testing.assert_allclose(prob, 1 / 1024, rtol=1e-12)
     else:
-        assert prob[0] == pytest.approx(1 - 1e-4, abs=1e-9)  # state 0 is all up
+        budget = 1e-4 if parametrization == "direct" else 0.5e-4
+        assert prob[0] == pytest.approx(1 - budget, abs=1e-9)  # state 0 is all up
+    if parametrization == "amplitude_phase":
+        phase = np.imag(np.asarray(jax.jit(ansatz.log_psi)(theta, states)))
+        np.testing.assert_allclose(phase, phase[0], atol=1e-12)
 
 
 def test_vmc_with_direct_samples_reaches_the_ising_ground_state(tmp_path):

@@ -71,7 +71,7 @@ def test_defaults_round_trip_and_the_initial_point():
         ("initial.model", DELETE, "initial.model"),
         ("initial.model", {"name": "tfim", "Delta": 1.0}, "initial.model.Delta"),
         ("initial.model", {"name": "tfim", "h": "half"}, "initial.model.h"),
-        ("ansatz.dtype", "float64", "ansatz.dtype"),  # real time needs complex parameters
+        ("ansatz.dtype", "float64", "ansatz.dtype"),  # real time needs a phase: complex parameters or a phase network
         ("initial", {"kind": "product", "direction": "y"}, "initial.direction"),
         ("initial", {"kind": "product"}, "initial.direction"),
         ("initial", {"kind": "product", "direction": "z", "infidelity": 1.5}, "initial.infidelity"),
@@ -82,6 +82,13 @@ def test_bad_input_is_refused_naming_the_field(path, value, field):
     with pytest.raises(SpecError) as err:
         parse_quench(with_(path, value))
     assert err.value.field == field, str(err.value)
+
+
+def test_a_phase_network_carries_real_time_with_real_parameters():
+    q = parse_quench(with_("ansatz", {"name": "rbm", "alpha": 1, "parametrization": "amplitude_phase"}))
+    assert q.point.ansatz.dtype == "float64" and q.point.ansatz.complex_output
+    with pytest.raises(SpecError, match="amplitude_phase"):
+        parse_quench(with_("ansatz.dtype", "float64"))
 
 
 def test_adaptive_settings_are_checked():
