@@ -123,6 +123,8 @@ def _gcnn_reference(params: dict, s: np.ndarray, group: np.ndarray, activation: 
                 kg = where[tuple(group[g][group[k]].tolist())]
                 new[:, g, :] += x[:, kg, :] @ K[:, :, k].T
         x = sigma(new + b)
+    if "readout" in params:  # the approximately symmetric network: a weight per element and channel
+        x = x * np.asarray(params["readout"])
     return np.log(np.exp(x.sum(-1).astype(complex)).sum(-1))
 
 

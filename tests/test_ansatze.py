@@ -227,6 +227,8 @@ def test_duplicated_hidden_unit_lowers_the_qgt_rank_by_one_unit(dtype, real_per_
         ({"name": "gcnn", "alpha": 1.5}, True, "ansatz.alpha", "integer"),
         ({"name": "cnn"}, True, "ansatz.name", "gcnn"),
         ({"name": "rbm", "parametrization": "polar"}, True, "ansatz.parametrization", "direct, amplitude_phase"),
+        ({"name": "rbm_symm", "readout": "dense"}, True, "ansatz.readout", "applies to gcnn"),
+        ({"name": "gcnn", "readout": "mean"}, True, "ansatz.readout", "symmetric, dense"),
         ({"name": "rbm", "parametrization": "amplitude_phase", "dtype": "complex128"}, True, "ansatz.dtype", "float64, float32"),
     ],
 )
@@ -248,6 +250,7 @@ def test_bad_ansatz_fields_name_the_field(ansatz, pbc, field, words):
         {"name": "gcnn", "features": [6, 2], "layers": 2},
         {"name": "rbm", "alpha": 1, "parametrization": "amplitude_phase"},
         {"name": "gcnn", "features": 2, "parametrization": "amplitude_phase", "dtype": "float32"},
+        {"name": "gcnn", "features": [2, 3], "layers": 2, "readout": "dense", "symmetries": "space_group"},
     ],
 )
 def test_ansatz_fields_round_trip_and_resolve(ansatz):
@@ -299,3 +302,28 @@ def test_snapshot_every_is_checked():
         with pytest.raises(SpecError) as err:
             spec_of({"name": "rbm"}, "chain", 6, snapshot_every=value)
         assert err.value.field == "snapshot_every" and words in str(err.value)
+
+
+def test_dense_readout_starts_symmetric_and_can_break_the_symmetry():
+    """The approximately symmetric GCNN: |G| F_L more parameters than the symmetric one; with its
+    readout at the initial 1 it is the symmetric network (same ψ, invariant under every translation
+    and point-group element); a perturbed readout breaks the invariance."""
+    symmetric = make_ansatz(spec_of({"name": "gcnn", "features": [2, 2], "layers": 2, "symmetries": "space_group"}, "square", 3))
+    dense_spec = spec_of({"name": "gcnn", "features": [2, 2], "layers": 2, "symmetries": "space_group", "readout": "dense"}, "square", 3)
+    dense = make_ansatz(dense_spec)
+    assert dense.n_params == symmetric.n_params + 72 * 2
+    theta_sym = 0.3 * jax.random.normal(jax.random.key(1), (symmetric.n_real_params,))
+    tree = dense.init_params(jax.random.key(0))
+    np.testing.assert_array_equal(np.asarray(tree["readout"]), 1.0)
+    tree["layers"] = symmetric.to_tree(theta_sym)["layers"]
+    theta = dense.to_real(jax.flatten_util.ravel_pytree(tree)[0])
+    s = random_configs(jax.random.key(2), 6, 9)
+    group = Lattice("square", 3, True).space_group
+    images = s[:, group].transpose(1, 0, 2).reshape(-1, 9)
+    np.testing.assert_allclose(np.asarray(dense.log_psi(theta, s)), np.asarray(symmetric.log_psi(theta_sym, s)), atol=1e-12)
+    moved = np.asarray(dense.log_psi(theta, images)).reshape(len(group), -1)
+    np.testing.assert_allclose(np.exp(moved - np.asarray(dense.log_psi(theta, s))), 1.0, rtol=0, atol=1e-12)
+    tree["readout"] = tree["readout"] + 0.3 * jax.random.normal(jax.random.key(3), tree["readout"].shape, tree["readout"].dtype)
+    broken = dense.to_real(jax.flatten_util.ravel_pytree(tree)[0])
+    moved = np.asarray(dense.log_psi(broken, images)).reshape(len(group), -1)
+    assert np.abs(np.exp(moved - np.asarray(dense.log_psi(broken, s))) - 1).max() > 1e-3

@@ -71,6 +71,8 @@ ANSATZE = {
     "rbm-amplitude_phase": {"name": "rbm", "alpha": 1, "parametrization": "amplitude_phase"},
     "ffnn-amplitude_phase": {"name": "ffnn", "features": [4, 3], "layers": 2, "parametrization": "amplitude_phase"},
     "rbm_symm-amplitude_phase": {"name": "rbm_symm", "alpha": 2, "parametrization": "amplitude_phase"},
+    # approximately symmetric: a weight per group element and channel after the group convolutions
+    "gcnn-dense_readout": {"name": "gcnn", "features": [2, 2], "layers": 2, "readout": "dense", "symmetries": "space_group"},
 }
 # The issue-5 ansatze run on one problem each (all pairs would cost minutes of the suite's
 # time budget); tests/test_ansatze.py checks their symmetries on more lattices.
@@ -86,6 +88,7 @@ ONLY_ON = {
     "rbm-amplitude_phase": ("j1j2-chain8-sz0-marshall",),
     "ffnn-amplitude_phase": ("heisenberg-chain7-open-full-marshall",),
     "rbm_symm-amplitude_phase": ("xxz-chain8-sz0",),
+    "gcnn-dense_readout": ("heisenberg-chain6-marshall",),
 }
 SYMMETRIC = ("rbm_symm", "gcnn")
 

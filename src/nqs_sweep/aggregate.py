@@ -18,7 +18,7 @@ REFERENCE_KEYS = ["model", *COUPLING_COLUMNS, "lattice", "L", "pbc", "sector"]
 
 
 # Coordinates added after results existed, with the value the earlier points had.
-LATER_COORDINATES = {"parametrization": "direct"}
+LATER_COORDINATES = {"parametrization": "direct", "readout": "symmetric"}
 
 
 def _read_all(paths: list[str | Path]) -> pd.DataFrame:

@@ -51,12 +51,17 @@ def _title(model, lattice, coupling: str, cval, L=None) -> str:
 
 
 def named_networks(df: pd.DataFrame) -> pd.DataFrame:
-    """The table with separate amplitude and phase networks named apart in the ansatz column
-    ('rbm amp/phase'), so figures that group by ansatz draw them as their own lines."""
-    if df.empty or "parametrization" not in df:
+    """The table with separate amplitude and phase networks ('rbm amp/phase') and approximately
+    symmetric ones ('gcnn dense readout') named apart in the ansatz column, so figures that group
+    by ansatz draw them as their own lines."""
+    if df.empty:
         return df
-    pair = df["parametrization"] == "amplitude_phase"
-    return df.assign(ansatz=df["ansatz"].where(~pair, df["ansatz"] + " amp/phase")) if pair.any() else df
+    name = df["ansatz"]
+    if "parametrization" in df:
+        name = name.where(df["parametrization"] != "amplitude_phase", name + " amp/phase")
+    if "readout" in df:
+        name = name.where(df["readout"] != "dense", name + " dense readout")
+    return df.assign(ansatz=name) if not name.equals(df["ansatz"]) else df
 
 
 def _cases(df: pd.DataFrame, coupling: str) -> list[tuple]:

@@ -41,6 +41,9 @@ REAL_DTYPES = ("float64", "float32")
 # direct: the network outputs log ψ (its phase from complex parameters); amplitude_phase: two
 # real networks of the same architecture, log ψ = f_A + i f_φ (nqs_sweep.models.amplitude_phase).
 PARAMETRIZATIONS = ("direct", "amplitude_phase")
+# symmetric: a gcnn sums its last layer over the group; dense: a weight per group element and
+# channel, an approximately symmetric network (nqs_sweep.models.gcnn).
+READOUTS = ("symmetric", "dense")
 ACTIVATIONS = ("cosh", "tanh")
 SAMPLER_KINDS = ("metropolis", "exact", "direct")
 MOVES = ("local", "exchange")
@@ -56,7 +59,7 @@ MINSR_EXACT_MAX_DIM = 2048
 
 
 # (section, key, default) of the fields added after results existed (see PointSpec.to_dict).
-LATER_FIELDS = (("ansatz", "parametrization", "direct"), ("", "snapshot_every", 0))
+LATER_FIELDS = (("ansatz", "parametrization", "direct"), ("ansatz", "readout", "symmetric"), ("", "snapshot_every", 0))
 
 
 class SpecError(ValueError):
@@ -107,6 +110,7 @@ class AnsatzSpec:
     features: tuple[int, ...] = ()
     symmetries: str = "none"
     parametrization: str = "direct"
+    readout: str = "symmetric"
 
     @property
     def complex_output(self) -> bool:
@@ -384,9 +388,14 @@ def parse_spec(raw: Any) -> PointSpec:
     return PointSpec(model, lattice, sector, ansatz, sampler, optimizer, marshall, seed, study, snapshot_every)
 
 
+ANSATZ_KEYS = (
+    *("name", "alpha", "dtype", "activation", "init_scale", "layers", "features"),
+    *("symmetries", "parametrization", "readout"),
+)
+
+
 def _ansatz(raw: Any, lattice: LatticeSpec, n_sites: int) -> AnsatzSpec:
-    keys = ("name", "alpha", "dtype", "activation", "init_scale", "layers", "features", "symmetries", "parametrization")
-    an = _section(raw, "ansatz", keys)
+    an = _section(raw, "ansatz", ANSATZ_KEYS)
     a_name = _choice(_required(an, "name", "ansatz"), "ansatz.name", ANSATZ_NAMES)
     symmetric = a_name in SYMMETRIC_ANSATZE
     per_site = a_name in PER_SITE_FEATURE_ANSATZE
@@ -433,6 +442,9 @@ def _ansatz(raw: Any, lattice: LatticeSpec, n_sites: int) -> AnsatzSpec:
     else:
         symmetries = _choice(an.get("symmetries", "none"), "ansatz.symmetries", ("none",))
 
+    readout = _choice(an.get("readout", "symmetric"), "ansatz.readout", READOUTS)
+    if readout != "symmetric" and a_name != "gcnn":
+        raise SpecError("ansatz.readout", f"applies to gcnn; {a_name} takes readout: symmetric (the default)")
     parametrization = _choice(an.get("parametrization", "direct"), "ansatz.parametrization", PARAMETRIZATIONS)
     if parametrization == "amplitude_phase":
         dtype = an.get("dtype", "float64")
@@ -452,6 +464,7 @@ def _ansatz(raw: Any, lattice: LatticeSpec, n_sites: int) -> AnsatzSpec:
         layers=layers,
         symmetries=symmetries,
         parametrization=parametrization,
+        readout=readout,
     )
     return replace(spec, features=features or spec.default_features(n_sites))
 

@@ -45,6 +45,7 @@ def coordinates(spec: PointSpec) -> dict[str, Any]:
         "features": ",".join(str(f) for f in spec.ansatz.features),
         "symmetries": spec.ansatz.symmetries,
         "parametrization": spec.ansatz.parametrization,
+        "readout": spec.ansatz.readout,
         "activation": spec.ansatz.activation,
         "dtype": spec.ansatz.dtype,
         "sampler": spec.sampler.kind,

@@ -112,7 +112,7 @@ def make_ansatz(spec: PointSpec) -> Ansatz:
         kernels = rbm_symm.expanded_kernels(group)
     elif a.name == "gcnn":
         group = lat.symmetry_group(a.symmetries)
-        init_params = lambda key: gcnn.init(key, n, len(group), a.features, dtype, a.init_scale)  # noqa: E731
+        init_params = lambda key: gcnn.init(key, n, len(group), a.features, dtype, a.init_scale, a.readout)  # noqa: E731
         log_psi_tree = gcnn.make_log_psi(group, a.activation)
     elif a.name in ("arnn", "arnn_conv"):
         # a masked convolution ties weights by offset on rows of the lattice (a chain is one row)

@@ -13,7 +13,13 @@ left commutes with this right translation: Σ_k K[k] x[k·g·u] is the new map a
 The final sum over g then makes ψ exactly invariant. σ is log cosh (activation: cosh)
 or tanh; the first layer alone with log cosh gives ψ = Σ_g Π_f cosh(W_f·T_g s + b_f).
 
-Parameters: F_1 (N + 1) + Σ_{l>1} F_l (F_{l-1} |G| + 1).
+``readout: dense`` makes the network approximately symmetric (after Kufel, Kemp, Vu, Linsel,
+Laumann & Yao 2024): the symmetric block is followed by a small unsymmetric one, a weight per
+group element and channel, log ψ = log Σ_g exp(Σ_f R[g, f] x_L[g, f]). R starts at 1 (the
+symmetric network exactly); learning it lets ψ break the symmetry where the state, or a
+local minimum of the symmetric manifold, calls for it, for |G| F_L more parameters.
+
+Parameters: F_1 (N + 1) + Σ_{l>1} F_l (F_{l-1} |G| + 1), plus |G| F_L with the dense readout.
 """
 
 import jax
@@ -24,8 +30,11 @@ from nqs_sweep.lattice import group_tables
 from nqs_sweep.models.activations import HIDDEN_ACTIVATIONS
 
 
-def init(key: jax.Array, n_sites: int, n_group: int, features: tuple[int, ...], dtype, scale: float) -> dict:
-    """The last layer starts at ``scale`` (ψ nearly uniform); earlier ones at variance 1/fan_in."""
+def init(
+    key: jax.Array, n_sites: int, n_group: int, features: tuple[int, ...], dtype, scale: float, readout: str = "symmetric"
+) -> dict:
+    """The last layer starts at ``scale`` (ψ nearly uniform); earlier ones at variance 1/fan_in;
+    a dense readout at 1 (the symmetric network)."""
     fan_in = (n_sites, *(f * n_group for f in features[:-1]))
     layers = []
     for depth, (k, n_in, n_out) in enumerate(zip(jax.random.split(key, len(features)), fan_in, features)):
@@ -33,6 +42,8 @@ def init(key: jax.Array, n_sites: int, n_group: int, features: tuple[int, ...], 
         w_scale = scale if depth == len(features) - 1 else 1 / np.sqrt(n_in)
         shape = (n_out, n_sites) if depth == 0 else (n_out, features[depth - 1], n_group)
         layers.append({"W": w_scale * jax.random.normal(kw, shape, dtype), "b": scale * jax.random.normal(kb, (n_out,), dtype)})
+    if readout == "dense":
+        return {"layers": layers, "readout": jnp.ones((n_group, features[-1]), dtype)}
     return {"layers": layers}
 
 
@@ -74,7 +85,7 @@ def make_log_psi(perms: np.ndarray, activation: str):
         x = sigma(jnp.einsum("...gn,fn->...gf", s[..., perms], first["W"]) + first["b"])  # (..., G, F)
         for layer in rest:
             x = sigma(conv(x, layer["W"]) + layer["b"])
-        z = jnp.sum(x, axis=-1)  # (..., G)
+        z = jnp.sum(x * params["readout"], axis=-1) if "readout" in params else jnp.sum(x, axis=-1)  # (..., G)
         cz = z.astype(jnp.result_type(z.dtype, jnp.complex64))
         shift = jax.lax.stop_gradient(jnp.max(jnp.real(cz), axis=-1, keepdims=True))
         return shift[..., 0] + jnp.log(jnp.sum(jnp.exp(cz - shift), axis=-1))
