@@ -308,9 +308,9 @@ def test_dense_readout_starts_symmetric_and_can_break_the_symmetry():
     """The approximately symmetric GCNN: |G| F_L more parameters than the symmetric one; with its
     readout at the initial 1 it is the symmetric network (same ψ, invariant under every translation
     and point-group element); a perturbed readout breaks the invariance."""
-    symmetric = make_ansatz(spec_of({"name": "gcnn", "features": [2, 2], "layers": 2, "symmetries": "space_group"}, "square", 3))
-    dense_spec = spec_of({"name": "gcnn", "features": [2, 2], "layers": 2, "symmetries": "space_group", "readout": "dense"}, "square", 3)
-    dense = make_ansatz(dense_spec)
+    gcnn = {"name": "gcnn", "features": [2, 2], "layers": 2, "symmetries": "space_group"}
+    symmetric = make_ansatz(spec_of(gcnn, "square", 3))
+    dense = make_ansatz(spec_of({**gcnn, "readout": "dense"}, "square", 3))
     assert dense.n_params == symmetric.n_params + 72 * 2
     theta_sym = 0.3 * jax.random.normal(jax.random.key(1), (symmetric.n_real_params,))
     tree = dense.init_params(jax.random.key(0))
