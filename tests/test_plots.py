@@ -72,12 +72,15 @@ def test_qgt_figures_are_written(tmp_path):
     assert (tmp_path / "empty.png").stat().st_size > 0
 
 
-def test_amplitude_phase_networks_are_named_apart():
-    e = energies().assign(parametrization="direct")
+def test_networks_sharing_an_ansatz_name_are_named_apart():
+    e = energies().assign(parametrization="direct", dtype="float64", marshall_sign=True)
     e.loc[1, "parametrization"] = "amplitude_phase"
     named = plots.named_networks(e)
     assert named.loc[1, "ansatz"] == "rbm amp/phase" and (named.drop(index=1)["ansatz"] == "rbm").all()
-    assert plots.named_networks(energies()) is not None  # a table without the column is left as it is
+    e.loc[2, ["dtype", "marshall_sign"]] = ["complex128", False]
+    assert plots.named_networks(e).loc[2, "ansatz"] == "rbm complex, no sign rule"
+    plain = energies()  # no variant columns: the table is returned as it is
+    assert plots.named_networks(plain) is plain
 
 
 def test_sampling_efficiency_figure_is_written(tmp_path):

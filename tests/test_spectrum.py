@@ -73,6 +73,24 @@ def test_spectrum_history_holds_each_snapshot_with_its_energy_and_the_final_stat
     assert df[df["iteration"] == 0]["infidelity"].iloc[0] > 10 * final["infidelity"].iloc[0]
 
 
+def test_qgt_of_an_unfinished_run_labels_its_checkpoint_with_its_iteration(tmp_path, capsys):
+    """A run with a checkpoint and no summary (killed, or still running): spectrum.parquet is the
+    checkpoint θ's, and the history holds the snapshots up to it, energies from the partial history."""
+    spec = parse_spec({**RAW, "snapshot_every": 10})
+    run_vmc(spec, tmp_path / "run", checkpoint_every=10, show_progress=False)
+    for name in ("summary.parquet", "history.parquet"):  # what a run killed after its last checkpoint lacks
+        (tmp_path / "run" / name).unlink()
+    assert cli.main(["qgt", "--run", str(tmp_path / "run")]) == 0
+    history = pd.read_parquet(tmp_path / "run" / "spectrum_history.parquet")
+    final = pd.read_parquet(tmp_path / "run" / "spectrum.parquet")
+    assert sorted(history["iteration"].unique()) == [0, 10, 20, 30] and (history["status"] == "unfinished").all()
+    partial = pd.read_parquet(tmp_path / "run" / "history.partial.parquet").set_index("iteration")["energy"]
+    assert history.query("iteration == 20")["energy"].iloc[0] == partial[20]
+    assert np.isnan(history.query("iteration == 30")["energy"].iloc[0])  # θ_30 was never evaluated
+    np.testing.assert_array_equal(final["eigenvalue"], history.query("iteration == 30")["eigenvalue"])
+    assert "iteration" not in final and len(final) == make_ansatz(spec).n_real_params
+
+
 def test_duplicated_hidden_units_lose_exactly_their_directions():
     """Two identical hidden units make N + 1 directions (b_j − b_j', W_j − W_j') null."""
     spec = parse_spec({**RAW, "hilbert": {"sector": "full"}, "ansatz": {"name": "rbm", "alpha": 1, "dtype": "float64"}})

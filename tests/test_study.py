@@ -276,3 +276,22 @@ def test_two_published_references_for_one_system_are_refused():
     with pytest.raises(StudyError) as err:
         expand_study(st)
     assert err.value.field == "published[1]" and "second reference" in str(err.value)
+
+
+def test_points_setting_a_later_field_back_to_its_default_get_their_own_path():
+    """parametrization and snapshot_every leave the spec text at their defaults; under defaults
+    that set them, a point at the default still differs from the defaults, and says so in its path."""
+    config = {
+        "study": "later",
+        "defaults": {
+            "model": {"name": "tfim"},
+            "lattice": {"kind": "chain", "L": 6},
+            "ansatz": {"name": "rbm", "parametrization": "amplitude_phase"},
+            "optimizer": {"n_iter": 20},
+            "snapshot_every": 5,
+        },
+        "grid": {"ansatz.parametrization": ["direct", "amplitude_phase"], "snapshot_every": [0, 5]},
+    }
+    paths = [p.path for p in expand_study(config).points]
+    assert len(set(paths)) == 4
+    assert sum("snapshot_every~0" in p for p in paths) == 2 and sum("ansatz_parametrization~direct" in p for p in paths) == 2

@@ -250,7 +250,7 @@ def _check_n_samples(run: Path, n_samples: int | None) -> None:
 
 
 def cmd_qgt(args: argparse.Namespace) -> int:
-    from nqs_sweep.spectrum import load_run, spectrum_history_table, spectrum_table
+    from nqs_sweep.spectrum import final_spectrum, load_run, spectrum_history_table
     from nqs_sweep.tables import write_table
 
     try:
@@ -259,9 +259,10 @@ def cmd_qgt(args: argparse.Namespace) -> int:
         _check_n_samples(args.run, args.n_samples)
     except SpecError as err:
         return _fail(str(err))
-    df = spectrum_table(args.run, args.n_samples)
-    write_table(df, args.run / "spectrum.parquet")
+    # The last iteration's spectrum is spectrum.parquet: one computation for both tables.
     history = spectrum_history_table(args.run, args.n_samples)
+    df = final_spectrum(history)
+    write_table(df, args.run / "spectrum.parquet")
     write_table(history, args.run / "spectrum_history.parquet")
     row = df.iloc[0]
     if row["source"] == "none":

@@ -51,16 +51,21 @@ def _title(model, lattice, coupling: str, cval, L=None) -> str:
 
 
 def named_networks(df: pd.DataFrame) -> pd.DataFrame:
-    """The table with separate amplitude and phase networks ('rbm amp/phase') and approximately
-    symmetric ones ('gcnn dense readout') named apart in the ansatz column, so figures that group
-    by ansatz draw them as their own lines."""
+    """The table with networks that share an ansatz name told apart in the ansatz column, so
+    figures that group by ansatz draw them as their own lines: separate amplitude and phase
+    networks ('rbm amp/phase'), approximately symmetric ones ('gcnn dense readout'), and, where
+    the table mixes them, real and complex parameters and runs with and without the sign rule."""
     if df.empty:
         return df
-    name = df["ansatz"]
+    name = df["ansatz"].astype(str)
     if "parametrization" in df:
         name = name.where(df["parametrization"] != "amplitude_phase", name + " amp/phase")
     if "readout" in df:
         name = name.where(df["readout"] != "dense", name + " dense readout")
+    if "dtype" in df and df["dtype"].nunique() > 1:
+        name = name + df["dtype"].map(lambda d: " complex" if str(d).startswith("complex") else "")
+    if "marshall_sign" in df and df["marshall_sign"].nunique() > 1:
+        name = name + df["marshall_sign"].map(lambda m: "" if m else ", no sign rule")
     return df.assign(ansatz=name) if not name.equals(df["ansatz"]) else df
 
 
@@ -441,7 +446,7 @@ SAMPLER_COLORS = {"metropolis": "tab:blue", "direct": "tab:orange"}
 
 def _network_label(row) -> str:
     """'rbm α=2' for networks sized by density, 'arnn [8,8]' (features per layer) for the others."""
-    if row.ansatz in DEEP_ANSATZE and "features" in row._fields:
+    if row.ansatz.split()[0] in DEEP_ANSATZE and "features" in row._fields:  # the name may carry a variant
         return f"{row.ansatz} [{row.features}]"
     return f"{row.ansatz} α={row.alpha:g}"
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from nqs_sweep import checkpoint, hilbert
-from nqs_sweep.driver import CHECKPOINT, HISTORY, RUN_SPEC, SNAPSHOTS, SUMMARY, load_snapshots
+from nqs_sweep.driver import CHECKPOINT, HISTORY, PARTIAL_HISTORY, RUN_SPEC, SNAPSHOTS, SUMMARY, load_snapshots
 from nqs_sweep.estimators import centred_real_rows, local_energies, log_derivatives
 from nqs_sweep.models import Ansatz, make_ansatz
 from nqs_sweep.qgt import qgt_spectrum, ranks
@@ -31,8 +31,8 @@ EXACT_QGT_MAX_DIM = 2**14
 INFIDELITY_MAX_DIM = 2**20
 
 
-def load_run(run: Path) -> tuple[PointSpec, Ansatz, jax.Array, object]:
-    """Spec, ansatz, final parameters and chain state of a finished run directory."""
+def load_state(run: Path) -> tuple[PointSpec, Ansatz, object]:
+    """Spec, ansatz and checkpointed state (VMCState) of a run directory."""
     run = Path(run)
     for name in (RUN_SPEC, CHECKPOINT):
         if not (run / name).exists():
@@ -42,6 +42,12 @@ def load_run(run: Path) -> tuple[PointSpec, Ansatz, jax.Array, object]:
     state, meta = checkpoint.load(run / CHECKPOINT, init_state(spec, ansatz, jax.random.key(0)))
     if meta["spec_hash"] != spec.spec_hash:
         raise SpecError("--run", f"{run}: the checkpoint (spec {meta['spec_hash']}) is not of run_spec.yaml ({spec.spec_hash})")
+    return spec, ansatz, state
+
+
+def load_run(run: Path) -> tuple[PointSpec, Ansatz, jax.Array, object]:
+    """Spec, ansatz, final parameters and chain state of a finished run directory."""
+    spec, ansatz, state = load_state(run)
     return spec, ansatz, state.theta, state.chains
 
 
@@ -138,31 +144,40 @@ def spectrum_table(run: Path, n_samples: int | None = None, seed: int = 1) -> pd
 
 def spectrum_history_table(run: Path, n_samples: int | None = None, seed: int = 1) -> pd.DataFrame:
     """The spectrum along the optimisation: one row per (iteration, eigenvalue), at the run's snapshots
-    (spec snapshot_every) and its final parameters, with the energy of the iteration and the infidelity.
-    A run without snapshots gives its final iteration alone; a failed or diverged run one NaN row."""
+    (spec snapshot_every) and its last parameters, with the energy of the iteration and the infidelity.
+    A run without snapshots gives its last iteration alone; a failed or diverged run one NaN row.
+    An unfinished run (a checkpoint, no summary) gives the snapshots up to its checkpoint and the
+    checkpoint's θ, labelled with its iteration."""
     run = Path(run)
     status = run_status(run)
     if status in ("failed", "diverged"):
         row = {"iteration": 0, "index": 0, "eigenvalue": float("nan"), "source": "none", "status": status}
         return unfinished_row(run, row)
-    spec, ansatz, theta, chains = load_run(run)
+    spec, ansatz, state = load_state(run)
+    theta, chains, last = state.theta, state.chains, int(state.iteration)
     eigenvalues, source = _qgt_eigenvalues(spec, ansatz, n_samples, seed)
-    history = pd.read_parquet(run / HISTORY, columns=["iteration", "energy"]).set_index("iteration")["energy"]
-    final = float(pd.read_parquet(run / SUMMARY, columns=["energy"])["energy"].iloc[0])
-    thetas = {**load_snapshots(run / SNAPSHOTS, spec.spec_hash), spec.optimizer.n_iter: np.asarray(theta)}
+    finished = status != "unfinished"
+    history = pd.read_parquet(run / (HISTORY if finished else PARTIAL_HISTORY), columns=["iteration", "energy"])
+    energies = history.drop_duplicates("iteration", keep="last").set_index("iteration")["energy"]
+    final = float(pd.read_parquet(run / SUMMARY, columns=["energy"])["energy"].iloc[0]) if finished else float("nan")
+    snapshots = {i: th for i, th in load_snapshots(run / SNAPSHOTS, spec.spec_hash).items() if i <= last}
+    thetas = {**snapshots, last: np.asarray(theta)}
     exact = exact_ground_state(spec)
     frames = []
     for it, th in sorted(thetas.items()):
-        # The history's energy at iteration i is that of θ_i, before its update; the final one is the evaluation's.
-        energy = final if it == spec.optimizer.n_iter else float(history.get(it, float("nan")))
-        # The final θ is sampled with spectrum_table's key, so its rows are spectrum.parquet's.
-        key = jax.random.key(seed) if it == spec.optimizer.n_iter else jax.random.fold_in(jax.random.key(seed), it)
+        # The history's energy at iteration i is that of θ_i, before its update; a finished run's last one
+        # is its final evaluation's.
+        energy = final if it == last and finished else float(energies.get(it, float("nan")))
+        # The last θ is sampled with spectrum_table's key, so its rows are what spectrum_table gives.
+        key = jax.random.key(seed) if it == last else jax.random.fold_in(jax.random.key(seed), it)
         evals = eigenvalues(jnp.asarray(th), chains, key)
-        extra = {
-            "iteration": it,
-            "energy": energy,
-            "infidelity": infidelity(spec, ansatz, jnp.asarray(th), exact),
-            "status": status,
-        }
+        fidelity_loss = infidelity(spec, ansatz, jnp.asarray(th), exact)
+        extra = {"iteration": it, "energy": energy, "infidelity": fidelity_loss, "status": status}
         frames.append(_spectrum_frame(evals, {**_sizes(spec, ansatz, source), **extra, **coordinates(spec)}))
     return pd.concat(frames, ignore_index=True)
+
+
+def final_spectrum(history: pd.DataFrame) -> pd.DataFrame:
+    """spectrum.parquet's rows from spectrum_history_table's: those of the last iteration."""
+    last = history[history["iteration"] == history["iteration"].max()]
+    return last.drop(columns=["iteration", "energy"], errors="ignore").reset_index(drop=True)

@@ -22,7 +22,7 @@ from typing import Any
 
 from nqs_sweep import hilbert
 from nqs_sweep.quench import QuenchSpec, initial_point_spec, parse_quench
-from nqs_sweep.spec import PointSpec, SpecError, parse_spec
+from nqs_sweep.spec import LATER_FIELDS, PointSpec, SpecError, parse_spec
 
 STUDY_KEYS = ("study", "description", "defaults", "grid", "points", "exact", "published", "qgt", "sampling", "quenches")
 PUBLISHED_KEYS = ("model", "lattice", "energy_per_site", "error", "source")
@@ -196,6 +196,11 @@ def point_path(spec: PointSpec, defaults: dict) -> str:
     try:
         base = _flatten(parse_spec({**reference, "study": spec.study}).to_raw())
         mine = _flatten(spec.to_raw())
+        # to_raw leaves later fields out at their defaults: a point that sets one back to its
+        # default, under defaults that do not, differs by a key it does not have.
+        later = {".".join(filter(None, (section, key))): default for section, key, default in LATER_FIELDS}
+        for k in base.keys() - mine.keys():
+            mine[k] = later.get(k)
         parts += [(k.replace(".", "_"), mine[k]) for k in sorted(mine) if mine[k] != base.get(k)]
     except SpecError:  # the defaults alone are not a valid point here: name the settings by hash
         parts.append(("cfg", spec.spec_hash[:8]))
