@@ -147,7 +147,8 @@ def plot_error_vs_width(energies: pd.DataFrame, outputs: list[str | Path]) -> No
     coupling = sweep_coupling(df)
     cases = _cases(df, coupling)
     fig, axes = plt.subplots(len(cases), 2, figsize=(9, 2.9 * len(cases)), squeeze=False)
-    colors = colors_for(df["L"])
+    # a colour per line: per size, and per network where a size has several
+    colors = colors_for(zip(df["L"], df["ansatz"]))
     for r, (model, lattice, cval) in enumerate(cases):
         sel = _case(df, coupling, model, lattice, cval)
         for c, x in enumerate(["alpha", "n_params"]):
@@ -168,13 +169,13 @@ def plot_error_vs_width(energies: pd.DataFrame, outputs: list[str | Path]) -> No
                     g[x],
                     y,
                     yerr=g["err"] / g["e0"].abs(),
-                    color=colors[L],
+                    color=colors[L, ansatz],
                     marker="o",
                     ms=4,
                     capsize=2,
                     lw=1,
                     label=f"L={L} {ansatz}",
-                    mfc="none" if not g["conv"].all() else colors[L],
+                    mfc="none" if not g["conv"].all() else colors[L, ansatz],
                 )
             ax.set_xscale("log", base=2 if x == "alpha" else 10)
             ax.set_yscale("log")
