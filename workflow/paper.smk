@@ -7,13 +7,10 @@
 #        SNAKEMAKE_ARGS="--workflow-profile workflow/profiles/slurm-paper"
 # A figure is redrawn only when a table it reads or the drawing code changed; a point is
 # recomputed only when its spec changed (the study workflow's rules, unchanged).
-import os
-import re
-
 import yaml
 from snakemake.utils import min_version
 
-from nqs_sweep import manifest, paper_figures, plots
+from nqs_sweep import manifest, paper_config, paper_figures, plots
 
 min_version("8.0")
 
@@ -26,11 +23,8 @@ if not config:
 
 
 
-# The studies a paper file must name, and the figures drawn from them: which study's tables
-# each figure reads, and which per-run tables its manifest lists the computations from.
-PAPER_STUDIES = ("width", "ansatz", "sign", "qgt", "quench")
-# Sections the figures need from a study beyond its points.
-REQUIRED_SECTIONS = {"qgt": "qgt", "quench": "quenches"}
+# The figures, and which study's tables each reads (keys of nqs_sweep.paper_config.PAPER_STUDIES),
+# and which per-run tables its manifest lists the computations from.
 FIGURES = {
     "accuracy_vs_width": {
         "tables": {"energies": ("width", "energies")},
@@ -65,29 +59,13 @@ FIGURES = {
 }
 
 
-def _check_paper(cfg):
-    allowed = {"paper", "description", "studies"}
-    if set(cfg) - allowed or "paper" not in cfg or "studies" not in cfg:
-        raise WorkflowError(f"invalid paper file: keys must be paper, studies (and description); got {sorted(cfg)}")
-    if not isinstance(cfg["paper"], str) or not re.fullmatch(r"[A-Za-z0-9_-]+", cfg["paper"]):
-        raise WorkflowError(f"invalid paper file: paper: a plain name (it becomes results/paper/<name>/); got {cfg['paper']!r}")
-    studies = cfg["studies"]
-    if not isinstance(studies, dict) or set(studies) != set(PAPER_STUDIES):
-        got = sorted(studies) if isinstance(studies, dict) else studies
-        raise WorkflowError(f"invalid paper file: studies must name exactly {', '.join(PAPER_STUDIES)}; got {got}")
-    for key, path in studies.items():
-        if not os.path.isfile(path):
-            raise WorkflowError(f"invalid paper file: studies.{key}: no such study file: {path}")
-        with open(path) as f:
-            study = yaml.safe_load(f)
-        section = REQUIRED_SECTIONS.get(key)
-        if section and not (isinstance(study, dict) and study.get(section)):
-            raise WorkflowError(f"invalid paper file: studies.{key}: {path} has no `{section}:` section, which its figure needs")
-    if set(FIGURES) != set(paper_figures.FIGURES):
-        raise WorkflowError(f"paper.smk draws {sorted(FIGURES)}, nqs_sweep.paper_figures has {sorted(paper_figures.FIGURES)}")
-
-
-_check_paper(config)
+try:  # before any job: the file's keys, its study files, their sections and names
+    STUDY_NAMES = paper_config.check_paper(config)
+except paper_config.PaperConfigError as err:
+    raise WorkflowError(str(err)) from None
+if set(FIGURES) != set(paper_figures.FIGURES):
+    raise WorkflowError(f"paper.smk draws {sorted(FIGURES)}, nqs_sweep.paper_figures has {sorted(paper_figures.FIGURES)}")
+PAPER_STUDIES = paper_config.PAPER_STUDIES
 SCALE = config["paper"]
 PAPER = f"results/paper/{SCALE}"
 
@@ -95,11 +73,6 @@ PAPER = f"results/paper/{SCALE}"
 def study_config(key):
     with open(config["studies"][key]) as f:
         return yaml.safe_load(f)
-
-
-STUDY_NAMES = {key: study_config(key).get("study") for key in PAPER_STUDIES}  # each module validates its own
-if len(set(STUDY_NAMES.values())) != len(STUDY_NAMES):  # their results would share results/<study>/
-    raise WorkflowError(f"invalid paper file: the studies must have distinct `study:` names; got {STUDY_NAMES}")
 
 
 def table(key, name):

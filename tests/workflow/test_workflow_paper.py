@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from conftest import REPO, planned_jobs, snakemake
+from nqs_sweep.paper_config import PAPER_STUDIES, PaperConfigError, check_paper
 from nqs_sweep.paper_figures import FIGURES
 from nqs_sweep.study import expand_study
 
@@ -87,21 +88,35 @@ def test_tiny_paper_draws_every_figure_with_table_and_manifest_and_redoes_only_w
 @pytest.mark.parametrize(
     "change, words",
     [
-        (lambda paper, root: paper["studies"].pop("sign"), "studies must name exactly width, ansatz, sign, qgt, quench"),
-        (lambda paper, root: paper["studies"].update(sign="no/such.yaml"), "studies.sign: no such study file"),
-        (lambda paper, root: paper["studies"].update(qgt=paper["studies"]["width"]), "studies.qgt: "),
-        (lambda paper, root: paper.update(paper="../elsewhere"), "paper: a plain name"),
-        (lambda paper, root: paper["studies"].update(sign=paper["studies"]["ansatz"]), "distinct `study:` names"),
+        (lambda paper: paper["studies"].pop("sign"), "studies must name exactly width, ansatz, sign, qgt, quench"),
+        (lambda paper: paper["studies"].update(sign="no/such.yaml"), "studies.sign: no such study file"),
+        (lambda paper: paper["studies"].update(qgt=paper["studies"]["width"]), "studies.qgt: "),
+        (lambda paper: paper.update(paper="../elsewhere"), "paper: a plain name"),
+        (lambda paper: paper["studies"].update(sign=paper["studies"]["ansatz"]), "distinct `study:` names"),
+        (lambda paper: paper.update(figures=[]), "keys must be paper, studies"),
     ],
 )
-def test_a_bad_paper_file_is_refused_before_any_job(workdir, change, words):
+def test_a_bad_paper_file_is_refused_naming_what_is_wrong(change, words, monkeypatch):
+    """paper.smk's check (nqs_sweep.paper_config), in-process: one Snakemake start-up per case
+    cost 10 s. The check's refusal through Snakemake itself is the test below."""
+    monkeypatch.chdir(REPO)  # study paths are relative to the workflow's working directory
+    paper = yaml.safe_load((REPO / PAPER).read_text())
+    assert set(check_paper(paper)) == set(PAPER_STUDIES)
+    change(paper)
+    with pytest.raises(PaperConfigError) as err:
+        check_paper(paper)
+    assert words in str(err.value) and str(err.value).startswith("invalid paper file: ")
+
+
+def test_a_bad_paper_file_is_refused_by_the_workflow_before_any_job(workdir):
     workdir = paper_workdir(workdir)
     paper = yaml.safe_load((workdir / PAPER).read_text())
-    change(paper, workdir)
+    paper["studies"]["qgt"] = paper["studies"]["width"]
     (workdir / "bad_paper.yaml").write_text(yaml.safe_dump(paper))
     proc = snakemake(workdir, "-s", "workflow/paper.smk", "-n", "--configfile", "bad_paper.yaml", check=False)
     assert proc.returncode != 0
-    assert words in proc.stdout + proc.stderr
+    assert "invalid paper file: studies.qgt: " in proc.stdout + proc.stderr
+    assert "rule " not in proc.stdout  # no job was planned
 
 
 def test_cluster_scale_is_planned_through_the_slurm_paper_profile(workdir):
