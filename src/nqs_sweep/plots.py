@@ -230,16 +230,27 @@ def plot_energy_vs_coupling(energies: pd.DataFrame, outputs: list[str | Path]) -
 RANK_STYLE = {"rank_rel_1e-10": ("-", "navy"), "rank_rel_1e-6": ("--", "tab:blue"), "rank_abs_1e-5": (":", "tab:cyan")}
 
 
-def plot_qgt_rank(ranks: pd.DataFrame, outputs: list[str | Path]) -> None:
-    """QGT rank against width and against the number of real parameters, with the Hilbert
-    dimension as a horizontal line; the relative energy error and infidelity on a second axis."""
-    ranks = named_networks(ranks)
-    df = ranks[ranks["source"] != "none"] if not ranks.empty else ranks
+def _qgt_panels(table: pd.DataFrame, outputs, message: str):
+    """(rows with a spectrum, swept coupling, cases, fig, axes): two panels per (model, lattice,
+    L, coupling) case; None, with a figure that says ``message``, when no row has a spectrum."""
+    table = named_networks(table)
+    df = table[table["source"] != "none"] if not table.empty else table
     if df.empty:
-        return empty_figure(outputs, "No QGT spectra yet.")
+        empty_figure(outputs, message)
+        return None
     coupling = sweep_coupling(df)
     cases = sorted(df.groupby(["model", "lattice", "L", coupling], dropna=False).groups.keys(), key=str)
     fig, axes = plt.subplots(len(cases), 2, figsize=(10, 3.4 * len(cases)), squeeze=False)
+    return df, coupling, cases, fig, axes
+
+
+def plot_qgt_rank(ranks: pd.DataFrame, outputs: list[str | Path]) -> None:
+    """QGT rank against width and against the number of real parameters, with the Hilbert
+    dimension as a horizontal line; the relative energy error and infidelity on a second axis."""
+    panels = _qgt_panels(ranks, outputs, "No QGT spectra yet.")
+    if panels is None:
+        return
+    df, coupling, cases, fig, axes = panels
     for r, (model, lattice, L, cval) in enumerate(cases):
         sel = _case(df, coupling, model, lattice, cval, L)
         for c, x in enumerate(["alpha", "n_real_params"]):
@@ -279,13 +290,10 @@ def plot_qgt_history(history: pd.DataFrame, outputs: list[str | Path]) -> None:
     """QGT rank along the optimisation (left; the Hilbert dimension dash-dotted) next to the relative
     energy error and the infidelity (right), a colour per width, first seed: does the error stop
     falling when the rank stops growing?"""
-    history = named_networks(history)
-    df = history[history["source"] != "none"] if not history.empty else history
-    if df.empty:
-        return empty_figure(outputs, "No QGT spectra along the optimisation yet.")
-    coupling = sweep_coupling(df)
-    cases = sorted(df.groupby(["model", "lattice", "L", coupling], dropna=False).groups.keys(), key=str)
-    fig, axes = plt.subplots(len(cases), 2, figsize=(10, 3.4 * len(cases)), squeeze=False)
+    panels = _qgt_panels(history, outputs, "No QGT spectra along the optimisation yet.")
+    if panels is None:
+        return
+    df, coupling, cases, fig, axes = panels
     colors = colors_for(df["alpha"])
     for r, (model, lattice, L, cval) in enumerate(cases):
         sel = _case(df, coupling, model, lattice, cval, L)

@@ -64,26 +64,30 @@ def unfinished_row(run: Path, row: dict) -> pd.DataFrame:
     return pd.DataFrame([{**row, **(coordinates(spec) if spec else {})}])
 
 
-def exact_ground_state(spec: PointSpec) -> np.ndarray | None:
-    """The exact ground state over the sector, or None past INFIDELITY_MAX_DIM."""
+def make_infidelity(spec: PointSpec, ansatz: Ansatz):
+    """θ -> 1 - |⟨ψ_exact|ψθ⟩|² over the sector (both normalised); NaN past INFIDELITY_MAX_DIM.
+    The exact state, the enumeration and the compiled log ψ are made once, for every θ of a run."""
     from nqs_sweep.exact import ground_state
 
     if hilbert.hilbert_dim(spec.n_sites, spec.sector) > INFIDELITY_MAX_DIM:
-        return None
-    return ground_state(spec, keep_vector=True).ground_state
-
-
-def infidelity(spec: PointSpec, ansatz: Ansatz, theta: jax.Array, exact: np.ndarray | None = None) -> float:
-    """1 - |⟨ψ_exact|ψθ⟩|² over the sector (both normalised); NaN past INFIDELITY_MAX_DIM.
-    ``exact``: the exact ground state, when the caller has it already."""
-    exact = exact_ground_state(spec) if exact is None else exact
-    if exact is None:
-        return float("nan")
+        return lambda theta: float("nan")
+    exact = ground_state(spec, keep_vector=True).ground_state
+    exact = exact / np.linalg.norm(exact)
     states = jnp.asarray(hilbert.all_states(spec.n_sites, spec.sector), ansatz.real_dtype)
-    log_psi = np.asarray(jax.jit(ansatz.log_psi)(theta, states))
-    psi = np.exp(log_psi - log_psi.real.max())
-    overlap = np.vdot(exact, psi) / (np.linalg.norm(exact) * np.linalg.norm(psi))
-    return float(max(1.0 - abs(overlap) ** 2, 0.0))
+    log_psi = jax.jit(ansatz.log_psi)
+
+    def of(theta: jax.Array) -> float:
+        values = np.asarray(log_psi(theta, states))
+        psi = np.exp(values - values.real.max())
+        overlap = np.vdot(exact, psi) / np.linalg.norm(psi)
+        return float(max(1.0 - abs(overlap) ** 2, 0.0))
+
+    return of
+
+
+def infidelity(spec: PointSpec, ansatz: Ansatz, theta: jax.Array) -> float:
+    """1 - |⟨ψ_exact|ψθ⟩|² of one θ (make_infidelity for several)."""
+    return make_infidelity(spec, ansatz)(theta)
 
 
 def _qgt_eigenvalues(spec: PointSpec, ansatz: Ansatz, n_samples: int | None, seed: int):
@@ -99,8 +103,10 @@ def _qgt_eigenvalues(spec: PointSpec, ansatz: Ansatz, n_samples: int | None, see
     if n_samples is None and dim <= EXACT_QGT_MAX_DIM:
         states = jnp.asarray(hilbert.all_states(spec.n_sites, spec.sector), ansatz.real_dtype)
 
+        exact_rows = jax.jit(lambda th: rows(th, states, exact_sample(ansatz.log_psi, th, states).weights))
+
         def eigenvalues(theta, chains, key):
-            return np.asarray(qgt_spectrum(rows(theta, states, exact_sample(ansatz.log_psi, theta, states).weights)))
+            return np.asarray(qgt_spectrum(exact_rows(theta)))
 
         return eigenvalues, "exact"
     n = n_samples or spec.sampler.n_samples_eval
@@ -162,7 +168,8 @@ def spectrum_history_table(run: Path, n_samples: int | None = None, seed: int = 
     final = float(pd.read_parquet(run / SUMMARY, columns=["energy"])["energy"].iloc[0]) if finished else float("nan")
     snapshots = {i: th for i, th in load_snapshots(run / SNAPSHOTS, spec.spec_hash).items() if i <= last}
     thetas = {**snapshots, last: np.asarray(theta)}
-    exact = exact_ground_state(spec)
+    infidelity_of = make_infidelity(spec, ansatz)
+    columns = {**_sizes(spec, ansatz, source), **coordinates(spec)}
     frames = []
     for it, th in sorted(thetas.items()):
         # The history's energy at iteration i is that of θ_i, before its update; a finished run's last one
@@ -171,9 +178,8 @@ def spectrum_history_table(run: Path, n_samples: int | None = None, seed: int = 
         # The last θ is sampled with spectrum_table's key, so its rows are what spectrum_table gives.
         key = jax.random.key(seed) if it == last else jax.random.fold_in(jax.random.key(seed), it)
         evals = eigenvalues(jnp.asarray(th), chains, key)
-        fidelity_loss = infidelity(spec, ansatz, jnp.asarray(th), exact)
-        extra = {"iteration": it, "energy": energy, "infidelity": fidelity_loss, "status": status}
-        frames.append(_spectrum_frame(evals, {**_sizes(spec, ansatz, source), **extra, **coordinates(spec)}))
+        extra = {"iteration": it, "energy": energy, "infidelity": infidelity_of(jnp.asarray(th)), "status": status}
+        frames.append(_spectrum_frame(evals, {**columns, **extra}))
     return pd.concat(frames, ignore_index=True)
 
 
