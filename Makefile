@@ -26,14 +26,18 @@ SNAKEMAKE_ARGS ?=
 paper: $(STAMP)
 	$(BIN)/snakemake -s workflow/paper.smk --cores all --configfile $(PAPER) $(SNAKEMAKE_ARGS)
 
+# pytest workers: one per core this process may use (nproc), at most 4; TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < 4 ? n : 4 )))
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
+
 ## test: set up the environment and run the whole test suite (slow tests included)
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 ## test-fast: the quick loop while working
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(PYTEST) -m "not slow"
 
 ## bench: nqs-sweep against NetKet on the benchmark workloads (own environment: the bench lock)
 $(BENCH_STAMP): requirements.lock requirements-bench.lock pyproject.toml

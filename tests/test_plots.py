@@ -96,3 +96,22 @@ def test_sampling_efficiency_figure_is_written(tmp_path):
     assert (tmp_path / "e.png").stat().st_size > 1000 and (tmp_path / "e.pdf").stat().st_size > 1000
     plots.plot_sampling_efficiency(pd.DataFrame(), [tmp_path / "empty.png"])
     assert (tmp_path / "empty.png").stat().st_size > 0
+
+
+def test_dynamics_error_keeps_networks_of_the_same_width_apart(tmp_path, monkeypatch):
+    rows = []
+    for ansatz, scale in (("rbm", 3e-3), ("rbm_symm", 1e-3)):
+        for alpha in (2.0, 4.0):
+            for t in np.linspace(0.0, 1.0, 11):
+                err = scale * t / alpha
+                case = dict(spec_hash=f"{ansatz}{alpha}", model="tfim", L=12, integrator="rk4", n_samples=1024, sampler="exact")
+                rows.append({**case, "ansatz": ansatz, "alpha": alpha, "time": t, "observable": "sx", "abs_error": err,
+                             "value": 0.5 + err, "exact_value": 0.5})  # fmt: skip
+    drawn = {}
+    monkeypatch.setattr(plots, "save_figure", lambda fig, outputs: drawn.update(fig=fig))
+    plots.plot_dynamics_error(pd.DataFrame(), pd.DataFrame(rows), [tmp_path / "e.png"])
+    left = drawn["fig"].axes[0]
+    lines = {line.get_label(): line.get_ydata() for line in left.get_lines()}
+    assert len(lines) == 4, list(lines)  # two networks at two times, never averaged together
+    symm = [y for label, y in lines.items() if "rbm_symm" in label and "t = 1·t_final" in label]
+    np.testing.assert_allclose(symm[0], [1e-3 / 2, 1e-3 / 4])

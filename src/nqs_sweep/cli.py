@@ -202,8 +202,11 @@ def cmd_tvmc(args: argparse.Namespace) -> int:
     if summary is None:
         return code
     row = summary.iloc[0]
+    # Per observable: one maximum over σˣ and the total energy would mix quantities of different scales.
+    per_observable = [c for c in summary.columns if c.startswith("max_abs_error_")]
+    errors = ", ".join(f"{c.removeprefix('max_abs_error_')} {row[c]:.2e}" for c in per_observable)
     print(
-        f"status {row['status']}: t = {row['t_reached']:.3f} in {row['n_steps']} steps, max |error| {row['max_abs_error']:.2e},"
+        f"status {row['status']}: t = {row['t_reached']:.3f} in {row['n_steps']} steps, max |error| {errors or 'unknown'},"
         f" energy drift {row['energy_drift_max']:.2e}, in {row['runtime_s']:.1f} s"
     )
     return 0

@@ -425,17 +425,20 @@ def plot_dynamics_error(summary: pd.DataFrame, dyn: pd.DataFrame, outputs: list[
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     for frac, marker in ((0.5, "s"), (1.0, "o")):
         sel = pts[pts["frac"] == frac]
-        # one line per physical case and sampling; never averaged across models or sizes
-        cases = sel.groupby(["model", "L", "integrator", "n_samples", "sampler"])
-        for (model, L, integ, ns, sampler), g in cases:
+        # one line per physical case, network and sampling; never averaged across models, sizes or networks
+        cases = sel.groupby(["model", "L", "integrator", "n_samples", "sampler", "ansatz"])
+        several_networks = sel["ansatz"].nunique() > 1
+        for (model, L, integ, ns, sampler, net), g in cases:
             g = g.groupby("alpha")["abs_error"].mean().sort_index()
             case = f"{model} L={L}, {integ}, " if cases.ngroups > 1 else ""
+            case += f"{net}, " if several_networks else ""
             label = case + f"{sampler}" + ("" if sampler == "exact" else f" {ns}") + f", t = {frac:g}·t_final"
             left.loglog(g.index, np.maximum(g.values, FLOOR), marker + "-", label=label)
         mc = sel[sel["sampler"] != "exact"]
-        for alpha, g in mc.groupby("alpha"):
+        for (net, alpha), g in mc.groupby(["ansatz", "alpha"]):
             g = g.groupby("n_samples")["abs_error"].mean().sort_index()
-            right.loglog(g.index, np.maximum(g.values, FLOOR), marker + "-", label=f"α={alpha:g}, t = {frac:g}·t_final")
+            network = f"{net} " if several_networks else ""
+            right.loglog(g.index, np.maximum(g.values, FLOOR), marker + "-", label=f"{network}α={alpha:g}, t = {frac:g}·t_final")
     left.set_xlabel("hidden-unit density α")
     right.set_xlabel("samples per step")
     for ax in (left, right):

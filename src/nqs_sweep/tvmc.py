@@ -222,6 +222,8 @@ def run_tvmc(
         e_vmc = float(pd.read_parquet(Path(initial_run) / SUMMARY).iloc[0]["energy"])
         if known is not None:
             initial_energy_error = abs(e_vmc - known) / abs(known)
+            # A ground-state run stuck in a local minimum bounds the whole trajectory (README, t-VMC).
+            log.info("initial state: E = %.8f, exact %.8f, rel. error %.2e", e_vmc, known, initial_energy_error)
     else:
         from nqs_sweep.initial_states import product_state_theta
 
@@ -353,7 +355,8 @@ def run_tvmc(
     summary = _summary(q, coords, traj, steps, status or "completed", runtime(), initial_energy_error, ansatz)
     write_table(summary, out / SUMMARY)
     row = summary.iloc[0]
-    log.info("done: status %s, max |error| %.3e, energy drift %.3e", row["status"], row["max_abs_error"], row["energy_drift_max"])
+    errors = ", ".join(f"{name} {row[f'max_abs_error_{name}']:.3e}" for name in q.dynamics.observables)
+    log.info("done: status %s, max |error| %s, energy drift %.3e", row["status"], errors, row["energy_drift_max"])
     return summary
 
 
