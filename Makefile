@@ -26,9 +26,11 @@ SNAKEMAKE_ARGS ?=
 paper: $(STAMP)
 	$(BIN)/snakemake -s workflow/paper.smk --cores all --configfile $(PAPER) $(SNAKEMAKE_ARGS)
 
-# pytest workers: one per core this process may use (nproc), at most 4; TEST_WORKERS=0 runs in one process.
-TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < 4 ? n : 4 )))
-PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
+# pytest workers: one per core this process may use, at most 4; one core (or TEST_WORKERS=0) runs in
+# one process. nproc without the OpenMP variables, which it would otherwise obey. loadgroup keeps the
+# tests of one xdist_group (the SLURM cluster's) on one worker.
+TEST_WORKERS ?= $(shell n=$$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || echo 1); echo $$(( n < 2 ? 0 : n < 4 ? n : 4 )))
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 ## test: set up the environment and run the whole test suite (slow tests included)
 test: $(STAMP)

@@ -4,7 +4,9 @@ import tempfile
 # One persistent XLA compilation cache for the whole run, shared with the CLI and Snakemake
 # subprocesses (they inherit the environment): the same step functions are compiled once.
 # Set before anything imports jax, which reads these at import.
-os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="nqs-sweep-jax-cache-"))
+# pytest-xdist workers inherit the controller's directory (set first), so they share the cache.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="nqs-sweep-jax-cache-")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
 
 import pytest  # noqa: E402

@@ -1,5 +1,6 @@
 """Figures are drawn from whatever exists: empty tables, failed points, missing references."""
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -101,17 +102,21 @@ def test_sampling_efficiency_figure_is_written(tmp_path):
 def test_dynamics_error_keeps_networks_of_the_same_width_apart(tmp_path, monkeypatch):
     rows = []
     for ansatz, scale in (("rbm", 3e-3), ("rbm_symm", 1e-3)):
-        for alpha in (2.0, 4.0):
+        for alpha, sampler in ((2.0, "exact"), (4.0, "exact"), (2.0, "metropolis")):
             for t in np.linspace(0.0, 1.0, 11):
                 err = scale * t / alpha
-                case = dict(spec_hash=f"{ansatz}{alpha}", model="tfim", L=12, integrator="rk4", n_samples=1024, sampler="exact")
+                case = dict(spec_hash=f"{ansatz}{alpha}{sampler}", model="tfim", L=12, integrator="rk4", n_samples=1024)
+                case["sampler"] = sampler
                 rows.append({**case, "ansatz": ansatz, "alpha": alpha, "time": t, "observable": "sx", "abs_error": err,
                              "value": 0.5 + err, "exact_value": 0.5})  # fmt: skip
     drawn = {}
     monkeypatch.setattr(plots, "save_figure", lambda fig, outputs: drawn.update(fig=fig))
     plots.plot_dynamics_error(pd.DataFrame(), pd.DataFrame(rows), [tmp_path / "e.png"])
-    left = drawn["fig"].axes[0]
+    left, right = drawn["fig"].axes[:2]
     lines = {line.get_label(): line.get_ydata() for line in left.get_lines()}
-    assert len(lines) == 4, list(lines)  # two networks at two times, never averaged together
-    symm = [y for label, y in lines.items() if "rbm_symm" in label and "t = 1·t_final" in label]
+    # two networks × two samplers × two times, never averaged together
+    assert len(lines) == 8, list(lines)
+    symm = [y for label, y in lines.items() if "rbm_symm, exact," in label and "t = 1·t_final" in label]
     np.testing.assert_allclose(symm[0], [1e-3 / 2, 1e-3 / 4])
+    assert len(right.get_lines()) == 4  # Monte Carlo quenches: each network at two times
+    plt.close(drawn["fig"])

@@ -426,11 +426,12 @@ def plot_dynamics_error(summary: pd.DataFrame, dyn: pd.DataFrame, outputs: list[
     for frac, marker in ((0.5, "s"), (1.0, "o")):
         sel = pts[pts["frac"] == frac]
         # one line per physical case, network and sampling; never averaged across models, sizes or networks
-        cases = sel.groupby(["model", "L", "integrator", "n_samples", "sampler", "ansatz"])
+        physical = ["model", "L", "integrator", "n_samples", "sampler"]
+        several_cases = sel.groupby(physical).ngroups > 1
         several_networks = sel["ansatz"].nunique() > 1
-        for (model, L, integ, ns, sampler, net), g in cases:
+        for (model, L, integ, ns, sampler, net), g in sel.groupby([*physical, "ansatz"]):
             g = g.groupby("alpha")["abs_error"].mean().sort_index()
-            case = f"{model} L={L}, {integ}, " if cases.ngroups > 1 else ""
+            case = f"{model} L={L}, {integ}, " if several_cases else ""
             case += f"{net}, " if several_networks else ""
             label = case + f"{sampler}" + ("" if sampler == "exact" else f" {ns}") + f", t = {frac:g}·t_final"
             left.loglog(g.index, np.maximum(g.values, FLOOR), marker + "-", label=label)

@@ -220,10 +220,12 @@ def run_tvmc(
                 raise RuntimeError(f"the initial ground-state run in {initial_run} ended with status {init['status']}")
         theta0 = load_initial_theta(initial_run)
         e_vmc = float(pd.read_parquet(Path(initial_run) / SUMMARY).iloc[0]["energy"])
+        # A ground-state run stuck in a local minimum bounds the whole trajectory (README, t-VMC).
         if known is not None:
             initial_energy_error = abs(e_vmc - known) / abs(known)
-            # A ground-state run stuck in a local minimum bounds the whole trajectory (README, t-VMC).
             log.info("initial state: E = %.8f, exact %.8f, rel. error %.2e", e_vmc, known, initial_energy_error)
+        else:
+            log.info("initial state: E = %.8f (no exact reference)", e_vmc)
     else:
         from nqs_sweep.initial_states import product_state_theta
 

@@ -22,7 +22,9 @@ REPO = HERE.parents[1]
 UP_TIMEOUT_S = 900  # a first run installs the packages
 SLURM_RUN_TIMEOUT_S = 600
 
-pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+# One worker runs both tests (make test distributes with --dist loadgroup): two workers would each
+# start the cluster, and the first to finish would stop it under the other.
+pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.xdist_group("slurm")]
 
 
 def _workflow_helpers():
