@@ -27,10 +27,13 @@ paper: $(STAMP)
 	$(BIN)/snakemake -s workflow/paper.smk --cores all --configfile $(PAPER) $(SNAKEMAKE_ARGS)
 
 # pytest workers: one per core this process may use, at most 4; one core (or TEST_WORKERS=0) runs in
-# one process. nproc without the OpenMP variables, which it would otherwise obey. loadgroup keeps the
-# tests of one xdist_group (the SLURM cluster's) on one worker.
+# one process. nproc without the OpenMP variables, which it would otherwise obey. loadfile keeps each
+# test module on one worker, so a module-scoped fixture exists once: the SLURM cluster of
+# tests/cluster must (two workers would each start it, and the first to finish would stop it under
+# the other), and the shared ground states of the t-VMC tests are computed once. (--dist loadgroup
+# with xdist_group marks did not group tests under pytest 9: measured, both landed on two workers.)
 TEST_WORKERS ?= $(shell n=$$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || echo 1); echo $$(( n < 2 ? 0 : n < 4 ? n : 4 )))
-PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## test: set up the environment and run the whole test suite (slow tests included)
 test: $(STAMP)

@@ -1,7 +1,7 @@
 """Quench physics against exact dynamics: the Ising chain from its h = 0.5 ground state to h = 1.
 
 The issue's benchmark is L = 12 (numbers in the README, measured with the CLI). The suite runs it
-at L = 12 with the translation-symmetric complex RBM (27 parameters, seconds per run), and the
+at L = 12 with the translation-symmetric complex RBM (27 parameters, under a minute), and the
 plain complex RBM on the same protocol at L = 8 to stay within its time budget.
 """
 

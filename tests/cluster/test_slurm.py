@@ -22,9 +22,9 @@ REPO = HERE.parents[1]
 UP_TIMEOUT_S = 900  # a first run installs the packages
 SLURM_RUN_TIMEOUT_S = 600
 
-# One worker runs both tests (make test distributes with --dist loadgroup): two workers would each
-# start the cluster, and the first to finish would stop it under the other.
-pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.xdist_group("slurm")]
+# One worker runs both tests (make test distributes whole modules, --dist loadfile): two workers
+# would each start the cluster, and the first to finish would stop it under the other.
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 
 def _workflow_helpers():
