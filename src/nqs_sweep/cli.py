@@ -181,7 +181,7 @@ def _check_initial_run(q, run: Path) -> None:
 
 def cmd_tvmc(args: argparse.Namespace) -> int:
     from nqs_sweep.quench import load_quench
-    from nqs_sweep.tvmc import QuenchConflict, clear_stale_tvmc, existing_quench, record_tvmc_failure, run_tvmc
+    from nqs_sweep.tvmc import QuenchConflict, clear_stale_tvmc, existing_quench, max_errors, record_tvmc_failure, run_tvmc
 
     try:
         q = load_quench(args.spec)
@@ -202,11 +202,8 @@ def cmd_tvmc(args: argparse.Namespace) -> int:
     if summary is None:
         return code
     row = summary.iloc[0]
-    # Per observable: one maximum over σˣ and the total energy would mix quantities of different scales.
-    per_observable = [c for c in summary.columns if c.startswith("max_abs_error_")]
-    errors = ", ".join(f"{c.removeprefix('max_abs_error_')} {row[c]:.2e}" for c in per_observable)
     print(
-        f"status {row['status']}: t = {row['t_reached']:.3f} in {row['n_steps']} steps, max |error| {errors or 'unknown'},"
+        f"status {row['status']}: t = {row['t_reached']:.3f} in {row['n_steps']} steps, max |error| {max_errors(summary)},"
         f" energy drift {row['energy_drift_max']:.2e}, in {row['runtime_s']:.1f} s"
     )
     return 0
