@@ -1,6 +1,18 @@
 """nqs-sweep: neural-quantum-state solver (VMC) for parameter-sweep studies."""
 
-import jax
+import os
+
+from nqs_sweep import threads
+
+# NQS_THREADS sizes every thread pool (BLAS, XLA, OpenMP) of a process that imports us first:
+# the pools read their variables when their libraries load, which the next line starts.
+if os.environ.get(threads.ENV_VAR):
+    try:
+        os.environ.update(threads.environment(threads.job_threads()))
+    except ValueError:
+        pass  # the CLI refuses the value by name (exit 2); a library user gets the pools' defaults
+
+import jax  # noqa: E402
 
 # Physics here needs float64 (energies to 1e-10 in tests, Lanczos references);
 # float32 stays selectable per ansatz. This must be set before any array exists.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nqs_sweep import hilbert
+from nqs_sweep import hilbert, threads
 from nqs_sweep.spec import PointSpec, SpecError, load_spec
 
 # `--exact auto` computes the reference inline up to this dimension (seconds).
@@ -313,11 +313,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_threads(args: argparse.Namespace) -> int:
+    print(json.dumps(threads.report(), indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nqs-sweep", description="Neural-quantum-state VMC for parameter sweeps.")
     sub = p.add_subparsers(dest="command", required=True)
+    # Every command that computes sizes its thread pools (nqs_sweep.threads) before it starts.
+    pools = argparse.ArgumentParser(add_help=False)
+    pools.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"threads of every pool (BLAS/LAPACK, XLA, OpenMP); default ${threads.ENV_VAR}, else the available cores",
+    )
 
-    v = sub.add_parser("vmc", help="ground-state optimisation of one point (resumes from its checkpoint)")
+    v = sub.add_parser("vmc", parents=[pools], help="ground-state optimisation of one point (resumes from its checkpoint)")
     v.add_argument("--spec", type=Path, required=True, help="point spec (YAML)")
     v.add_argument("--out", type=Path, required=True, help="run directory")
     v.add_argument("--exact", default="auto", help="auto (compute when cheap), none, or an exact.parquet to join")
@@ -335,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     v.set_defaults(func=cmd_vmc)
 
-    t = sub.add_parser("tvmc", help="real- or imaginary-time evolution of one quench (resumes from its checkpoint)")
+    t = sub.add_parser("tvmc", parents=[pools], help="real- or imaginary-time evolution of one quench (resumes from its checkpoint)")
     t.add_argument("--spec", type=Path, required=True, help="quench spec (YAML): a point spec plus initial and dynamics")
     t.add_argument("--out", type=Path, required=True, help="run directory")
     t.add_argument(
@@ -352,26 +366,33 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--replace-stale", action="store_true", help="if --out holds another quench's run, delete it first")
     t.set_defaults(func=cmd_tvmc)
 
-    e = sub.add_parser("exact", help="exact ground-state energy by Lanczos")
+    e = sub.add_parser("exact", parents=[pools], help="exact ground-state energy by Lanczos")
     e.add_argument("--spec", type=Path, required=True)
     e.add_argument("--out", type=Path, required=True)
     e.add_argument("--record-failures", action="store_true", help="exit 0 after recording a failure as a NaN row")
     e.set_defaults(func=cmd_exact)
 
     q = sub.add_parser(
-        "qgt", help="QGT spectrum and ranks of a finished vmc run -> DIR/spectrum.parquet, DIR/spectrum_history.parquet"
+        "qgt",
+        parents=[pools],
+        help="QGT spectrum and ranks of a finished vmc run -> DIR/spectrum.parquet, DIR/spectrum_history.parquet"
     )
     q.add_argument("--run", type=Path, required=True, help="run directory of nqs-sweep vmc")
     q.add_argument("--n-samples", type=int, default=None, help="Monte Carlo samples (default: exact enumeration when small)")
     q.set_defaults(func=cmd_qgt)
 
     s = sub.add_parser(
-        "sampling", help="effective samples per second of each sampler that applies to a finished vmc run -> DIR/sampling.parquet"
+        "sampling",
+        parents=[pools],
+        help="effective samples per second of each sampler that applies to a finished vmc run -> DIR/sampling.parquet"
     )
     s.add_argument("--run", type=Path, required=True, help="run directory of nqs-sweep vmc")
     s.add_argument("--n-samples", type=int, default=None, help="samples per draw (default: the run's n_samples_eval)")
     s.add_argument("--repeats", type=int, default=3, help="timed draws per sampler, after one untimed (compiling) draw")
     s.set_defaults(func=cmd_sampling)
+
+    r = sub.add_parser("threads", parents=[pools], help="print the thread pools a solver process gets (JSON): BLAS libraries, XLA")
+    r.set_defaults(func=cmd_threads)
 
     c = sub.add_parser("validate", help="check a spec and print it resolved, with its hash")
     c.add_argument("--spec", type=Path, required=True)
@@ -396,6 +417,11 @@ def use_compilation_cache() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if hasattr(args, "threads"):
+        try:
+            threads.configure(args.threads)
+        except ValueError as err:
+            return _fail(str(err))
     use_compilation_cache()
     if getattr(args, "checkpoint_every", 1) < 1:
         return _fail("--checkpoint-every: must be >= 1")

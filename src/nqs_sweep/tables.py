@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from nqs_sweep import threads
 from nqs_sweep.checkpoint import atomic_write_bytes
 from nqs_sweep.spec import MODEL_COUPLINGS, PointSpec
 
@@ -113,6 +114,7 @@ def provenance() -> dict[str, str]:
         "git_revision": _git_revision(),
         "version_nqs_sweep": metadata.version("nqs_sweep") if _installed() else "unknown",
         **versions,
+        **threads.summary_columns(),
     }
 
 

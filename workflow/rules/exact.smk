@@ -26,7 +26,7 @@ rule exact_reference:
         runtime=30,
         mem_mb=4000,
     shell:
-        "\"$NQS_PYTHON\" -m nqs_sweep.cli exact --spec {input} --out $(dirname {output}) --record-failures > {log} 2>&1"
+        "\"$NQS_PYTHON\" -m nqs_sweep.cli exact --threads {threads} --spec {input} --out $(dirname {output}) --record-failures > {log} 2>&1"
 
 
 rule published_references:

@@ -19,7 +19,7 @@ rule qgt_spectrum:
         runtime=30,
         mem_mb=4000,
     shell:
-        "\"$NQS_PYTHON\" -m nqs_sweep.cli qgt --run $(dirname {input.summary}) {params.n_samples} > {log} 2>&1"
+        "\"$NQS_PYTHON\" -m nqs_sweep.cli qgt --threads {threads} --run $(dirname {input.summary}) {params.n_samples} > {log} 2>&1"
 
 
 rule aggregate_qgt:

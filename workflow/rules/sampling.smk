@@ -25,7 +25,7 @@ rule sampling_efficiency:
         runtime=30,
         mem_mb=4000,
     shell:
-        "\"$NQS_PYTHON\" -m nqs_sweep.cli sampling --run $(dirname {input.summary}) {params.args} > {log} 2>&1"
+        "\"$NQS_PYTHON\" -m nqs_sweep.cli sampling --threads {threads} --run $(dirname {input.summary}) {params.args} > {log} 2>&1"
 
 
 rule aggregate_sampling:

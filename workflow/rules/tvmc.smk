@@ -48,7 +48,7 @@ rule tvmc:
         runtime=240,
         mem_mb=8000,
     shell:
-        "\"$NQS_PYTHON\" -m nqs_sweep.cli tvmc --spec {input.spec} --out $(dirname {output.summary}) {params.initial} --exact {params.exact}"
+        "\"$NQS_PYTHON\" -m nqs_sweep.cli tvmc --threads {threads} --spec {input.spec} --out $(dirname {output.summary}) {params.initial} --exact {params.exact}"
         " --record-failures --replace-stale > {log} 2>&1"
 
 

@@ -31,5 +31,5 @@ rule vmc:
         runtime=120,
         mem_mb=4000,
     shell:
-        "\"$NQS_PYTHON\" -m nqs_sweep.cli vmc --spec {input.spec} --out $(dirname {output.summary}) --exact none"
+        "\"$NQS_PYTHON\" -m nqs_sweep.cli vmc --threads {threads} --spec {input.spec} --out $(dirname {output.summary}) --exact none"
         " --record-failures --replace-stale > {log} 2>&1"

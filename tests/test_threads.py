@@ -1,0 +1,99 @@
+"""Thread discipline: a solver process started by the CLI has every pool at the job's thread count.
+
+The processes are started with the opposite count in every variable a pool reads (what a shell,
+a scheduler or Snakemake may leave behind), so a pool that ignored --threads would show it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from nqs_sweep import threads
+
+CORES = threads.available_cores()
+# On one core there is no second count to tell apart; OpenBLAS caps its threads at the cores.
+COUNTS = [1, 2] if CORES >= 2 else [1]
+
+
+def _hostile_env(threads_wanted: int) -> dict[str, str]:
+    other = "1" if threads_wanted > 1 else str(max(CORES, 2))
+    env = {k: v for k, v in os.environ.items() if k != threads.ENV_VAR}
+    env.update({name: other for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "PJRT_NPROC")})
+    return env
+
+
+def _cli(*argv: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nqs_sweep.cli", *argv], capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.mark.parametrize("n", COUNTS)
+def test_cli_sizes_blas_and_xla_pools_to_threads(n):
+    proc = _cli("threads", "--threads", str(n), env=_hostile_env(n))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["job"] == n
+    libraries = {lib["library"].split("/")[0]: lib["threads"] for lib in report["blas"]}
+    # jax's CPU LAPACK (Cholesky, eigh) is scipy's OpenBLAS; numpy carries its own copy.
+    assert "scipy.libs" in libraries and "numpy.libs" in libraries, report
+    assert set(libraries.values()) == {n}, report
+    assert report["xla"] == n
+
+
+def test_nqs_threads_variable_is_the_default(monkeypatch):
+    env = _hostile_env(1)
+    env[threads.ENV_VAR] = "1"
+    report = json.loads(_cli("threads", env=env).stdout)
+    assert report["job"] == 1 and report["xla"] == 1
+    assert {lib["threads"] for lib in report["blas"]} == {1}
+
+
+def test_bad_thread_counts_are_refused_by_name():
+    proc = _cli("threads", "--threads", "0", env=_hostile_env(1))
+    assert proc.returncode == 2 and "--threads" in proc.stderr and ">= 1" in proc.stderr
+    env = {**_hostile_env(1), threads.ENV_VAR: "many"}
+    proc = _cli("threads", env=env)
+    assert proc.returncode == 2 and threads.ENV_VAR in proc.stderr and "'many'" in proc.stderr
+
+
+@pytest.mark.parametrize("n", COUNTS)
+def test_vmc_run_records_the_pools_it_ran_with(tmp_path, n):
+    spec = {
+        "model": {"name": "tfim", "J": 1.0, "h": 1.0},
+        "lattice": {"kind": "chain", "L": 4, "pbc": True},
+        "ansatz": {"name": "rbm", "alpha": 1},
+        "sampler": {"kind": "metropolis", "n_samples": 64, "n_chains": 8, "n_discard": 2},
+        "optimizer": {"kind": "sr", "learning_rate": 0.05, "diag_shift": 0.01, "n_iter": 3},
+        "seed": 0,
+    }
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "run"
+    proc = _cli("vmc", "--threads", str(n), "--spec", str(path), "--out", str(out), "--exact", "none", "--quiet", env=_hostile_env(n))
+    assert proc.returncode == 0, proc.stderr
+    row = pd.read_parquet(out / "summary.parquet").iloc[0]
+    # The run's SR solves went through scipy's LAPACK, so the summary's BLAS count includes it.
+    assert (row["threads"], row["threads_blas"], row["threads_xla"]) == (n, n, n)
+
+
+def test_environment_names_every_pool():
+    env = threads.environment(3)
+    assert env[threads.ENV_VAR] == "3"
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "PJRT_NPROC"):
+        assert env[name] == "3"
+
+
+def test_job_threads_order_of_precedence(monkeypatch):
+    monkeypatch.setenv(threads.ENV_VAR, "3")
+    assert threads.job_threads(2) == 2
+    assert threads.job_threads() == 3
+    monkeypatch.delenv(threads.ENV_VAR)
+    assert threads.job_threads() == threads.available_cores()
+    with pytest.raises(ValueError, match="--threads"):
+        threads.job_threads(0)
