@@ -2,10 +2,18 @@
 
     python -m benchmarks.run                       # W1, W2-SR, W2-MinSR (and W3 on a GPU)
     python -m benchmarks.run --workloads W1 --codes ours --steps 20
+    python -m benchmarks.run --load 0,2 --threads 1   # idle, then beside 2 busy processes
 
 Every (workload, code) pair runs in its own Python process, so peak memory is that
 code's alone and neither warms the other's caches. Timings exclude compilation
-(the first step, reported separately) and are medians over ``--repeats`` steps.
+(the first step, reported separately); s/step is the mean of ``--repeats`` consecutive steps.
+
+Conditions. ``--load K`` runs each pair while K other busy processes (one spinning Python
+loop each) share the cores, as on a node where a sweep runs one job per core or other users'
+jobs run; ``--load 0,2`` measures idle and loaded side by side, pair after pair, so both codes
+meet the same load. ``--threads N`` gives both codes' processes the same environment sizing
+every pool to N threads (nqs_sweep.threads.environment: BLAS/LAPACK, XLA's CPU pool, OpenMP);
+``auto`` leaves each library its default (one thread per core).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.workloads import WORKLOADS
+from nqs_sweep.threads import environment as thread_environment
 
 CODES = ("ours", "netket")
 
@@ -32,43 +41,62 @@ def _worker(code: str, name: str, n_steps: int | None, repeats: int) -> None:
     print("RESULT " + json.dumps({"workload": name, **result}), flush=True)
 
 
-def _spawn(code: str, name: str, n_steps: int | None, repeats: int, timeout: float) -> dict:
+def _busy_processes(k: int) -> list[subprocess.Popen]:
+    """k processes that each keep one core busy until killed (a competing job's compute)."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(k)]
+
+
+def _spawn(code: str, name: str, n_steps: int | None, repeats: int, timeout: float, load: int = 0, threads: str = "auto") -> dict:
     cmd = [sys.executable, "-m", "benchmarks.run", "--worker", code, name, "--repeats", str(repeats)]
     if n_steps is not None:
         cmd += ["--steps", str(n_steps)]
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(root / "src"), os.environ.get("PYTHONPATH", "")])}
+    if threads != "auto":
+        env.update(thread_environment(int(threads)))
+    conditions = {"load": load, "threads": threads}
+    busy = _busy_processes(load)
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=root, env=env)
     except subprocess.TimeoutExpired:
-        return {"workload": name, "code": code, "error": f"timed out after {timeout:.0f} s"}
+        return {"workload": name, "code": code, **conditions, "error": f"timed out after {timeout:.0f} s"}
+    finally:
+        for p in busy:
+            p.kill()
+            p.wait()
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT ") :])
+            return {**json.loads(line[len("RESULT ") :]), **conditions}
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-    return {"workload": name, "code": code, "error": " | ".join(tail) or f"exit {proc.returncode}"}
+    return {"workload": name, "code": code, **conditions, "error": " | ".join(tail) or f"exit {proc.returncode}"}
 
 
 def format_table(rows: list[dict]) -> str:
-    """Markdown table, one row per (workload, code), with NetKet/ours ratios on our rows."""
+    """Markdown table, one row per (workload, load, code), with NetKet/ours ratios in the same
+    conditions and, on loaded rows, the ratio to the same code's idle s/step."""
     head = (
-        "| workload | code | device | params | s/step | samples/s | peak MB | energy ± error | compile s "
-        "| NetKet/ours s/step | NetKet/ours MB |"
+        "| workload | load | threads | code | device | params | s/step | loaded/idle | samples/s | peak MB "
+        "| energy ± error | compile s | NetKet/ours s/step | NetKet/ours MB |"
     )
-    lines = [head, "|" + "---|" * 11]
-    by_key = {(r["workload"], r["code"].split()[0]): r for r in rows}
+    lines = [head, "|" + "---|" * 14]
+    by_key = {(r["workload"], r.get("load", 0), r["code"].split()[0]): r for r in rows}
     for r in rows:
+        load, threads = r.get("load", 0), r.get("threads", "auto")
         if "error" in r:
-            lines.append(f"| {r['workload']} | {r['code']} | failed: {r['error']} |" + " |" * 8)
+            lines.append(f"| {r['workload']} | {load} | {threads} | {r['code']} | failed: {r['error']} |" + " |" * 9)
             continue
-        ratio_t = ratio_m = ""
-        nk = by_key.get((r["workload"], "netket"))
+        ratio_t = ratio_m = slowdown = ""
+        nk = by_key.get((r["workload"], load, "netket"))
         if r["code"] == "nqs-sweep" and nk and "error" not in nk:
             ratio_t = f"{nk['step_s'] / r['step_s']:.1f}"
             ratio_m = f"{nk['peak_mb'] / r['peak_mb']:.2f}"
+        idle = by_key.get((r["workload"], 0, r["code"].split()[0]))
+        if load and idle and "error" not in idle:
+            slowdown = f"{r['step_s'] / idle['step_s']:.2f}"
         lines.append(
-            f"| {r['workload']} | {r['code']} | {r['device']} | {r['n_params']} | {r['step_s']:.4f} | {r['samples_per_s']:.3g} "
-            f"| {r['peak_mb']:.0f} | {r['energy']:.4f} ± {r['energy_error']:.4f} | {r['compile_s']:.1f} | {ratio_t} | {ratio_m} |"
+            f"| {r['workload']} | {load} | {threads} | {r['code']} | {r['device']} | {r['n_params']} | {r['step_s']:.4f} "
+            f"| {slowdown} | {r['samples_per_s']:.3g} | {r['peak_mb']:.0f} | {r['energy']:.4f} ± {r['energy_error']:.4f} "
+            f"| {r['compile_s']:.1f} | {ratio_t} | {ratio_m} |"
         )
     return "\n".join(lines)
 
@@ -80,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=None, help="optimisation steps before the final energy (default: the workload's)")
     p.add_argument("--repeats", type=int, default=10, help="timed steps whose median is reported")
     p.add_argument("--timeout", type=float, default=3600, help="seconds allowed to one (workload, code) process")
+    p.add_argument("--load", default="0", help="comma-separated counts of busy processes sharing the cores (0: idle)")
+    p.add_argument("--threads", default="auto", help="threads of every pool in both codes' processes, or auto (library defaults)")
     p.add_argument("--out", type=Path, default=None, help="write results.json and table.md here")
     p.add_argument("--worker", nargs=2, metavar=("CODE", "WORKLOAD"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -87,6 +117,14 @@ def main(argv: list[str] | None = None) -> int:
         _worker(args.worker[0], args.worker[1], args.steps, args.repeats)
         return 0
 
+    try:
+        loads = [int(k) for k in args.load.split(",")]
+        if min(loads) < 0:
+            raise ValueError
+    except ValueError:
+        p.error(f"--load: expected comma-separated counts >= 0; got {args.load!r}")
+    if args.threads != "auto" and not (args.threads.isdigit() and int(args.threads) >= 1):
+        p.error(f"--threads: expected auto or a whole number >= 1; got {args.threads!r}")
     codes = args.codes.split(",")
     for c in codes:
         if c not in CODES:
@@ -104,9 +142,10 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = []
     for n in names:
-        for c in codes:
-            print(f"running {n} in {c} ...", file=sys.stderr, flush=True)
-            rows.append(_spawn(c, n, args.steps, args.repeats, args.timeout))
+        for load in loads:
+            for c in codes:
+                print(f"running {n} in {c}, load {load}, threads {args.threads} ...", file=sys.stderr, flush=True)
+                rows.append(_spawn(c, n, args.steps, args.repeats, args.timeout, load, args.threads))
     table = format_table(rows)
     print(table)
     if args.out:

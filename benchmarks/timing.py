@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 import jax
 
+from nqs_sweep.threads import summary_columns as thread_pools
+
 
 def median_seconds(fn: Callable[[], object], repeats: int) -> float:
     """Median wall time of fn() over repeats calls, each waited on to completion."""
@@ -61,4 +63,6 @@ def result_row(
         "energy": float(energy),
         "energy_error": float(error),
         "n_steps": n_steps,
+        # the threads each pool of this process ran with (BLAS/LAPACK libraries, XLA's CPU pool)
+        "pools": thread_pools(),
     }

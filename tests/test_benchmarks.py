@@ -29,7 +29,22 @@ def test_smoke_workload_runs_in_every_installed_code(tmp_path):
         assert r["n_params"] == WORKLOADS["W0"].n_params
         # After 4 steps from a near-uniform state the energy lies between the exact ground state and 0.
         assert tfim_chain_energy(8) - 5 * r["energy_error"] <= r["energy"] < 0
-    assert "| W0 | nqs-sweep |" in (tmp_path / "table.md").read_text()
+    assert "| W0 | 0 | auto | nqs-sweep |" in (tmp_path / "table.md").read_text()
+
+
+def test_loaded_rows_run_beside_busy_processes_with_the_threads_asked(tmp_path):
+    cmd = [sys.executable, "-m", "benchmarks.run", "--workloads", "W0", "--codes", "ours", "--steps", "3", "--repeats", "2"]
+    proc = subprocess.run(
+        [*cmd, "--load", "0,1", "--threads", "1", "--out", str(tmp_path)], capture_output=True, text=True, cwd=ROOT, timeout=600
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = json.loads((tmp_path / "results.json").read_text())
+    assert [(r["load"], r["threads"]) for r in rows] == [(0, "1"), (1, "1")]
+    # The worker ran with every pool at one thread, whatever this process has.
+    assert all(r["pools"] == {"threads": 1, "threads_blas": 1, "threads_xla": 1} for r in rows)
+    # The loaded row carries its ratio to the idle one.
+    ratio = rows[1]["step_s"] / rows[0]["step_s"]
+    assert f"| W0 | 1 | 1 | nqs-sweep | cpu:cpu x1 | 80 | {rows[1]['step_s']:.4f} | {ratio:.2f} |" in (tmp_path / "table.md").read_text()
 
 
 def test_table_reports_netket_over_ours_ratios():
@@ -42,6 +57,11 @@ def test_table_reports_netket_over_ours_ratios():
     table = format_table(rows)
     assert "| 4.0 | 1.50 |" in table  # 0.2 / 0.05 and 750 / 500 on our W1 row
     assert "failed: timed out after 10 s" in table
+    loaded = [{**r, "load": 2, "step_s": 2 * r["step_s"]} for r in rows[:2]]
+    table = format_table(rows[:2] + loaded)
+    # Loaded rows: 2.00 times their own idle time, and the same NetKet/ours ratio within their load.
+    assert "| W1 | 2 | auto | nqs-sweep | cpu | 10 | 0.1000 | 2.00 |" in table
+    assert table.count("| 4.0 | 1.50 |") == 2
 
 
 def test_unknown_workload_is_refused_with_the_allowed_names():

@@ -75,7 +75,9 @@ def test_vmc_run_records_the_pools_it_ran_with(tmp_path, n):
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(spec))
     out = tmp_path / "run"
-    proc = _cli("vmc", "--threads", str(n), "--spec", str(path), "--out", str(out), "--exact", "none", "--quiet", env=_hostile_env(n))
+    proc = _cli(
+        "vmc", "--threads", str(n), "--spec", str(path), "--out", str(out), "--exact", "none", "--quiet", env=_hostile_env(n)
+    )
     assert proc.returncode == 0, proc.stderr
     row = pd.read_parquet(out / "summary.parquet").iloc[0]
     # The run's SR solves went through scipy's LAPACK, so the summary's BLAS count includes it.

@@ -349,7 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     v.set_defaults(func=cmd_vmc)
 
-    t = sub.add_parser("tvmc", parents=[pools], help="real- or imaginary-time evolution of one quench (resumes from its checkpoint)")
+    t = sub.add_parser(
+        "tvmc", parents=[pools], help="real- or imaginary-time evolution of one quench (resumes from its checkpoint)"
+    )
     t.add_argument("--spec", type=Path, required=True, help="quench spec (YAML): a point spec plus initial and dynamics")
     t.add_argument("--out", type=Path, required=True, help="run directory")
     t.add_argument(
@@ -375,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser(
         "qgt",
         parents=[pools],
-        help="QGT spectrum and ranks of a finished vmc run -> DIR/spectrum.parquet, DIR/spectrum_history.parquet"
+        help="QGT spectrum and ranks of a finished vmc run -> DIR/spectrum.parquet, DIR/spectrum_history.parquet",
     )
     q.add_argument("--run", type=Path, required=True, help="run directory of nqs-sweep vmc")
     q.add_argument("--n-samples", type=int, default=None, help="Monte Carlo samples (default: exact enumeration when small)")
@@ -384,14 +386,16 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser(
         "sampling",
         parents=[pools],
-        help="effective samples per second of each sampler that applies to a finished vmc run -> DIR/sampling.parquet"
+        help="effective samples per second of each sampler that applies to a finished vmc run -> DIR/sampling.parquet",
     )
     s.add_argument("--run", type=Path, required=True, help="run directory of nqs-sweep vmc")
     s.add_argument("--n-samples", type=int, default=None, help="samples per draw (default: the run's n_samples_eval)")
     s.add_argument("--repeats", type=int, default=3, help="timed draws per sampler, after one untimed (compiling) draw")
     s.set_defaults(func=cmd_sampling)
 
-    r = sub.add_parser("threads", parents=[pools], help="print the thread pools a solver process gets (JSON): BLAS libraries, XLA")
+    r = sub.add_parser(
+        "threads", parents=[pools], help="print the thread pools a solver process gets (JSON): BLAS libraries, XLA"
+    )
     r.set_defaults(func=cmd_threads)
 
     c = sub.add_parser("validate", help="check a spec and print it resolved, with its hash")

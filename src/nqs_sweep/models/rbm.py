@@ -78,7 +78,8 @@ def flip_ratio(tables: dict, s: jnp.ndarray, pre: jnp.ndarray, sites: jnp.ndarra
     block = _block_size(m, 32 if jnp.finfo(wt.dtype).bits == 64 else 8)
     log_sum = jnp.sum(jnp.log(jnp.prod(factors.reshape(m // block, block), axis=1)))
     ds = -2 * s[sites].astype(wt.dtype) * active.astype(wt.dtype)
-    return tables["a"][sites] @ ds + log_sum, pre + ds @ wt[sites]
+    # An elementwise sum, not a (2,) x (2, M) dot: inside the sampler loop a dot is a separate kernel.
+    return jnp.sum(tables["a"][sites] * ds) + log_sum, pre + jnp.sum(ds[:, None] * wt[sites], axis=0)
 
 
 def jacobian_blocks(params: dict, s: jnp.ndarray) -> dict:

@@ -1,0 +1,99 @@
+"""Where one optimisation step of a workload spends its time, phase by phase.
+
+    python -m benchmarks.phases --workload W1 --threads 1
+
+Each phase is compiled on its own and timed on the same inputs (median of --repeats calls):
+sampling (the Metropolis sweeps of one step), local energies, the centred Jacobian with the
+force Õᵀẽ, the kernel or QGT matrix, and the solve. The full step is timed beside them; the
+phases do not add up to it exactly, since XLA fuses across their borders inside the step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--workload", default="W1")
+    p.add_argument("--threads", default="auto", help="threads of every pool, or auto (library defaults)")
+    p.add_argument("--repeats", type=int, default=20)
+    args = p.parse_args(argv)
+
+    from nqs_sweep import threads
+
+    if args.threads != "auto":
+        threads.configure(int(args.threads))
+
+    import jax
+    import jax.numpy as jnp
+
+    from benchmarks.timing import median_seconds
+    from benchmarks.workloads import WORKLOADS
+    from nqs_sweep.estimators import centred_jacobian, local_energies
+    from nqs_sweep.models import make_ansatz
+    from nqs_sweep.qgt import natural_gradient
+    from nqs_sweep.spec import parse_spec
+    from nqs_sweep.vmc import draw_sample, init_state, make_hyper, make_step
+
+    w = WORKLOADS[args.workload]
+    spec = parse_spec(w.spec(0))
+    ansatz = make_ansatz(spec)
+    hyper = make_hyper(spec, ansatz.real_dtype)
+    state = init_state(spec, ansatz, jax.random.key(0))
+    step = make_step(spec, ansatz)
+    key = jax.random.key(1)
+    # A few steps first, so the chains and parameters are those of a running optimisation.
+    for i in range(5):
+        state, _ = step(state, jax.random.fold_in(key, i), hyper)
+    theta, chains = state.theta, state.chains
+    opt = spec.optimizer
+
+    sample_fn = jax.jit(lambda th, ch, k: draw_sample(spec, ansatz, th, ch, k, hyper, spec.sampler.n_samples)[0].configs)
+    configs = sample_fn(theta, chains, key).reshape(-1, spec.n_sites)
+    eloc_fn = jax.jit(lambda th, x: local_energies(hyper.ham, ansatz, th, x))
+    e_loc = eloc_fn(theta, configs)
+    weights = jnp.full(e_loc.shape, 1.0 / e_loc.size)
+
+    def jac_force(th, x, e):
+        jac, e_t = centred_jacobian(ansatz, th, x, e, weights, real_only=ansatz.real_output)
+        return jac, e_t, jac.rmatvec(e_t)
+
+    jac_fn = jax.jit(jac_force)
+    jac, e_t, force = jac_fn(theta, configs, e_loc)
+    sample_space = opt.kind == "minsr" or jac.n_params > e_t.size
+    kernel_fn = jax.jit(lambda j: j.kernel() if sample_space else j.dense().T @ j.dense())
+    shift = jnp.asarray(opt.diag_shift.init)
+    solve_fn = jax.jit(lambda j, e, f: natural_gradient(j, e, f, shift, opt.kind, opt.solver)[0])
+
+    phases = {
+        "step": lambda: step(state, key, hyper),
+        "sampling": lambda: sample_fn(theta, chains, key),
+        "local energies": lambda: eloc_fn(theta, configs),
+        "jacobian + force": lambda: jac_fn(theta, configs, e_loc),
+        "kernel" if sample_space else "QGT": lambda: kernel_fn(jac),
+        "kernel + solve" if sample_space else "QGT + solve": lambda: solve_fn(jac, e_t, force),
+    }
+    times = {}
+    for name, fn in phases.items():
+        jax.block_until_ready(fn())  # compile
+        times[name] = median_seconds(fn, args.repeats)
+    report = {
+        "workload": w.name,
+        "threads": args.threads,
+        "pools": threads.summary_columns(),
+        "affinity_cores": threads.available_cores(),
+        "omp_env": os.environ.get("OMP_NUM_THREADS"),
+        "ms": {k: round(v * 1e3, 2) for k, v in times.items()},
+    }
+    print(json.dumps(report))
+    for name, t in times.items():
+        print(f"{name:>18}: {t * 1e3:8.2f} ms", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
