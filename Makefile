@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 BENCH_VENV  := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: run test test-fast paper lint lock bench clean
+.PHONY: run test test-fast paper lint lock bench throughput clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,8 +52,14 @@ $(BENCH_STAMP): requirements.lock requirements-bench.lock pyproject.toml
 	$(BENCH_VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(BENCH_STAMP)
 
+# Idle and beside one busy process per core, both codes with one thread per pool (docs/performance.md).
+BENCH_LOAD ?= 0,$(shell env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || echo 1)
 bench: $(BENCH_STAMP)
-	$(BENCH_VENV)/bin/python -m benchmarks.run --out results/bench
+	$(BENCH_VENV)/bin/python -m benchmarks.run --load $(BENCH_LOAD) --threads 1 --out results/bench
+
+## throughput: points per hour of the default study, cold and warm compilation cache
+throughput: $(STAMP)
+	$(BIN)/python -m benchmarks.throughput --out results/throughput
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

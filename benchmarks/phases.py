@@ -4,7 +4,8 @@
 
 Each phase is compiled on its own and timed on the same inputs (median of --repeats calls):
 sampling (the Metropolis sweeps of one step), local energies, the centred Jacobian with the
-force Õᵀẽ, the kernel or QGT matrix, and the solve. The full step is timed beside them; the
+force Õᵀẽ, the kernel (sample space) or QGT (parameter space) matrix, and the dense solve on it
+with the map back to parameters. The full step is timed beside them; the
 phases do not add up to it exactly, since XLA fuses across their borders inside the step.
 """
 
@@ -16,12 +17,18 @@ import os
 import sys
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    from benchmarks.workloads import WORKLOADS
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--workload", default="W1")
+    p.add_argument("--workload", default="W1", choices=[n for n, w in WORKLOADS.items() if not w.gpu_only])
     p.add_argument("--threads", default="auto", help="threads of every pool, or auto (library defaults)")
     p.add_argument("--repeats", type=int, default=20)
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     from nqs_sweep import threads
 
@@ -35,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.workloads import WORKLOADS
     from nqs_sweep.estimators import centred_jacobian, local_energies
     from nqs_sweep.models import make_ansatz
-    from nqs_sweep.qgt import natural_gradient
+    from nqs_sweep.qgt import regularised_solve
     from nqs_sweep.spec import parse_spec
     from nqs_sweep.vmc import draw_sample, init_state, make_hyper, make_step
 
@@ -66,8 +73,16 @@ def main(argv: list[str] | None = None) -> int:
     jac, e_t, force = jac_fn(theta, configs, e_loc)
     sample_space = opt.kind == "minsr" or jac.n_params > e_t.size
     kernel_fn = jax.jit(lambda j: j.kernel() if sample_space else j.dense().T @ j.dense())
+    matrix = kernel_fn(jac)
     shift = jnp.asarray(opt.diag_shift.init)
-    solve_fn = jax.jit(lambda j, e, f: natural_gradient(j, e, f, shift, opt.kind, opt.solver)[0])
+
+    def solve(j, a, e, f):
+        # the dense solve on the matrix the previous phase built, and the map back to parameters
+        if sample_space:
+            return j.rmatvec(regularised_solve(a, e, shift, opt.solver)[0])
+        return regularised_solve(a, f, shift, opt.solver)[0]
+
+    solve_fn = jax.jit(solve)
 
     phases = {
         "step": lambda: step(state, key, hyper),
@@ -75,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         "local energies": lambda: eloc_fn(theta, configs),
         "jacobian + force": lambda: jac_fn(theta, configs, e_loc),
         "kernel" if sample_space else "QGT": lambda: kernel_fn(jac),
-        "kernel + solve" if sample_space else "QGT + solve": lambda: solve_fn(jac, e_t, force),
+        "solve (Cholesky)": lambda: solve_fn(jac, matrix, e_t, force),
     }
     times = {}
     for name, fn in phases.items():

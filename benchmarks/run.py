@@ -101,7 +101,7 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--workloads", default=None, help="comma-separated names (default: W1,W2-SR,W2-MinSR, plus W3 on a GPU)")
     p.add_argument("--codes", default="ours,netket", help="comma-separated: ours, netket")
@@ -112,11 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", default="auto", help="threads of every pool in both codes' processes, or auto (library defaults)")
     p.add_argument("--out", type=Path, default=None, help="write results.json and table.md here")
     p.add_argument("--worker", nargs=2, metavar=("CODE", "WORKLOAD"), help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
-    if args.worker:
-        _worker(args.worker[0], args.worker[1], args.steps, args.repeats)
-        return 0
+    return p
 
+
+def plan(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[str], list[int], list[str]]:
+    """Parse and check the command line: (args, workloads, loads, codes); exits 2 naming a bad option."""
+    p = build_parser()
+    args = p.parse_args(argv)
     try:
         loads = [int(k) for k in args.load.split(",")]
         if min(loads) < 0:
@@ -139,6 +141,14 @@ def main(argv: list[str] | None = None) -> int:
     for n in names:
         if n not in WORKLOADS:
             p.error(f"--workloads: unknown workload {n!r}; allowed: {', '.join(WORKLOADS)}")
+    return args, names, loads, codes
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, names, loads, codes = plan(argv)
+    if args.worker:
+        _worker(args.worker[0], args.worker[1], args.steps, args.repeats)
+        return 0
 
     rows = []
     for n in names:
