@@ -3,6 +3,7 @@
     python -m benchmarks.run                       # W1, W2-SR, W2-MinSR (and W3 on a GPU)
     python -m benchmarks.run --workloads W1 --codes ours --steps 20
     python -m benchmarks.run --load 0,2 --threads 1   # idle, then beside 2 busy processes
+    python -m benchmarks.run --load 0,1 --load-kind copies --threads 1   # idle, then beside a copy
 
 Every (workload, code) pair runs in its own Python process, so peak memory is that
 code's alone and neither warms the other's caches. Timings exclude compilation
@@ -11,9 +12,11 @@ code's alone and neither warms the other's caches. Timings exclude compilation
 Conditions. ``--load K`` runs each pair while K other busy processes (one spinning Python
 loop each) share the cores, as on a node where a sweep runs one job per core or other users'
 jobs run; ``--load 0,2`` measures idle and loaded side by side, pair after pair, so both codes
-meet the same load. ``--threads N`` gives both codes' processes the same environment sizing
-every pool to N threads (nqs_sweep.threads.environment: BLAS/LAPACK, XLA's CPU pool, OpenMP);
-``auto`` leaves each library its default (one thread per core).
+meet the same load. ``--load-kind copies`` makes the K competing processes copies of the
+measured workload in the same code instead (a sweep running one job per core). ``--threads N``
+gives both codes' processes the same environment sizing every pool to N threads
+(nqs_sweep.threads.environment: BLAS/LAPACK, XLA's CPU pool, OpenMP); ``auto`` leaves each
+library its default (one thread per core).
 """
 
 from __future__ import annotations
@@ -41,12 +44,30 @@ def _worker(code: str, name: str, n_steps: int | None, repeats: int) -> None:
     print("RESULT " + json.dumps({"workload": name, **result}), flush=True)
 
 
-def _busy_processes(k: int) -> list[subprocess.Popen]:
-    """k processes that each keep one core busy until killed (a competing job's compute)."""
-    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(k)]
+LOAD_KINDS = ("busy", "copies")
 
 
-def _spawn(code: str, name: str, n_steps: int | None, repeats: int, timeout: float, load: int = 0, threads: str = "auto") -> dict:
+def _load_processes(k: int, kind: str, worker_cmd: list[str], root: Path, env: dict) -> list[subprocess.Popen]:
+    """k competing processes until killed: spinning loops ("busy", another job's compute) or
+    copies of the measured workload in the same code ("copies", a sweep running one job per core)."""
+    if kind == "busy":
+        cmd = [sys.executable, "-c", "while True: pass"]
+    else:
+        steps = worker_cmd.index("--steps") if "--steps" in worker_cmd else None
+        cmd = [*(worker_cmd[:steps] if steps is not None else worker_cmd), "--steps", "1000000"]
+    return [subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(k)]
+
+
+def _spawn(
+    code: str,
+    name: str,
+    n_steps: int | None,
+    repeats: int,
+    timeout: float,
+    load: int = 0,
+    threads: str = "auto",
+    load_kind: str = "busy",
+) -> dict:
     cmd = [sys.executable, "-m", "benchmarks.run", "--worker", code, name, "--repeats", str(repeats)]
     if n_steps is not None:
         cmd += ["--steps", str(n_steps)]
@@ -54,8 +75,8 @@ def _spawn(code: str, name: str, n_steps: int | None, repeats: int, timeout: flo
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(root / "src"), os.environ.get("PYTHONPATH", "")])}
     if threads != "auto":
         env.update(thread_environment(int(threads)))
-    conditions = {"load": load, "threads": threads}
-    busy = _busy_processes(load)
+    conditions = {"load": load, "load_kind": load_kind, "threads": threads}
+    busy = _load_processes(load, load_kind, cmd, root, env)
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=root, env=env)
     except subprocess.TimeoutExpired:
@@ -79,19 +100,22 @@ def format_table(rows: list[dict]) -> str:
         "| energy ± error | compile s | NetKet/ours s/step | NetKet/ours MB |"
     )
     lines = [head, "|" + "---|" * 14]
-    by_key = {(r["workload"], r.get("load", 0), r["code"].split()[0]): r for r in rows}
+    by_key = {(r["workload"], r.get("load", 0), r.get("load_kind", "busy"), r["code"].split()[0]): r for r in rows}
     for r in rows:
-        load, threads = r.get("load", 0), r.get("threads", "auto")
+        kind, threads = r.get("load_kind", "busy"), r.get("threads", "auto")
+        load = r.get("load", 0) if kind == "busy" else f"{r.get('load', 0)} copies"
         if "error" in r:
             lines.append(f"| {r['workload']} | {load} | {threads} | {r['code']} | failed: {r['error']} |" + " |" * 9)
             continue
         ratio_t = ratio_m = slowdown = ""
-        nk = by_key.get((r["workload"], load, "netket"))
+        nk = by_key.get((r["workload"], r.get("load", 0), kind, "netket"))
         if r["code"] == "nqs-sweep" and nk and "error" not in nk:
             ratio_t = f"{nk['step_s'] / r['step_s']:.1f}"
             ratio_m = f"{nk['peak_mb'] / r['peak_mb']:.2f}"
-        idle = by_key.get((r["workload"], 0, r["code"].split()[0]))
-        if load and idle and "error" not in idle:
+        idle = by_key.get((r["workload"], 0, "busy", r["code"].split()[0])) or by_key.get(
+            (r["workload"], 0, "copies", r["code"].split()[0])
+        )
+        if r.get("load", 0) and idle and "error" not in idle:
             slowdown = f"{r['step_s'] / idle['step_s']:.2f}"
         lines.append(
             f"| {r['workload']} | {load} | {threads} | {r['code']} | {r['device']} | {r['n_params']} | {r['step_s']:.4f} "
@@ -109,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=10, help="timed steps whose median is reported")
     p.add_argument("--timeout", type=float, default=3600, help="seconds allowed to one (workload, code) process")
     p.add_argument("--load", default="0", help="comma-separated counts of busy processes sharing the cores (0: idle)")
+    p.add_argument("--load-kind", default="busy", choices=LOAD_KINDS, help="busy loops, or copies of the measured workload")
     p.add_argument("--threads", default="auto", help="threads of every pool in both codes' processes, or auto (library defaults)")
     p.add_argument("--out", type=Path, default=None, help="write results.json and table.md here")
     p.add_argument("--worker", nargs=2, metavar=("CODE", "WORKLOAD"), help=argparse.SUPPRESS)
@@ -155,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         for load in loads:
             for c in codes:
                 print(f"running {n} in {c}, load {load}, threads {args.threads} ...", file=sys.stderr, flush=True)
-                rows.append(_spawn(c, n, args.steps, args.repeats, args.timeout, load, args.threads))
+                rows.append(_spawn(c, n, args.steps, args.repeats, args.timeout, load, args.threads, args.load_kind))
     table = format_table(rows)
     print(table)
     if args.out:

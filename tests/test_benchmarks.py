@@ -82,3 +82,15 @@ def test_tfim_reference_energy_matches_exact_diagonalisation(L):
         {"model": {"name": "tfim", "J": 1.0, "h": 1.0}, "lattice": {"kind": "chain", "L": L}, "ansatz": {"name": "rbm"}}
     )
     assert tfim_chain_energy(L) == pytest.approx(ground_state(spec).energy, abs=1e-9)
+
+
+def test_copies_of_the_workload_are_a_load_of_their_own_kind(tmp_path):
+    cmd = [sys.executable, "-m", "benchmarks.run", "--workloads", "W0", "--codes", "ours", "--steps", "3", "--repeats", "2"]
+    argv = [*cmd, "--load", "0,1", "--load-kind", "copies", "--threads", "1", "--out", str(tmp_path)]
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = json.loads((tmp_path / "results.json").read_text())
+    assert [(r["load"], r["load_kind"]) for r in rows] == [(0, "copies"), (1, "copies")]
+    table = (tmp_path / "table.md").read_text()
+    assert "| W0 | 1 copies | 1 | nqs-sweep |" in table
+    assert f"| {rows[1]['step_s'] / rows[0]['step_s']:.2f} |" in table
