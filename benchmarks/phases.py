@@ -27,13 +27,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _threads(p: argparse.ArgumentParser, text: str) -> int | None:
+    if text == "auto":
+        return None
+    if not (text.isdigit() and int(text) >= 1):
+        p.error(f"--threads: expected auto or a whole number >= 1; got {text!r}")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    p = build_parser()
+    args = p.parse_args(argv)
+    n_threads = _threads(p, args.threads)
 
     from nqs_sweep import threads
 
-    if args.threads != "auto":
-        threads.configure(int(args.threads))
+    if n_threads is not None:
+        threads.configure(n_threads)
 
     import jax
     import jax.numpy as jnp

@@ -47,15 +47,19 @@ def _worker(code: str, name: str, n_steps: int | None, repeats: int) -> None:
 LOAD_KINDS = ("busy", "copies")
 
 
-def _load_processes(k: int, kind: str, worker_cmd: list[str], root: Path, env: dict) -> list[subprocess.Popen]:
+def _worker_cmd(code: str, name: str, n_steps: int | None, repeats: int) -> list[str]:
+    cmd = [sys.executable, "-m", "benchmarks.run", "--worker", code, name, "--repeats", str(repeats)]
+    return cmd if n_steps is None else [*cmd, "--steps", str(n_steps)]
+
+
+def _load_processes(k: int, kind: str, code: str, name: str, repeats: int, root: Path, env: dict) -> list[subprocess.Popen]:
     """k competing processes until killed: spinning loops ("busy", another job's compute) or
     copies of the measured workload in the same code ("copies", a sweep running one job per core)."""
-    if kind == "busy":
-        cmd = [sys.executable, "-c", "while True: pass"]
-    else:
-        steps = worker_cmd.index("--steps") if "--steps" in worker_cmd else None
-        cmd = [*(worker_cmd[:steps] if steps is not None else worker_cmd), "--steps", "1000000"]
-    return [subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(k)]
+    cmd = [sys.executable, "-c", "while True: pass"] if kind == "busy" else _worker_cmd(code, name, 10**6, repeats)
+    procs: list[subprocess.Popen] = []
+    for _ in range(k):
+        procs.append(subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return procs
 
 
 def _spawn(
@@ -68,16 +72,17 @@ def _spawn(
     threads: str = "auto",
     load_kind: str = "busy",
 ) -> dict:
-    cmd = [sys.executable, "-m", "benchmarks.run", "--worker", code, name, "--repeats", str(repeats)]
-    if n_steps is not None:
-        cmd += ["--steps", str(n_steps)]
+    cmd = _worker_cmd(code, name, n_steps, repeats)
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(root / "src"), os.environ.get("PYTHONPATH", "")])}
+    for variable in thread_environment(1):  # auto: each library's own default, whatever this shell set
+        env.pop(variable, None)
     if threads != "auto":
         env.update(thread_environment(int(threads)))
     conditions = {"load": load, "load_kind": load_kind, "threads": threads}
-    busy = _load_processes(load, load_kind, cmd, root, env)
+    busy: list[subprocess.Popen] = []
     try:
+        busy = _load_processes(load, load_kind, code, name, repeats, root, env)
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=root, env=env)
     except subprocess.TimeoutExpired:
         return {"workload": name, "code": code, **conditions, "error": f"timed out after {timeout:.0f} s"}
@@ -130,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workloads", default=None, help="comma-separated names (default: W1,W2-SR,W2-MinSR, plus W3 on a GPU)")
     p.add_argument("--codes", default="ours,netket", help="comma-separated: ours, netket")
     p.add_argument("--steps", type=int, default=None, help="optimisation steps before the final energy (default: the workload's)")
-    p.add_argument("--repeats", type=int, default=10, help="timed steps whose median is reported")
+    p.add_argument("--repeats", type=int, default=10, help="consecutive timed steps whose mean is reported")
     p.add_argument("--timeout", type=float, default=3600, help="seconds allowed to one (workload, code) process")
     p.add_argument("--load", default="0", help="comma-separated counts of busy processes sharing the cores (0: idle)")
     p.add_argument("--load-kind", default="busy", choices=LOAD_KINDS, help="busy loops, or copies of the measured workload")

@@ -27,6 +27,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from nqs_sweep.threads import available_cores
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -146,7 +148,7 @@ def format_table(rows: list[dict]) -> str:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--study", type=Path, default=ROOT / "config" / "config.yaml")
-    p.add_argument("--cores", type=int, default=len(os.sched_getaffinity(0)))
+    p.add_argument("--cores", type=int, default=available_cores())
     p.add_argument("--repo", type=Path, action="append", help="checkout(s) whose workflow to run (default: this one)")
     p.add_argument("--python", type=Path, default=Path(sys.executable), help="interpreter with that checkout's solver installed")
     p.add_argument("--cache", default="cold,warm", help="which passes to report: cold, warm or both")

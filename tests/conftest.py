@@ -8,6 +8,12 @@ import tempfile
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="nqs-sweep-jax-cache-")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
+# The suite's own thread discipline (docs/performance.md): pytest-xdist runs one worker per core,
+# and each worker's pools (and the CLI and Snakemake processes it starts, which inherit this)
+# get the cores divided among the workers, instead of a thread per core each, oversubscribed.
+if "NQS_THREADS" not in os.environ:
+    _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    os.environ["NQS_THREADS"] = str(max(1, _cores // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
 
 import pytest  # noqa: E402
 

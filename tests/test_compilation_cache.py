@@ -32,7 +32,9 @@ def _run_point(tmp: Path, cache: Path, name: str, **changes) -> set[str]:
         spec[section][key] = value
     path = tmp / f"{name}.yaml"
     path.write_text(yaml.safe_dump(spec))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_PERSISTENT_CACHE")}
+    # the CLI's own cache settings, whatever the parent process has
+    dropped = ("NQS_SWEEP_JAX_CACHE", "JAX_ENABLE_COMPILATION_CACHE", "JAX_COMPILATION_CACHE_MAX_SIZE")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_PERSISTENT_CACHE") and k not in dropped}
     env["JAX_COMPILATION_CACHE_DIR"] = str(cache)
     cmd = [sys.executable, "-m", "nqs_sweep.cli", "vmc", "--threads", "1", "--spec", str(path), "--out", str(tmp / name)]
     proc = subprocess.run([*cmd, "--exact", "none", "--quiet"], capture_output=True, text=True, env=env, timeout=300)

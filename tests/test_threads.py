@@ -14,17 +14,22 @@ import sys
 import pandas as pd
 import pytest
 import yaml
+from threadpoolctl import ThreadpoolController, threadpool_info
 
 from nqs_sweep import threads
 
 CORES = threads.available_cores()
 # On one core there is no second count to tell apart; OpenBLAS caps its threads at the cores.
 COUNTS = [1, 2] if CORES >= 2 else [1]
+# XLA's pool is counted from /proc, and the library folders are those of Linux wheels.
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread pools are listed from /proc (Linux)")
 
 
 def _hostile_env(threads_wanted: int) -> dict[str, str]:
     other = "1" if threads_wanted > 1 else str(max(CORES, 2))
-    env = {k: v for k, v in os.environ.items() if k != threads.ENV_VAR}
+    # the CPU backend, as CI has it, whatever platform or flags the parent process runs with
+    dropped = (threads.ENV_VAR, "JAX_PLATFORMS", "XLA_FLAGS")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update({name: other for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "PJRT_NPROC")})
     return env
 
@@ -46,10 +51,12 @@ def test_cli_sizes_blas_and_xla_pools_to_threads(n):
     assert report["xla"] == n
 
 
-def test_nqs_threads_variable_is_the_default(monkeypatch):
+def test_nqs_threads_variable_is_the_default():
     env = _hostile_env(1)
     env[threads.ENV_VAR] = "1"
-    report = json.loads(_cli("threads", env=env).stdout)
+    proc = _cli("threads", env=env)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
     assert report["job"] == 1 and report["xla"] == 1
     assert {lib["threads"] for lib in report["blas"]} == {1}
 
@@ -99,3 +106,36 @@ def test_job_threads_order_of_precedence(monkeypatch):
     assert threads.job_threads() == threads.available_cores()
     with pytest.raises(ValueError, match="--threads"):
         threads.job_threads(0)
+
+
+def test_importing_with_nqs_threads_resizes_a_numpy_loaded_before(tmp_path):
+    # A script that imports numpy first, then nqs_sweep: numpy's OpenBLAS already started with its
+    # default, and the import must bring it to NQS_THREADS.
+    script = "import numpy, json; import nqs_sweep; from nqs_sweep import threads; print(json.dumps(threads.report()))"
+    env = {**_hostile_env(1), threads.ENV_VAR: "1"}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["job"] == 1 and report["xla"] == 1
+    assert {lib["threads"] for lib in report["blas"]} == {1}
+
+
+def test_configure_after_the_backend_started_warns_and_summaries_never_raise(monkeypatch):
+    import jax.numpy as jnp
+
+    jnp.zeros(1).block_until_ready()  # this pytest process's CPU backend has started
+    before = threads.xla_threads()
+    other = 1 if before != 1 else 2
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # configure writes the environment
+    saved = {info["filepath"]: info["num_threads"] for info in threadpool_info()}
+    try:
+        with pytest.warns(RuntimeWarning, match="already started"):
+            threads.configure(other)
+        assert threads.xla_threads() == before  # a started pool keeps its size
+        assert {info["num_threads"] for info in threadpool_info()} == {min(other, CORES)}  # BLAS pools resized
+    finally:
+        controller = ThreadpoolController()
+        for lib in controller.lib_controllers:
+            lib.set_num_threads(saved.get(lib.filepath, lib.num_threads))
+    os.environ[threads.ENV_VAR] = "many"
+    assert threads.summary_columns()["threads"] is None

@@ -4,15 +4,22 @@ import os
 
 from nqs_sweep import threads
 
-# NQS_THREADS sizes every thread pool (BLAS, XLA, OpenMP) of a process that imports us first:
-# the pools read their variables when their libraries load, which the next line starts.
+# NQS_THREADS sizes every thread pool (BLAS, XLA, OpenMP) of a process that imports us: the
+# pools read their variables when their libraries load, which the next import starts.
+_requested = None
 if os.environ.get(threads.ENV_VAR):
     try:
-        os.environ.update(threads.environment(threads.job_threads()))
+        _requested = threads.job_threads()
+        os.environ.update(threads.environment(_requested))
     except ValueError:
         pass  # the CLI refuses the value by name (exit 2); a library user gets the pools' defaults
 
 import jax  # noqa: E402
+
+if _requested is not None:
+    # numpy may have been imported before us, its OpenBLAS already sized: resize it in place, and
+    # warn if the caller already started JAX's CPU backend.
+    threads.configure(_requested)
 
 # Physics here needs float64 (energies to 1e-10 in tests, Lanczos references);
 # float32 stays selectable per ansatz. This must be set before any array exists.

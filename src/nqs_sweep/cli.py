@@ -1,4 +1,4 @@
-"""The ``nqs-sweep`` command line: vmc, tvmc, exact, qgt, sampling, validate.
+"""The ``nqs-sweep`` command line: vmc, tvmc, exact, qgt, sampling, threads, validate.
 
 Exit codes: 0 done (including a run that diverged: that is a result), 1 the run
 failed (recorded in summary.parquet with status 'failed'; 0 with --record-failures),

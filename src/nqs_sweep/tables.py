@@ -104,7 +104,7 @@ def _git_revision() -> str:
         return "unknown"
 
 
-def provenance() -> dict[str, str]:
+def provenance() -> dict[str, str | int | None]:
     import jax
 
     versions = {f"version_{p}": metadata.version(p) for p in ("jax", "jaxlib", "optax", "numpy")}

@@ -17,8 +17,11 @@ the job's ``threads`` before it computes anything:
 - **OpenMP**, for any library built with it (``OMP_NUM_THREADS``).
 
 The job's thread count comes from ``--threads`` on the command line (the workflow passes each
-rule's ``threads:``), else ``NQS_THREADS``, else the CPUs this process may use. This module imports
-neither numpy nor JAX at the top, so that :func:`configure` can run before either loads.
+rule's ``threads:``), else ``NQS_THREADS``, else the CPUs this process may use. ``nqs_sweep``'s
+``__init__`` applies ``NQS_THREADS`` before it imports JAX (and so numpy), which is the only way
+to size the pools before their libraries load; :func:`configure`, called later (by the CLI, after
+``import nqs_sweep`` but before the first computation), resizes the BLAS pools in place and sets
+what XLA reads when its backend starts. The XLA pool count is read from ``/proc`` (Linux only).
 """
 
 from __future__ import annotations
@@ -70,11 +73,20 @@ def environment(threads: int) -> dict[str, str]:
     return {ENV_VAR: str(threads), **{name: str(threads) for name in _POOL_VARIABLES}}
 
 
-def _xla_started() -> bool:
+def _cpu_backend_started() -> bool:
     import sys
 
     bridge = sys.modules.get("jax._src.xla_bridge")
-    return bool(bridge is not None and getattr(bridge, "_backends", None))
+    return bridge is not None and "cpu" in (getattr(bridge, "_backends", None) or {})
+
+
+def applied_threads() -> int | None:
+    """The count configure (or ``import nqs_sweep`` with NQS_THREADS) applied, None if none was."""
+    try:
+        n = int(os.environ.get(ENV_VAR, ""))
+    except ValueError:
+        return None
+    return n if n >= 1 else None
 
 
 def configure(threads: int | None = None) -> int:
@@ -86,12 +98,15 @@ def configure(threads: int | None = None) -> int:
     """
     n = job_threads(threads)
     os.environ.update(environment(n))
-    if _xla_started() and xla_threads() not in (None, n):
+    have = xla_threads()
+    if _cpu_backend_started() and have != n:
         import warnings
 
         warnings.warn(
-            f"JAX's CPU backend already started with {xla_threads()} threads; {n} applies to BLAS only. "
-            f"Set {ENV_VAR}={n} in the environment (or call nqs_sweep.threads.configure) before the first computation.",
+            f"JAX's CPU backend already started ({'unknown' if have is None else have} threads in its pool); "
+            f"{n} applies to BLAS and OpenMP only. Set {ENV_VAR}={n} in the environment before importing "
+            "nqs_sweep, or call nqs_sweep.threads.configure before the first JAX computation.",
+            RuntimeWarning,
             stacklevel=2,
         )
     from threadpoolctl import threadpool_limits
@@ -101,8 +116,9 @@ def configure(threads: int | None = None) -> int:
 
 
 def xla_threads() -> int | None:
-    """Threads of XLA's intra-op CPU pool in this process (None before the backend starts)."""
-    if not _xla_started():
+    """Threads of XLA's intra-op CPU pool in this process (None before the CPU backend starts, or
+    where threads cannot be listed: not Linux)."""
+    if not _cpu_backend_started():
         return None
     try:
         names = [_thread_name(t) for t in os.listdir(f"/proc/{os.getpid()}/task")]
@@ -131,7 +147,8 @@ def report(load_lapack: bool = True) -> dict:
         import jax
         import jax.numpy as jnp
 
-        if jax.default_backend() == "cpu":
+        # on the CPU device even where a GPU is the default: its LAPACK is the one reported
+        with jax.default_device(jax.devices("cpu")[0]):
             jax.block_until_ready(jnp.linalg.cholesky(jnp.eye(2)))
     blas = [
         {
@@ -142,15 +159,13 @@ def report(load_lapack: bool = True) -> dict:
         }
         for info in threadpool_info()
     ]
-    return {"job": job_threads(), "blas": blas, "xla": xla_threads()}
+    return {"job": applied_threads(), "blas": blas, "xla": xla_threads()}
 
 
-def summary_columns() -> dict[str, int]:
-    """The thread counts a run records beside its results (summary tables), as the run left them."""
+def summary_columns() -> dict[str, int | None]:
+    """The thread counts a run records beside its results (summary tables), as the run left them:
+    the job's count (None where nothing was applied), the largest BLAS pool, XLA's pool (None
+    where unknown). Never raises: it is called while recording results and failures."""
     rep = report(load_lapack=False)
-    blas = [lib["threads"] for lib in rep["blas"]]
-    return {
-        "threads": rep["job"],
-        "threads_blas": max(blas) if blas else 0,
-        "threads_xla": rep["xla"] if rep["xla"] is not None else 0,
-    }
+    blas = [lib["threads"] for lib in rep["blas"] if lib["api"] != "openmp"]
+    return {"threads": rep["job"], "threads_blas": max(blas) if blas else None, "threads_xla": rep["xla"]}
