@@ -29,3 +29,16 @@ def make_spec(model: dict, lattice: dict, ansatz: dict | None = None, **extra):
 @pytest.fixture
 def spec_factory():
     return make_spec
+
+
+@pytest.fixture
+def tiny_point() -> dict:
+    """A point spec that runs in seconds through the CLI: the L = 4 Ising chain, 3 SR steps."""
+    return {
+        "model": {"name": "tfim", "J": 1.0, "h": 0.5},
+        "lattice": {"kind": "chain", "L": 4, "pbc": True},
+        "ansatz": {"name": "rbm", "alpha": 1},
+        "sampler": {"kind": "metropolis", "n_samples": 64, "n_chains": 8, "n_discard": 2},
+        "optimizer": {"kind": "sr", "learning_rate": 0.05, "diag_shift": 0.01, "n_iter": 3},
+        "seed": 0,
+    }

@@ -15,18 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-SPEC = {
-    "model": {"name": "tfim", "J": 1.0, "h": 0.5},
-    "lattice": {"kind": "chain", "L": 4, "pbc": True},
-    "ansatz": {"name": "rbm", "alpha": 1},
-    "sampler": {"kind": "metropolis", "n_samples": 64, "n_chains": 8, "n_discard": 2},
-    "optimizer": {"kind": "sr", "learning_rate": 0.05, "diag_shift": 0.01, "n_iter": 3},
-    "seed": 0,
-}
 
-
-def _run_point(tmp: Path, cache: Path, name: str, **changes) -> set[str]:
-    spec = yaml.safe_load(yaml.safe_dump(SPEC))
+def _run_point(tmp: Path, cache: Path, spec: dict, name: str, **changes) -> set[str]:
+    spec = yaml.safe_load(yaml.safe_dump(spec))
     for dotted, value in changes.items():
         section, key = dotted.split("__")
         spec[section][key] = value
@@ -43,11 +34,11 @@ def _run_point(tmp: Path, cache: Path, name: str, **changes) -> set[str]:
 
 
 @pytest.mark.slow
-def test_a_new_coupling_compiles_nothing_and_a_new_size_compiles_its_own(tmp_path):
+def test_a_new_coupling_compiles_nothing_and_a_new_size_compiles_its_own(tmp_path, tiny_point):
     cache = tmp_path / "cache"
-    first = _run_point(tmp_path, cache, "h05")
+    first = _run_point(tmp_path, cache, tiny_point, "h05")
     assert len(first) > 10  # the step, the evaluation and the small programs around them
-    assert _run_point(tmp_path, cache, "h15", model__h=1.5) == first
-    assert _run_point(tmp_path, cache, "J07", model__J=0.7) == first
-    bigger = _run_point(tmp_path, cache, "L6", lattice__L=6)
+    assert _run_point(tmp_path, cache, tiny_point, "h15", model__h=1.5) == first
+    assert _run_point(tmp_path, cache, tiny_point, "J07", model__J=0.7) == first
+    bigger = _run_point(tmp_path, cache, tiny_point, "L6", lattice__L=6)
     assert bigger > first

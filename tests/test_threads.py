@@ -70,17 +70,9 @@ def test_bad_thread_counts_are_refused_by_name():
 
 
 @pytest.mark.parametrize("n", COUNTS)
-def test_vmc_run_records_the_pools_it_ran_with(tmp_path, n):
-    spec = {
-        "model": {"name": "tfim", "J": 1.0, "h": 1.0},
-        "lattice": {"kind": "chain", "L": 4, "pbc": True},
-        "ansatz": {"name": "rbm", "alpha": 1},
-        "sampler": {"kind": "metropolis", "n_samples": 64, "n_chains": 8, "n_discard": 2},
-        "optimizer": {"kind": "sr", "learning_rate": 0.05, "diag_shift": 0.01, "n_iter": 3},
-        "seed": 0,
-    }
+def test_vmc_run_records_the_pools_it_ran_with(tmp_path, n, tiny_point):
     path = tmp_path / "spec.yaml"
-    path.write_text(yaml.safe_dump(spec))
+    path.write_text(yaml.safe_dump(tiny_point))
     out = tmp_path / "run"
     proc = _cli(
         "vmc", "--threads", str(n), "--spec", str(path), "--out", str(out), "--exact", "none", "--quiet", env=_hostile_env(n)
