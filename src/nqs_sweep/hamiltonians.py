@@ -13,19 +13,26 @@ diagonal unitary (-1)^(number of up spins on sublattice 1); it multiplies an
 off-diagonal element by -1 for each flipped spin on that sublattice, which we
 fold into the coefficients once.
 
+Each model registers its couplings and terms (``register_model``); a new one is its own
+registration, in this file or the researcher's.
+
 The Hamiltonian is a pytree: couplings are traced values, so a sweep over them
 does not recompile.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
 
 from nqs_sweep.lattice import Lattice
-from nqs_sweep.spec import PointSpec
+
+if TYPE_CHECKING:
+    from nqs_sweep.spec import PointSpec
 
 
 class Hamiltonian(NamedTuple):
@@ -41,47 +48,95 @@ class Hamiltonian(NamedTuple):
         return self.flip_sites.shape[0] + self.exch_bonds.shape[0]
 
 
+@dataclass(frozen=True)
+class Terms:
+    """A model's terms on a lattice, before the sign rule: σᶻσᶻ bonds, single flips (σˣ) and
+    antiparallel-pair exchanges (σˣσˣ + σʸσʸ), each with its coefficient."""
+
+    zz: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    flips: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    exchanges: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+
+    def heisenberg(self, bonds: np.ndarray, J: float, delta: float = 1.0) -> Terms:
+        """J (σˣσˣ + σʸσʸ + Δ σᶻσᶻ) on every bond."""
+        self.zz.append((bonds, np.full(len(bonds), J * delta)))
+        self.exchanges.append((bonds, np.full(len(bonds), 2.0 * J)))
+        return self
+
+
+@dataclass(frozen=True)
+class Model:
+    """One registered Hamiltonian: its couplings with their defaults, and its terms on a lattice.
+
+    ``conserves_magnetization``: the zero-magnetisation sector (and exchange moves) apply;
+    ``sign_rule``: the Marshall sign rule (marshall_sign: true) applies.
+    """
+
+    name: str
+    couplings: dict[str, float]
+    terms: Callable[[Lattice, dict[str, float]], Terms]
+    description: str
+    conserves_magnetization: bool = True
+    sign_rule: bool = True
+
+
+MODELS: dict[str, Model] = {}
+
+
+def register_model(model: Model) -> Model:
+    """Add a Hamiltonian under its name; the spec parser, the exact solver and the tables read it."""
+    if model.name in MODELS and MODELS[model.name] != model:
+        raise ValueError(f"a model named {model.name!r} is already registered")
+    MODELS[model.name] = model
+    return model
+
+
+def _tfim(lat: Lattice, c: dict[str, float]) -> Terms:
+    t = Terms()
+    t.zz.append((lat.nn_bonds, np.full(len(lat.nn_bonds), -c["J"])))
+    t.flips.append((np.arange(lat.n_sites, dtype=np.int32), np.full(lat.n_sites, -c["h"])))
+    return t
+
+
+def _j1j2(lat: Lattice, c: dict[str, float]) -> Terms:
+    # nnn bonds even at J2 = 0, so the table shapes (and the compiled step) do not depend on J2
+    return Terms().heisenberg(lat.nn_bonds, c["J1"]).heisenberg(lat.nnn_bonds, c["J2"])
+
+
+register_model(Model("tfim", {"J": 1.0, "h": 1.0}, _tfim, "-J Σ σᶻσᶻ - h Σ σˣ", conserves_magnetization=False, sign_rule=False))
+register_model(
+    Model(
+        "xxz",
+        {"J": 1.0, "Delta": 1.0},
+        lambda lat, c: Terms().heisenberg(lat.nn_bonds, c["J"], c["Delta"]),
+        "J Σ (σˣσˣ + σʸσʸ + Δ σᶻσᶻ)",
+    )
+)
+register_model(Model("heisenberg", {"J": 1.0}, lambda lat, c: Terms().heisenberg(lat.nn_bonds, c["J"]), "J Σ σ·σ"))
+register_model(Model("j1j2", {"J1": 1.0, "J2": 0.5}, _j1j2, "J1 Σ⟨ij⟩ σ·σ + J2 Σ⟨⟨ij⟩⟩ σ·σ"))
+
+
+def _stack(parts: list[tuple[np.ndarray, np.ndarray]], width: int) -> tuple[np.ndarray, np.ndarray]:
+    if not parts:
+        return np.zeros((0, 2) if width == 2 else (0,), np.int32), np.zeros((0,), np.float64)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([np.asarray(p[1], np.float64) for p in parts])
+
+
 def build_hamiltonian(spec: PointSpec, xp=jnp) -> Hamiltonian:
     """Bond tables for the spec's model on its lattice (``xp=np`` for the exact solver)."""
     lat = Lattice(spec.lattice.kind, spec.lattice.L, spec.lattice.pbc)
-    c = dict(spec.model.couplings)
-    n = lat.n_sites
-    empty_bonds = np.zeros((0, 2), np.int32)
-    empty = np.zeros((0,), np.float64)
-    zz_b, zz_c, ex_b, ex_c = [], [], [], []
-    flip_sites, flip_coef = np.zeros(0, np.int32), empty
-
-    def add_heisenberg(bonds: np.ndarray, J: float, delta: float) -> None:
-        zz_b.append(bonds)
-        zz_c.append(np.full(len(bonds), J * delta))
-        ex_b.append(bonds)
-        ex_c.append(np.full(len(bonds), 2.0 * J))
-
-    name = spec.model.name
-    if name == "tfim":
-        zz_b.append(lat.nn_bonds)
-        zz_c.append(np.full(len(lat.nn_bonds), -c["J"]))
-        flip_sites = np.arange(n, dtype=np.int32)
-        flip_coef = np.full(n, -c["h"])
-    elif name in ("xxz", "heisenberg"):
-        add_heisenberg(lat.nn_bonds, c["J"], c.get("Delta", 1.0))
-    elif name == "j1j2":
-        # nnn bonds even at J2 = 0, so the table shapes (and the compiled step) do not depend on J2
-        add_heisenberg(lat.nn_bonds, c["J1"], 1.0)
-        add_heisenberg(lat.nnn_bonds, c["J2"], 1.0)
-    else:  # parse_spec guards this; kept so a new model cannot fall through silently
-        raise ValueError(f"unknown model {name!r}")
-
-    exch_bonds = np.concatenate(ex_b) if ex_b else empty_bonds
-    exch_coef = np.concatenate(ex_c) if ex_c else empty
+    terms = MODELS[spec.model.name].terms(lat, dict(spec.model.couplings))
+    zz_bonds, zz_coef = _stack(terms.zz, 2)
+    flip_sites, flip_coef = _stack(terms.flips, 1)
+    exch_bonds, exch_coef = _stack(terms.exchanges, 2)
     if spec.marshall_sign:
         sub = lat.sublattice
         flip_coef = flip_coef * np.where(sub[flip_sites] == 1, -1.0, 1.0)
         exch_coef = exch_coef * np.where(sub[exch_bonds[:, 0]] != sub[exch_bonds[:, 1]], -1.0, 1.0)
 
     return Hamiltonian(
-        zz_bonds=xp.asarray(np.concatenate(zz_b) if zz_b else empty_bonds),
-        zz_coef=xp.asarray(np.concatenate(zz_c) if zz_c else empty),
+        zz_bonds=xp.asarray(zz_bonds),
+        zz_coef=xp.asarray(zz_coef),
         flip_sites=xp.asarray(flip_sites),
         flip_coef=xp.asarray(flip_coef),
         exch_bonds=xp.asarray(exch_bonds),

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from nqs_sweep.spec import DEEP_ANSATZE  # noqa: E402
+from nqs_sweep.models import NETWORKS  # noqa: E402
 from nqs_sweep.tables import COUPLING_COLUMNS  # noqa: E402
 
 FLOOR = 1e-12  # relative errors below this are drawn at the floor of the log axis
@@ -459,7 +459,7 @@ SAMPLER_COLORS = {"metropolis": "tab:blue", "direct": "tab:orange"}
 
 def _network_label(row) -> str:
     """'rbm α=2' for networks sized by density, 'arnn [8,8]' (features per layer) for the others."""
-    if row.ansatz.split()[0] in DEEP_ANSATZE and "features" in row._fields:  # the name may carry a variant
+    if getattr(NETWORKS.get(row.ansatz.split()[0]), "deep", False) and "features" in row._fields:  # the name may carry a variant
         return f"{row.ansatz} [{row.features}]"
     return f"{row.ansatz} α={row.alpha:g}"
 

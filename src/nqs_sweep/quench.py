@@ -21,14 +21,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from nqs_sweep.hamiltonians import MODELS
 from nqs_sweep.spec import (
-    MODEL_COUPLINGS,
     PointSpec,
     SpecError,
     _choice,
     _float,
     _required,
     _section,
+    coupling_names,
     parse_spec,
     read_spec_file,
 )
@@ -253,9 +254,9 @@ def _parse_initial(raw: Any, point: PointSpec) -> InitialSpec:
         m = _section(
             _required(ini, "model", "initial"),
             "initial.model",
-            ("name", *sorted({k for c in MODEL_COUPLINGS.values() for k in c})),
+            ("name", *coupling_names()),
         )
-        name = _choice(m.get("name", point.model.name), "initial.model.name", tuple(MODEL_COUPLINGS))
+        name = _choice(m.get("name", point.model.name), "initial.model.name", tuple(MODELS))
         # The ground state is computed with the point's lattice, ansatz and settings; its
         # couplings default to the quench Hamiltonian's when the model is the same.
         base = dict(point.model.couplings) if name == point.model.name else {}

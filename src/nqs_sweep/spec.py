@@ -17,24 +17,14 @@ from typing import Any
 
 import yaml
 
+from nqs_sweep.hamiltonians import MODELS
 from nqs_sweep.lattice import LATTICE_KINDS, Lattice
+from nqs_sweep.models import plugin
+from nqs_sweep.models.registry import NETWORKS, names
+from nqs_sweep.optimizers import OPTIMIZERS
 
-# Couplings each model takes, with defaults (design.md conventions).
-MODEL_COUPLINGS: dict[str, dict[str, float]] = {
-    "tfim": {"J": 1.0, "h": 1.0},
-    "xxz": {"J": 1.0, "Delta": 1.0},
-    "heisenberg": {"J": 1.0},
-    "j1j2": {"J1": 1.0, "J2": 0.5},
-}
-ANSATZ_NAMES = ("rbm", "ffnn", "rbm_symm", "gcnn", "arnn", "arnn_conv")
-# Ansatze summed over a symmetry group of the lattice (ansatz.symmetries), those with depth
-# (ansatz.layers, ansatz.features), and those normalised site by site (sampler.kind: direct).
-SYMMETRIC_ANSATZE = ("rbm_symm", "gcnn")
-DEEP_ANSATZE = ("ffnn", "gcnn", "arnn", "arnn_conv")
-AUTOREGRESSIVE_ANSATZE = ("arnn", "arnn_conv")
-# Ansatze whose width counts features per group element or per site, not units in all:
-# for them alpha is that number of features.
-PER_SITE_FEATURE_ANSATZE = SYMMETRIC_ANSATZE + AUTOREGRESSIVE_ANSATZE
+# The networks (and which fields each takes) are those registered in nqs_sweep.models.registry,
+# read when a spec is parsed, so a network registered by a user is accepted like ours.
 SYMMETRIES = ("translations", "space_group")
 ANSATZ_DTYPES = ("float64", "complex128", "float32", "complex64")
 REAL_DTYPES = ("float64", "float32")
@@ -48,7 +38,6 @@ ACTIVATIONS = ("cosh", "tanh")
 SAMPLER_KINDS = ("metropolis", "exact", "direct")
 MOVES = ("local", "exchange")
 SECTORS = ("full", "zero_magnetization")
-OPTIMIZER_KINDS = ("sgd", "adam", "sr", "minsr")
 SCHEDULES = ("constant", "linear", "exponential", "cosine")
 SR_SOLVERS = ("cholesky", "pinv", "cg")
 
@@ -60,6 +49,11 @@ MINSR_EXACT_MAX_DIM = 2048
 
 # (section, key, default) of the fields added after results existed (see PointSpec.to_dict).
 LATER_FIELDS = (("ansatz", "parametrization", "direct"), ("ansatz", "readout", "symmetric"), ("", "snapshot_every", 0))
+
+
+def coupling_names() -> tuple[str, ...]:
+    """Every coupling any registered model takes, sorted."""
+    return tuple(sorted({k for m in MODELS.values() for k in m.couplings}))
 
 
 class SpecError(ValueError):
@@ -111,6 +105,15 @@ class AnsatzSpec:
     symmetries: str = "none"
     parametrization: str = "direct"
     readout: str = "symmetric"
+    # A researcher's own network (nqs_sweep.models.plugin): its reference, its keyword arguments
+    # as sorted (key, value) pairs with lists made tuples, and the hash of its source file.
+    module: str = ""
+    kwargs: tuple = ()
+    source_sha256: str = ""
+
+    @property
+    def kwargs_dict(self) -> dict[str, Any]:
+        return {k: _thaw(v) for k, v in self.kwargs}
 
     @property
     def complex_output(self) -> bool:
@@ -120,7 +123,9 @@ class AnsatzSpec:
     def default_features(self, n_sites: int) -> tuple[int, ...]:
         """The widths alpha alone implies: alpha channels (symmetric and autoregressive ansatze) or
         alpha N units, in every layer."""
-        per_layer = self.alpha if self.name in PER_SITE_FEATURE_ANSATZE else self.alpha * n_sites
+        if self.module:
+            return ()
+        per_layer = self.alpha if NETWORKS[self.name].per_site_features else self.alpha * n_sites
         return (round(per_layer),) * self.layers
 
 
@@ -165,11 +170,24 @@ class PointSpec:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["model"] = {"name": self.model.name, **dict(self.model.couplings)}
+        if self.ansatz.module:  # a plug-in is its reference, kwargs and source; the rest does not apply
+            a = self.ansatz
+            d["ansatz"] = {
+                "name": a.name,
+                "dtype": a.dtype,
+                "module": a.module,
+                "kwargs": a.kwargs_dict,
+                "source_sha256": a.source_sha256,
+                **({"parametrization": a.parametrization} if a.parametrization != "direct" else {}),
+            }
+        else:
+            for key in ("module", "kwargs", "source_sha256"):
+                d["ansatz"].pop(key)
         # Fields added after results existed are written only when set, so the hash (and the
         # workflow's spec text) of every earlier point stays what it was.
         for section, key, default in LATER_FIELDS:
             if (d[section] if section else d).get(key) == default:
-                (d[section] if section else d).pop(key)
+                (d[section] if section else d).pop(key, None)
         return d
 
     def to_raw(self) -> dict[str, Any]:
@@ -185,8 +203,10 @@ class PointSpec:
         d["hilbert"] = {"sector": self.sector}
         d["optimizer"]["learning_rate"] = schedule(self.optimizer.learning_rate)
         d["optimizer"]["diag_shift"] = schedule(self.optimizer.diag_shift)
+        if self.ansatz.module:
+            d["ansatz"].pop("dtype")  # read from the network, not set
         # features are written only where they say more than alpha does (YAML has no tuples)
-        if self.ansatz.features == self.ansatz.default_features(self.n_sites):
+        elif self.ansatz.features == self.ansatz.default_features(self.n_sites):
             d["ansatz"].pop("features")
         else:
             d["ansatz"]["features"] = list(self.ansatz.features)
@@ -280,9 +300,9 @@ def parse_spec(raw: Any) -> PointSpec:
     """Validate a spec mapping (as loaded from YAML) and fill in defaults."""
     top = _section(raw, "spec", TOP_KEYS)
 
-    m = _section(_required(top, "model", "spec"), "model", ("name", *sorted({k for c in MODEL_COUPLINGS.values() for k in c})))
-    name = _choice(_required(m, "name", "model"), "model.name", tuple(MODEL_COUPLINGS))
-    allowed = MODEL_COUPLINGS[name]
+    m = _section(_required(top, "model", "spec"), "model", ("name", *coupling_names()))
+    name = _choice(_required(m, "name", "model"), "model.name", tuple(MODELS))
+    allowed = MODELS[name].couplings
     for key in m:
         if key != "name" and key not in allowed:
             raise SpecError(f"model.{key}", f"not a coupling of {name}; allowed: {', '.join(allowed)}")
@@ -299,8 +319,9 @@ def parse_spec(raw: Any) -> PointSpec:
 
     marshall = _bool(top.get("marshall_sign", False), "marshall_sign")
     if marshall:
-        if name == "tfim":
-            raise SpecError("marshall_sign", "applies to xxz, heisenberg and j1j2; the tfim is sign-free already")
+        if not MODELS[name].sign_rule:
+            with_rule = ", ".join(n for n, mo in MODELS.items() if mo.sign_rule)
+            raise SpecError("marshall_sign", f"applies to {with_rule}; the {name} is sign-free already")
         if not Lattice(lattice.kind, lattice.L, lattice.pbc).is_bipartite:
             raise SpecError(
                 "marshall_sign",
@@ -341,9 +362,11 @@ def parse_spec(raw: Any) -> PointSpec:
     sector = _choice(hi.get("sector", "zero_magnetization" if move == "exchange" else "full"), "hilbert.sector", SECTORS)
     if sector == "zero_magnetization" and n_sites % 2:
         raise SpecError("hilbert.sector", f"zero_magnetization needs an even number of sites; got N={n_sites}")
-    if sector == "zero_magnetization" and name == "tfim":
+    if sector == "zero_magnetization" and not MODELS[name].conserves_magnetization:
         where = "hilbert.sector" if "sector" in hi else "sampler.move"
-        raise SpecError(where, "the tfim does not conserve the magnetisation: use sampler.move: local and hilbert.sector: full")
+        raise SpecError(
+            where, f"the {name} does not conserve the magnetisation: use sampler.move: local and hilbert.sector: full"
+        )
     if s_kind == "metropolis" and (move == "exchange") != (sector == "zero_magnetization"):
         raise SpecError(
             "sampler.move",
@@ -352,17 +375,17 @@ def parse_spec(raw: Any) -> PointSpec:
         )
 
     ansatz = _ansatz(_required(top, "ansatz", "spec"), lattice, n_sites)
-    if s_kind == "direct" and ansatz.name not in AUTOREGRESSIVE_ANSATZE:
+    if s_kind == "direct" and (ansatz.module or not NETWORKS[ansatz.name].autoregressive):
         raise SpecError(
             "sampler.kind",
             "direct draws exact samples from the conditionals of an autoregressive ansatz "
-            f"(ansatz.name: {', '.join(AUTOREGRESSIVE_ANSATZE)}); got ansatz.name: {ansatz.name}. "
+            f"(ansatz.name: {', '.join(names(autoregressive=True))}); got ansatz {ansatz.module or ansatz.name}. "
             "Use sampler.kind: metropolis or exact for it",
         )
 
     op = _section(top.get("optimizer"), "optimizer", ("kind", "learning_rate", "diag_shift", "n_iter", "solver"))
     n_iter = _int(op.get("n_iter", 300), "optimizer.n_iter", minimum=1)
-    o_kind = _choice(op.get("kind", "sr"), "optimizer.kind", OPTIMIZER_KINDS)
+    o_kind = _choice(op.get("kind", "sr"), "optimizer.kind", tuple(OPTIMIZERS))
     optimizer = OptimizerSpec(
         kind=o_kind,
         learning_rate=_schedule(op.get("learning_rate", 0.01), "optimizer.learning_rate", n_iter),
@@ -395,22 +418,29 @@ ANSATZ_KEYS = (
 
 
 def _ansatz(raw: Any, lattice: LatticeSpec, n_sites: int) -> AnsatzSpec:
+    if isinstance(raw, dict) and "module" in raw:
+        return _plugin_ansatz(raw, n_sites)
     an = _section(raw, "ansatz", ANSATZ_KEYS)
-    a_name = _choice(_required(an, "name", "ansatz"), "ansatz.name", ANSATZ_NAMES)
-    symmetric = a_name in SYMMETRIC_ANSATZE
-    per_site = a_name in PER_SITE_FEATURE_ANSATZE
+    if "name" not in an:
+        allowed = ", ".join(NETWORKS)
+        raise SpecError("ansatz.name", f"missing required field: one of {allowed}, or ansatz.module for your own network")
+    a_name = _choice(an["name"], "ansatz.name", tuple(NETWORKS))
+    network = NETWORKS[a_name]
+    symmetric = network.symmetric
+    per_site = network.per_site_features
+    deep_names = ", ".join(names(deep=True))
 
-    if a_name in DEEP_ANSATZE:
+    if network.deep:
         layers = _int(an.get("layers", 1), "ansatz.layers", minimum=1)
     elif an.get("layers", 1) != 1 or isinstance(an.get("layers"), bool):
-        raise SpecError("ansatz.layers", f"{a_name} has one hidden layer (allowed: 1); layers apply to {', '.join(DEEP_ANSATZE)}")
+        raise SpecError("ansatz.layers", f"{a_name} has one hidden layer (allowed: 1); layers apply to {deep_names}")
     else:
         layers = 1
 
     features: tuple[int, ...] | None = None
     if "features" in an:
-        if a_name not in DEEP_ANSATZE:
-            raise SpecError("ansatz.features", f"applies to {', '.join(DEEP_ANSATZE)}; {a_name} is sized by ansatz.alpha")
+        if not network.deep:
+            raise SpecError("ansatz.features", f"applies to {deep_names}; {a_name} is sized by ansatz.alpha")
         f = an["features"]
         if isinstance(f, list):
             if len(f) != layers:
@@ -443,8 +473,10 @@ def _ansatz(raw: Any, lattice: LatticeSpec, n_sites: int) -> AnsatzSpec:
         symmetries = _choice(an.get("symmetries", "none"), "ansatz.symmetries", ("none",))
 
     readout = _choice(an.get("readout", "symmetric"), "ansatz.readout", READOUTS)
-    if readout != "symmetric" and a_name != "gcnn":
-        raise SpecError("ansatz.readout", f"applies to gcnn; {a_name} takes readout: symmetric (the default)")
+    if readout not in network.readouts:
+        with_readouts = ", ".join(n for n, net in NETWORKS.items() if readout in net.readouts)
+        takes = ", ".join(network.readouts)
+        raise SpecError("ansatz.readout", f"{readout} applies to {with_readouts}; {a_name} takes readout: {takes}")
     parametrization = _choice(an.get("parametrization", "direct"), "ansatz.parametrization", PARAMETRIZATIONS)
     if parametrization == "amplitude_phase":
         dtype = an.get("dtype", "float64")
@@ -467,6 +499,68 @@ def _ansatz(raw: Any, lattice: LatticeSpec, n_sites: int) -> AnsatzSpec:
         readout=readout,
     )
     return replace(spec, features=features or spec.default_features(n_sites))
+
+
+PLUGIN_KEYS = ("module", "kwargs", "name", "parametrization", "source_sha256")
+
+
+def _freeze(value: Any, path: str) -> Any:
+    """A YAML value as a hashable one: lists become tuples; mappings are refused (a kwarg takes
+    numbers, strings, booleans or lists of them)."""
+    if isinstance(value, list):
+        return tuple(_freeze(v, f"{path}[{i}]") for i, v in enumerate(value))
+    if value is None or isinstance(value, (bool, int, float, str)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SpecError(path, f"must be finite; got {value}")
+        return value
+    raise SpecError(path, f"must be a number, string, boolean, null or a list of them; got {type(value).__name__}")
+
+
+def _thaw(value: Any) -> Any:
+    return [_thaw(v) for v in value] if isinstance(value, tuple) else value
+
+
+def _plugin_ansatz(raw: dict, n_sites: int) -> AnsatzSpec:
+    """A researcher's own network (nqs_sweep.models.plugin), checked by abstract evaluation."""
+    an = _section(raw, "ansatz", PLUGIN_KEYS)
+    reference = an["module"]
+    if not isinstance(reference, str):
+        raise SpecError("ansatz.module", f"must be 'path/to/file.py:Name' or 'package.module:Name'; got {reference!r}")
+    kw = an.get("kwargs", {}) or {}
+    if not isinstance(kw, dict) or not all(isinstance(k, str) for k in kw):
+        raise SpecError("ansatz.kwargs", f"must be a mapping of keyword arguments; got {kw!r}")
+    kwargs = tuple(sorted((k, _freeze(v, f"ansatz.kwargs.{k}")) for k, v in kw.items()))
+    try:
+        resolved = plugin.resolve(reference)
+        signature = plugin.inspect(reference, {k: _thaw(v) for k, v in kwargs}, n_sites)
+    except plugin.PluginError as err:
+        raise SpecError("ansatz.module", f"{reference}: {err}") from None
+    digest = plugin.source_sha256(resolved.source)
+    if "source_sha256" in an and an["source_sha256"] != digest:
+        raise SpecError(
+            "ansatz.source_sha256",
+            f"{resolved.source} changed since this spec was written (it was {an['source_sha256']!r}, it is {digest!r}): "
+            "rerun the point from its study, or restore the file",
+        )
+    name = an.get("name", reference.split(":")[1])
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.+-]+", name):
+        raise SpecError("ansatz.name", f"a plug-in's label must be letters, digits and _.+-; got {name!r}")
+    parametrization = _choice(an.get("parametrization", "direct"), "ansatz.parametrization", PARAMETRIZATIONS)
+    if parametrization == "amplitude_phase" and signature.param_dtype not in REAL_DTYPES:
+        raise SpecError(
+            "ansatz.parametrization", f"amplitude_phase needs real parameters; {reference} has {signature.param_dtype}"
+        )
+    return AnsatzSpec(
+        name=name,
+        alpha=0.0,
+        dtype=signature.param_dtype,
+        activation="",
+        init_scale=0.0,
+        parametrization=parametrization,
+        module=reference,
+        kwargs=kwargs,
+        source_sha256=digest,
+    )
 
 
 class _Loader(yaml.SafeLoader):

@@ -178,7 +178,8 @@ def _coordinates(spec: PointSpec) -> list[tuple[str, Any]]:
         ("lattice", spec.lattice.kind),
         ("L", spec.lattice.L),
         ("ansatz", spec.ansatz.name),
-        ("alpha", int(alpha) if alpha == int(alpha) else alpha),
+        # a plug-in has no alpha: its kwargs name it, as settings that differ from the defaults
+        *([] if spec.ansatz.module else [("alpha", int(alpha) if alpha == int(alpha) else alpha)]),
         ("seed", spec.seed),
     ]
 
@@ -191,7 +192,10 @@ def point_path(spec: PointSpec, defaults: dict) -> str:
     reference = copy.deepcopy(defaults)
     reference["model"] = {"name": spec.model.name, **dict(spec.model.couplings)}
     reference.setdefault("lattice", {}).update(kind=spec.lattice.kind, L=spec.lattice.L)
-    reference.setdefault("ansatz", {}).update(name=spec.ansatz.name, alpha=spec.ansatz.alpha)
+    if spec.ansatz.module:
+        reference["ansatz"] = {**(reference.get("ansatz") or {}), "module": spec.ansatz.module, "name": spec.ansatz.name}
+    else:
+        reference.setdefault("ansatz", {}).update(name=spec.ansatz.name, alpha=spec.ansatz.alpha)
     reference["seed"] = spec.seed
     try:
         base = _flatten(parse_spec({**reference, "study": spec.study}).to_raw())

@@ -7,6 +7,7 @@ set of them is a valid table (design.md).
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -16,9 +17,11 @@ import pandas as pd
 
 from nqs_sweep import threads
 from nqs_sweep.checkpoint import atomic_write_bytes
-from nqs_sweep.spec import MODEL_COUPLINGS, PointSpec
+from nqs_sweep.spec import PointSpec, coupling_names
 
-COUPLING_COLUMNS = tuple(sorted({k for c in MODEL_COUPLINGS.values() for k in c}))
+# The couplings of the built-in models: every table has these columns (NaN where a model lacks
+# one); a model registered later adds its own couplings as further columns of its points.
+COUPLING_COLUMNS = coupling_names()
 
 
 def model_coordinates(spec: PointSpec) -> dict[str, Any]:
@@ -27,6 +30,7 @@ def model_coordinates(spec: PointSpec) -> dict[str, Any]:
     return {
         "model": spec.model.name,
         **{k: couplings.get(k, float("nan")) for k in COUPLING_COLUMNS},
+        **{k: v for k, v in couplings.items() if k not in COUPLING_COLUMNS},
         "lattice": spec.lattice.kind,
         "L": spec.lattice.L,
         "pbc": spec.lattice.pbc,
@@ -55,6 +59,13 @@ def coordinates(spec: PointSpec) -> dict[str, Any]:
         "marshall_sign": spec.marshall_sign,
         "seed": spec.seed,
         "spec_hash": spec.spec_hash,
+        # a plug-in network: what it is and with which arguments (absent for the built-in ones,
+        # whose tables keep the columns they always had)
+        **(
+            {"alpha": float("nan"), "module": spec.ansatz.module, "kwargs": json.dumps(spec.ansatz.kwargs_dict, sort_keys=True)}
+            if spec.ansatz.module
+            else {}
+        ),
     }
 
 

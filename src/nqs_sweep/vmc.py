@@ -18,7 +18,7 @@ from nqs_sweep import hilbert
 from nqs_sweep.estimators import centred_jacobian, local_energies
 from nqs_sweep.hamiltonians import Hamiltonian, build_hamiltonian
 from nqs_sweep.models import Ansatz
-from nqs_sweep.qgt import natural_gradient
+from nqs_sweep.optimizers import OPTIMIZERS
 from nqs_sweep.sampler import ChainState, Sample, direct_sample, exact_sample, init_chains, metropolis_sample
 from nqs_sweep.schedules import ScheduleValues, schedule_at, schedule_values
 from nqs_sweep.spec import PointSpec
@@ -54,8 +54,7 @@ def make_hyper(spec: PointSpec, dtype=jnp.float64) -> Hyper:
 
 
 def _transform(spec: PointSpec) -> optax.GradientTransformation:
-    # Adam rescales the energy gradient; SR/MinSR/SGD apply the direction as is.
-    return optax.scale_by_adam() if spec.optimizer.kind == "adam" else optax.identity()
+    return OPTIMIZERS[spec.optimizer.kind].transform()
 
 
 def init_state(spec: PointSpec, ansatz: Ansatz, key: jax.Array) -> VMCState:
@@ -94,7 +93,8 @@ def _energy_stats(sample: Sample, e_loc: jax.Array) -> Stats:
 def make_step(spec: PointSpec, ansatz: Ansatz):
     """The jitted optimisation step for this spec's static structure."""
     opt = spec.optimizer
-    transform = _transform(spec)
+    optimizer = OPTIMIZERS[opt.kind]
+    transform = optimizer.transform()
 
     def step(state: VMCState, key: jax.Array, hyper: Hyper) -> tuple[VMCState, dict]:
         sample, chains = draw_sample(spec, ansatz, state.theta, state.chains, key, hyper, spec.sampler.n_samples)
@@ -108,10 +108,7 @@ def make_step(spec: PointSpec, ansatz: Ansatz):
         lr = schedule_at(opt.learning_rate.kind, hyper.learning_rate, t)
         shift = schedule_at(opt.diag_shift.kind, hyper.diag_shift, t)
         force = jac.rmatvec(e_t)
-        fell_back = jnp.array(False)
-        direction = 2 * force  # sgd/adam: the energy gradient for real parameters
-        if opt.kind in ("sr", "minsr"):
-            direction, fell_back = natural_gradient(jac, e_t, force, shift, opt.kind, opt.solver)
+        direction, fell_back = optimizer.direction(jac, e_t, force, shift, opt.solver)
         update, opt_state = transform.update(direction, state.opt_state, state.theta)
         theta = state.theta - lr.astype(state.theta.dtype) * update
 

@@ -11,16 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
 from nqs_sweep.lattice import Lattice
-from nqs_sweep.models import amplitude_phase, arnn, ffnn, gcnn, rbm, rbm_symm
-from nqs_sweep.spec import PointSpec
 
-DTYPES = {"float64": jnp.float64, "complex128": jnp.complex128, "float32": jnp.float32, "complex64": jnp.complex64}
+# Each network module registers itself on import: one name here per network.
+from nqs_sweep.models import amplitude_phase, arnn, ffnn, gcnn, plugin, rbm, rbm_symm  # noqa: F401, I001
+from nqs_sweep.models.registry import DTYPES, NETWORKS, Network, register_network
+
+if TYPE_CHECKING:
+    from nqs_sweep.spec import PointSpec
+
+__all__ = ["DTYPES", "NETWORKS", "Ansatz", "Network", "make_ansatz", "register_network"]
 
 
 @dataclass(frozen=True)
@@ -89,51 +95,27 @@ class Ansatz:
 
 
 def make_ansatz(spec: PointSpec) -> Ansatz:
+    """The spec's network: a registered one (nqs_sweep.models.registry) or a plug-in module."""
     a = spec.ansatz
     lat = Lattice(spec.lattice.kind, spec.lattice.L, spec.lattice.pbc)
-    n = lat.n_sites
-    dtype = DTYPES[a.dtype]
-    kernels = {}
-    if a.name == "rbm":
-        size = round(a.alpha * n)
-        init_params = lambda key: rbm.init(key, n, size, dtype, a.init_scale)  # noqa: E731
-        log_psi_tree = rbm.log_psi
-        kernels = {"cache_tree": rbm.preactivations, "flip_tables_tree": rbm.flip_tables, "flip_ratio_tree": rbm.flip_ratio}
-        if not jnp.issubdtype(dtype, jnp.complexfloating):
-            kernels["jacobian_blocks_tree"] = rbm.jacobian_blocks
-    elif a.name == "ffnn":
-        init_params = lambda key: ffnn.init(key, n, a.features, dtype, a.init_scale)  # noqa: E731
-        log_psi_tree = ffnn.make_log_psi(a.activation)
-    elif a.name == "rbm_symm":
-        size = round(a.alpha)
-        init_params = lambda key: rbm_symm.init(key, n, size, dtype, a.init_scale)  # noqa: E731
-        group = lat.symmetry_group(a.symmetries)
-        log_psi_tree = rbm_symm.make_log_psi(group)
-        kernels = rbm_symm.expanded_kernels(group)
-    elif a.name == "gcnn":
-        group = lat.symmetry_group(a.symmetries)
-        init_params = lambda key: gcnn.init(key, n, len(group), a.features, dtype, a.init_scale, a.readout)  # noqa: E731
-        log_psi_tree = gcnn.make_log_psi(group, a.activation)
-    elif a.name in ("arnn", "arnn_conv"):
-        # a masked convolution ties weights by offset on rows of the lattice (a chain is one row)
-        width = None if a.name == "arnn" else (spec.lattice.L if lat.kind == "square" else n)
-        init_params = lambda key: arnn.init(key, n, a.features, dtype, a.init_scale, width)  # noqa: E731
-        conditionals = arnn.make_conditionals(n, a.activation, spec.sector == "zero_magnetization", width)
-        log_psi_tree = arnn.make_log_psi(conditionals)
-        draw = arnn.make_sampler(n, a.activation, spec.sector == "zero_magnetization", width)
-        kernels = {"conditionals_tree": conditionals, "draw_tree": draw}
+    if a.module:
+        built = plugin.build(a.module, a.kwargs_dict, lat.n_sites)
     else:
-        raise ValueError(f"unknown ansatz {a.name!r}")
+        built = NETWORKS[a.name].build(a, lat, spec.sector)
+    init_params, log_psi_tree, kernels = built.init_params, built.log_psi_tree, built.kernels
     if a.parametrization == "amplitude_phase":
         init_params, log_psi_tree, kernels = amplitude_phase.wrap(init_params, log_psi_tree, kernels)
     example = init_params(jax.random.key(0))
     flat, unravel = ravel_pytree(example)
+    real_output = not a.complex_output
+    if a.module:  # what the plug-in returns decides, not a spec field
+        real_output = not jnp.iscomplexobj(jax.eval_shape(log_psi_tree, example, jnp.ones((1, lat.n_sites))))
     return Ansatz(
         name=a.name,
-        n_sites=n,
+        n_sites=lat.n_sites,
         n_params=int(flat.size),
         is_complex=jnp.iscomplexobj(flat),
-        real_output=not a.complex_output,
+        real_output=real_output,
         real_dtype=jnp.finfo(flat.dtype).dtype,
         init_params=init_params,
         log_psi_tree=log_psi_tree,

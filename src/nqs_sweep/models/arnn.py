@@ -44,6 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nqs_sweep.models.activations import HIDDEN_ACTIVATIONS
+from nqs_sweep.models.registry import DTYPES, Built, Network, register_network
 
 
 def mask_pairs(n_sites: int, strict: bool, width: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -181,3 +182,31 @@ def make_sampler(n_sites: int, activation: str, zero_magnetization: bool, width:
         return jax.lax.fori_loop(0, n_sites, site, (tuple(pre), counts, s0))[2]
 
     return draw
+
+
+def _builder(convolutional: bool):
+    def build(a, lattice, sector: str) -> Built:
+        n, dtype = lattice.n_sites, DTYPES[a.dtype]
+        # a masked convolution ties weights by offset on rows of the lattice (a chain is one row)
+        width = (lattice.L if lattice.kind == "square" else n) if convolutional else None
+        zero_m = sector == "zero_magnetization"
+        conditionals = make_conditionals(n, a.activation, zero_m, width)
+        kernels = {"conditionals_tree": conditionals, "draw_tree": make_sampler(n, a.activation, zero_m, width)}
+        return Built(lambda key: init(key, n, a.features, dtype, a.init_scale, width), make_log_psi(conditionals), kernels)
+
+    return build
+
+
+register_network(
+    Network("arnn", _builder(False), "autoregressive dense network", deep=True, per_site_features=True, autoregressive=True)
+)
+register_network(
+    Network(
+        "arnn_conv",
+        _builder(True),
+        "autoregressive masked-convolution network",
+        deep=True,
+        per_site_features=True,
+        autoregressive=True,
+    )
+)

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from nqs_sweep.models.activations import HIDDEN_ACTIVATIONS, LOG_ACTIVATIONS
+from nqs_sweep.models.registry import DTYPES, Built, Network, register_network
 
 
 def init(key: jax.Array, n_sites: int, widths: tuple[int, ...], dtype, scale: float) -> dict:
@@ -53,3 +54,11 @@ def make_log_psi(activation: str):
         return shift[..., 0] + jnp.log(jnp.sum(jnp.exp(terms - shift), axis=-1))
 
     return log_psi
+
+
+def build(a, lattice, sector: str) -> Built:
+    n, dtype = lattice.n_sites, DTYPES[a.dtype]
+    return Built(lambda key: init(key, n, a.features, dtype, a.init_scale), make_log_psi(a.activation), {})
+
+
+register_network(Network("ffnn", build, "feed-forward network with a log-sum-exp output", deep=True))

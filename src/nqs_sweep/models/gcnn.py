@@ -28,6 +28,7 @@ import numpy as np
 
 from nqs_sweep.lattice import group_tables
 from nqs_sweep.models.activations import HIDDEN_ACTIVATIONS
+from nqs_sweep.models.registry import DTYPES, Built, Network, register_network
 
 
 def init(
@@ -91,3 +92,24 @@ def make_log_psi(perms: np.ndarray, activation: str):
         return shift[..., 0] + jnp.log(jnp.sum(jnp.exp(cz - shift), axis=-1))
 
     return log_psi
+
+
+def build(a, lattice, sector: str) -> Built:
+    n, dtype = lattice.n_sites, DTYPES[a.dtype]
+    group = lattice.symmetry_group(a.symmetries)
+    return Built(
+        lambda key: init(key, n, len(group), a.features, dtype, a.init_scale, a.readout), make_log_psi(group, a.activation), {}
+    )
+
+
+register_network(
+    Network(
+        "gcnn",
+        build,
+        "group-convolutional network over a lattice group",
+        deep=True,
+        symmetric=True,
+        per_site_features=True,
+        readouts=("symmetric", "dense"),
+    )
+)

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from nqs_sweep.models.activations import log_cosh
+from nqs_sweep.models.registry import DTYPES, Built, Network, register_network
 
 
 def init(key: jax.Array, n_sites: int, n_hidden: int, dtype, scale: float) -> dict:
@@ -87,3 +88,15 @@ def jacobian_blocks(params: dict, s: jnp.ndarray) -> dict:
     s = s.astype(params["W"].dtype)
     t = jnp.tanh(preactivations(params, s))
     return {"a": (s, None), "b": (t, None), "W": (t, s)}
+
+
+def build(a, lattice, sector: str) -> Built:
+    n, dtype = lattice.n_sites, DTYPES[a.dtype]
+    size = round(a.alpha * n)
+    kernels = {"cache_tree": preactivations, "flip_tables_tree": flip_tables, "flip_ratio_tree": flip_ratio}
+    if not jnp.issubdtype(dtype, jnp.complexfloating):
+        kernels["jacobian_blocks_tree"] = jacobian_blocks
+    return Built(lambda key: init(key, n, size, dtype, a.init_scale), log_psi, kernels)
+
+
+register_network(Network("rbm", build, "restricted Boltzmann machine, alpha N hidden units"))

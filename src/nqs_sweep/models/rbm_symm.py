@@ -19,6 +19,7 @@ import numpy as np
 
 from nqs_sweep.models import rbm
 from nqs_sweep.models.activations import log_cosh
+from nqs_sweep.models.registry import DTYPES, Built, Network, register_network
 
 
 def init(key: jax.Array, n_sites: int, n_features: int, dtype, scale: float) -> dict:
@@ -64,3 +65,15 @@ def expanded_kernels(perms: np.ndarray) -> dict:
         "flip_tables_tree": lambda params: rbm.flip_tables(expand(params)),
         "flip_ratio_tree": rbm.flip_ratio,
     }
+
+
+def build(a, lattice, sector: str) -> Built:
+    n, dtype = lattice.n_sites, DTYPES[a.dtype]
+    size = round(a.alpha)
+    group = lattice.symmetry_group(a.symmetries)
+    return Built(lambda key: init(key, n, size, dtype, a.init_scale), make_log_psi(group), expanded_kernels(group))
+
+
+register_network(
+    Network("rbm_symm", build, "RBM with filters shared over a lattice group", symmetric=True, per_site_features=True)
+)

@@ -1,0 +1,68 @@
+"""The networks the spec can name, each registered by its own module.
+
+A network module calls :func:`register_network` once, at import, with what the spec parser
+needs to know of it (which width and depth fields it takes, whether it sums over a lattice
+group, whether it is autoregressive) and how to build it. The spec parser, the JSON schema
+check, the table coordinates and ``make_ansatz`` read this table; nothing else lists names.
+
+A researcher's own network does not register: the spec names it by module
+(``ansatz: {module: "my_nets.py:MyNet"}``, nqs_sweep.models.plugin).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jax.numpy as jnp
+
+DTYPES = {"float64": jnp.float64, "complex128": jnp.complex128, "float32": jnp.float32, "complex64": jnp.complex64}
+
+
+@dataclass(frozen=True)
+class Built:
+    """A network made concrete for one lattice and sector: parameter init, batched log ψ on the
+    parameter pytree, and the optional fast kernels (the keyword fields of models.Ansatz)."""
+
+    init_params: Callable  # key -> pytree
+    log_psi_tree: Callable  # (pytree, s (..., N)) -> log ψ (...)
+    kernels: dict[str, Callable]
+
+
+@dataclass(frozen=True)
+class Network:
+    """One registered ansatz.
+
+    ``build(ansatz_spec, lattice, sector) -> Built``. The flags say which spec fields apply:
+    ``deep`` takes ansatz.layers and ansatz.features; ``symmetric`` sums over the lattice group
+    of ansatz.symmetries (and needs periodic boundaries); ``per_site_features`` counts its width
+    in features per group element or per site (alpha is then that number, not alpha N units);
+    ``autoregressive`` has normalised conditionals (sampler.kind: direct); ``readouts`` are the
+    values ansatz.readout may take.
+    """
+
+    name: str
+    build: Callable[[Any, Any, str], Built]
+    description: str
+    deep: bool = False
+    symmetric: bool = False
+    per_site_features: bool = False
+    autoregressive: bool = False
+    readouts: tuple[str, ...] = ("symmetric",)
+
+
+NETWORKS: dict[str, Network] = {}
+
+
+def register_network(network: Network) -> Network:
+    """Add a network under its name (a second registration of one name is refused)."""
+    if network.name in NETWORKS and NETWORKS[network.name] != network:
+        raise ValueError(f"a network named {network.name!r} is already registered")
+    NETWORKS[network.name] = network
+    return network
+
+
+def names(**flags: bool) -> tuple[str, ...]:
+    """Registered names, in registration order, whose flags have the given values."""
+    return tuple(n for n, net in NETWORKS.items() if all(getattr(net, k) == v for k, v in flags.items()))
