@@ -11,8 +11,8 @@ from functools import reduce
 
 import numpy as np
 
-from nqs_sweep.hilbert import sector_indices
-from nqs_sweep.lattice import Lattice
+from nqs_sweep.physics.hilbert import sector_indices
+from nqs_sweep.physics.lattice import Lattice
 from nqs_sweep.spec import PointSpec
 
 SX = np.array([[0, 1], [1, 0]], dtype=complex)

@@ -14,10 +14,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nqs_sweep import hilbert
 from nqs_sweep.estimators import centred_real_rows, log_derivatives
-from nqs_sweep.lattice import Lattice, group_tables
 from nqs_sweep.models import make_ansatz
+from nqs_sweep.physics import hilbert
+from nqs_sweep.physics.lattice import Lattice, group_tables
 from nqs_sweep.qgt import qgt_spectrum, ranks
 from nqs_sweep.sampler import exact_sample
 from nqs_sweep.spec import SpecError, parse_spec

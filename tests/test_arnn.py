@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from nqs_sweep import hilbert
 from nqs_sweep.initial_states import product_state_theta
 from nqs_sweep.models import make_ansatz
+from nqs_sweep.physics import hilbert
 from nqs_sweep.sampler import direct_sample
 from nqs_sweep.spec import SpecError, parse_spec
 
@@ -200,7 +200,7 @@ def test_vmc_with_direct_samples_reaches_the_ising_ground_state(tmp_path):
     import pandas as pd
 
     from nqs_sweep.driver import run_vmc
-    from nqs_sweep.exact import ground_state
+    from nqs_sweep.physics.exact import ground_state
 
     spec = parse_spec(
         {

@@ -76,7 +76,7 @@ def test_unknown_workload_is_refused_with_the_allowed_names():
 
 @pytest.mark.parametrize("L", [6, 8])
 def test_tfim_reference_energy_matches_exact_diagonalisation(L):
-    from nqs_sweep.exact import ground_state
+    from nqs_sweep.physics.exact import ground_state
     from nqs_sweep.spec import parse_spec
 
     spec = parse_spec(

@@ -208,7 +208,7 @@ def test_every_optimizer_lowers_the_energy_toward_the_exact_one(tmp_path, optimi
         "marshall_sign": True,
     }
     spec = parse_spec(raw)
-    from nqs_sweep.exact import ground_state
+    from nqs_sweep.physics.exact import ground_state
 
     exact = ground_state(spec).energy
     summary = run_vmc(spec, tmp_path / "run", exact_energy=exact, show_progress=False)

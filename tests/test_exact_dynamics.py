@@ -5,8 +5,8 @@ import pytest
 import scipy.linalg
 from tests.reference import dense_hamiltonian
 
-from nqs_sweep import hilbert
-from nqs_sweep.exact_dynamics import exact_trajectory, initial_vector, krylov_propagate
+from nqs_sweep.physics import hilbert
+from nqs_sweep.physics.exact_dynamics import exact_trajectory, initial_vector, krylov_propagate
 from nqs_sweep.quench import parse_quench
 
 

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from nqs_sweep import hilbert
+from nqs_sweep.physics import hilbert
 
 
 @pytest.mark.parametrize("sector", ["full", "zero_magnetization"])

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from nqs_sweep.lattice import Lattice
+from nqs_sweep.physics.lattice import Lattice
 
 LATTICES = [
     pytest.param(Lattice("chain", 6, True), id="chain-L6-pbc"),

@@ -10,11 +10,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nqs_sweep import hilbert
 from nqs_sweep.estimators import centred_jacobian, centred_real_rows, local_energies, log_derivatives
-from nqs_sweep.hamiltonians import build_hamiltonian, connected_moves
 from nqs_sweep.local_updates import connected_log_ratios, flip_context, flip_log_ratio, flipped, init_cache
 from nqs_sweep.models import make_ansatz
+from nqs_sweep.physics import hilbert
+from nqs_sweep.physics.hamiltonians import build_hamiltonian, connected_moves
 from nqs_sweep.spec import parse_spec
 
 CASES = {

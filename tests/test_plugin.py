@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from nqs_sweep.estimators import local_energies
-from nqs_sweep.hamiltonians import build_hamiltonian
-from nqs_sweep.hilbert import all_states
 from nqs_sweep.models import make_ansatz
+from nqs_sweep.physics.hamiltonians import build_hamiltonian
+from nqs_sweep.physics.hilbert import all_states
 from nqs_sweep.spec import SpecError, parse_spec
 from nqs_sweep.vmc import init_state, make_evaluate, make_hyper
 from reference import dense_hamiltonian
@@ -146,3 +146,25 @@ def test_netket_rbm_runs_as_a_plugin_and_matches_the_builtin_rbm():
         np.asarray(theirs.log_psi(theta_theirs, states)), np.asarray(ours.log_psi(theta_ours, states)), atol=1e-12
     )
     assert nk.__version__
+
+
+def test_netket_rbm_as_a_plugin_reaches_the_energy_of_the_builtin_rbm():
+    """Both optimised by the same SR on the exact enumeration from their own initial states:
+    the same network class reaches the same energy (the exact one of the L = 6 Ising chain)."""
+    pytest.importorskip("netket")
+    import nqs_sweep
+
+    def run(ansatz):
+        raw = {
+            "model": {"name": "tfim", "J": 1.0, "h": 1.0},
+            "lattice": {"kind": "chain", "L": 6},
+            "ansatz": ansatz,
+            "sampler": {"kind": "exact"},
+            "optimizer": {"kind": "sr", "learning_rate": 0.05, "n_iter": 200},
+        }
+        return nqs_sweep.run(raw).summary.iloc[0]
+
+    theirs = run({"module": "netket.models:RBM", "kwargs": {"alpha": 1, "param_dtype": "float64"}})
+    ours = run({"name": "rbm", "alpha": 1, "dtype": "float64", "init_scale": 0.01})
+    assert theirs["rel_error"] < 1e-3 and ours["rel_error"] < 1e-3, (theirs["rel_error"], ours["rel_error"])
+    assert theirs["energy"] == pytest.approx(ours["energy"], rel=1e-3)

@@ -7,11 +7,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from nqs_sweep import checkpoint, cli, hilbert
+from nqs_sweep import checkpoint, cli
 from nqs_sweep.driver import CHECKPOINT, run_vmc
 from nqs_sweep.estimators import centred_real_rows, local_energies, log_derivatives
-from nqs_sweep.hamiltonians import build_hamiltonian
 from nqs_sweep.models import make_ansatz
+from nqs_sweep.physics import hilbert
+from nqs_sweep.physics.hamiltonians import build_hamiltonian
 from nqs_sweep.qgt import qgt_spectrum, ranks
 from nqs_sweep.sampler import exact_sample
 from nqs_sweep.spec import parse_spec

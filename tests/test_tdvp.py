@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from tests.reference import dense_hamiltonian
 
-from nqs_sweep import hilbert
 from nqs_sweep.estimators import log_derivatives
 from nqs_sweep.models import make_ansatz
+from nqs_sweep.physics import hilbert
 from nqs_sweep.quench import Regularization, parse_quench
 from nqs_sweep.sampler import init_chains
 from nqs_sweep.tdvp import make_rhs, regularised_direction

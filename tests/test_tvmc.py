@@ -13,10 +13,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from nqs_sweep import cli, hilbert
-from nqs_sweep.exact import ground_state
+from nqs_sweep import cli
 from nqs_sweep.initial_states import product_state_theta
 from nqs_sweep.models import make_ansatz
+from nqs_sweep.physics import hilbert
+from nqs_sweep.physics.exact import ground_state
 from nqs_sweep.quench import parse_quench
 from nqs_sweep.tvmc import run_tvmc
 

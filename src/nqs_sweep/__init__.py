@@ -26,3 +26,29 @@ if _requested is not None:
 jax.config.update("jax_enable_x64", True)
 
 __version__ = "0.1.0"
+
+# The public API (nqs_sweep.api and the registries), imported on first use so that
+# `import nqs_sweep` stays cheap for the workflow's study expansion and the CLI's checks.
+_API = {
+    "run": "nqs_sweep.api",
+    "load": "nqs_sweep.api",
+    "exact": "nqs_sweep.api",
+    "Result": "nqs_sweep.api",
+    "SpecError": "nqs_sweep.spec",
+    "parse_spec": "nqs_sweep.spec",
+    "register_network": "nqs_sweep.models.registry",
+    "Network": "nqs_sweep.models.registry",
+    "register_model": "nqs_sweep.physics.hamiltonians",
+    "Model": "nqs_sweep.physics.hamiltonians",
+    "register_optimizer": "nqs_sweep.optimizers",
+    "Optimizer": "nqs_sweep.optimizers",
+}
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str):
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'nqs_sweep' has no attribute {name!r}")

@@ -15,7 +15,7 @@ from typing import Any
 import jax
 import numpy as np
 
-_META = "__meta__"
+META = "__meta__"
 
 
 def atomic_write_bytes(path: Path, write) -> None:
@@ -32,7 +32,7 @@ def atomic_write_bytes(path: Path, write) -> None:
 def save(path: str | Path, state: Any, meta: dict) -> None:
     leaves = jax.tree_util.tree_leaves(state)
     arrays = {f"leaf_{i:04d}": np.asarray(jax.device_get(leaf)) for i, leaf in enumerate(leaves)}
-    arrays[_META] = np.array(json.dumps(meta))
+    arrays[META] = np.array(json.dumps(meta))
     atomic_write_bytes(Path(path), lambda f: np.savez(f, **arrays))
 
 
@@ -40,8 +40,8 @@ def load(path: str | Path, template: Any) -> tuple[Any, dict]:
     """Restore a state shaped like ``template``; returns (state, meta)."""
     leaves, treedef = jax.tree_util.tree_flatten(template)
     with np.load(path, allow_pickle=False) as data:
-        meta = json.loads(str(data[_META]))
-        stored = sorted(k for k in data.files if k != _META)
+        meta = json.loads(str(data[META]))
+        stored = sorted(k for k in data.files if k != META)
         if len(stored) != len(leaves):
             raise ValueError(f"checkpoint {path} has {len(stored)} arrays, the state needs {len(leaves)}")
         restored = []

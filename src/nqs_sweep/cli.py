@@ -1,5 +1,8 @@
 """The ``nqs-sweep`` command line: vmc, tvmc, exact, qgt, sampling, threads, validate.
 
+A layer over the Python API (nqs_sweep.api) and the run lifecycle: argument checks, exit
+codes and printed lines.
+
 Exit codes: 0 done (including a run that diverged: that is a result), 1 the run
 failed (recorded in summary.parquet with status 'failed'; 0 with --record-failures),
 2 bad input (nothing is computed and nothing is written).
@@ -10,17 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 import traceback
 from pathlib import Path
 
 import pandas as pd
 
-from nqs_sweep import hilbert, threads
+from nqs_sweep import threads
+from nqs_sweep.api import AUTO_EXACT_DYNAMICS_MAX_DIM, AUTO_EXACT_MAX_DIM, exact_table
+from nqs_sweep.physics import hilbert
 from nqs_sweep.spec import PointSpec, SpecError, load_spec
 
-# `--exact auto` computes the reference inline up to this dimension (seconds).
-AUTO_EXACT_MAX_DIM = 2**20
 EXACT_TABLE = "exact.parquet"
 
 
@@ -29,42 +31,12 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _int64_or_float(n: int) -> int | float:
-    # 2^80 states of a long chain do not fit a Parquet int64.
-    return n if n < 2**63 else float(n)
-
-
-def exact_table(spec: PointSpec) -> pd.DataFrame:
-    """The exact ground-state energy: free fermions for the periodic Ising chain (any L), else Lanczos."""
-    from nqs_sweep.exact import free_fermion_energy, ground_state, has_closed_form
-    from nqs_sweep.tables import model_coordinates, provenance
-
-    start = time.perf_counter()
-    if has_closed_form(spec):
-        energy, method = free_fermion_energy(spec.lattice.L, spec.model.coupling("J"), spec.model.coupling("h")), "free_fermions"
-    else:
-        energy, method = ground_state(spec).energy, "lanczos"
-    return pd.DataFrame(
-        [
-            {
-                **model_coordinates(spec),
-                "exact_energy": energy,
-                "exact_energy_per_site": energy / spec.n_sites,
-                "hilbert_dim": _int64_or_float(hilbert.hilbert_dim(spec.n_sites, spec.sector)),
-                "method": method,
-                "runtime_s": time.perf_counter() - start,
-                **provenance(),
-            }
-        ]
-    )
-
-
 def _exact_energy_from(arg: str, spec: PointSpec) -> float | None:
     """Resolve --exact before compute: 'none', 'auto', or an exact.parquet to join."""
     if arg == "none":
         return None
     if arg == "auto":
-        from nqs_sweep.exact import has_closed_form
+        from nqs_sweep.physics.exact import has_closed_form
 
         if hilbert.hilbert_dim(spec.n_sites, spec.sector) > AUTO_EXACT_MAX_DIM and not has_closed_form(spec):
             return None
@@ -149,10 +121,6 @@ def cmd_vmc(args: argparse.Namespace) -> int:
     return 0
 
 
-# `--exact auto` evolves the exact state up to this dimension (L = 20 in the full space).
-AUTO_EXACT_DYNAMICS_MAX_DIM = 2**20
-
-
 def _check_initial_run(q, run: Path) -> None:
     """--initial-run must hold a finished ground-state run of this quench's initial point."""
     from nqs_sweep.quench import initial_point_spec, same_state_space
@@ -213,7 +181,7 @@ def cmd_exact(args: argparse.Namespace) -> int:
     try:
         spec = load_spec(args.spec)
         _check_out(args.out)
-        from nqs_sweep.exact import check_feasible, has_closed_form
+        from nqs_sweep.physics.exact import check_feasible, has_closed_form
 
         if not has_closed_form(spec):
             check_feasible(spec)

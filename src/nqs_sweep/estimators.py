@@ -5,9 +5,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from nqs_sweep.hamiltonians import Hamiltonian, connected_elements, connected_moves, diagonal
 from nqs_sweep.jacobian import DenseJacobian, FactoredJacobian
 from nqs_sweep.local_updates import connected_log_ratios, flip_context
+from nqs_sweep.physics.hamiltonians import Hamiltonian, connected_elements, connected_moves, diagonal
 from nqs_sweep.sampler import LogPsi
 
 # Moves (configuration × connected term) evaluated at once by local_energies. The RBM's ratio

@@ -16,8 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from nqs_sweep.estimators import local_energies
-from nqs_sweep.hamiltonians import Hamiltonian
-from nqs_sweep.lattice import Lattice
+from nqs_sweep.physics.hamiltonians import Hamiltonian
+from nqs_sweep.physics.lattice import Lattice
 from nqs_sweep.sampler import LogPsi
 
 

@@ -16,8 +16,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nqs_sweep import hilbert
 from nqs_sweep.local_updates import flip_context, flip_log_ratio, flipped, init_cache
+from nqs_sweep.physics import hilbert
 
 
 class ChainState(NamedTuple):

@@ -17,11 +17,11 @@ from typing import Any
 
 import yaml
 
-from nqs_sweep.hamiltonians import MODELS
-from nqs_sweep.lattice import LATTICE_KINDS, Lattice
 from nqs_sweep.models import plugin
 from nqs_sweep.models.registry import NETWORKS, names
 from nqs_sweep.optimizers import OPTIMIZERS
+from nqs_sweep.physics.hamiltonians import MODELS
+from nqs_sweep.physics.lattice import LATTICE_KINDS, Lattice
 
 # The networks (and which fields each takes) are those registered in nqs_sweep.models.registry,
 # read when a spec is parsed, so a network registered by a user is accepted like ours.

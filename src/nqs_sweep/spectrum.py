@@ -15,10 +15,11 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from nqs_sweep import checkpoint, hilbert
+from nqs_sweep import checkpoint
 from nqs_sweep.driver import CHECKPOINT, HISTORY, PARTIAL_HISTORY, RUN_SPEC, SNAPSHOTS, SUMMARY, load_snapshots
 from nqs_sweep.estimators import centred_real_rows, local_energies, log_derivatives
 from nqs_sweep.models import Ansatz, make_ansatz
+from nqs_sweep.physics import hilbert
 from nqs_sweep.qgt import qgt_spectrum, ranks
 from nqs_sweep.sampler import exact_sample
 from nqs_sweep.spec import PointSpec, SpecError, load_spec
@@ -67,7 +68,7 @@ def unfinished_row(run: Path, row: dict) -> pd.DataFrame:
 def make_infidelity(spec: PointSpec, ansatz: Ansatz):
     """θ -> 1 - |⟨ψ_exact|ψθ⟩|² over the sector (both normalised); NaN past INFIDELITY_MAX_DIM.
     The exact state, the enumeration and the compiled log ψ are made once, for every θ of a run."""
-    from nqs_sweep.exact import ground_state
+    from nqs_sweep.physics.exact import ground_state
 
     if hilbert.hilbert_dim(spec.n_sites, spec.sector) > INFIDELITY_MAX_DIM:
         return lambda theta: float("nan")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from nqs_sweep import hilbert
+from nqs_sweep.physics import hilbert
 from nqs_sweep.quench import QuenchSpec, initial_point_spec, parse_quench
 from nqs_sweep.spec import LATER_FIELDS, PointSpec, SpecError, parse_spec
 
@@ -101,6 +101,12 @@ def _merge_model(base: dict, over: dict) -> dict:
     if isinstance(over.get("model"), dict) and isinstance(base.get("model"), dict):
         b, o = base["model"], over["model"]
         merged["model"] = {**b, **o} if o.get("name", b.get("name")) == b.get("name") else dict(o)
+    if isinstance(over.get("ansatz"), dict) and isinstance(base.get("ansatz"), dict):
+        # a point that names a built-in network under plug-in defaults (or a plug-in under
+        # built-in ones) takes its ansatz whole: the two kinds share no fields
+        b, o = base["ansatz"], over["ansatz"]
+        if ("module" in o) != ("module" in b) and ("module" in o or "name" in o):
+            merged["ansatz"] = dict(o)
     return merged
 
 
@@ -242,7 +248,7 @@ def expand_study(config: Any) -> Study:
     if not isinstance(exact, dict) or set(exact) - {"max_dim"}:
         raise StudyError("exact", "allowed keys: max_dim")
     max_dim = exact.get("max_dim", DEFAULT_EXACT_MAX_DIM)
-    from nqs_sweep.exact import MAX_EXACT_DIM
+    from nqs_sweep.physics.exact import MAX_EXACT_DIM
 
     if isinstance(max_dim, bool) or not isinstance(max_dim, int) or not 0 <= max_dim <= MAX_EXACT_DIM:
         raise StudyError("exact.max_dim", f"must be an integer in [0, {MAX_EXACT_DIM}]; got {max_dim!r}")
@@ -287,7 +293,7 @@ def expand_study(config: Any) -> Study:
                 parsed.append(("quenches", {}, init))
                 paths.append(q.initial_point)
 
-    from nqs_sweep.exact import has_closed_form
+    from nqs_sweep.physics.exact import has_closed_form
 
     points, references = [], {}
     for (_, _, spec), path in zip(parsed, paths):

@@ -35,9 +35,9 @@ from nqs_sweep.devices import describe, place_chains
 from nqs_sweep.driver import start_run
 from nqs_sweep.estimators import local_energies
 from nqs_sweep.integrators import TABLEAUX, error_ratio, next_dt, rk_step
-from nqs_sweep.lattice import Lattice
 from nqs_sweep.models import Ansatz, make_ansatz
 from nqs_sweep.observables import local_observables
+from nqs_sweep.physics.lattice import Lattice
 from nqs_sweep.progress import Progress
 from nqs_sweep.quench import QuenchSpec, initial_point_spec
 from nqs_sweep.sampler import ChainState, init_chains
@@ -193,8 +193,8 @@ def run_tvmc(
     initial_exact_energy = float("nan")
     if exact:
         if not (out / EXACT).exists():
-            from nqs_sweep.exact import ground_state
-            from nqs_sweep.exact_dynamics import exact_trajectory
+            from nqs_sweep.physics.exact import ground_state
+            from nqs_sweep.physics.exact_dynamics import exact_trajectory
 
             v0 = None
             if q.initial.kind == "ground_state":

@@ -14,11 +14,11 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from nqs_sweep import hilbert
 from nqs_sweep.estimators import centred_jacobian, local_energies
-from nqs_sweep.hamiltonians import Hamiltonian, build_hamiltonian
 from nqs_sweep.models import Ansatz
 from nqs_sweep.optimizers import OPTIMIZERS
+from nqs_sweep.physics import hilbert
+from nqs_sweep.physics.hamiltonians import Hamiltonian, build_hamiltonian
 from nqs_sweep.sampler import ChainState, Sample, direct_sample, exact_sample, init_chains, metropolis_sample
 from nqs_sweep.schedules import ScheduleValues, schedule_at, schedule_values
 from nqs_sweep.spec import PointSpec

@@ -17,11 +17,10 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from nqs_sweep.lattice import Lattice
-
 # Each network module registers itself on import: one name here per network.
 from nqs_sweep.models import amplitude_phase, arnn, ffnn, gcnn, plugin, rbm, rbm_symm  # noqa: F401, I001
 from nqs_sweep.models.registry import DTYPES, NETWORKS, Network, register_network
+from nqs_sweep.physics.lattice import Lattice
 
 if TYPE_CHECKING:
     from nqs_sweep.spec import PointSpec

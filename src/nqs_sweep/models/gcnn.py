@@ -26,9 +26,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nqs_sweep.lattice import group_tables
 from nqs_sweep.models.activations import HIDDEN_ACTIVATIONS
 from nqs_sweep.models.registry import DTYPES, Built, Network, register_network
+from nqs_sweep.physics.lattice import group_tables
 
 
 def init(

@@ -16,10 +16,10 @@ import time
 
 import numpy as np
 
-from nqs_sweep import hilbert
-from nqs_sweep.exact import full_space_operator, ground_state, sector_matrix
-from nqs_sweep.hamiltonians import build_hamiltonian
-from nqs_sweep.lattice import Lattice
+from nqs_sweep.physics import hilbert
+from nqs_sweep.physics.exact import full_space_operator, ground_state, sector_matrix
+from nqs_sweep.physics.hamiltonians import build_hamiltonian
+from nqs_sweep.physics.lattice import Lattice
 from nqs_sweep.quench import QuenchSpec, initial_point_spec
 
 KRYLOV_DIM = 24

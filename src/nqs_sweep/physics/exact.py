@@ -16,8 +16,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-from nqs_sweep import hilbert
-from nqs_sweep.hamiltonians import Hamiltonian, build_hamiltonian
+from nqs_sweep.physics import hilbert
+from nqs_sweep.physics.hamiltonians import Hamiltonian, build_hamiltonian
 from nqs_sweep.spec import PointSpec, SpecError
 
 # Largest Hilbert (or sector) dimension we diagonalise: the full space of 24 spins,

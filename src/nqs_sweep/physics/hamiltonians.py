@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
-from nqs_sweep.lattice import Lattice
+from nqs_sweep.physics.lattice import Lattice
 
 if TYPE_CHECKING:
     from nqs_sweep.spec import PointSpec
