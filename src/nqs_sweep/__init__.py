@@ -42,6 +42,8 @@ _API = {
     "Model": "nqs_sweep.physics.hamiltonians",
     "register_optimizer": "nqs_sweep.optimizers",
     "Optimizer": "nqs_sweep.optimizers",
+    "register_observable": "nqs_sweep.observables",
+    "Observable": "nqs_sweep.observables",
 }
 __all__ = sorted(_API)
 

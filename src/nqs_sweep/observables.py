@@ -5,16 +5,22 @@ O_loc(s) = Σ_s' O_ss' ψ(s')/ψ(s), averaged over |ψ|² samples like the energ
   sz     (1/N) Σ_i σᶻ_i          diagonal
   zz_nn  (1/N_b) Σ_⟨ij⟩ σᶻ_i σᶻ_j  diagonal, over the lattice's nearest-neighbour bonds
   energy                          the local energy of the evolving Hamiltonian
-With the Marshall rotation the state lives in the rotated frame, where σˣ_i picks
-up a sign on sublattice 1; the σᶻ observables are unchanged by it.
+Each is registered (``register_observable``) with its local estimator and its exact one on a
+state vector; a new observable is one registration. With the Marshall rotation the state
+lives in the rotated frame, where σˣ_i picks up a sign on sublattice 1; the σᶻ observables
+are unchanged by it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nqs_sweep import registry
 from nqs_sweep.estimators import local_energies
 from nqs_sweep.physics.hamiltonians import Hamiltonian
 from nqs_sweep.physics.lattice import Lattice
@@ -38,21 +44,91 @@ def sx_operator(lat: Lattice, marshall_sign: bool) -> Hamiltonian:
     )
 
 
+@dataclass(frozen=True)
+class Observable:
+    """One registered observable, with its two estimators.
+
+    ``local(lat, marshall_sign, log_psi, theta, s (B, N), e_loc (B,)) -> (B,)``: the local
+    value O_loc(s) = Σ_s' O_ss' ψ(s')/ψ(s), averaged over |ψ|² samples like the energy.
+    ``exact(ctx, v) -> float``: ⟨v|O|v⟩/⟨v|v⟩ on a state vector of the sector's basis
+    (nqs_sweep.physics.exact_dynamics builds ``ctx``: lattice, spins per site, the Hamiltonian).
+    A diagonal observable gives ``diagonal(ctx) -> values per basis state`` instead, computed
+    once per trajectory. ``full_space_only``: its O leaves the zero-magnetisation sector.
+    """
+
+    name: str
+    local: Callable
+    description: str
+    exact: Callable | None = None
+    diagonal: Callable | None = None
+    full_space_only: bool = False
+
+
+OBSERVABLES: dict[str, Observable] = {}
+
+
+def register_observable(observable: Observable) -> Observable:
+    if (observable.exact is None) == (observable.diagonal is None):
+        raise ValueError(f"observable {observable.name!r}: give exactly one of exact and diagonal")
+    return registry.add(OBSERVABLES, observable, "observable")
+
+
+def _sx_exact(ctx, v: np.ndarray) -> float:
+    n = ctx.n_sites
+    idx = np.arange(v.size, dtype=np.int64)
+    total = 0.0
+    for i in range(n):
+        sign = -1.0 if (ctx.marshall_sign and ctx.lattice.sublattice[i] == 1) else 1.0
+        total += sign * np.vdot(v, v[idx ^ (1 << (n - 1 - i))]).real
+    return total / n / np.vdot(v, v).real
+
+
+register_observable(
+    Observable(
+        "sx",
+        lambda lat, marshall, log_psi, theta, s, e_loc: local_energies(sx_operator(lat, marshall), log_psi, theta, s),
+        "(1/N) Σ σˣ_i",
+        exact=_sx_exact,
+        full_space_only=True,
+    )
+)
+register_observable(
+    Observable(
+        "sz",
+        lambda lat, marshall, log_psi, theta, s, e_loc: jnp.mean(s, axis=-1),
+        "(1/N) Σ σᶻ_i",
+        diagonal=lambda ctx: sum(s.astype(np.float64) for s in ctx.spins) / ctx.n_sites,
+    )
+)
+
+
+def _zz_nn_local(lat, marshall, log_psi, theta, s, e_loc):
+    b = jnp.asarray(lat.nn_bonds)
+    return jnp.mean(s[:, b[:, 0]] * s[:, b[:, 1]], axis=-1)
+
+
+register_observable(
+    Observable(
+        "zz_nn",
+        _zz_nn_local,
+        "(1/N_b) Σ⟨ij⟩ σᶻ_i σᶻ_j over nearest-neighbour bonds",
+        diagonal=lambda ctx: (
+            sum((ctx.spins[i] * ctx.spins[j]).astype(np.float64) for i, j in ctx.lattice.nn_bonds) / len(ctx.lattice.nn_bonds)
+        ),
+    )
+)
+register_observable(
+    Observable(
+        "energy",
+        lambda lat, marshall, log_psi, theta, s, e_loc: e_loc,
+        "the energy of the evolving Hamiltonian",
+        exact=lambda ctx, v: float(np.vdot(v, ctx.hamiltonian @ v).real / np.vdot(v, v).real),
+    )
+)
+
+
 def local_observables(
     names: tuple[str, ...], lat: Lattice, marshall_sign: bool, log_psi: LogPsi, theta: jax.Array, s: jax.Array, e_loc: jax.Array
 ) -> dict[str, jax.Array]:
     """name -> (B,) local values for configurations s: (B, N); e_loc is the energy's."""
-    out = {}
-    for name in names:
-        if name == "sx":
-            out[name] = local_energies(sx_operator(lat, marshall_sign), log_psi, theta, s)
-        elif name == "sz":
-            out[name] = jnp.mean(s, axis=-1)
-        elif name == "zz_nn":
-            b = jnp.asarray(lat.nn_bonds)
-            out[name] = jnp.mean(s[:, b[:, 0]] * s[:, b[:, 1]], axis=-1)
-        elif name == "energy":
-            out[name] = e_loc
-        else:
-            raise ValueError(f"unknown observable {name!r}")
-    return out
+    return {name: OBSERVABLES[name].local(lat, marshall_sign, log_psi, theta, s, e_loc) for name in names}

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from nqs_sweep import registry
 from nqs_sweep.qgt import natural_gradient
 
 
@@ -35,10 +36,7 @@ OPTIMIZERS: dict[str, Optimizer] = {}
 
 
 def register_optimizer(optimizer: Optimizer) -> Optimizer:
-    if optimizer.name in OPTIMIZERS and OPTIMIZERS[optimizer.name] != optimizer:
-        raise ValueError(f"an optimiser named {optimizer.name!r} is already registered")
-    OPTIMIZERS[optimizer.name] = optimizer
-    return optimizer
+    return registry.add(OPTIMIZERS, optimizer, "optimiser")
 
 
 def gradient(jac, e_t: jax.Array, force: jax.Array, shift: jax.Array, solver: str):

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from nqs_sweep.observables import OBSERVABLES
 from nqs_sweep.physics.hamiltonians import MODELS
 from nqs_sweep.spec import (
     PointSpec,
@@ -39,7 +40,6 @@ INTEGRATORS = ("euler", "heun", "rk4", "rk23")
 ADAPTIVE_INTEGRATORS = ("rk23",)
 REGULARIZATIONS = ("snr", "diag_shift", "pinv")
 ERROR_NORMS = ("euclidean", "qgt")
-OBSERVABLES = ("sx", "sz", "zz_nn", "energy")
 INITIAL_KINDS = ("ground_state", "product")
 DIRECTIONS = ("x", "z")
 # Ansatze whose parameters we can set to represent a product state exactly (x) or
@@ -191,15 +191,17 @@ def _parse_dynamics(raw: Any, point: PointSpec) -> DynamicsSpec:
         raise SpecError("dynamics.dt", f"the first step must lie in [dt_min, dt_max] = [{dt_min}, {dt_max}]; got {dt}")
     error_norm = _choice(d.get("error_norm", "euclidean"), "dynamics.error_norm", ERROR_NORMS)
 
-    obs = d.get("observables", [o for o in OBSERVABLES if point.sector == "full" or o != "sx"])
+    names = tuple(OBSERVABLES)
+    obs = d.get("observables", [o for o in names if point.sector == "full" or not OBSERVABLES[o].full_space_only])
     if not isinstance(obs, list) or not obs:
-        raise SpecError("dynamics.observables", f"must be a non-empty list drawn from {', '.join(OBSERVABLES)}")
+        raise SpecError("dynamics.observables", f"must be a non-empty list drawn from {', '.join(names)}")
     for i, o in enumerate(obs):
-        _choice(o, f"dynamics.observables[{i}]", OBSERVABLES)
+        _choice(o, f"dynamics.observables[{i}]", names)
     if len(set(obs)) != len(obs):
         raise SpecError("dynamics.observables", f"lists an observable twice: {obs}")
-    if "sx" in obs and point.sector != "full":
-        raise SpecError("dynamics.observables", "sx leaves the zero-magnetisation sector (its value there is 0): drop it")
+    for o in obs:
+        if OBSERVABLES[o].full_space_only and point.sector != "full":
+            raise SpecError("dynamics.observables", f"{o} leaves the zero-magnetisation sector (its value there is 0): drop it")
 
     # About 40 measurements by default; with a fixed step, on a whole number of steps.
     default_save = t_final / 40 if adaptive else dt * max(1, round(t_final / 40 / dt))

@@ -17,8 +17,14 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-# Each network module registers itself on import: one name here per network.
-from nqs_sweep.models import amplitude_phase, arnn, ffnn, gcnn, plugin, rbm, rbm_symm  # noqa: F401, I001
+from nqs_sweep.models import amplitude_phase, plugin
+
+# Each network module registers itself on import: one name here per network, in the order
+# error messages list them.
+# isort: off
+from nqs_sweep.models import rbm, ffnn, rbm_symm, gcnn, arnn  # noqa: F401
+
+# isort: on
 from nqs_sweep.models.registry import DTYPES, NETWORKS, Network, register_network
 from nqs_sweep.physics.lattice import Lattice
 

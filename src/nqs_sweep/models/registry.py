@@ -17,6 +17,8 @@ from typing import Any
 
 import jax.numpy as jnp
 
+from nqs_sweep import registry
+
 DTYPES = {"float64": jnp.float64, "complex128": jnp.complex128, "float32": jnp.float32, "complex64": jnp.complex64}
 
 
@@ -57,10 +59,7 @@ NETWORKS: dict[str, Network] = {}
 
 def register_network(network: Network) -> Network:
     """Add a network under its name (a second registration of one name is refused)."""
-    if network.name in NETWORKS and NETWORKS[network.name] != network:
-        raise ValueError(f"a network named {network.name!r} is already registered")
-    NETWORKS[network.name] = network
-    return network
+    return registry.add(NETWORKS, network, "network")
 
 
 def names(**flags: bool) -> tuple[str, ...]:

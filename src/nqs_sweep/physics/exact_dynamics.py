@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from nqs_sweep.observables import OBSERVABLES
 from nqs_sweep.physics import hilbert
 from nqs_sweep.physics.exact import full_space_operator, ground_state, sector_matrix
 from nqs_sweep.physics.hamiltonians import build_hamiltonian
@@ -86,39 +89,38 @@ def krylov_propagate(matvec, v: np.ndarray, tau: float, kind: str, m: int = KRYL
     return v
 
 
-def _diagonal_observables(q: QuenchSpec) -> dict[str, np.ndarray]:
-    spec = q.point
+@dataclass(frozen=True)
+class ExactContext:
+    """What the exact estimators of nqs_sweep.observables read: the lattice, the spins of every
+    basis state of the sector (one array per site), and the Hamiltonian's operator."""
+
+    lattice: Lattice
+    n_sites: int
+    marshall_sign: bool
+    spins: list
+    hamiltonian: Any
+
+
+def exact_context(spec, op) -> ExactContext:
     n = spec.n_sites
-    lat = Lattice(spec.lattice.kind, spec.lattice.L, spec.lattice.pbc)
     basis = hilbert.sector_indices(n, spec.sector)
     spins = [1 - 2 * ((basis >> (n - 1 - i)) & 1).astype(np.int8) for i in range(n)]
-    out = {}
-    if "sz" in q.dynamics.observables:
-        out["sz"] = sum(s.astype(np.float64) for s in spins) / n
-    if "zz_nn" in q.dynamics.observables:
-        out["zz_nn"] = sum((spins[i] * spins[j]).astype(np.float64) for i, j in lat.nn_bonds) / len(lat.nn_bonds)
-    return out
+    return ExactContext(Lattice(spec.lattice.kind, spec.lattice.L, spec.lattice.pbc), n, spec.marshall_sign, spins, op)
 
 
-def measure(q: QuenchSpec, v: np.ndarray, op, diagonals: dict[str, np.ndarray]) -> dict[str, float]:
-    spec = q.point
-    n = spec.n_sites
+def _diagonal_observables(q: QuenchSpec, ctx: ExactContext) -> dict[str, np.ndarray]:
+    return {name: OBSERVABLES[name].diagonal(ctx) for name in q.dynamics.observables if OBSERVABLES[name].diagonal is not None}
+
+
+def measure(q: QuenchSpec, v: np.ndarray, ctx: ExactContext, diagonals: dict[str, np.ndarray]) -> dict[str, float]:
     p = np.abs(v) ** 2
     p = p / p.sum()
     out = {}
     for name in q.dynamics.observables:
         if name in diagonals:
             out[name] = float(p @ diagonals[name])
-        elif name == "energy":
-            out[name] = float(np.vdot(v, op @ v).real / np.vdot(v, v).real)
-        elif name == "sx":  # full space only (the spec refuses sx in a sector)
-            lat = Lattice(spec.lattice.kind, spec.lattice.L, spec.lattice.pbc)
-            idx = np.arange(v.size, dtype=np.int64)
-            total = 0.0
-            for i in range(n):
-                sign = -1.0 if (spec.marshall_sign and lat.sublattice[i] == 1) else 1.0
-                total += sign * np.vdot(v, v[idx ^ (1 << (n - 1 - i))]).real
-            out[name] = total / n / np.vdot(v, v).real
+        else:
+            out[name] = OBSERVABLES[name].exact(ctx, v)
     return out
 
 
@@ -127,12 +129,13 @@ def exact_trajectory(q: QuenchSpec, times: list[float], v0: np.ndarray | None = 
     :func:`initial_vector`); returns (rows, seconds)."""
     start = time.perf_counter()
     op = _operator(q.point)
-    diagonals = _diagonal_observables(q)
+    ctx = exact_context(q.point, op)
+    diagonals = _diagonal_observables(q, ctx)
     v = initial_vector(q) if v0 is None else np.asarray(v0, np.complex128)
     rows, t_prev = [], 0.0
     for t in times:
         if t > t_prev:
             v = krylov_propagate(lambda x: op @ x, v, t - t_prev, q.dynamics.kind)
             t_prev = t
-        rows.append(measure(q, v, op, diagonals))
+        rows.append(measure(q, v, ctx, diagonals))
     return rows, time.perf_counter() - start

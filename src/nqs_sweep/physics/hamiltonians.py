@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
+from nqs_sweep import registry
 from nqs_sweep.physics.lattice import Lattice
 
 if TYPE_CHECKING:
@@ -85,10 +86,7 @@ MODELS: dict[str, Model] = {}
 
 def register_model(model: Model) -> Model:
     """Add a Hamiltonian under its name; the spec parser, the exact solver and the tables read it."""
-    if model.name in MODELS and MODELS[model.name] != model:
-        raise ValueError(f"a model named {model.name!r} is already registered")
-    MODELS[model.name] = model
-    return model
+    return registry.add(MODELS, model, "model")
 
 
 def _tfim(lat: Lattice, c: dict[str, float]) -> Terms:
