@@ -12,6 +12,6 @@ def add(table: dict[str, T], item: T, kind: str) -> T:
     one again is a no-op (a module imported twice)."""
     name = item.name  # type: ignore[attr-defined]
     if name in table and table[name] != item:
-        raise ValueError(f"a {kind} named {name!r} is already registered")
+        raise ValueError(f"{kind} {name!r} is already registered")
     table[name] = item
     return item
