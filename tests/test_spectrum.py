@@ -8,8 +8,9 @@ import pytest
 import yaml
 
 from nqs_sweep import checkpoint, cli
-from nqs_sweep.driver import CHECKPOINT, run_vmc
+from nqs_sweep.driver import run_vmc
 from nqs_sweep.estimators import centred_real_rows, local_energies, log_derivatives
+from nqs_sweep.lifecycle import CHECKPOINT
 from nqs_sweep.models import make_ansatz
 from nqs_sweep.physics import hilbert
 from nqs_sweep.physics.hamiltonians import build_hamiltonian
@@ -168,7 +169,8 @@ def test_run_spec_reads_back_to_the_same_spec(tmp_path, dtype):
 def test_a_failed_run_gets_one_nan_row_from_qgt_and_sampling(tmp_path):
     """A point that failed before its first checkpoint still yields the tables the workflow
     joins: one NaN row with its status and coordinates, exit code 0."""
-    from nqs_sweep.driver import record_failure, start_run
+    from nqs_sweep.driver import record_failure
+    from nqs_sweep.lifecycle import start_run
 
     spec = parse_spec(RAW)
     start_run(tmp_path, spec.to_raw())

@@ -183,7 +183,7 @@ def run(
 def load(run_dir: str | Path) -> Result:
     """The Result of a run directory written by run(), the CLI or the workflow."""
     from nqs_sweep import checkpoint
-    from nqs_sweep.driver import CHECKPOINT, RUN_SPEC, SUMMARY
+    from nqs_sweep.lifecycle import CHECKPOINT, RUN_SPEC, SUMMARY
 
     run_dir = Path(run_dir)
     if not (run_dir / RUN_SPEC).is_file() or not (run_dir / SUMMARY).is_file():

@@ -92,7 +92,8 @@ def _check_out(out: Path) -> None:
 
 
 def cmd_vmc(args: argparse.Namespace) -> int:
-    from nqs_sweep.driver import RunConflict, clear_stale, existing_status, record_failure, run_vmc
+    from nqs_sweep.driver import clear_stale, existing_status, record_failure, run_vmc
+    from nqs_sweep.lifecycle import RunConflict
 
     # Everything that can refuse the input is checked before anything is written.
     try:
@@ -210,7 +211,7 @@ def _check_n_samples(run: Path, n_samples: int | None) -> None:
     """--n-samples of qgt and sampling: at least one sample per chain of the run."""
     if n_samples is None:
         return
-    from nqs_sweep.driver import RUN_SPEC
+    from nqs_sweep.lifecycle import RUN_SPEC
 
     n_chains = load_spec(run / RUN_SPEC).sampler.n_chains if (run / RUN_SPEC).exists() else 1
     if n_samples < n_chains:

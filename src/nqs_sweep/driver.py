@@ -1,18 +1,10 @@
-"""The VMC run: optimisation loop with progress, checkpoints, resume and tables.
+"""The ground-state (VMC) run: one optimisation step per unit of the shared run lifecycle
+(nqs_sweep.lifecycle: files, spec check, resume, checkpoints, failure records).
 
-Files in the run directory:
-  checkpoint.npz            state after the last checkpointed iteration (atomic)
-  history.partial.parquet   the rows so far, flushed before each checkpoint
-  history.parquet           one row per iteration, written at the end
-  summary.parquet           one row, written last: its presence means the run is complete
-  run.log                   what the run printed
-  run_spec.yaml             the resolved spec (what `nqs-sweep qgt --run` rebuilds the state from)
+Files of this kind, besides the common ones:
+  history.parquet           one row per iteration (history.partial.parquet while running)
   snapshots.npz             θ at iterations 0, k, 2k, ... when the spec has snapshot_every: k
                             (for spectra along the optimisation; written with each checkpoint)
-
-Only the last two are results; the partial files are resume state. A workflow
-engine that deletes the declared outputs of an interrupted job (Snakemake's
---rerun-incomplete) thus leaves the checkpoint and partial history in place.
 
 The key of iteration i is fold_in(run_key, i), so a resumed run draws the same
 random numbers as an uninterrupted one and ends with identical parameters.
@@ -21,77 +13,31 @@ random numbers as an uninterrupted one and ends with identical parameters.
 from __future__ import annotations
 
 import json
-import logging
 import math
-import time
 from pathlib import Path
 
 import jax
 import numpy as np
 import pandas as pd
-import yaml
 
-from nqs_sweep import checkpoint
+from nqs_sweep import checkpoint, lifecycle
 from nqs_sweep.devices import describe, place_chains
+from nqs_sweep.estimate import make_hyper
+from nqs_sweep.lifecycle import SUMMARY, RunFiles, start_run
 from nqs_sweep.models import make_ansatz
-from nqs_sweep.progress import Progress
 from nqs_sweep.spec import PointSpec
 from nqs_sweep.tables import HistoryLogger, coordinates, provenance, write_table
-from nqs_sweep.vmc import init_state, make_evaluate, make_hyper, make_step
+from nqs_sweep.vmc import init_state, make_evaluate, make_step
 
-CHECKPOINT = "checkpoint.npz"
 HISTORY = "history.parquet"
 PARTIAL_HISTORY = "history.partial.parquet"
-SUMMARY = "summary.parquet"
-LOG = "run.log"
-RUN_SPEC = "run_spec.yaml"
 SNAPSHOTS = "snapshots.npz"
-
-
-class RunConflict(RuntimeError):
-    """The output directory holds a run of a different spec."""
-
-
-def run_logger(out: Path) -> logging.Logger:
-    log = logging.getLogger(f"nqs_sweep.run.{out.resolve()}")
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    if not log.handlers:
-        fh = logging.FileHandler(out / LOG)
-        fh.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-        log.addHandler(fh)
-    return log
-
-
-def start_run(out: Path, raw_spec: dict) -> logging.Logger:
-    """The run directory, its logger, and run_spec.yaml (always the current resolved spec)."""
-    out.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump(raw_spec, sort_keys=False).encode()
-    checkpoint.atomic_write_bytes(out / RUN_SPEC, lambda f: f.write(text))
-    return run_logger(out)
+FILES = RunFiles("spec", {HISTORY: PARTIAL_HISTORY}, extras=(SNAPSHOTS,))
 
 
 def existing_status(spec: PointSpec, out: Path) -> str | None:
-    """'complete' if out holds this spec's finished run, 'partial' for a checkpoint, else None.
-
-    Raises RunConflict when out holds a different spec's run.
-    """
-    for name in (SUMMARY, CHECKPOINT):
-        path = out / name
-        if not path.exists():
-            continue
-        if name == SUMMARY:
-            row = pd.read_parquet(path, columns=["spec_hash", "status"]).iloc[0]
-            stored, failed = row["spec_hash"], row["status"] == "failed"
-        else:
-            with np.load(path, allow_pickle=False) as data:
-                stored, failed = json.loads(str(data["__meta__"]))["spec_hash"], False
-        if stored != spec.spec_hash:
-            raise RunConflict(f"{out} holds a run of another spec (hash {stored}, this spec {spec.spec_hash}); use another --out")
-        if failed:  # a failed attempt is retried, from its checkpoint if there is one
-            continue
-        return "complete" if name == SUMMARY else "partial"
-    return None
+    """'complete', 'partial' or None for this spec's run in out (RunConflict for another spec's)."""
+    return lifecycle.status(Path(out), spec.spec_hash, FILES)
 
 
 def save_snapshots(path: Path, snapshots: dict[int, np.ndarray], spec_hash: str) -> None:
@@ -143,11 +89,8 @@ def run_vmc(
     evaluate = make_evaluate(spec, ansatz)
     k_init, k_run, k_eval = jax.random.split(jax.random.key(spec.seed), 3)
 
-    state = init_state(spec, ansatz, k_init)
-    previous_runtime = 0.0
-    if (out / CHECKPOINT).exists():
-        state, meta = checkpoint.load(out / CHECKPOINT, state)
-        previous_runtime = meta["runtime_s"]
+    state, previous_runtime = lifecycle.resume(out, init_state(spec, ansatz, k_init))
+    if previous_runtime:
         log.info("resuming %s at iteration %d", spec.spec_hash, int(state.iteration))
     state = state._replace(chains=place_chains(state.chains))
     log.info("devices: %s", describe())
@@ -158,46 +101,51 @@ def run_vmc(
     if every and int(state.iteration) == 0:
         snapshots[0] = np.asarray(state.theta)
     log.info("spec %s: %s, %d parameters (%d real)", spec.spec_hash, spec.to_dict(), ansatz.n_params, ansatz.n_real_params)
+    clock = lifecycle.Clock(previous_runtime)
 
-    n_iter = spec.optimizer.n_iter
-    start = time.perf_counter()
-    runtime = lambda: previous_runtime + time.perf_counter() - start  # noqa: E731
-    progress = Progress(n_iter, int(state.iteration), label=f"vmc {spec.spec_hash[:8]}") if show_progress else None
-    status = None
+    def unit(state):
+        i = int(state.iteration)
+        state, metrics = step(state, jax.random.fold_in(k_run, i), hyper)
+        row = {k: float(v) for k, v in jax.device_get(metrics).items()}
+        row["wall_time_s"] = clock()
+        history(i, row)
+        if every and (i + 1) % every == 0:
+            snapshots[i + 1] = np.asarray(state.theta)
+        if not math.isfinite(row["energy"]):
+            log.info("iteration %d: energy is not finite; stopping", i)
+            return state, "", True
+        return state, f"E={row['energy']:.6f}±{row['energy_error']:.1e}", False
 
-    def save_checkpoint() -> None:
+    def save(state) -> None:
         # History first: a checkpoint then always has its rows on disk (a kill between
         # the two leaves extra rows, which resume() drops).
         history.flush(out / PARTIAL_HISTORY)
         if snapshots:
             save_snapshots(out / SNAPSHOTS, snapshots, spec.spec_hash)
-        checkpoint.save(out / CHECKPOINT, state, {"spec_hash": spec.spec_hash, "runtime_s": runtime()})
+        lifecycle.save_checkpoint(out, state, spec.spec_hash, clock)
+        row = history.rows[-1]
+        i = int(state.iteration) - 1
+        log.info("iteration %d: E=%.8f ± %.2e var=%.3e", i, row["energy"], row["energy_error"], row["variance"])
 
-    while int(state.iteration) < n_iter:
-        i = int(state.iteration)
-        state, metrics = step(state, jax.random.fold_in(k_run, i), hyper)
-        row = {k: float(v) for k, v in jax.device_get(metrics).items()}
-        row["wall_time_s"] = runtime()
-        history(i, row)
-        if every and (i + 1) % every == 0:
-            snapshots[i + 1] = np.asarray(state.theta)
-        if not math.isfinite(row["energy"]):
-            status = "diverged"
-            log.info("iteration %d: energy is not finite; stopping", i)
-            break
-        if progress:
-            progress.update(i + 1, f"E={row['energy']:.6f}±{row['energy_error']:.1e}")
-        if (i + 1) % checkpoint_every == 0 or i + 1 == n_iter:
-            save_checkpoint()
-            log.info("iteration %d: E=%.8f ± %.2e var=%.3e", i, row["energy"], row["energy_error"], row["variance"])
+    state, diverged = lifecycle.drive(
+        state,
+        done=lambda st: int(st.iteration),
+        total=spec.optimizer.n_iter,
+        unit=unit,
+        save=save,
+        every=checkpoint_every,
+        label=f"vmc {spec.spec_hash[:8]}",
+        show_progress=show_progress,
+    )
 
     energies = np.array([r["energy"] for r in history.rows])
-    if status is None:
+    if diverged:
+        status = "diverged"
+        final = dict.fromkeys(("mean", "error", "variance", "r_hat", "tau_corr", "error_naive"), float("nan"))
+    else:
         final = evaluate(state.theta, state.chains, k_eval, hyper)
         final = {k: float(np.real(v)) for k, v in jax.device_get(final._asdict()).items()}
         status = convergence_status(energies) if math.isfinite(final["mean"]) else "diverged"
-    else:
-        final = dict.fromkeys(("mean", "error", "variance", "r_hat", "tau_corr", "error_naive"), float("nan"))
     history.flush(out / HISTORY)
 
     e = final["mean"]
@@ -218,7 +166,7 @@ def run_vmc(
         "n_iter": len(energies),
         "status": status,
         "error_message": "",
-        "runtime_s": runtime(),
+        "runtime_s": clock(),
         **provenance(),
     }
     df = pd.DataFrame([summary])
@@ -229,26 +177,15 @@ def run_vmc(
 
 def record_failure(spec: PointSpec, out: Path, message: str) -> None:
     """A failed point still leaves a summary row (status 'failed'), its history so far and its log."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     nan = float("nan")
     row = {
-        **coordinates(spec),
         **dict.fromkeys(("energy", "energy_error", "energy_per_site", "variance", "exact_energy", "rel_error"), nan),
         "status": "failed",
         "error_message": message,
-        **provenance(),
     }
-    if not (out / HISTORY).exists():
-        partial = out / PARTIAL_HISTORY
-        write_table(pd.read_parquet(partial) if partial.exists() else pd.DataFrame([coordinates(spec)]).iloc[:0], out / HISTORY)
-    write_table(pd.DataFrame([row]), out / SUMMARY)
+    lifecycle.record_failure(out, FILES, coordinates(spec), row)
 
 
 def clear_stale(spec: PointSpec, out: Path) -> None:
     """Remove the run files of another spec from out (the point's spec was changed)."""
-    try:
-        existing_status(spec, out)
-    except RunConflict:
-        for name in (CHECKPOINT, PARTIAL_HISTORY, HISTORY, SUMMARY, RUN_SPEC, SNAPSHOTS, "error.txt"):
-            (out / name).unlink(missing_ok=True)
+    lifecycle.clear_stale(Path(out), spec.spec_hash, FILES)

@@ -22,11 +22,11 @@ import jax
 import numpy as np
 import pandas as pd
 
+from nqs_sweep.estimate import draw_sample, make_hyper
 from nqs_sweep.estimators import local_energies
 from nqs_sweep.spectrum import load_run, run_status, unfinished_row
 from nqs_sweep.stats import chain_stats
 from nqs_sweep.tables import coordinates
-from nqs_sweep.vmc import draw_sample, make_hyper
 
 SAMPLING_TABLE = "sampling.parquet"
 

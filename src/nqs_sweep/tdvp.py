@@ -28,12 +28,11 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nqs_sweep.estimators import centred_real_rows, local_energies, log_derivatives
+from nqs_sweep.estimate import Hyper, estimate
+from nqs_sweep.estimators import centred_real_rows, log_derivatives
 from nqs_sweep.models import Ansatz
 from nqs_sweep.quench import QuenchSpec, Regularization
 from nqs_sweep.sampler import ChainState
-from nqs_sweep.stats import chain_stats, weighted_stats
-from nqs_sweep.vmc import Hyper, draw_sample
 
 SMOOTH_POWER = 6
 
@@ -102,15 +101,8 @@ def make_rhs(q: QuenchSpec, ansatz: Ansatz):
     stochastic = spec.sampler.kind != "exact"
 
     def rhs(theta: jax.Array, chains: ChainState, key: jax.Array, hyper: Hyper):
-        sample, chains = draw_sample(spec, ansatz, theta, chains, key, hyper, spec.sampler.n_samples)
-        configs = sample.configs.reshape(-1, spec.n_sites)
-        e_loc = local_energies(hyper.ham, ansatz, theta, configs)
-        if sample.weights is None:
-            stats = chain_stats(e_loc.reshape(sample.configs.shape[:2]))
-            weights = jnp.full(e_loc.shape, 1.0 / e_loc.size, e_loc.real.dtype)
-        else:
-            stats = weighted_stats(e_loc, sample.weights)
-            weights = sample.weights
+        est = estimate(spec, ansatz, theta, chains, key, hyper, spec.sampler.n_samples)
+        configs, e_loc, weights, stats, chains = est.configs, est.e_loc, est.weights, est.stats, est.chains
         o = log_derivatives(ansatz.log_psi, theta, configs)
         o_t, e_t = centred_real_rows(o, e_loc, weights, real_only=real_only)
         y = target_rows(e_t, dyn.kind, n_blocks)
@@ -126,7 +118,7 @@ def make_rhs(q: QuenchSpec, ansatz: Ansatz):
             n_kept=jnp.sum(kept),
             qgt_max=evals[-1],
             qgt_min_kept=jnp.min(jnp.where(kept, evals, jnp.inf)),
-            acceptance=sample.acceptance,
+            acceptance=est.sample.acceptance,
         )
         return theta_dot, chains, info, qgt
 

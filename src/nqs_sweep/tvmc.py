@@ -1,14 +1,11 @@
-"""The t-VMC run: TDVP time evolution with progress, checkpoints, resume and tables.
+"""The t-VMC run: TDVP time evolution, one measurement interval per unit of the shared run
+lifecycle (nqs_sweep.lifecycle: files, spec check, resume, checkpoints, failure records).
 
-Files in the run directory:
-  checkpoint.npz               state after the last measurement that was checkpointed (atomic)
-  trajectory.partial.parquet   measured rows so far (resume state)
-  steps.partial.parquet        integrator steps so far (resume state)
+Files of this kind, besides the common ones:
+  trajectory.parquet           long form: one row per (time, observable) (.partial while running)
+  steps.parquet                one row per integrator step: dt, TDVP residual, kept directions,
+                               energy (.partial while running)
   exact_trajectory.parquet     exact observables at the measurement times (cached)
-  trajectory.parquet           long form: one row per (time, observable), written at the end
-  steps.parquet                one row per integrator step: dt, TDVP residual, kept directions, energy
-  summary.parquet              one row, written last: its presence means the run is complete
-  run.log, run_spec.yaml       what the run printed; the resolved quench spec
   initial/                     the ground-state VMC run of the initial couplings, when no
                                --initial-run was given
 
@@ -19,42 +16,35 @@ uninterrupted one.
 
 from __future__ import annotations
 
-import json
 import math
-import time
 from pathlib import Path
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import pandas as pd
 
-from nqs_sweep import checkpoint
+from nqs_sweep import checkpoint, lifecycle
 from nqs_sweep.devices import describe, place_chains
-from nqs_sweep.driver import start_run
-from nqs_sweep.estimators import local_energies
+from nqs_sweep.estimate import Hyper, estimate, make_hyper, sample_stats
 from nqs_sweep.integrators import TABLEAUX, error_ratio, next_dt, rk_step
+from nqs_sweep.lifecycle import CHECKPOINT, RUN_SPEC, SUMMARY, RunConflict, RunFiles, start_run
 from nqs_sweep.models import Ansatz, make_ansatz
 from nqs_sweep.observables import local_observables
 from nqs_sweep.physics.lattice import Lattice
-from nqs_sweep.progress import Progress
 from nqs_sweep.quench import QuenchSpec, initial_point_spec
 from nqs_sweep.sampler import ChainState, init_chains
-from nqs_sweep.stats import chain_stats, weighted_stats
 from nqs_sweep.tables import COUPLING_COLUMNS, coordinates, provenance, write_table
 from nqs_sweep.tdvp import make_rhs
-from nqs_sweep.vmc import Hyper, draw_sample, make_hyper
 
-CHECKPOINT = "checkpoint.npz"
 TRAJECTORY = "trajectory.parquet"
 PARTIAL_TRAJECTORY = "trajectory.partial.parquet"
 STEPS = "steps.parquet"
 PARTIAL_STEPS = "steps.partial.parquet"
 EXACT = "exact_trajectory.parquet"
-SUMMARY = "summary.parquet"
-RUN_SPEC = "run_spec.yaml"
 INITIAL_DIR = "initial"
+FILES = RunFiles("quench", {TRAJECTORY: PARTIAL_TRAJECTORY, STEPS: PARTIAL_STEPS}, hashed=(EXACT,))
+QuenchConflict = RunConflict  # the name the CLI and tests know
 
 
 class TVMCState(NamedTuple):
@@ -105,15 +95,13 @@ def make_measure(q: QuenchSpec, ansatz: Ansatz):
     lat = Lattice(spec.lattice.kind, spec.lattice.L, spec.lattice.pbc)
 
     def measure(theta, chains, key, hyper: Hyper):
-        sample, chains = draw_sample(spec, ansatz, theta, chains, key, hyper, spec.sampler.n_samples_eval)
-        configs = sample.configs.reshape(-1, spec.n_sites)
-        e_loc = local_energies(hyper.ham, ansatz, theta, configs)
-        values = local_observables(q.dynamics.observables, lat, spec.marshall_sign, ansatz, theta, configs, e_loc)
+        est = estimate(spec, ansatz, theta, chains, key, hyper, spec.sampler.n_samples_eval)
+        values = local_observables(q.dynamics.observables, lat, spec.marshall_sign, ansatz, theta, est.configs, est.e_loc)
         out = {}
         for name, v in values.items():
-            st = chain_stats(v.reshape(sample.configs.shape[:2])) if sample.weights is None else weighted_stats(v, sample.weights)
+            st = sample_stats(est.sample, v)
             out[name] = (jnp.real(st.mean), st.error)
-        return out, chains
+        return out, est.chains
 
     return jax.jit(measure)
 
@@ -130,37 +118,94 @@ def load_initial_theta(run_dir: Path) -> jax.Array:
     return state.theta
 
 
-class QuenchConflict(RuntimeError):
-    """The output directory holds the run of another quench."""
-
-
-def _stored_hashes(out: Path) -> list[str]:
-    hashes = []
-    if (out / SUMMARY).exists():
-        hashes.append(str(pd.read_parquet(out / SUMMARY, columns=["spec_hash"]).iloc[0]["spec_hash"]))
-    if (out / CHECKPOINT).exists():
-        with np.load(out / CHECKPOINT, allow_pickle=False) as data:
-            hashes.append(json.loads(str(data["__meta__"]))["spec_hash"])
-    if (out / EXACT).exists():
-        hashes.append(str(pd.read_parquet(out / EXACT, columns=["spec_hash"]).iloc[0]["spec_hash"]))
-    return hashes
-
-
 def existing_quench(q: QuenchSpec, out: Path) -> str | None:
-    """'complete' if out holds this quench finished, 'partial' if started, else None.
+    """'complete', 'partial' or None for this quench's run in out (RunConflict for another's)."""
+    return lifecycle.status(Path(out), q.spec_hash, FILES)
 
-    Raises QuenchConflict when out holds files of another quench (checked before compute,
-    so a mistaken --out never overwrites another run's results)."""
-    out = Path(out)
-    other = [h for h in _stored_hashes(out) if h != q.spec_hash]
-    if other:
-        raise QuenchConflict(
-            f"{out} holds a run of another quench (hash {other[0]}, this quench {q.spec_hash}); use another --out"
-        )
-    if (out / SUMMARY).exists():
-        status = pd.read_parquet(out / SUMMARY, columns=["status"]).iloc[0]["status"]
-        return "partial" if status == "failed" else "complete"
-    return "partial" if (out / CHECKPOINT).exists() else None
+
+def _exact_references(q: QuenchSpec, out: Path, times: list[float], exact: bool, log) -> tuple[list[dict] | None, float]:
+    """(exact observables per measurement time, exact energy of the initial ground state), or
+    (None, NaN) without exact references. Cached in the run directory, so a resumed run does not
+    recompute them; the initial energy grades the initial VMC state."""
+    if not exact:
+        return None, float("nan")
+    if not (out / EXACT).exists():
+        from nqs_sweep.physics.exact import ground_state
+        from nqs_sweep.physics.exact_dynamics import exact_trajectory
+
+        v0, initial_exact_energy = None, float("nan")
+        if q.initial.kind == "ground_state":
+            res = ground_state(initial_point_spec(q), keep_vector=True)
+            v0, initial_exact_energy = res.ground_state, res.energy
+        exact_rows, secs = exact_trajectory(q, times, v0)
+        table = pd.DataFrame(exact_rows).assign(time=times, initial_exact_energy=initial_exact_energy, spec_hash=q.spec_hash)
+        write_table(table, out / EXACT)
+        log.info("exact dynamics at %d times in %.1f s", len(times), secs)
+    exact_df = pd.read_parquet(out / EXACT)
+    initial_exact_energy = float(exact_df["initial_exact_energy"].iloc[0])
+    return exact_df.drop(columns=["time", "initial_exact_energy", "spec_hash"]).to_dict("records"), initial_exact_energy
+
+
+def _initial_theta(q: QuenchSpec, out: Path, initial_run, initial_exact_energy: float, ansatz, key, log, show_progress):
+    """(θ at t = 0, relative error of its energy): the VMC ground state of the initial couplings
+    (from initial_run, or computed in out/initial), or a product state."""
+    from nqs_sweep.driver import run_vmc
+
+    spec = q.point
+    if q.initial.kind != "ground_state":
+        from nqs_sweep.initial_states import product_state_theta
+
+        copies = 1  # hidden units per feature: the symmetric RBM repeats each over its group
+        if spec.ansatz.name == "rbm_symm":
+            copies = Lattice(spec.lattice.kind, spec.lattice.L, spec.lattice.pbc).symmetry_group(spec.ansatz.symmetries).shape[0]
+        return product_state_theta(ansatz, q.initial.direction, spec.n_sites, q.initial.infidelity, key, copies), float("nan")
+    known = initial_exact_energy if math.isfinite(initial_exact_energy) else None
+    if initial_run is None:
+        initial_run = out / INITIAL_DIR
+        log.info("initial state: ground-state VMC in %s", initial_run)
+        init = run_vmc(initial_point_spec(q), initial_run, exact_energy=known, show_progress=show_progress).iloc[0]
+        if init["status"] in ("diverged", "failed"):
+            raise RuntimeError(f"the initial ground-state run in {initial_run} ended with status {init['status']}")
+    theta0 = load_initial_theta(initial_run)
+    e_vmc = float(pd.read_parquet(Path(initial_run) / SUMMARY).iloc[0]["energy"])
+    # A ground-state run stuck in a local minimum bounds the whole trajectory (README, t-VMC).
+    if known is None:
+        log.info("initial state: E = %.8f (no exact reference)", e_vmc)
+        return theta0, float("nan")
+    error = abs(e_vmc - known) / abs(known)
+    log.info("initial state: E = %.8f, exact %.8f, rel. error %.2e", e_vmc, known, error)
+    return theta0, error
+
+
+def _integrator_step(state: TVMCState, target: float, dyn, advance, key, hyper) -> tuple[TVMCState, dict, dict]:
+    """One accepted step towards target (adaptive: retried with smaller steps until its error
+    ratio is at most 1); returns (state, TDVP info, the step's row)."""
+    t = float(state.t)
+    i = int(state.step)
+    if dyn.adaptive:
+        order = TABLEAUX[dyn.integrator].order
+        h = min(float(state.dt), target - t)
+        attempt = 0
+        while True:
+            theta, chains, info, ratio = advance(state.theta, state.chains, h, jax.random.fold_in(key, attempt), hyper)
+            ratio = float(ratio)
+            if ratio <= 1.0 or h <= dyn.dt_min * (1 + 1e-12):
+                break
+            attempt += 1
+            h = next_dt(h, ratio, order, dyn.dt_min, dyn.dt_max)
+        proposal = next_dt(h, ratio, order, dyn.dt_min, dyn.dt_max)
+        if attempt == 0 and h < float(state.dt):  # cut short by a save time: keep the step it had
+            proposal = max(proposal, float(state.dt))
+        t_new = target if abs(t + h - target) <= 1e-12 * max(1.0, target) else t + h
+        rejected = attempt
+    else:
+        h = dyn.dt
+        theta, chains, info, ratio = advance(state.theta, state.chains, h, jax.random.fold_in(key, 0), hyper)
+        proposal, rejected, ratio = h, 0, float("nan")
+        t_new = (i + 1) * dyn.dt  # no accumulation of rounding over many steps
+    info = {k: float(v) for k, v in jax.device_get(info._asdict()).items()}
+    state = TVMCState(theta, chains, jnp.asarray(t_new), jnp.asarray(proposal), state.step + 1, state.n_saved)
+    return state, info, {"dt": h, **info, "error_ratio": ratio, "rejected": rejected}
 
 
 def run_tvmc(
@@ -172,7 +217,6 @@ def run_tvmc(
     show_progress: bool = True,
 ) -> pd.DataFrame:
     """Run (or resume, or skip if complete) one quench; returns the summary."""
-    from nqs_sweep.driver import run_vmc
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -187,68 +231,15 @@ def run_tvmc(
     k_init, k_run, k_measure = jax.random.split(jax.random.key(spec.seed + 7919), 3)
     times = dyn.save_times()
 
-    # Exact references first (cached, so a resumed run does not recompute them), and with
-    # them the exact energy of the initial ground state, to grade the initial VMC state.
-    exact_rows: list[dict] | None = None
-    initial_exact_energy = float("nan")
-    if exact:
-        if not (out / EXACT).exists():
-            from nqs_sweep.physics.exact import ground_state
-            from nqs_sweep.physics.exact_dynamics import exact_trajectory
-
-            v0 = None
-            if q.initial.kind == "ground_state":
-                res = ground_state(initial_point_spec(q), keep_vector=True)
-                v0, initial_exact_energy = res.ground_state, res.energy
-            exact_rows, secs = exact_trajectory(q, times, v0)
-            table = pd.DataFrame(exact_rows).assign(time=times, initial_exact_energy=initial_exact_energy, spec_hash=q.spec_hash)
-            write_table(table, out / EXACT)
-            log.info("exact dynamics at %d times in %.1f s", len(times), secs)
-        exact_df = pd.read_parquet(out / EXACT)
-        initial_exact_energy = float(exact_df["initial_exact_energy"].iloc[0])
-        exact_rows = exact_df.drop(columns=["time", "initial_exact_energy", "spec_hash"]).to_dict("records")
-
-    # The initial state: the VMC ground state of the initial couplings, or a product state.
-    initial_energy_error = float("nan")
-    if q.initial.kind == "ground_state":
-        known = initial_exact_energy if math.isfinite(initial_exact_energy) else None
-        if initial_run is None:
-            initial_run = out / INITIAL_DIR
-            log.info("initial state: ground-state VMC in %s", initial_run)
-            init = run_vmc(initial_point_spec(q), initial_run, exact_energy=known, show_progress=show_progress).iloc[0]
-            if init["status"] in ("diverged", "failed"):
-                raise RuntimeError(f"the initial ground-state run in {initial_run} ended with status {init['status']}")
-        theta0 = load_initial_theta(initial_run)
-        e_vmc = float(pd.read_parquet(Path(initial_run) / SUMMARY).iloc[0]["energy"])
-        # A ground-state run stuck in a local minimum bounds the whole trajectory (README, t-VMC).
-        if known is not None:
-            initial_energy_error = abs(e_vmc - known) / abs(known)
-            log.info("initial state: E = %.8f, exact %.8f, rel. error %.2e", e_vmc, known, initial_energy_error)
-        else:
-            log.info("initial state: E = %.8f (no exact reference)", e_vmc)
-    else:
-        from nqs_sweep.initial_states import product_state_theta
-
-        copies = 1  # hidden units per feature: the symmetric RBM repeats each over its group
-        if spec.ansatz.name == "rbm_symm":
-            copies = Lattice(spec.lattice.kind, spec.lattice.L, spec.lattice.pbc).symmetry_group(spec.ansatz.symmetries).shape[0]
-        theta0 = product_state_theta(ansatz, q.initial.direction, spec.n_sites, q.initial.infidelity, k_init, copies)
+    exact_rows, initial_exact_energy = _exact_references(q, out, times, exact, log)
+    theta0, initial_energy_error = _initial_theta(q, out, initial_run, initial_exact_energy, ansatz, k_init, log, show_progress)
 
     chains = init_chains(k_init, ansatz, theta0, spec.sampler.n_chains, spec.n_sites, spec.sector, ansatz.real_dtype)
     state = TVMCState(theta0, chains, jnp.zeros(()), jnp.asarray(dyn.dt), jnp.zeros((), jnp.int64), jnp.zeros((), jnp.int64))
-    previous_runtime = 0.0
-    traj_rows: list[dict] = []
-    step_rows: list[dict] = []
-    if (out / CHECKPOINT).exists():
-        state, meta = checkpoint.load(out / CHECKPOINT, state)
-        previous_runtime = meta["runtime_s"]
-        n_saved = int(state.n_saved)
-        if (out / PARTIAL_TRAJECTORY).exists():
-            df = pd.read_parquet(out / PARTIAL_TRAJECTORY)
-            traj_rows = df[df["save_index"] < n_saved][[c for c in df.columns if c not in coords]].to_dict("records")
-        if (out / PARTIAL_STEPS).exists():
-            df = pd.read_parquet(out / PARTIAL_STEPS)
-            step_rows = df[df["step"] < int(state.step)][[c for c in df.columns if c not in coords]].to_dict("records")
+    state, previous_runtime = lifecycle.resume(out, state)
+    traj_rows = lifecycle.partial_rows(out / PARTIAL_TRAJECTORY, coords, "save_index", int(state.n_saved))
+    step_rows = lifecycle.partial_rows(out / PARTIAL_STEPS, coords, "step", int(state.step))
+    if previous_runtime:
         log.info("resuming %s at t=%.4f (step %d)", q.spec_hash, float(state.t), int(state.step))
     state = state._replace(chains=place_chains(state.chains))
     log.info(
@@ -262,14 +253,12 @@ def run_tvmc(
 
     advance = make_advance(q, ansatz)
     measure = make_measure(q, ansatz)
-    start = time.perf_counter()
-    runtime = lambda: previous_runtime + time.perf_counter() - start  # noqa: E731
-    progress = Progress(len(times), int(state.n_saved), label=f"tvmc {q.spec_hash[:8]}") if show_progress else None
+    clock = lifecycle.Clock(previous_runtime)
     frame = lambda rows: pd.DataFrame(rows).assign(**coords)  # noqa: E731
-    last = {"dt": float("nan"), "residual": float("nan"), "n_kept": float("nan")}
+    # what the last integrator step reported, carried into the next measurement's rows
+    last = {"dt": float("nan"), "residual": float("nan"), "n_kept": float("nan"), "energy": float("nan")}
     if step_rows:
-        last = {k: step_rows[-1][k] for k in last}
-    status = None
+        last.update({k: step_rows[-1][k] for k in ("dt", "residual", "n_kept", "energy")})
 
     def record_measurement(st: TVMCState) -> TVMCState:
         k = int(st.n_saved)
@@ -290,71 +279,59 @@ def run_tvmc(
                     "dt": last["dt"],
                     "tdvp_residual": last["residual"],
                     "n_kept": last["n_kept"],
-                    "wall_time_s": runtime(),
+                    "wall_time_s": clock(),
                 }
             )
         return st._replace(chains=chains, n_saved=st.n_saved + 1)
 
-    def save_checkpoint(st: TVMCState) -> None:
+    def save(st: TVMCState) -> None:
         write_table(frame(traj_rows), out / PARTIAL_TRAJECTORY)
         write_table(frame(step_rows) if step_rows else pd.DataFrame([coords]).iloc[:0], out / PARTIAL_STEPS)
-        checkpoint.save(out / CHECKPOINT, st, {"spec_hash": q.spec_hash, "runtime_s": runtime()})
+        lifecycle.save_checkpoint(out, st, q.spec_hash, clock)
+
+    def unit(state: TVMCState) -> tuple[TVMCState, str, bool]:
+        """Integrator steps up to the next measurement time, then the measurement."""
+        target = times[int(state.n_saved)]
+        while True:
+            i, t = int(state.step), float(state.t)
+            state, info, row = _integrator_step(state, target, dyn, advance, jax.random.fold_in(k_run, i), hyper)
+            last.update(dt=row["dt"], residual=info["residual"], n_kept=info["n_kept"], energy=info["energy"])
+            step_rows.append({"step": i, "time": t, **row, "wall_time_s": clock()})
+            if not bool(jnp.all(jnp.isfinite(state.theta))):
+                log.info("step %d (t=%.4f): parameters are not finite; stopping", i, t)
+                return state, "", True
+            if float(state.t) >= target - 1e-9 * max(1.0, target):
+                break
+        state = record_measurement(state._replace(t=jnp.asarray(target)))
+        sx = [r for r in traj_rows if r["save_index"] == int(state.n_saved) - 1][0]
+        return state, f"t={target:.3f} {sx['observable']}={sx['value']:.5f} r2={last['residual']:.1e}", False
+
+    def save_and_log(st: TVMCState) -> None:
+        save(st)
+        target = times[int(st.n_saved) - 1]
+        step = int(st.step) - 1
+        log.info("t=%.4f step %d: E=%.6f r2=%.2e kept %d", target, step, last["energy"], last["residual"], last["n_kept"])
 
     if int(state.n_saved) == 0:
         state = record_measurement(state)
-        save_checkpoint(state)
-    tableau_order = TABLEAUX[dyn.integrator].order
-    while int(state.n_saved) < len(times) and status is None:
-        target = times[int(state.n_saved)]
-        t = float(state.t)
-        i = int(state.step)
-        k_step = jax.random.fold_in(k_run, i)
-        if dyn.adaptive:
-            h = min(float(state.dt), target - t)
-            attempt = 0
-            while True:
-                theta, chains, info, ratio = advance(state.theta, state.chains, h, jax.random.fold_in(k_step, attempt), hyper)
-                ratio = float(ratio)
-                if ratio <= 1.0 or h <= dyn.dt_min * (1 + 1e-12):
-                    break
-                attempt += 1
-                h = next_dt(h, ratio, tableau_order, dyn.dt_min, dyn.dt_max)
-            proposal = next_dt(h, ratio, tableau_order, dyn.dt_min, dyn.dt_max)
-            if attempt == 0 and h < float(state.dt):  # cut short by a save time: keep the step it had
-                proposal = max(proposal, float(state.dt))
-            t_new = target if abs(t + h - target) <= 1e-12 * max(1.0, target) else t + h
-            rejected = attempt
-        else:
-            h = dyn.dt
-            theta, chains, info, ratio = advance(state.theta, state.chains, h, jax.random.fold_in(k_step, 0), hyper)
-            proposal, rejected, ratio = h, 0, float("nan")
-            t_new = (i + 1) * dyn.dt  # no accumulation of rounding over many steps
-        info = {k: float(v) for k, v in jax.device_get(info._asdict()).items()}
-        state = TVMCState(theta, chains, jnp.asarray(t_new), jnp.asarray(proposal), state.step + 1, state.n_saved)
-        last = {"dt": h, "residual": info["residual"], "n_kept": info["n_kept"]}
-        step_rows.append(
-            {"step": i, "time": t, "dt": h, **info, "error_ratio": ratio, "rejected": rejected, "wall_time_s": runtime()}
-        )
-        if not bool(jnp.all(jnp.isfinite(theta))):
-            status = "diverged"
-            log.info("step %d (t=%.4f): parameters are not finite; stopping", i, t)
-            break
-        if t_new >= target - 1e-9 * max(1.0, target):
-            state = state._replace(t=jnp.asarray(target))
-            state = record_measurement(state)
-            k = int(state.n_saved)
-            if progress:
-                sx = [r for r in traj_rows if r["save_index"] == k - 1][0]
-                progress.update(k, f"t={target:.3f} {sx['observable']}={sx['value']:.5f} r2={info['residual']:.1e}")
-            if k % checkpoint_every == 0 or k == len(times):
-                save_checkpoint(state)
-                log.info("t=%.4f step %d: E=%.6f r2=%.2e kept %d", target, i, info["energy"], info["residual"], info["n_kept"])
+        save(state)
+    state, diverged = lifecycle.drive(
+        state,
+        done=lambda st: int(st.n_saved),
+        total=len(times),
+        unit=unit,
+        save=save_and_log,
+        every=checkpoint_every,
+        label=f"tvmc {q.spec_hash[:8]}",
+        show_progress=show_progress,
+    )
+    status = "diverged" if diverged else None
 
     traj = frame(traj_rows)
     steps = frame(step_rows) if step_rows else pd.DataFrame([coords]).iloc[:0]
     write_table(traj, out / TRAJECTORY)
     write_table(steps, out / STEPS)
-    summary = _summary(q, coords, traj, steps, status or "completed", runtime(), initial_energy_error, ansatz)
+    summary = _summary(q, coords, traj, steps, status or "completed", clock(), initial_energy_error, ansatz)
     write_table(summary, out / SUMMARY)
     row = summary.iloc[0]
     log.info("done: status %s, max |error| %s, energy drift %.3e", row["status"], max_errors(summary), row["energy_drift_max"])
@@ -403,15 +380,8 @@ def _summary(q, coords, traj, steps, status, runtime, initial_energy_error, ansa
 
 
 def record_tvmc_failure(q: QuenchSpec, out: Path, message: str) -> None:
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    coords = quench_coordinates(q)
-    for name, partial in ((TRAJECTORY, PARTIAL_TRAJECTORY), (STEPS, PARTIAL_STEPS)):
-        if not (out / name).exists():
-            df = pd.read_parquet(out / partial) if (out / partial).exists() else pd.DataFrame([coords]).iloc[:0]
-            write_table(df, out / name)
-    row = {**coords, "status": "failed", "error_message": message, "max_abs_error": math.nan, **provenance()}
-    write_table(pd.DataFrame([row]), out / SUMMARY)
+    row = {"status": "failed", "error_message": message, "max_abs_error": math.nan}
+    lifecycle.record_failure(out, FILES, quench_coordinates(q), row)
 
 
 def clear_stale_tvmc(q: QuenchSpec, out: Path) -> None:
@@ -420,10 +390,6 @@ def clear_stale_tvmc(q: QuenchSpec, out: Path) -> None:
     from nqs_sweep.driver import clear_stale
 
     out = Path(out)
-    try:
-        existing_quench(q, out)
-    except QuenchConflict:
-        for name in (CHECKPOINT, PARTIAL_TRAJECTORY, PARTIAL_STEPS, TRAJECTORY, STEPS, SUMMARY, EXACT, RUN_SPEC, "error.txt"):
-            (out / name).unlink(missing_ok=True)
+    lifecycle.clear_stale(out, q.spec_hash, FILES)
     if q.initial.kind == "ground_state" and (out / INITIAL_DIR).is_dir():
         clear_stale(initial_point_spec(q), out / INITIAL_DIR)
