@@ -89,6 +89,10 @@ class LatticeSpec:
     L: int
     pbc: bool
 
+    def build(self) -> Lattice:
+        """The lattice itself: sites, bonds, sublattices and symmetry groups."""
+        return Lattice(self.kind, self.L, self.pbc)
+
 
 @dataclass(frozen=True)
 class AnsatzSpec:
@@ -322,7 +326,7 @@ def parse_spec(raw: Any) -> PointSpec:
         if not MODELS[name].sign_rule:
             with_rule = ", ".join(n for n, mo in MODELS.items() if mo.sign_rule)
             raise SpecError("marshall_sign", f"applies to {with_rule}; the {name} is sign-free already")
-        if not Lattice(lattice.kind, lattice.L, lattice.pbc).is_bipartite:
+        if not lattice.build().is_bipartite:
             raise SpecError(
                 "marshall_sign",
                 f"needs a bipartite lattice; a periodic {lattice.kind} with odd L={lattice.L} is not "

@@ -31,7 +31,6 @@ from nqs_sweep.integrators import TABLEAUX, error_ratio, next_dt, rk_step
 from nqs_sweep.lifecycle import CHECKPOINT, RUN_SPEC, SUMMARY, RunConflict, RunFiles, start_run
 from nqs_sweep.models import Ansatz, make_ansatz
 from nqs_sweep.observables import local_observables
-from nqs_sweep.physics.lattice import Lattice
 from nqs_sweep.quench import QuenchSpec, initial_point_spec
 from nqs_sweep.sampler import ChainState, init_chains
 from nqs_sweep.tables import COUPLING_COLUMNS, coordinates, provenance, write_table
@@ -92,7 +91,7 @@ def make_measure(q: QuenchSpec, ansatz: Ansatz):
     """Jitted measurement of the observables on a fresh sample of sampler.n_samples_eval
     configurations (default 4 n_samples): name -> (mean, error)."""
     spec = q.point
-    lat = Lattice(spec.lattice.kind, spec.lattice.L, spec.lattice.pbc)
+    lat = spec.lattice.build()
 
     def measure(theta, chains, key, hyper: Hyper):
         est = estimate(spec, ansatz, theta, chains, key, hyper, spec.sampler.n_samples_eval)
@@ -157,7 +156,7 @@ def _initial_theta(q: QuenchSpec, out: Path, initial_run, initial_exact_energy: 
 
         copies = 1  # hidden units per feature: the symmetric RBM repeats each over its group
         if spec.ansatz.name == "rbm_symm":
-            copies = Lattice(spec.lattice.kind, spec.lattice.L, spec.lattice.pbc).symmetry_group(spec.ansatz.symmetries).shape[0]
+            copies = spec.lattice.build().symmetry_group(spec.ansatz.symmetries).shape[0]
         return product_state_theta(ansatz, q.initial.direction, spec.n_sites, q.initial.infidelity, key, copies), float("nan")
     known = initial_exact_energy if math.isfinite(initial_exact_energy) else None
     if initial_run is None:

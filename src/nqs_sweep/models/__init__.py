@@ -26,7 +26,6 @@ from nqs_sweep.models import rbm, ffnn, rbm_symm, gcnn, arnn  # noqa: F401
 
 # isort: on
 from nqs_sweep.models.registry import DTYPES, NETWORKS, Network, register_network
-from nqs_sweep.physics.lattice import Lattice
 
 if TYPE_CHECKING:
     from nqs_sweep.spec import PointSpec
@@ -102,7 +101,7 @@ class Ansatz:
 def make_ansatz(spec: PointSpec) -> Ansatz:
     """The spec's network: a registered one (nqs_sweep.models.registry) or a plug-in module."""
     a = spec.ansatz
-    lat = Lattice(spec.lattice.kind, spec.lattice.L, spec.lattice.pbc)
+    lat = spec.lattice.build()
     if a.module:
         built = plugin.build(a.module, a.kwargs_dict, lat.n_sites)
     else:

@@ -105,7 +105,7 @@ def exact_context(spec, op) -> ExactContext:
     n = spec.n_sites
     basis = hilbert.sector_indices(n, spec.sector)
     spins = [1 - 2 * ((basis >> (n - 1 - i)) & 1).astype(np.int8) for i in range(n)]
-    return ExactContext(Lattice(spec.lattice.kind, spec.lattice.L, spec.lattice.pbc), n, spec.marshall_sign, spins, op)
+    return ExactContext(spec.lattice.build(), n, spec.marshall_sign, spins, op)
 
 
 def _diagonal_observables(q: QuenchSpec, ctx: ExactContext) -> dict[str, np.ndarray]:

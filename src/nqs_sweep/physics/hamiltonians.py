@@ -122,7 +122,7 @@ def _stack(parts: list[tuple[np.ndarray, np.ndarray]], width: int) -> tuple[np.n
 
 def build_hamiltonian(spec: PointSpec, xp=jnp) -> Hamiltonian:
     """Bond tables for the spec's model on its lattice (``xp=np`` for the exact solver)."""
-    lat = Lattice(spec.lattice.kind, spec.lattice.L, spec.lattice.pbc)
+    lat = spec.lattice.build()
     terms = MODELS[spec.model.name].terms(lat, dict(spec.model.couplings))
     zz_bonds, zz_coef = _stack(terms.zz, 2)
     flip_sites, flip_coef = _stack(terms.flips, 1)
