@@ -9,10 +9,10 @@ import numpy as np
 
 from benchmarks.timing import mean_seconds_per_call, median_seconds, peak_memory_mb, result_row
 from benchmarks.workloads import Workload
-from nqs_sweep.estimate import draw_sample, make_hyper
+from nqs_sweep.mc.estimate import draw_sample, make_hyper
 from nqs_sweep.models import make_ansatz
+from nqs_sweep.optim.step import init_state, make_evaluate, make_step
 from nqs_sweep.spec import parse_spec
-from nqs_sweep.vmc import init_state, make_evaluate, make_step
 
 
 def run(w: Workload, n_steps: int, repeats: int, seed: int = 0) -> dict:

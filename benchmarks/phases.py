@@ -50,12 +50,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from benchmarks.timing import median_seconds
     from benchmarks.workloads import WORKLOADS
-    from nqs_sweep.estimate import draw_sample, make_hyper
-    from nqs_sweep.estimators import centred_jacobian, local_energies
+    from nqs_sweep.mc.estimate import draw_sample, make_hyper
+    from nqs_sweep.mc.estimators import centred_jacobian, local_energies
     from nqs_sweep.models import make_ansatz
-    from nqs_sweep.qgt import regularised_solve
+    from nqs_sweep.optim.qgt import regularised_solve
+    from nqs_sweep.optim.step import init_state, make_step
     from nqs_sweep.spec import parse_spec
-    from nqs_sweep.vmc import init_state, make_step
 
     w = WORKLOADS[args.workload]
     spec = parse_spec(w.spec(0))

@@ -8,7 +8,7 @@ target, so the claim is not carried by statistical luck.
 
 import pytest
 
-from nqs_sweep.driver import run_vmc
+from nqs_sweep.jobs.vmc import run_vmc
 from nqs_sweep.physics.exact import ground_state
 from nqs_sweep.spec import parse_spec
 

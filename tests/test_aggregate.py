@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from nqs_sweep.aggregate import convergence_table, energies_table
-from nqs_sweep.tables import COUPLING_COLUMNS
+from nqs_sweep.tables.aggregate import convergence_table, energies_table
+from nqs_sweep.tables.columns import COUPLING_COLUMNS
 
 
 def coords(model, L, **couplings):
@@ -64,7 +64,7 @@ def test_convergence_rows_get_the_relative_error_per_iteration(tmp_path):
 
 
 def test_qgt_rank_table_has_one_row_per_point_with_its_energy_error():
-    from nqs_sweep.aggregate import qgt_rank_table
+    from nqs_sweep.tables.aggregate import qgt_rank_table
 
     spectra = pd.DataFrame(
         [
@@ -80,7 +80,7 @@ def test_qgt_rank_table_has_one_row_per_point_with_its_energy_error():
 
 
 def test_qgt_history_has_one_row_per_point_and_iteration_with_its_relative_error(tmp_path):
-    from nqs_sweep.aggregate import qgt_history_table
+    from nqs_sweep.tables.aggregate import qgt_history_table
 
     rows = [
         {**coords("tfim", 8, J=1.0, h=1.0), "spec_hash": "a", "iteration": it, "index": k, "eigenvalue": 1.0 / (k + 1),

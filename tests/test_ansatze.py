@@ -14,12 +14,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nqs_sweep.estimators import centred_real_rows, log_derivatives
+from nqs_sweep.mc.estimators import centred_real_rows, log_derivatives
+from nqs_sweep.mc.sampler import exact_sample
 from nqs_sweep.models import make_ansatz
+from nqs_sweep.optim.qgt import qgt_spectrum, ranks
 from nqs_sweep.physics import hilbert
 from nqs_sweep.physics.lattice import Lattice, group_tables
-from nqs_sweep.qgt import qgt_spectrum, ranks
-from nqs_sweep.sampler import exact_sample
 from nqs_sweep.spec import SpecError, parse_spec
 
 TFIM = {"name": "tfim", "J": 1.0, "h": 1.0}

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from nqs_sweep.initial_states import product_state_theta
+from nqs_sweep.dynamics.initial_states import product_state_theta
+from nqs_sweep.mc.sampler import direct_sample
 from nqs_sweep.models import make_ansatz
 from nqs_sweep.physics import hilbert
-from nqs_sweep.sampler import direct_sample
 from nqs_sweep.spec import SpecError, parse_spec
 
 # A chi-square test fails a correct sampler with this probability.
@@ -199,7 +199,7 @@ def test_vmc_with_direct_samples_reaches_the_ising_ground_state(tmp_path):
     every history row has acceptance 1 and τ_corr near 0 (independent samples)."""
     import pandas as pd
 
-    from nqs_sweep.driver import run_vmc
+    from nqs_sweep.jobs.vmc import run_vmc
     from nqs_sweep.physics.exact import ground_state
 
     spec = parse_spec(
@@ -224,8 +224,8 @@ def test_real_time_quench_from_the_x_state_follows_exact_dynamics(tmp_path):
     pair terms of H tangent directions, so σˣ follows the exact dynamics and energy is conserved."""
     import pandas as pd
 
+    from nqs_sweep.jobs.tvmc import run_tvmc
     from nqs_sweep.quench import parse_quench
-    from nqs_sweep.tvmc import run_tvmc
 
     quench = {
         "model": {"name": "tfim", "h": 0.5},

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import nqs_sweep.cli as cli
-import nqs_sweep.driver as driver
+import nqs_sweep.jobs.vmc as driver
 import nqs_sweep.physics.exact as exact
 from nqs_sweep.spec import EXACT_SAMPLER_MAX_SITES, load_spec, parse_spec
 

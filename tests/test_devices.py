@@ -16,11 +16,11 @@ SCRIPT = textwrap.dedent(
     """
     import json, sys
     import jax
-    from nqs_sweep import estimators
-    from nqs_sweep.devices import place_chains
+    from nqs_sweep.mc import estimators
+    from nqs_sweep.mc.devices import place_chains
     from nqs_sweep.models import make_ansatz
     from nqs_sweep.spec import parse_spec
-    from nqs_sweep.vmc import init_state, make_hyper, make_step
+    from nqs_sweep.optim.step import init_state, make_hyper, make_step
 
     spec = parse_spec({
         "model": {"name": "heisenberg"}, "lattice": {"kind": "chain", "L": 8},

@@ -11,11 +11,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from nqs_sweep import checkpoint, cli, driver
-from nqs_sweep.driver import run_vmc
+from nqs_sweep import cli
+from nqs_sweep.jobs import checkpoint
+from nqs_sweep.jobs import vmc as driver
+from nqs_sweep.jobs.vmc import run_vmc
 from nqs_sweep.models import make_ansatz
+from nqs_sweep.optim.step import init_state
 from nqs_sweep.spec import parse_spec
-from nqs_sweep.vmc import init_state
 
 SMALL = {
     "model": {"name": "tfim", "h": 1.0},

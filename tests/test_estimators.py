@@ -11,13 +11,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nqs_sweep.estimators import centred_real_rows, local_energies, log_derivatives
+from nqs_sweep.mc.estimators import centred_real_rows, local_energies, log_derivatives
+from nqs_sweep.mc.sampler import exact_sample
 from nqs_sweep.models import make_ansatz
+from nqs_sweep.optim.qgt import qgt_matrix
 from nqs_sweep.physics import hilbert
 from nqs_sweep.physics.hamiltonians import build_hamiltonian
 from nqs_sweep.physics.lattice import Lattice
-from nqs_sweep.qgt import qgt_matrix
-from nqs_sweep.sampler import exact_sample
 from reference import dense_hamiltonian, dense_qgt, log_psi_reference
 
 PROBLEMS = {

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from nqs_sweep.integrators import TABLEAUX, error_ratio, next_dt, rk_step
+from nqs_sweep.dynamics.integrators import TABLEAUX, error_ratio, next_dt, rk_step
 
 A = np.array([[-0.3, 2.0, 0.0], [-2.0, -0.3, 0.5], [0.0, -0.5, -0.1]])
 Y0 = np.array([1.0, 0.0, 0.5])

@@ -10,8 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nqs_sweep.estimators import centred_jacobian, centred_real_rows, local_energies, log_derivatives
-from nqs_sweep.local_updates import connected_log_ratios, flip_context, flip_log_ratio, flipped, init_cache
+from nqs_sweep.mc.estimators import centred_jacobian, centred_real_rows, local_energies, log_derivatives
+from nqs_sweep.mc.local_updates import connected_log_ratios, flip_context, flip_log_ratio, flipped, init_cache
 from nqs_sweep.models import make_ansatz
 from nqs_sweep.physics import hilbert
 from nqs_sweep.physics.hamiltonians import build_hamiltonian, connected_moves
@@ -134,7 +134,7 @@ def test_float32_flip_ratios_are_finite_and_close_to_float64_with_large_weights(
 def test_fast_metropolis_draws_the_chains_of_the_forward_pass():
     # Same key, same proposals, same uniforms: the chains agree unless a ratio sits within
     # rounding of its acceptance threshold (probability ~1e-13 per proposal).
-    from nqs_sweep.sampler import init_chains, metropolis_sample
+    from nqs_sweep.mc.sampler import init_chains, metropolis_sample
 
     spec, ansatz, theta, _ = _setup(CASES["heisenberg-chain8-marshall-real"])
     ham = build_hamiltonian(spec)
@@ -147,7 +147,7 @@ def test_fast_metropolis_draws_the_chains_of_the_forward_pass():
 
 
 def test_chunked_local_energies_equal_one_batch(monkeypatch):
-    from nqs_sweep import estimators
+    from nqs_sweep.mc import estimators
 
     spec, ansatz, theta, states = _setup(CASES["heisenberg-chain8-marshall-real"])
     ham = build_hamiltonian(spec)

@@ -5,9 +5,9 @@ import jax
 import numpy as np
 import pytest
 
-from nqs_sweep.estimators import local_energies
+from nqs_sweep.mc.estimators import local_energies
+from nqs_sweep.mc.observables import OBSERVABLES, Observable, register_observable
 from nqs_sweep.models import make_ansatz
-from nqs_sweep.observables import OBSERVABLES, Observable, register_observable
 from nqs_sweep.physics.exact_dynamics import _operator, exact_context
 from nqs_sweep.physics.hamiltonians import build_hamiltonian
 from nqs_sweep.physics.hilbert import all_states

@@ -1,4 +1,4 @@
-"""The paper's figures (nqs_sweep.paper_figures) and their manifests (nqs_sweep.manifest), on
+"""The paper's figures (nqs_sweep.figures.paper_figures) and their manifests (nqs_sweep.figures.manifest), on
 small synthetic tables: every figure is written, byte-identical when drawn twice, draws what
 exists and marks what diverged. The whole set through Snakemake: tests/workflow/test_workflow_paper.py."""
 
@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nqs_sweep import manifest, paper_figures
-from nqs_sweep.tables import COUPLING_COLUMNS
+from nqs_sweep.figures import manifest, paper_figures
+from nqs_sweep.tables.columns import COUPLING_COLUMNS
 
 
 def _row(**kw):

@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from nqs_sweep import plots
+from nqs_sweep.figures import plots
 
 
 def energies():

@@ -8,12 +8,12 @@ import jax
 import numpy as np
 import pytest
 
-from nqs_sweep.estimators import local_energies
+from nqs_sweep.mc.estimators import local_energies
 from nqs_sweep.models import make_ansatz
+from nqs_sweep.optim.step import init_state, make_evaluate, make_hyper
 from nqs_sweep.physics.hamiltonians import build_hamiltonian
 from nqs_sweep.physics.hilbert import all_states
 from nqs_sweep.spec import SpecError, parse_spec
-from nqs_sweep.vmc import init_state, make_evaluate, make_hyper
 from reference import dense_hamiltonian
 
 PLUGINS = Path(__file__).parent / "plugins"

@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nqs_sweep.jacobian import DenseJacobian
-from nqs_sweep.qgt import natural_gradient, qgt_matrix, regularised_solve
+from nqs_sweep.mc.jacobian import DenseJacobian
+from nqs_sweep.optim.qgt import natural_gradient, qgt_matrix, regularised_solve
 
 
 def test_singular_system_without_shift_falls_back_to_pseudo_inverse():
@@ -34,7 +34,7 @@ def test_natural_gradient_is_the_same_update_in_every_space_and_solver(rows, par
 
 
 def test_cg_reports_a_solve_it_could_not_finish():
-    from nqs_sweep import qgt
+    from nqs_sweep.optim import qgt
 
     a = jnp.diag(jnp.logspace(0, 12, 200))  # condition 1e12: 3 iterations cannot reach 1e-10
     b = jnp.ones(200)

@@ -5,12 +5,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nqs_sweep.estimators import local_energies
+from nqs_sweep.mc.estimators import local_energies
+from nqs_sweep.mc.sampler import ChainState, exact_sample, init_chains, metropolis_sample
+from nqs_sweep.mc.stats import chain_stats, split_r_hat
 from nqs_sweep.models import make_ansatz
 from nqs_sweep.physics import hilbert
 from nqs_sweep.physics.hamiltonians import build_hamiltonian
-from nqs_sweep.sampler import ChainState, exact_sample, init_chains, metropolis_sample
-from nqs_sweep.stats import chain_stats, split_r_hat
 
 CASES = {
     "tfim-local": dict(model={"name": "tfim", "h": 0.8}, lattice={"kind": "chain", "L": 8}, sampler={"move": "local"}),

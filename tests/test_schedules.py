@@ -1,7 +1,7 @@
 import jax.numpy as jnp
 import pytest
 
-from nqs_sweep.schedules import schedule_at, schedule_values
+from nqs_sweep.optim.schedules import schedule_at, schedule_values
 from nqs_sweep.spec import Schedule, SpecError, parse_spec
 
 

@@ -7,18 +7,19 @@ import pandas as pd
 import pytest
 import yaml
 
-from nqs_sweep import checkpoint, cli
-from nqs_sweep.driver import run_vmc
-from nqs_sweep.estimators import centred_real_rows, local_energies, log_derivatives
-from nqs_sweep.lifecycle import CHECKPOINT
+from nqs_sweep import cli
+from nqs_sweep.analysis.spectrum import infidelity, spectrum_history_table, spectrum_table
+from nqs_sweep.jobs import checkpoint
+from nqs_sweep.jobs.lifecycle import CHECKPOINT
+from nqs_sweep.jobs.vmc import run_vmc
+from nqs_sweep.mc.estimators import centred_real_rows, local_energies, log_derivatives
+from nqs_sweep.mc.sampler import exact_sample
 from nqs_sweep.models import make_ansatz
+from nqs_sweep.optim.qgt import qgt_spectrum, ranks
+from nqs_sweep.optim.step import init_state
 from nqs_sweep.physics import hilbert
 from nqs_sweep.physics.hamiltonians import build_hamiltonian
-from nqs_sweep.qgt import qgt_spectrum, ranks
-from nqs_sweep.sampler import exact_sample
 from nqs_sweep.spec import parse_spec
-from nqs_sweep.spectrum import infidelity, spectrum_history_table, spectrum_table
-from nqs_sweep.vmc import init_state
 from reference import dense_qgt
 
 RAW = {
@@ -169,8 +170,8 @@ def test_run_spec_reads_back_to_the_same_spec(tmp_path, dtype):
 def test_a_failed_run_gets_one_nan_row_from_qgt_and_sampling(tmp_path):
     """A point that failed before its first checkpoint still yields the tables the workflow
     joins: one NaN row with its status and coordinates, exit code 0."""
-    from nqs_sweep.driver import record_failure
-    from nqs_sweep.lifecycle import start_run
+    from nqs_sweep.jobs.lifecycle import start_run
+    from nqs_sweep.jobs.vmc import record_failure
 
     spec = parse_spec(RAW)
     start_run(tmp_path, spec.to_raw())

@@ -7,7 +7,7 @@ in our convention (τ = 0 for independent samples).
 import jax.numpy as jnp
 import numpy as np
 
-from nqs_sweep.stats import chain_stats, integrated_time, split_r_hat, weighted_stats
+from nqs_sweep.mc.stats import chain_stats, integrated_time, split_r_hat, weighted_stats
 
 
 def ar1(rng, phi, n_chains, n, mean=0.0):

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from tests.reference import dense_hamiltonian
 
-from nqs_sweep.estimators import log_derivatives
+from nqs_sweep.dynamics.tdvp import make_rhs, regularised_direction
+from nqs_sweep.mc.estimators import log_derivatives
+from nqs_sweep.mc.sampler import init_chains
 from nqs_sweep.models import make_ansatz
+from nqs_sweep.optim.step import make_hyper
 from nqs_sweep.physics import hilbert
 from nqs_sweep.quench import Regularization, parse_quench
-from nqs_sweep.sampler import init_chains
-from nqs_sweep.tdvp import make_rhs, regularised_direction
-from nqs_sweep.vmc import make_hyper
 
 # Fewer real parameters than real Hilbert-space dimensions, so S has no spurious near-null
 # directions whose eigenvalues (accurate only to ε λ_max) would limit the comparison.

@@ -14,12 +14,12 @@ import pytest
 import yaml
 
 from nqs_sweep import cli
-from nqs_sweep.initial_states import product_state_theta
+from nqs_sweep.dynamics.initial_states import product_state_theta
+from nqs_sweep.jobs.tvmc import run_tvmc
 from nqs_sweep.models import make_ansatz
 from nqs_sweep.physics import hilbert
 from nqs_sweep.physics.exact import ground_state
 from nqs_sweep.quench import parse_quench
-from nqs_sweep.tvmc import run_tvmc
 
 TRAJECTORY_COLUMNS = {"time", "observable", "value", "error", "exact_value", "dt", "tdvp_residual", "n_kept", "spec_hash", "L"}
 SUMMARY_COLUMNS = {"status", "max_abs_error", "energy_drift_max", "n_steps", "runtime_s", "spec_hash", "initial", "integrator"}

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nqs_sweep.driver import run_vmc
+from nqs_sweep.jobs.tvmc import run_tvmc
+from nqs_sweep.jobs.vmc import run_vmc
 from nqs_sweep.quench import initial_point_spec, parse_quench
-from nqs_sweep.tvmc import run_tvmc
 
 pytestmark = pytest.mark.slow
 

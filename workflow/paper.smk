@@ -10,7 +10,10 @@
 import yaml
 from snakemake.utils import min_version
 
-from nqs_sweep import manifest, paper_config, paper_figures, plots
+from nqs_sweep.figures import manifest
+from nqs_sweep.figures import paper_config
+from nqs_sweep.figures import paper_figures
+from nqs_sweep.figures import plots
 
 min_version("8.0")
 
@@ -23,7 +26,7 @@ if not config:
 
 
 
-# The figures, and which study's tables each reads (keys of nqs_sweep.paper_config.PAPER_STUDIES),
+# The figures, and which study's tables each reads (keys of nqs_sweep.figures.paper_config.PAPER_STUDIES),
 # and which per-run tables its manifest lists the computations from.
 FIGURES = {
     "accuracy_vs_width": {
@@ -64,7 +67,7 @@ try:  # before any job: the file's keys, its study files, their sections and nam
 except paper_config.PaperConfigError as err:
     raise WorkflowError(str(err)) from None
 if set(FIGURES) != set(paper_figures.FIGURES):
-    raise WorkflowError(f"paper.smk draws {sorted(FIGURES)}, nqs_sweep.paper_figures has {sorted(paper_figures.FIGURES)}")
+    raise WorkflowError(f"paper.smk draws {sorted(FIGURES)}, nqs_sweep.figures.paper_figures has {sorted(paper_figures.FIGURES)}")
 PAPER_STUDIES = paper_config.PAPER_STUDIES
 SCALE = config["paper"]
 PAPER = f"results/paper/{SCALE}"

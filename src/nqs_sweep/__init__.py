@@ -40,10 +40,10 @@ _API = {
     "Network": "nqs_sweep.models.registry",
     "register_model": "nqs_sweep.physics.hamiltonians",
     "Model": "nqs_sweep.physics.hamiltonians",
-    "register_optimizer": "nqs_sweep.optimizers",
-    "Optimizer": "nqs_sweep.optimizers",
-    "register_observable": "nqs_sweep.observables",
-    "Observable": "nqs_sweep.observables",
+    "register_optimizer": "nqs_sweep.optim.optimizers",
+    "Optimizer": "nqs_sweep.optim.optimizers",
+    "register_observable": "nqs_sweep.mc.observables",
+    "Observable": "nqs_sweep.mc.observables",
 }
 __all__ = sorted(_API)
 

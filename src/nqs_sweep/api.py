@@ -91,7 +91,7 @@ def exact_table(spec: PointSpec) -> pd.DataFrame:
     """The exact ground-state energy as a one-row table: free fermions for the periodic Ising
     chain (any L), else Lanczos in the spec's sector."""
     from nqs_sweep.physics.exact import free_fermion_energy, ground_state, has_closed_form
-    from nqs_sweep.tables import model_coordinates, provenance
+    from nqs_sweep.tables.columns import model_coordinates, provenance
 
     start = time.perf_counter()
     if has_closed_form(spec):
@@ -151,8 +151,8 @@ def run(
     ``exact``: "auto" (the exact energy when cheap, or exact dynamics for a quench), None, or
     a known ground-state energy to grade the run against.
     """
-    from nqs_sweep.driver import run_vmc
-    from nqs_sweep.tvmc import run_tvmc
+    from nqs_sweep.jobs.tvmc import run_tvmc
+    from nqs_sweep.jobs.vmc import run_vmc
 
     parsed = as_spec(spec)
     if exact not in ("auto", None) and (isinstance(exact, bool) or not isinstance(exact, (int, float))):
@@ -182,8 +182,8 @@ def run(
 
 def load(run_dir: str | Path) -> Result:
     """The Result of a run directory written by run(), the CLI or the workflow."""
-    from nqs_sweep import checkpoint
-    from nqs_sweep.lifecycle import CHECKPOINT, RUN_SPEC, SUMMARY
+    from nqs_sweep.jobs import checkpoint
+    from nqs_sweep.jobs.lifecycle import CHECKPOINT, RUN_SPEC, SUMMARY
 
     run_dir = Path(run_dir)
     if not (run_dir / RUN_SPEC).is_file() or not (run_dir / SUMMARY).is_file():

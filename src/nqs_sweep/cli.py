@@ -44,7 +44,7 @@ def _exact_energy_from(arg: str, spec: PointSpec) -> float | None:
     path = Path(arg)
     if not path.is_file():
         raise SpecError("--exact", f"expected auto, none or an existing exact.parquet; no such file: {path}")
-    from nqs_sweep.tables import model_coordinates
+    from nqs_sweep.tables.columns import model_coordinates
 
     try:
         row = pd.read_parquet(path).iloc[0]
@@ -92,8 +92,8 @@ def _check_out(out: Path) -> None:
 
 
 def cmd_vmc(args: argparse.Namespace) -> int:
-    from nqs_sweep.driver import clear_stale, existing_status, record_failure, run_vmc
-    from nqs_sweep.lifecycle import RunConflict
+    from nqs_sweep.jobs.lifecycle import RunConflict
+    from nqs_sweep.jobs.vmc import clear_stale, existing_status, record_failure, run_vmc
 
     # Everything that can refuse the input is checked before anything is written.
     try:
@@ -149,8 +149,8 @@ def _check_initial_run(q, run: Path) -> None:
 
 
 def cmd_tvmc(args: argparse.Namespace) -> int:
+    from nqs_sweep.jobs.tvmc import QuenchConflict, clear_stale_tvmc, existing_quench, max_errors, record_tvmc_failure, run_tvmc
     from nqs_sweep.quench import load_quench
-    from nqs_sweep.tvmc import QuenchConflict, clear_stale_tvmc, existing_quench, max_errors, record_tvmc_failure, run_tvmc
 
     try:
         q = load_quench(args.spec)
@@ -188,7 +188,7 @@ def cmd_exact(args: argparse.Namespace) -> int:
             check_feasible(spec)
     except SpecError as err:
         return _fail(str(err))
-    from nqs_sweep.tables import model_coordinates, write_table
+    from nqs_sweep.tables.columns import model_coordinates, write_table
 
     args.out.mkdir(parents=True, exist_ok=True)
     try:
@@ -211,7 +211,7 @@ def _check_n_samples(run: Path, n_samples: int | None) -> None:
     """--n-samples of qgt and sampling: at least one sample per chain of the run."""
     if n_samples is None:
         return
-    from nqs_sweep.lifecycle import RUN_SPEC
+    from nqs_sweep.jobs.lifecycle import RUN_SPEC
 
     n_chains = load_spec(run / RUN_SPEC).sampler.n_chains if (run / RUN_SPEC).exists() else 1
     if n_samples < n_chains:
@@ -219,8 +219,8 @@ def _check_n_samples(run: Path, n_samples: int | None) -> None:
 
 
 def cmd_qgt(args: argparse.Namespace) -> int:
-    from nqs_sweep.spectrum import final_spectrum, load_run, spectrum_history_table
-    from nqs_sweep.tables import write_table
+    from nqs_sweep.analysis.spectrum import final_spectrum, load_run, spectrum_history_table
+    from nqs_sweep.tables.columns import write_table
 
     try:
         if not (args.run / "summary.parquet").exists():
@@ -247,9 +247,9 @@ def cmd_qgt(args: argparse.Namespace) -> int:
 
 
 def cmd_sampling(args: argparse.Namespace) -> int:
-    from nqs_sweep.sampling import SAMPLING_TABLE, sampling_table
-    from nqs_sweep.spectrum import load_run
-    from nqs_sweep.tables import write_table
+    from nqs_sweep.analysis.sampling import SAMPLING_TABLE, sampling_table
+    from nqs_sweep.analysis.spectrum import load_run
+    from nqs_sweep.tables.columns import write_table
 
     try:
         if not (args.run / "summary.parquet").exists():

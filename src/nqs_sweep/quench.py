@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from nqs_sweep.observables import OBSERVABLES
+from nqs_sweep.mc.observables import OBSERVABLES
 from nqs_sweep.physics.hamiltonians import MODELS
 from nqs_sweep.spec import (
     PointSpec,

@@ -19,7 +19,7 @@ import yaml
 
 from nqs_sweep.models import plugin
 from nqs_sweep.models.registry import NETWORKS, names
-from nqs_sweep.optimizers import OPTIMIZERS
+from nqs_sweep.optim.optimizers import OPTIMIZERS
 from nqs_sweep.physics.hamiltonians import MODELS
 from nqs_sweep.physics.lattice import LATTICE_KINDS, Lattice
 

@@ -328,7 +328,7 @@ def _published(raw: Any, unreferenced: list[PointSpec]) -> tuple[dict, ...]:
         return ()
     if not isinstance(raw, list) or not raw:
         raise StudyError("published", f"must be a non-empty list of mappings with keys {', '.join(PUBLISHED_KEYS)}")
-    from nqs_sweep.tables import model_coordinates
+    from nqs_sweep.tables.columns import model_coordinates
 
     rows: dict[str, dict] = {}
     for i, entry in enumerate(raw):

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from conftest import REPO, planned_jobs, snakemake
-from nqs_sweep.paper_config import PAPER_STUDIES, PaperConfigError, check_paper
-from nqs_sweep.paper_figures import FIGURES
+from nqs_sweep.figures.paper_config import PAPER_STUDIES, PaperConfigError, check_paper
+from nqs_sweep.figures.paper_figures import FIGURES
 from nqs_sweep.study import expand_study
 
 pytestmark = pytest.mark.slow
@@ -97,7 +97,7 @@ def test_tiny_paper_draws_every_figure_with_table_and_manifest_and_redoes_only_w
     ],
 )
 def test_a_bad_paper_file_is_refused_naming_what_is_wrong(change, words, monkeypatch):
-    """paper.smk's check (nqs_sweep.paper_config), in-process: one Snakemake start-up per case
+    """paper.smk's check (nqs_sweep.figures.paper_config), in-process: one Snakemake start-up per case
     cost 10 s. The check's refusal through Snakemake itself is the test below."""
     monkeypatch.chdir(REPO)  # study paths are relative to the workflow's working directory
     paper = yaml.safe_load((REPO / PAPER).read_text())

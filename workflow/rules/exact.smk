@@ -39,6 +39,6 @@ rule published_references:
     run:
         import pandas as pd
 
-        from nqs_sweep.tables import write_table
+        from nqs_sweep.tables.columns import write_table
 
         write_table(pd.DataFrame(params.rows), output[0])

@@ -39,8 +39,8 @@ rule aggregate_sampling:
         runtime=10,
         mem_mb=2000,
     run:
-        from nqs_sweep.aggregate import sampling_efficiency_table
-        from nqs_sweep.tables import write_table
+        from nqs_sweep.tables.aggregate import sampling_efficiency_table
+        from nqs_sweep.tables.columns import write_table
 
         write_table(sampling_efficiency_table(input), output[0])
 

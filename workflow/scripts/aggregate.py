@@ -1,8 +1,8 @@
-# Thin: the joining lives in nqs_sweep.aggregate.
+# Thin: the joining lives in nqs_sweep.tables.aggregate.
 import sys
 
-from nqs_sweep.aggregate import convergence_table, energies_table
-from nqs_sweep.tables import write_table
+from nqs_sweep.tables.aggregate import convergence_table, energies_table
+from nqs_sweep.tables.columns import write_table
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
 inp, out = snakemake.input, snakemake.output  # noqa: F821

@@ -1,10 +1,10 @@
-# Thin: the joining lives in nqs_sweep.aggregate.
+# Thin: the joining lives in nqs_sweep.tables.aggregate.
 import sys
 
 import pandas as pd
 
-from nqs_sweep.aggregate import qgt_history_table, qgt_rank_table, spectra_table
-from nqs_sweep.tables import write_table
+from nqs_sweep.tables.aggregate import qgt_history_table, qgt_rank_table, spectra_table
+from nqs_sweep.tables.columns import write_table
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
 inp, out = snakemake.input, snakemake.output  # noqa: F821

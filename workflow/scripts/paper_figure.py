@@ -1,13 +1,13 @@
-# Thin: the drawing lives in nqs_sweep.paper_figures, the manifest in nqs_sweep.manifest.
+# Thin: the drawing lives in nqs_sweep.figures.paper_figures, the manifest in nqs_sweep.figures.manifest.
 import json
 import sys
 import time
 
 import pandas as pd
 
-from nqs_sweep.manifest import figure_manifest
-from nqs_sweep.paper_figures import FIGURES
-from nqs_sweep.tables import write_table
+from nqs_sweep.figures.manifest import figure_manifest
+from nqs_sweep.figures.paper_figures import FIGURES
+from nqs_sweep.tables.columns import write_table
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
 inp, out, params = snakemake.input, snakemake.output, snakemake.params  # noqa: F821

@@ -1,9 +1,9 @@
-# Thin: the drawing lives in nqs_sweep.plots.
+# Thin: the drawing lives in nqs_sweep.figures.plots.
 import sys
 
 import pandas as pd
 
-from nqs_sweep import plots
+from nqs_sweep.figures import plots
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
 out = [snakemake.output.png, snakemake.output.pdf]  # noqa: F821

@@ -46,7 +46,7 @@ class Ansatz:
     init_params: Callable  # key -> pytree
     log_psi_tree: Callable  # (pytree, s) -> log ψ
     unravel: Callable  # flat (complex or real) vector -> pytree
-    # Optional fast kernels (nqs_sweep.local_updates, nqs_sweep.jacobian); None means the generic path.
+    # Optional fast kernels (nqs_sweep.mc.local_updates, nqs_sweep.mc.jacobian); None means the generic path.
     cache_tree: Callable | None = None  # (pytree, s (B, N)) -> per-configuration cache
     flip_tables_tree: Callable | None = None  # pytree -> what flip_ratio_tree needs, once per parameter set
     flip_ratio_tree: Callable | None = None  # (tables, s (N,), cache, sites (2,), active (2,)) -> (log ratio, cache)
@@ -93,7 +93,7 @@ class Ansatz:
         return self.conditionals_tree(self.to_tree(theta), s)
 
     def jacobian_blocks(self, theta: jax.Array, s: jax.Array) -> list:
-        """Factored log-derivatives, in the order of θ (see nqs_sweep.jacobian)."""
+        """Factored log-derivatives, in the order of θ (see nqs_sweep.mc.jacobian)."""
         blocks = self.jacobian_blocks_tree(self.to_tree(theta), s)
         return jax.tree.leaves(blocks, is_leaf=lambda x: isinstance(x, tuple))
 

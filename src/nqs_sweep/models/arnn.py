@@ -7,7 +7,7 @@ spins s_j with j < i; later layers and the output let it see the features of j <
 so site i's output w_i is a function of s_<i alone. Its two logits are z_i(±1) = ±w_i/2
 and each conditional is normalised, log ψ_i(σ) = z_i(σ) − ½ log Σ_σ' e^{2 Re z_i(σ')}, so
 Σ_s |ψ(s)|² = 1 by construction and exact samples are drawn site by site
-(nqs_sweep.sampler.direct_sample). Re w_i is the log-odds of s_i = +1; with complex
+(nqs_sweep.mc.sampler.direct_sample). Re w_i is the log-odds of s_i = +1; with complex
 parameters Im w_i is the phase difference between the two values, which with the earlier
 sites' phases spans every phase function of s up to a global phase. One output per
 site rather than two logits: two would carry a direction (their common real shift)
@@ -151,7 +151,7 @@ def make_sampler(n_sites: int, activation: str, zero_magnetization: bool, width:
     pre-activations of all sites; when site i is drawn, only its own features are new, and
     they are added to the pre-activations of the sites that see them (O(N F²) per layer).
     The whole draw then costs about one forward pass. Site i is +1 when u_i < p_i(+1), the
-    rule of the generic path (nqs_sweep.sampler.direct_sample), so both draw the same samples.
+    rule of the generic path (nqs_sweep.mc.sampler.direct_sample), so both draw the same samples.
     """
     sigma = HIDDEN_ACTIVATIONS[activation]
     half = n_sites // 2

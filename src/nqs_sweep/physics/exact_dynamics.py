@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from nqs_sweep.observables import OBSERVABLES
+from nqs_sweep.mc.observables import OBSERVABLES
 from nqs_sweep.physics import hilbert
 from nqs_sweep.physics.exact import full_space_operator, ground_state, sector_matrix
 from nqs_sweep.physics.hamiltonians import build_hamiltonian
@@ -91,7 +91,7 @@ def krylov_propagate(matvec, v: np.ndarray, tau: float, kind: str, m: int = KRYL
 
 @dataclass(frozen=True)
 class ExactContext:
-    """What the exact estimators of nqs_sweep.observables read: the lattice, the spins of every
+    """What the exact estimators of nqs_sweep.mc.observables read: the lattice, the spins of every
     basis state of the sector (one array per site), and the Hamiltonian's operator."""
 
     lattice: Lattice

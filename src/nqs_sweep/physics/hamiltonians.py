@@ -149,7 +149,7 @@ def diagonal(ham: Hamiltonian, s: jnp.ndarray) -> jnp.ndarray:
 
 
 def connected_moves(ham: Hamiltonian) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """The off-diagonal terms as moves of nqs_sweep.local_updates: sites (C, 2) and flags (C, 2).
+    """The off-diagonal terms as moves of nqs_sweep.mc.local_updates: sites (C, 2) and flags (C, 2).
 
     A single flip at i is (i, i) with (True, False); an exchange of (i, j) flips both.
     """

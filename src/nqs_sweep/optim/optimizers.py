@@ -3,7 +3,7 @@
 An optimiser is two things: how the step's direction is formed from the centred Jacobian
 (the plain energy gradient, or a natural gradient through the QGT: SR in parameter space,
 MinSR in sample space), and an optax transformation applied to that direction (identity,
-or Adam's rescaling). The step (nqs_sweep.vmc) calls both and nothing else, so a new
+or Adam's rescaling). The step (nqs_sweep.optim.step) calls both and nothing else, so a new
 optimiser is one ``register_optimizer`` call.
 """
 
@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import optax
 
 from nqs_sweep import registry
-from nqs_sweep.qgt import natural_gradient
+from nqs_sweep.optim.qgt import natural_gradient
 
 
 @dataclass(frozen=True)

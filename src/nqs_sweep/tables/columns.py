@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from nqs_sweep import threads
-from nqs_sweep.checkpoint import atomic_write_bytes
+from nqs_sweep.jobs.checkpoint import atomic_write_bytes
 from nqs_sweep.spec import PointSpec, coupling_names
 
 # The couplings of the built-in models: every table has these columns (NaN where a model lacks

@@ -14,14 +14,14 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from nqs_sweep.estimate import Hyper, estimate, make_hyper
-from nqs_sweep.estimators import centred_jacobian
+from nqs_sweep.mc.estimate import Hyper, estimate, make_hyper
+from nqs_sweep.mc.estimators import centred_jacobian
+from nqs_sweep.mc.sampler import ChainState, init_chains
+from nqs_sweep.mc.stats import Stats
 from nqs_sweep.models import Ansatz
-from nqs_sweep.optimizers import OPTIMIZERS
-from nqs_sweep.sampler import ChainState, init_chains
-from nqs_sweep.schedules import schedule_at
+from nqs_sweep.optim.optimizers import OPTIMIZERS
+from nqs_sweep.optim.schedules import schedule_at
 from nqs_sweep.spec import PointSpec
-from nqs_sweep.stats import Stats
 
 __all__ = ["Hyper", "VMCState", "init_state", "make_evaluate", "make_hyper", "make_step"]
 

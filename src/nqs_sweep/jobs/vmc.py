@@ -1,5 +1,5 @@
 """The ground-state (VMC) run: one optimisation step per unit of the shared run lifecycle
-(nqs_sweep.lifecycle: files, spec check, resume, checkpoints, failure records).
+(nqs_sweep.jobs.lifecycle: files, spec check, resume, checkpoints, failure records).
 
 Files of this kind, besides the common ones:
   history.parquet           one row per iteration (history.partial.parquet while running)
@@ -20,14 +20,14 @@ import jax
 import numpy as np
 import pandas as pd
 
-from nqs_sweep import checkpoint, lifecycle
-from nqs_sweep.devices import describe, place_chains
-from nqs_sweep.estimate import make_hyper
-from nqs_sweep.lifecycle import SUMMARY, RunFiles, start_run
+from nqs_sweep.jobs import checkpoint, lifecycle
+from nqs_sweep.jobs.lifecycle import SUMMARY, RunFiles, start_run
+from nqs_sweep.mc.devices import describe, place_chains
+from nqs_sweep.mc.estimate import make_hyper
 from nqs_sweep.models import make_ansatz
+from nqs_sweep.optim.step import init_state, make_evaluate, make_step
 from nqs_sweep.spec import PointSpec
-from nqs_sweep.tables import HistoryLogger, coordinates, provenance, write_table
-from nqs_sweep.vmc import init_state, make_evaluate, make_step
+from nqs_sweep.tables.columns import HistoryLogger, coordinates, provenance, write_table
 
 HISTORY = "history.parquet"
 PARTIAL_HISTORY = "history.partial.parquet"

@@ -21,10 +21,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from nqs_sweep import registry
-from nqs_sweep.estimators import local_energies
+from nqs_sweep.mc.estimators import local_energies
+from nqs_sweep.mc.sampler import LogPsi
 from nqs_sweep.physics.hamiltonians import Hamiltonian
 from nqs_sweep.physics.lattice import Lattice
-from nqs_sweep.sampler import LogPsi
 
 
 def sx_operator(lat: Lattice, marshall_sign: bool) -> Hamiltonian:

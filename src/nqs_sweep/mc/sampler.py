@@ -16,7 +16,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nqs_sweep.local_updates import flip_context, flip_log_ratio, flipped, init_cache
+from nqs_sweep.mc.local_updates import flip_context, flip_log_ratio, flipped, init_cache
 from nqs_sweep.physics import hilbert
 
 
@@ -80,7 +80,7 @@ def metropolis_sample(
     """Draw n_per_chain samples from every chain (one per sweep) after n_discard sweeps.
 
     Each proposal costs O(K·M) for a network with incremental kernels (the RBM) and
-    one forward pass otherwise (nqs_sweep.local_updates). The random numbers of a
+    one forward pass otherwise (nqs_sweep.mc.local_updates). The random numbers of a
     sweep are drawn in one call before it, so the sequential loop does only the move.
     """
     n_chains, n_sites = state.configs.shape

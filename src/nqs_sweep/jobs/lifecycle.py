@@ -34,9 +34,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from nqs_sweep import checkpoint
-from nqs_sweep.progress import Progress
-from nqs_sweep.tables import provenance, write_table
+from nqs_sweep.jobs import checkpoint
+from nqs_sweep.jobs.progress import Progress
+from nqs_sweep.tables.columns import provenance, write_table
 
 CHECKPOINT = "checkpoint.npz"
 SUMMARY = "summary.parquet"

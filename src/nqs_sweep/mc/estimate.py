@@ -13,14 +13,14 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nqs_sweep.estimators import local_energies
+from nqs_sweep.mc.estimators import local_energies
+from nqs_sweep.mc.sampler import ChainState, Sample, direct_sample, exact_sample, metropolis_sample
+from nqs_sweep.mc.stats import Stats, chain_stats, weighted_stats
 from nqs_sweep.models import Ansatz
+from nqs_sweep.optim.schedules import ScheduleValues, schedule_values
 from nqs_sweep.physics import hilbert
 from nqs_sweep.physics.hamiltonians import Hamiltonian, build_hamiltonian
-from nqs_sweep.sampler import ChainState, Sample, direct_sample, exact_sample, metropolis_sample
-from nqs_sweep.schedules import ScheduleValues, schedule_values
 from nqs_sweep.spec import PointSpec
-from nqs_sweep.stats import Stats, chain_stats, weighted_stats
 
 
 class Hyper(NamedTuple):

@@ -15,18 +15,18 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from nqs_sweep import checkpoint
-from nqs_sweep.driver import HISTORY, PARTIAL_HISTORY, SNAPSHOTS, load_snapshots
-from nqs_sweep.estimate import draw_sample, make_hyper
-from nqs_sweep.estimators import centred_real_rows, local_energies, log_derivatives
-from nqs_sweep.lifecycle import CHECKPOINT, RUN_SPEC, SUMMARY
+from nqs_sweep.jobs import checkpoint
+from nqs_sweep.jobs.lifecycle import CHECKPOINT, RUN_SPEC, SUMMARY
+from nqs_sweep.jobs.vmc import HISTORY, PARTIAL_HISTORY, SNAPSHOTS, load_snapshots
+from nqs_sweep.mc.estimate import draw_sample, make_hyper
+from nqs_sweep.mc.estimators import centred_real_rows, local_energies, log_derivatives
+from nqs_sweep.mc.sampler import exact_sample
 from nqs_sweep.models import Ansatz, make_ansatz
+from nqs_sweep.optim.qgt import qgt_spectrum, ranks
+from nqs_sweep.optim.step import init_state
 from nqs_sweep.physics import hilbert
-from nqs_sweep.qgt import qgt_spectrum, ranks
-from nqs_sweep.sampler import exact_sample
 from nqs_sweep.spec import PointSpec, SpecError, load_spec
-from nqs_sweep.tables import coordinates
-from nqs_sweep.vmc import init_state
+from nqs_sweep.tables.columns import coordinates
 
 # Enumerate (exact QGT) up to this sector dimension; the Jacobian is dim x P.
 EXACT_QGT_MAX_DIM = 2**14

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nqs_sweep.tables import COUPLING_COLUMNS
+from nqs_sweep.tables.columns import COUPLING_COLUMNS
 
 # What an exact reference is keyed by (tables.model_coordinates).
 REFERENCE_KEYS = ["model", *COUPLING_COLUMNS, "lattice", "L", "pbc", "sector"]

@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from nqs_sweep.models import NETWORKS  # noqa: E402
-from nqs_sweep.tables import COUPLING_COLUMNS  # noqa: E402
+from nqs_sweep.tables.columns import COUPLING_COLUMNS  # noqa: E402
 
 FLOOR = 1e-12  # relative errors below this are drawn at the floor of the log axis
 SMOOTH = 10  # iterations in the running mean of the convergence figure

@@ -18,8 +18,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from nqs_sweep.plots import FLOOR, _case, colors_for, empty_figure, plot_qgt_rank, save_figure, sweep_coupling
-from nqs_sweep.tables import COUPLING_COLUMNS
+from nqs_sweep.figures.plots import FLOOR, _case, colors_for, empty_figure, plot_qgt_rank, save_figure, sweep_coupling
+from nqs_sweep.tables.columns import COUPLING_COLUMNS
 
 Tables = dict[str, pd.DataFrame]
 SMOOTH = 10  # iterations in the running means of the sampling-health panels

@@ -6,7 +6,7 @@ when the ansatz is autoregressive. One untimed draw first compiles the sampler a
 brings the chains to equilibrium (a run that was not sampled by Metropolis left them
 where they started). The next draws are timed alone (the local energies are not part
 of the cost compared), and the
-local energies of the draw give τ_corr and R̂ (nqs_sweep.stats). The effective sample
+local energies of the draw give τ_corr and R̂ (nqs_sweep.mc.stats). The effective sample
 size is n / (1 + 2 τ_corr), with τ_corr = 0 for independent samples, so
 effective samples per second = n / ((1 + 2 τ_corr) · seconds per draw).
 """
@@ -22,11 +22,11 @@ import jax
 import numpy as np
 import pandas as pd
 
-from nqs_sweep.estimate import draw_sample, make_hyper
-from nqs_sweep.estimators import local_energies
-from nqs_sweep.spectrum import load_run, run_status, unfinished_row
-from nqs_sweep.stats import chain_stats
-from nqs_sweep.tables import coordinates
+from nqs_sweep.analysis.spectrum import load_run, run_status, unfinished_row
+from nqs_sweep.mc.estimate import draw_sample, make_hyper
+from nqs_sweep.mc.estimators import local_energies
+from nqs_sweep.mc.stats import chain_stats
+from nqs_sweep.tables.columns import coordinates
 
 SAMPLING_TABLE = "sampling.parquet"
 

@@ -70,7 +70,7 @@ def cg_solve(matvec, b: jax.Array, diag_shift: jax.Array) -> tuple[jax.Array, ja
 def natural_gradient(
     jac, e_t: jax.Array, force: jax.Array, diag_shift: jax.Array, kind: str, solver: str
 ) -> tuple[jax.Array, jax.Array]:
-    """(S + εI)⁻¹ F for a Jacobian operator (nqs_sweep.jacobian) and F = Õᵀẽ, solved where it is cheapest.
+    """(S + εI)⁻¹ F for a Jacobian operator (nqs_sweep.mc.jacobian) and F = Õᵀẽ, solved where it is cheapest.
 
     SR and MinSR are the same update (push-through identity); ``kind="minsr"`` forces the
     sample space, ``kind="sr"`` takes the smaller of the two spaces. The solve is a dense

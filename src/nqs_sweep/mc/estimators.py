@@ -5,10 +5,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from nqs_sweep.jacobian import DenseJacobian, FactoredJacobian
-from nqs_sweep.local_updates import connected_log_ratios, flip_context
+from nqs_sweep.mc.jacobian import DenseJacobian, FactoredJacobian
+from nqs_sweep.mc.local_updates import connected_log_ratios, flip_context
+from nqs_sweep.mc.sampler import LogPsi
 from nqs_sweep.physics.hamiltonians import Hamiltonian, connected_elements, connected_moves, diagonal
-from nqs_sweep.sampler import LogPsi
 
 # Moves (configuration × connected term) evaluated at once by local_energies. The RBM's ratio
 # kernel holds a few (moves × M) temporaries. On the CPU, chunks small enough for those to stay
@@ -26,7 +26,7 @@ def local_energies(ham: Hamiltonian, log_psi: LogPsi, theta: jax.Array, s: jax.A
     """E_loc(s) = Σ_s' H_ss' ψ(s')/ψ(s) for s: (B, N) -> (B,) complex.
 
     Every s' differs from s by the one or two flips of a move of the Hamiltonian's
-    tables, so ψ(s')/ψ(s) comes from nqs_sweep.local_updates: O(M) per term for the
+    tables, so ψ(s')/ψ(s) comes from nqs_sweep.mc.local_updates: O(M) per term for the
     RBM instead of a forward pass of O(N·M). Samples are processed in chunks of
     MOVES_PER_CHUNK moves, sequentially (cache on the CPU, memory on a GPU).
     """

@@ -1,5 +1,5 @@
 """The t-VMC run: TDVP time evolution, one measurement interval per unit of the shared run
-lifecycle (nqs_sweep.lifecycle: files, spec check, resume, checkpoints, failure records).
+lifecycle (nqs_sweep.jobs.lifecycle: files, spec check, resume, checkpoints, failure records).
 
 Files of this kind, besides the common ones:
   trajectory.parquet           long form: one row per (time, observable) (.partial while running)
@@ -24,17 +24,17 @@ import jax
 import jax.numpy as jnp
 import pandas as pd
 
-from nqs_sweep import checkpoint, lifecycle
-from nqs_sweep.devices import describe, place_chains
-from nqs_sweep.estimate import Hyper, estimate, make_hyper, sample_stats
-from nqs_sweep.integrators import TABLEAUX, error_ratio, next_dt, rk_step
-from nqs_sweep.lifecycle import CHECKPOINT, RUN_SPEC, SUMMARY, RunConflict, RunFiles, start_run
+from nqs_sweep.dynamics.integrators import TABLEAUX, error_ratio, next_dt, rk_step
+from nqs_sweep.dynamics.tdvp import make_rhs
+from nqs_sweep.jobs import checkpoint, lifecycle
+from nqs_sweep.jobs.lifecycle import CHECKPOINT, RUN_SPEC, SUMMARY, RunConflict, RunFiles, start_run
+from nqs_sweep.mc.devices import describe, place_chains
+from nqs_sweep.mc.estimate import Hyper, estimate, make_hyper, sample_stats
+from nqs_sweep.mc.observables import local_observables
+from nqs_sweep.mc.sampler import ChainState, init_chains
 from nqs_sweep.models import Ansatz, make_ansatz
-from nqs_sweep.observables import local_observables
 from nqs_sweep.quench import QuenchSpec, initial_point_spec
-from nqs_sweep.sampler import ChainState, init_chains
-from nqs_sweep.tables import COUPLING_COLUMNS, coordinates, provenance, write_table
-from nqs_sweep.tdvp import make_rhs
+from nqs_sweep.tables.columns import COUPLING_COLUMNS, coordinates, provenance, write_table
 
 TRAJECTORY = "trajectory.parquet"
 PARTIAL_TRAJECTORY = "trajectory.partial.parquet"
@@ -108,8 +108,8 @@ def make_measure(q: QuenchSpec, ansatz: Ansatz):
 def load_initial_theta(run_dir: Path) -> jax.Array:
     """θ of the finished ground-state run in run_dir (checked by the CLI before compute).
     The checkpoint's layout is that of the run's own spec (its sampler and optimizer)."""
+    from nqs_sweep.optim.step import init_state
     from nqs_sweep.spec import load_spec
-    from nqs_sweep.vmc import init_state
 
     spec = load_spec(Path(run_dir) / RUN_SPEC)
     template = init_state(spec, make_ansatz(spec), jax.random.key(0))
@@ -148,11 +148,11 @@ def _exact_references(q: QuenchSpec, out: Path, times: list[float], exact: bool,
 def _initial_theta(q: QuenchSpec, out: Path, initial_run, initial_exact_energy: float, ansatz, key, log, show_progress):
     """(θ at t = 0, relative error of its energy): the VMC ground state of the initial couplings
     (from initial_run, or computed in out/initial), or a product state."""
-    from nqs_sweep.driver import run_vmc
+    from nqs_sweep.jobs.vmc import run_vmc
 
     spec = q.point
     if q.initial.kind != "ground_state":
-        from nqs_sweep.initial_states import product_state_theta
+        from nqs_sweep.dynamics.initial_states import product_state_theta
 
         copies = 1  # hidden units per feature: the symmetric RBM repeats each over its group
         if spec.ansatz.name == "rbm_symm":
@@ -386,7 +386,7 @@ def record_tvmc_failure(q: QuenchSpec, out: Path, message: str) -> None:
 def clear_stale_tvmc(q: QuenchSpec, out: Path) -> None:
     """Remove the files of another quench's run from out (its spec changed), and the
     inline initial ground-state run if it belongs to other initial couplings."""
-    from nqs_sweep.driver import clear_stale
+    from nqs_sweep.jobs.vmc import clear_stale
 
     out = Path(out)
     lifecycle.clear_stale(out, q.spec_hash, FILES)

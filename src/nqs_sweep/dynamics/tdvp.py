@@ -28,11 +28,11 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nqs_sweep.estimate import Hyper, estimate
-from nqs_sweep.estimators import centred_real_rows, log_derivatives
+from nqs_sweep.mc.estimate import Hyper, estimate
+from nqs_sweep.mc.estimators import centred_real_rows, log_derivatives
+from nqs_sweep.mc.sampler import ChainState
 from nqs_sweep.models import Ansatz
 from nqs_sweep.quench import QuenchSpec, Regularization
-from nqs_sweep.sampler import ChainState
 
 SMOOTH_POWER = 6
 

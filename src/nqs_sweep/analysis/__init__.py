@@ -1,0 +1,1 @@
+"""Analyses of a finished run: QGT spectra and sampling efficiency."""

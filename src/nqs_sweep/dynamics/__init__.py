@@ -1,0 +1,1 @@
+"""Real- and imaginary-time evolution: the TDVP equation of motion, integrators, initial states."""

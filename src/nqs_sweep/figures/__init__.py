@@ -1,0 +1,1 @@
+"""Figures: the study figures, the paper's figures and their manifests."""

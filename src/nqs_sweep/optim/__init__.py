@@ -1,0 +1,1 @@
+"""Optimisation: the jitted VMC step, the optimiser registry, SR/MinSR solves, schedules."""

@@ -1,0 +1,1 @@
+"""Tables: coordinates and provenance columns, atomic Parquet writes, aggregation."""
