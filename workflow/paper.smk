@@ -10,10 +10,7 @@
 import yaml
 from snakemake.utils import min_version
 
-from nqs_sweep.figures import manifest
-from nqs_sweep.figures import paper_config
-from nqs_sweep.figures import paper_figures
-from nqs_sweep.figures import plots
+from nqs_sweep.figures import manifest, paper_config, paper_figures, plots
 
 min_version("8.0")
 
