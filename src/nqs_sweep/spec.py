@@ -48,7 +48,12 @@ MINSR_EXACT_MAX_DIM = 2048
 
 
 # (section, key, default) of the fields added after results existed (see PointSpec.to_dict).
-LATER_FIELDS = (("ansatz", "parametrization", "direct"), ("ansatz", "readout", "symmetric"), ("", "snapshot_every", 0))
+LATER_FIELDS = (
+    ("ansatz", "parametrization", "direct"),
+    ("ansatz", "readout", "symmetric"),
+    ("", "snapshot_every", 0),
+    ("", "observables", []),
+)
 
 
 def coupling_names() -> tuple[str, ...]:
@@ -166,6 +171,8 @@ class PointSpec:
     study: str = ""
     # Keep θ every this many iterations for spectra along the optimisation (0: only the final θ).
     snapshot_every: int = 0
+    # Observables measured at the end of the run, on the final evaluation's sample (mc/observables.py).
+    observables: tuple[str, ...] = ()
 
     @property
     def n_sites(self) -> int:
@@ -174,6 +181,7 @@ class PointSpec:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["model"] = {"name": self.model.name, **dict(self.model.couplings)}
+        d["observables"] = list(self.observables)
         if self.ansatz.module:  # a plug-in is its reference, kwargs and source; the rest does not apply
             a = self.ansatz
             d["ansatz"] = {
@@ -297,7 +305,10 @@ def _schedule(value: Any, path: str, n_iter: int, allow_zero: bool = False) -> S
 
 # --- the spec ----------------------------------------------------------------
 
-TOP_KEYS = ("model", "lattice", "hilbert", "ansatz", "sampler", "optimizer", "marshall_sign", "seed", "study", "snapshot_every")
+TOP_KEYS = (
+    *("model", "lattice", "hilbert", "ansatz", "sampler", "optimizer"),
+    *("marshall_sign", "seed", "study", "snapshot_every", "observables"),
+)
 
 
 def parse_spec(raw: Any) -> PointSpec:
@@ -412,7 +423,23 @@ def parse_spec(raw: Any) -> PointSpec:
     snapshot_every = _int(top.get("snapshot_every", 0), "snapshot_every", minimum=0)
     if snapshot_every > n_iter:
         raise SpecError("snapshot_every", f"must be <= optimizer.n_iter ({n_iter}), or 0 for none; got {snapshot_every}")
-    return PointSpec(model, lattice, sector, ansatz, sampler, optimizer, marshall, seed, study, snapshot_every)
+    observables = _observables(top.get("observables", []), sector)
+    return PointSpec(model, lattice, sector, ansatz, sampler, optimizer, marshall, seed, study, snapshot_every, observables)
+
+
+def _observables(raw: Any, sector: str) -> tuple[str, ...]:
+    from nqs_sweep.mc.observables import OBSERVABLES
+
+    names = tuple(n for n in OBSERVABLES if n != "energy")  # the energy is always measured
+    if not isinstance(raw, list):
+        raise SpecError("observables", f"must be a list drawn from {', '.join(names)}; got {raw!r}")
+    for i, o in enumerate(raw):
+        _choice(o, f"observables[{i}]", names)
+        if OBSERVABLES[o].full_space_only and sector != "full":
+            raise SpecError(f"observables[{i}]", f"{o} leaves the zero-magnetisation sector (its value there is 0): drop it")
+    if len(set(raw)) != len(raw):
+        raise SpecError("observables", f"lists an observable twice: {raw}")
+    return tuple(raw)
 
 
 ANSATZ_KEYS = (

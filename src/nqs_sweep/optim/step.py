@@ -14,8 +14,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from nqs_sweep.mc.estimate import Hyper, estimate, make_hyper
+from nqs_sweep.mc.estimate import Hyper, estimate, make_hyper, sample_stats
 from nqs_sweep.mc.estimators import centred_jacobian
+from nqs_sweep.mc.observables import local_observables
 from nqs_sweep.mc.sampler import ChainState, init_chains
 from nqs_sweep.mc.stats import Stats
 from nqs_sweep.models import Ansatz
@@ -88,3 +89,20 @@ def make_evaluate(spec: PointSpec, ansatz: Ansatz):
         return estimate(spec, ansatz, theta, chains, key, hyper, spec.sampler.n_samples_eval).stats
 
     return jax.jit(evaluate)
+
+
+def make_measure(spec: PointSpec, ansatz: Ansatz):
+    """Jitted measurement of spec.observables: name -> (mean, error). Given the evaluation's key
+    it draws the evaluation's sample, so the observables and the energy share configurations."""
+    lattice = spec.lattice.build()
+
+    def measure(theta: jax.Array, chains: ChainState, key: jax.Array, hyper: Hyper) -> dict:
+        est = estimate(spec, ansatz, theta, chains, key, hyper, spec.sampler.n_samples_eval)
+        values = local_observables(spec.observables, lattice, spec.marshall_sign, ansatz, theta, est.configs, est.e_loc)
+        out = {}
+        for name, v in values.items():
+            st = sample_stats(est.sample, v)
+            out[name] = (jnp.real(st.mean), st.error)
+        return out
+
+    return jax.jit(measure)
