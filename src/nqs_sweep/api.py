@@ -89,16 +89,29 @@ def as_spec(spec: Any) -> PointSpec | QuenchSpec:
 
 def exact_table(spec: PointSpec) -> pd.DataFrame:
     """The exact ground-state energy as a one-row table: free fermions for the periodic Ising
-    chain (any L), else Lanczos in the spec's sector."""
+    chain (any L), else Lanczos in the spec's sector, and in its symmetry sector where the point's
+    network is in one (models.projection)."""
+    from nqs_sweep.models.projection import plan
     from nqs_sweep.physics.exact import free_fermion_energy, ground_state, has_closed_form
     from nqs_sweep.tables.columns import model_coordinates, provenance
 
     start = time.perf_counter()
-    if has_closed_form(spec):
+    dim = hilbert.hilbert_dim(spec.n_sites, spec.sector)
+    block_dim = dim
+    sym = plan(spec)
+    if not sym.sector.is_empty:
+        from nqs_sweep.physics.hamiltonians import build_hamiltonian
+        from nqs_sweep.physics.sector_exact import sector_ground_state
+        from nqs_sweep.physics.symmetry import build_group
+
+        result = sector_ground_state(
+            build_hamiltonian(spec, xp=np), spec.n_sites, spec.sector, build_group(spec.lattice.build(), sym.sector)
+        )
+        energy, method, block_dim = result.energy, "lanczos_sector", result.block_dim
+    elif has_closed_form(spec):
         energy, method = free_fermion_energy(spec.lattice.L, spec.model.coupling("J"), spec.model.coupling("h")), "free_fermions"
     else:
         energy, method = ground_state(spec).energy, "lanczos"
-    dim = hilbert.hilbert_dim(spec.n_sites, spec.sector)
     return pd.DataFrame(
         [
             {
@@ -106,6 +119,7 @@ def exact_table(spec: PointSpec) -> pd.DataFrame:
                 "exact_energy": energy,
                 "exact_energy_per_site": energy / spec.n_sites,
                 "hilbert_dim": dim if dim < 2**63 else float(dim),  # 2^80 states do not fit a Parquet int64
+                "block_dim": block_dim if block_dim < 2**63 else float(block_dim),
                 "method": method,
                 "runtime_s": time.perf_counter() - start,
                 **provenance(),

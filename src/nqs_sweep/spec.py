@@ -159,6 +159,24 @@ class OptimizerSpec:
 
 
 @dataclass(frozen=True)
+class SymmetrySpec:
+    """The symmetry sector (physics.symmetry): quantum numbers, None where a part of the group is
+    left out, and whether the network is projected onto it (models.projection)."""
+
+    momentum: tuple[int, ...] | None = None
+    point_group: str | None = None
+    spin_flip: int | None = None
+    project: str = "none"  # none | train | final
+    final_steps: int = 0  # steps of the projected final stage (project: final)
+
+    @property
+    def sector(self):
+        from nqs_sweep.physics.symmetry import Sector
+
+        return Sector(self.momentum, self.point_group, self.spin_flip)
+
+
+@dataclass(frozen=True)
 class PointSpec:
     model: ModelSpec
     lattice: LatticeSpec
@@ -173,6 +191,9 @@ class PointSpec:
     snapshot_every: int = 0
     # Observables measured at the end of the run, on the final evaluation's sample (mc/observables.py).
     observables: tuple[str, ...] = ()
+    # The symmetry sector as given, its defaults filled in; None: the ground state's, by the rule of
+    # physics.symmetry, for the networks that sum over a group (models.projection).
+    symmetry: SymmetrySpec | None = None
 
     @property
     def n_sites(self) -> int:
@@ -182,6 +203,13 @@ class PointSpec:
         d = asdict(self)
         d["model"] = {"name": self.model.name, **dict(self.model.couplings)}
         d["observables"] = list(self.observables)
+        if self.symmetry is None:  # written only when given: the hash of every earlier point stays
+            d.pop("symmetry")
+        else:
+            sym = d["symmetry"]
+            sym["momentum"] = None if self.symmetry.momentum is None else list(self.symmetry.momentum)
+            if self.symmetry.project != "final":
+                sym.pop("final_steps")
         if self.ansatz.module:  # a plug-in is its reference, kwargs and source; the rest does not apply
             a = self.ansatz
             d["ansatz"] = {
@@ -307,7 +335,7 @@ def _schedule(value: Any, path: str, n_iter: int, allow_zero: bool = False) -> S
 
 TOP_KEYS = (
     *("model", "lattice", "hilbert", "ansatz", "sampler", "optimizer"),
-    *("marshall_sign", "seed", "study", "snapshot_every", "observables"),
+    *("marshall_sign", "seed", "study", "snapshot_every", "observables", "symmetry"),
 )
 
 
@@ -424,7 +452,76 @@ def parse_spec(raw: Any) -> PointSpec:
     if snapshot_every > n_iter:
         raise SpecError("snapshot_every", f"must be <= optimizer.n_iter ({n_iter}), or 0 for none; got {snapshot_every}")
     observables = _observables(top.get("observables", []), sector)
-    return PointSpec(model, lattice, sector, ansatz, sampler, optimizer, marshall, seed, study, snapshot_every, observables)
+    symmetry = None if top.get("symmetry") is None else _symmetry(top["symmetry"], lattice, n_iter)
+    point = PointSpec(model, lattice, sector, ansatz, sampler, optimizer, marshall, seed, study, snapshot_every, observables)
+    if symmetry is not None:
+        point = replace(point, symmetry=symmetry)
+        point = replace(point, symmetry=_symmetry_defaults(point, top["symmetry"]))
+    _check_symmetry(point)
+    return point
+
+
+SYMMETRY_KEYS = ("momentum", "point_group", "spin_flip", "project", "final_steps")
+
+
+def _symmetry(raw: Any, lattice: LatticeSpec, n_iter: int) -> SymmetrySpec:
+    """The fields as given; those left out are filled by _symmetry_defaults (they need the point)."""
+    from nqs_sweep.physics.symmetry import POINT_GROUP_IRREPS, PROJECTIONS
+
+    sy = _section(raw, "symmetry", SYMMETRY_KEYS)
+    momentum = sy.get("momentum")
+    if momentum is not None:
+        if isinstance(momentum, int) and not isinstance(momentum, bool):
+            momentum = [momentum]
+        if not isinstance(momentum, list):
+            raise SpecError("symmetry.momentum", f"must be a list of integers n (k = 2π n / L), or null; got {momentum!r}")
+        momentum = tuple(_int(m, f"symmetry.momentum[{i}]") % lattice.L for i, m in enumerate(momentum))
+    point_group = sy.get("point_group")
+    if point_group is not None:
+        point_group = _choice(point_group, "symmetry.point_group", tuple(POINT_GROUP_IRREPS[lattice.kind]))
+    spin_flip = sy.get("spin_flip")
+    if spin_flip is not None and (isinstance(spin_flip, bool) or spin_flip not in (1, -1)):
+        raise SpecError("symmetry.spin_flip", f"must be 1, -1 or null; got {spin_flip!r}")
+    project = _choice(sy.get("project", "none"), "symmetry.project", PROJECTIONS)
+    final_steps = 0
+    if project == "final":
+        final_steps = _int(_required(sy, "final_steps", "symmetry"), "symmetry.final_steps", minimum=1)
+        if final_steps > n_iter:
+            raise SpecError("symmetry.final_steps", f"must be <= optimizer.n_iter ({n_iter}); got {final_steps}")
+    elif "final_steps" in sy:
+        raise SpecError("symmetry.final_steps", "applies to project: final")
+    return SymmetrySpec(momentum, point_group, spin_flip, project, final_steps)
+
+
+def _symmetry_defaults(point: PointSpec, raw: dict) -> SymmetrySpec:
+    """With no quantum number given, the sector is the ground state's (where the rule of
+    physics.symmetry knows it); with some given, those alone make the sector."""
+    from nqs_sweep.models.projection import default_sector
+
+    sym = point.symmetry
+    if any(k in raw for k in ("momentum", "point_group", "spin_flip")):
+        return sym
+    rule = default_sector(point)
+    if rule is None:
+        raise SpecError(
+            "symmetry.momentum",
+            "the ground-state rule (docs/symmetry.md) does not know this model's sector: name momentum, point_group or spin_flip",
+        )
+    spin_flip = rule.spin_flip if MODELS[point.model.name].spin_flip_symmetric else None
+    return replace(sym, momentum=rule.momentum, point_group=rule.point_group, spin_flip=spin_flip)
+
+
+def _check_symmetry(point: PointSpec) -> None:
+    """The network can be in the point's sector (models.projection.plan), or a SpecError naming the field."""
+    if point.symmetry is None and (point.ansatz.module or not NETWORKS[point.ansatz.name].symmetric):
+        return
+    from nqs_sweep.models.projection import plan
+    from nqs_sweep.physics.symmetry import SectorError
+
+    try:
+        plan(point)
+    except SectorError as err:
+        raise SpecError(err.field, str(err)) from None
 
 
 def _observables(raw: Any, sector: str) -> tuple[str, ...]:

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from nqs_sweep.models.projection import plan
 from nqs_sweep.physics import hilbert
+from nqs_sweep.physics.symmetry import Sector
 from nqs_sweep.quench import QuenchSpec, initial_point_spec, parse_quench
 from nqs_sweep.spec import LATER_FIELDS, PointSpec, SpecError, parse_spec
 
@@ -220,18 +222,45 @@ def point_path(spec: PointSpec, defaults: dict) -> str:
 def reference_path(spec: PointSpec) -> str:
     parts = [*_coordinates(spec)[: 2 + len(spec.model.couplings)], ("L", spec.lattice.L)]
     parts += [("pbc", spec.lattice.pbc), ("sector", spec.sector)]
+    sector = plan(spec).sector
+    if not sector.is_empty:  # the symmetry sector's own reference; points in none keep their paths
+        parts.append(("symmetry", _sector_slug(sector)))
     return "/".join(f"{k}~{_label(v)}" for k, v in parts)
 
 
+def _sector_slug(sector: Sector) -> str:
+    """k0.3_even_flip-1: a path-safe name of the quantum numbers."""
+    parts = []
+    if sector.momentum is not None:
+        parts.append("k" + ".".join(str(m) for m in sector.momentum))
+    if sector.point_group is not None:
+        parts.append(sector.point_group)
+    if sector.spin_flip is not None:
+        parts.append(f"flip{sector.spin_flip:+d}")
+    return "_".join(parts)
+
+
 def reference_spec(spec: PointSpec) -> dict:
-    """The smallest spec that defines an exact reference: model, lattice, sector."""
-    return {
+    """The smallest spec that defines an exact reference: model, lattice, sector, and the symmetry
+    sector the point's network is in (as a projected unsymmetric network, which is in all of it)."""
+    ref = {
         "model": {"name": spec.model.name, **dict(spec.model.couplings)},
         "lattice": {"kind": spec.lattice.kind, "L": spec.lattice.L, "pbc": spec.lattice.pbc},
         "hilbert": {"sector": spec.sector},
         "ansatz": {"name": "rbm"},
         "sampler": {"move": "exchange" if spec.sector == "zero_magnetization" else "local"},
     }
+    sector = plan(spec).sector
+    if not sector.is_empty:
+        if spec.marshall_sign:  # the characters are those of the network's basis
+            ref["marshall_sign"] = True
+        ref["symmetry"] = {
+            "momentum": None if sector.momentum is None else list(sector.momentum),
+            "point_group": sector.point_group,
+            "spin_flip": sector.spin_flip,
+            "project": "train",
+        }
+    return ref
 
 
 def expand_study(config: Any) -> Study:

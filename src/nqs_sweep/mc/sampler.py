@@ -58,7 +58,9 @@ def _metropolis_step(log_psi: LogPsi, context, move: str, exchange_bonds, carry,
         differ = configs[rows, sites[:, 0]] != configs[rows, sites[:, 1]]
         active = jnp.stack([differ, differ], axis=-1)
     ratio, new_cache = jax.vmap(lambda s, c, i, a: flip_log_ratio(log_psi, context, s, c, i, a))(configs, cache, sites, active)
-    accept = jnp.log(u) < 2 * jnp.real(ratio)
+    # Written so that a NaN ratio accepts: between two states of zero amplitude (a projected
+    # network has them, log ψ = -inf) the chain must move on, not stay where ψ = 0.
+    accept = ~(2 * jnp.real(ratio) <= jnp.log(u))
     configs = jax.vmap(flipped)(configs, sites, active & accept[:, None])
     keep = lambda new, old: jnp.where(accept.reshape(accept.shape + (1,) * (new.ndim - 1)), new, old)  # noqa: E731
     # A swap of equal spins is a no-op; it must not count as an accepted move.
@@ -109,7 +111,11 @@ def exact_sample(log_psi: LogPsi, theta: jax.Array, all_configs: jax.Array) -> S
     """Every configuration of the space, weighted by |ψ|² normalised."""
     lp = 2 * jnp.real(log_psi(theta, all_configs))
     weights = jnp.exp(lp - jax.scipy.special.logsumexp(lp))
-    return Sample(all_configs[None], weights, jnp.ones((), weights.dtype))
+    # A projected network vanishes on some states (log ψ = -inf), where local energies and
+    # log-derivatives are NaN; with weight zero they count for nothing, so a state of the
+    # largest weight stands in for them and every estimator stays finite.
+    configs = jnp.where((weights > 0)[:, None], all_configs, all_configs[jnp.argmax(weights)])
+    return Sample(configs[None], weights, jnp.ones((), weights.dtype))
 
 
 def direct_sample(ansatz, theta: jax.Array, key: jax.Array, *, n_chains: int, n_per_chain: int, cached: bool = True) -> Sample:

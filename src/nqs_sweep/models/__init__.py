@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from nqs_sweep.models import amplitude_phase, plugin
+from nqs_sweep.models import amplitude_phase, plugin, projection
 
 # Each network module registers itself on import: one name here per network, in the order
 # error messages list them.
@@ -30,7 +31,7 @@ from nqs_sweep.models.registry import DTYPES, NETWORKS, Network, register_networ
 if TYPE_CHECKING:
     from nqs_sweep.spec import PointSpec
 
-__all__ = ["DTYPES", "NETWORKS", "Ansatz", "Network", "make_ansatz", "register_network"]
+__all__ = ["DTYPES", "NETWORKS", "Ansatz", "Network", "make_ansatz", "make_projected_ansatz", "register_network"]
 
 
 @dataclass(frozen=True)
@@ -100,10 +101,22 @@ class Ansatz:
 
 def make_ansatz(spec: PointSpec) -> Ansatz:
     """The spec's network: a registered one (nqs_sweep.models.registry) or a plug-in module."""
+    return _make_ansatz(spec, projected=spec.symmetry is not None and spec.symmetry.project == "train")
+
+
+def make_projected_ansatz(spec: PointSpec) -> Ansatz:
+    """The spec's network projected onto its symmetry sector (the final stage of project: final)."""
+    return _make_ansatz(spec, projected=True)
+
+
+def _make_ansatz(spec: PointSpec, projected: bool) -> Ansatz:
     a = spec.ansatz
     lat = spec.lattice.build()
+    sym = projection.plan(spec)
     if a.module:
         built = plugin.build(a.module, a.kwargs_dict, lat.n_sites)
+    elif NETWORKS[a.name].takes_characters:
+        built = NETWORKS[a.name].build(a, lat, spec.sector, characters=sym.network_characters)
     else:
         built = NETWORKS[a.name].build(a, lat, spec.sector)
     init_params, log_psi_tree, kernels = built.init_params, built.log_psi_tree, built.kernels
@@ -114,6 +127,14 @@ def make_ansatz(spec: PointSpec) -> Ansatz:
     real_output = not a.complex_output
     if a.module:  # what the plug-in returns decides, not a spec field
         real_output = not jnp.iscomplexobj(jax.eval_shape(log_psi_tree, example, jnp.ones((1, lat.n_sites))))
+    if sym.network_characters is not None and np.any(np.abs(np.imag(sym.network_characters)) > 1e-12):
+        real_output = False  # complex characters in the final sum give ψ a varying phase
+    if projected:
+        if sym.cosets is None:
+            raise ValueError("this spec has no projection (symmetry.project: none)")
+        log_psi_tree = projection.project(log_psi_tree, sym.cosets)
+        kernels = {}  # the fast kernels are those of the unprojected network
+        real_output = real_output and sym.cosets.is_real
     return Ansatz(
         name=a.name,
         n_sites=lat.n_sites,

@@ -5,12 +5,13 @@ The group G is a permutation group of the lattice (translations, or the space gr
 
     layer 1:   x[g, f] = σ(W_f · T_g s + b_f)                 (a symmetric-RBM embedding)
     layer l:   x'[g, f] = σ(Σ_{k, f'} K[f, f', k] x[k·g, f'] + b'_f)   (a group convolution)
-    output:    log ψ(s) = log Σ_g exp(Σ_f x_L[g, f])
+    output:    log ψ(s) = log Σ_g χ(g)* exp(Σ_f x_L[g, f])
 
 With T_a T_b = T_{a·b}, replacing s by T_u s maps x[g] to x[g·u] in layer 1 (x[g] is a
 function of T_g T_u s = T_{g·u} s). A group convolution that multiplies by k on the
 left commutes with this right translation: Σ_k K[k] x[k·g·u] is the new map at g·u.
-The final sum over g then makes ψ exactly invariant. σ is log cosh (activation: cosh)
+The final sum over g then gives ψ(T_u s) = χ(u) ψ(s): the sector of the characters χ (all 1:
+exactly invariant; physics.symmetry for the convention). σ is log cosh (activation: cosh)
 or tanh; the first layer alone with log cosh gives ψ = Σ_g Π_f cosh(W_f·T_g s + b_f).
 
 ``readout: dense`` makes the network approximately symmetric (after Kufel, Kemp, Vu, Linsel,
@@ -75,9 +76,11 @@ def make_group_conv(product: np.ndarray, inverse: np.ndarray):
     return conv
 
 
-def make_log_psi(perms: np.ndarray, activation: str):
+def make_log_psi(perms: np.ndarray, activation: str, characters: np.ndarray | None = None):
     conv = make_group_conv(*group_tables(perms))
     perms = jnp.asarray(perms)
+    # log χ(g)*: iπ where χ = -1, so the sum runs over complex numbers whenever a character is not 1
+    log_weights = None if characters is None else jnp.asarray(np.log(np.conj(np.asarray(characters, np.complex128))))
     sigma = HIDDEN_ACTIVATIONS[activation]
 
     def log_psi(params: dict, s: jnp.ndarray) -> jnp.ndarray:
@@ -88,17 +91,21 @@ def make_log_psi(perms: np.ndarray, activation: str):
             x = sigma(conv(x, layer["W"]) + layer["b"])
         z = jnp.sum(x * params["readout"], axis=-1) if "readout" in params else jnp.sum(x, axis=-1)  # (..., G)
         cz = z.astype(jnp.result_type(z.dtype, jnp.complex64))
+        if log_weights is not None:
+            cz = cz + log_weights.astype(cz.dtype)
         shift = jax.lax.stop_gradient(jnp.max(jnp.real(cz), axis=-1, keepdims=True))
         return shift[..., 0] + jnp.log(jnp.sum(jnp.exp(cz - shift), axis=-1))
 
     return log_psi
 
 
-def build(a, lattice, sector: str) -> Built:
+def build(a, lattice, sector: str, characters: np.ndarray | None = None) -> Built:
     n, dtype = lattice.n_sites, DTYPES[a.dtype]
     group = lattice.symmetry_group(a.symmetries)
     return Built(
-        lambda key: init(key, n, len(group), a.features, dtype, a.init_scale, a.readout), make_log_psi(group, a.activation), {}
+        lambda key: init(key, n, len(group), a.features, dtype, a.init_scale, a.readout),
+        make_log_psi(group, a.activation, characters),
+        {},
     )
 
 
@@ -111,5 +118,6 @@ register_network(
         symmetric=True,
         per_site_features=True,
         readouts=("symmetric", "dense"),
+        takes_characters=True,
     )
 )

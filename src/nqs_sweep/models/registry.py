@@ -41,7 +41,9 @@ class Network:
     of ansatz.symmetries (and needs periodic boundaries); ``per_site_features`` counts its width
     in features per group element or per site (alpha is then that number, not alpha N units);
     ``autoregressive`` has normalised conditionals (sampler.kind: direct); ``readouts`` are the
-    values ansatz.readout may take.
+    values ansatz.readout may take. ``takes_characters``: a symmetric network that can be in any
+    sector of its group, given the characters (``build(..., characters=χ)`` with χ on the rows of
+    its group, or None for the trivial sector); a symmetric one without it is invariant only.
     """
 
     name: str
@@ -52,6 +54,7 @@ class Network:
     per_site_features: bool = False
     autoregressive: bool = False
     readouts: tuple[str, ...] = ("symmetric",)
+    takes_characters: bool = False
 
 
 NETWORKS: dict[str, Network] = {}

@@ -70,7 +70,8 @@ class Model:
     """One registered Hamiltonian: its couplings with their defaults, and its terms on a lattice.
 
     ``conserves_magnetization``: the zero-magnetisation sector (and exchange moves) apply;
-    ``sign_rule``: the Marshall sign rule (marshall_sign: true) applies.
+    ``sign_rule``: the Marshall sign rule (marshall_sign: true) applies;
+    ``spin_flip_symmetric``: H commutes with flipping every spin (symmetry.spin_flip applies).
     """
 
     name: str
@@ -79,6 +80,7 @@ class Model:
     description: str
     conserves_magnetization: bool = True
     sign_rule: bool = True
+    spin_flip_symmetric: bool = True
 
 
 MODELS: dict[str, Model] = {}
@@ -122,12 +124,16 @@ def _stack(parts: list[tuple[np.ndarray, np.ndarray]], width: int) -> tuple[np.n
 
 def build_hamiltonian(spec: PointSpec, xp=jnp) -> Hamiltonian:
     """Bond tables for the spec's model on its lattice (``xp=np`` for the exact solver)."""
-    lat = spec.lattice.build()
-    terms = MODELS[spec.model.name].terms(lat, dict(spec.model.couplings))
+    return hamiltonian_tables(spec.model.name, dict(spec.model.couplings), spec.lattice.build(), spec.marshall_sign, xp)
+
+
+def hamiltonian_tables(name: str, couplings: dict[str, float], lat: Lattice, marshall_sign: bool, xp=jnp) -> Hamiltonian:
+    """Bond tables of a registered model on a lattice, with the sign rule folded in where asked."""
+    terms = MODELS[name].terms(lat, couplings)
     zz_bonds, zz_coef = _stack(terms.zz, 2)
     flip_sites, flip_coef = _stack(terms.flips, 1)
     exch_bonds, exch_coef = _stack(terms.exchanges, 2)
-    if spec.marshall_sign:
+    if marshall_sign:
         sub = lat.sublattice
         flip_coef = flip_coef * np.where(sub[flip_sites] == 1, -1.0, 1.0)
         exch_coef = exch_coef * np.where(sub[exch_bonds[:, 0]] != sub[exch_bonds[:, 1]], -1.0, 1.0)

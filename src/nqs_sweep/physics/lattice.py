@@ -14,6 +14,17 @@ import numpy as np
 
 LATTICE_KINDS = ("chain", "square")
 
+# Point-group elements as matrices on integer coordinates. The square's C4v: rotations by 0, 90,
+# 180, 270 degrees, then the reflections x -> -x, y -> -y and the two diagonals.
+CHAIN_POINT_OPS = (np.array([[1]]), np.array([[-1]]))
+SQUARE_POINT_OPS = tuple(
+    np.array(m)
+    for m in (
+        [[1, 0], [0, 1]], [[0, -1], [1, 0]], [[-1, 0], [0, -1]], [[0, 1], [-1, 0]],
+        [[-1, 0], [0, 1]], [[1, 0], [0, -1]], [[0, 1], [1, 0]], [[0, -1], [-1, 0]],
+    )
+)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Lattice:
@@ -96,6 +107,21 @@ class Lattice:
         shifts = np.stack(np.meshgrid(*[np.arange(self.L)] * dim, indexing="ij"), -1).reshape(-1, dim)
         return np.stack([self._site((coords + sh) % self.L) for sh in shifts]).astype(np.int32)
 
+    def transform(self, matrix: np.ndarray, shift: np.ndarray | None = None) -> np.ndarray:
+        """The permutation of the map x -> M x + shift, as a row of ``point_group``.
+
+        Periodic lattices rotate and reflect about site 0 (then translate, modulo L); open ones
+        about the centre. Row convention as ``translations``: ``s[perm]`` is the moved configuration.
+        """
+        coords = self._coords()
+        op = np.atleast_2d(np.asarray(matrix))
+        shift = np.zeros(coords.shape[1], int) if shift is None else np.asarray(shift)
+        if self.pbc:
+            moved = (coords @ op.T + shift) % self.L
+        else:  # about the centre: doubled coordinates 2x - (L - 1) are symmetric around 0
+            moved = ((2 * coords - (self.L - 1)) @ op.T + (self.L - 1)) // 2 + shift
+        return self._site(moved).astype(np.int32)
+
     @cached_property
     def point_group(self) -> np.ndarray:
         """Permutations of the point group about the origin (periodic) or the centre (open).
@@ -104,22 +130,8 @@ class Lattice:
         reflections); chain: identity and reflection. Same convention as ``translations``.
         Duplicates (which small lattices have, e.g. L = 2) are removed, identity first.
         """
-        coords = self._coords()
-        if self.kind == "chain":
-            ops = [np.array([[1]]), np.array([[-1]])]
-        else:
-            ops = [np.array(m) for m in (
-                [[1, 0], [0, 1]], [[0, -1], [1, 0]], [[-1, 0], [0, -1]], [[0, 1], [-1, 0]],  # rotations
-                [[-1, 0], [0, 1]], [[1, 0], [0, -1]], [[0, 1], [1, 0]], [[0, -1], [-1, 0]],  # reflections
-            )]  # fmt: skip
-        perms = []
-        for op in ops:
-            if self.pbc:
-                moved = (coords @ op.T) % self.L
-            else:  # about the centre: doubled coordinates 2x - (L - 1) are symmetric around 0
-                moved = ((2 * coords - (self.L - 1)) @ op.T + (self.L - 1)) // 2
-            perms.append(self._site(moved))
-        return _unique_rows(np.stack(perms).astype(np.int32))
+        ops = CHAIN_POINT_OPS if self.kind == "chain" else SQUARE_POINT_OPS
+        return _unique_rows(np.stack([self.transform(op) for op in ops]))
 
     @cached_property
     def space_group(self) -> np.ndarray:

@@ -14,11 +14,13 @@ import pandas as pd
 from nqs_sweep.tables.columns import COUPLING_COLUMNS
 
 # What an exact reference is keyed by (tables.model_coordinates).
-REFERENCE_KEYS = ["model", *COUPLING_COLUMNS, "lattice", "L", "pbc", "sector"]
+REFERENCE_KEYS = ["model", *COUPLING_COLUMNS, "lattice", "L", "pbc", "sector", "symmetry"]
 
 
 # Coordinates added after results existed, with the value the earlier points had.
 LATER_COORDINATES = {"parametrization": "direct", "readout": "symmetric"}
+# Reference keys added after references existed (in point tables and exact tables alike).
+LATER_REFERENCE_KEYS = {"symmetry": "none"}
 
 
 def _read_all(paths: list[str | Path]) -> pd.DataFrame:
@@ -30,6 +32,9 @@ def _read_all(paths: list[str | Path]) -> pd.DataFrame:
             df[column] = df[column].fillna(earlier)
         elif "spec_hash" in df:
             df[column] = earlier
+    for column, earlier in LATER_REFERENCE_KEYS.items():
+        if "model" in df:
+            df[column] = df[column].fillna(earlier) if column in df else earlier
     return df
 
 

@@ -25,7 +25,10 @@ COUPLING_COLUMNS = coupling_names()
 
 
 def model_coordinates(spec: PointSpec) -> dict[str, Any]:
-    """What an exact reference depends on: model, couplings, lattice, sector."""
+    """What an exact reference depends on: model, couplings, lattice, sector, and the symmetry
+    sector the point's network is in ("none" for none; models.projection)."""
+    from nqs_sweep.models.projection import plan
+
     couplings = dict(spec.model.couplings)
     return {
         "model": spec.model.name,
@@ -36,6 +39,7 @@ def model_coordinates(spec: PointSpec) -> dict[str, Any]:
         "pbc": spec.lattice.pbc,
         "n_sites": spec.n_sites,
         "sector": spec.sector,
+        "symmetry": plan(spec).label(spec.lattice.L),
     }
 
 

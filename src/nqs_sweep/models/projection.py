@@ -1,0 +1,155 @@
+"""Which symmetry sector a point's network is in, and the projection of any network onto one.
+
+A point's sector comes from its spec's ``symmetry`` (physics.symmetry for the quantum numbers),
+or, when the spec has none, from the ground-state rule (physics.symmetry.ground_state_sector).
+Three things follow from it:
+
+- an equivariant network (gcnn) takes the sector's characters on its own group in its final
+  sum; an invariant one (rbm_symm) can only be in the trivial one there, and is refused otherwise;
+- ``symmetry.project: train`` (or ``final``, for the last ``final_steps`` steps) projects the
+  network, built in or plug-in, onto the whole sector,
+
+      ψ_χ(s) = Σ_c χ(c)* ψ(T_c s),
+
+  summed stably in log space (complex log-sum-exp) over one representative c per coset of the
+  group the network is already covariant under (for a gcnn over translations: the point group
+  and the spin flip; for an unsymmetric network: every element);
+- the exact reference is the sector's own ground state (physics.sector_exact), and the tables
+  carry the sector's label in the ``symmetry`` column ("none" for a network in no sector).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nqs_sweep.models.registry import NETWORKS
+from nqs_sweep.physics.hamiltonians import MODELS, build_hamiltonian
+from nqs_sweep.physics.symmetry import Sector, SectorError, SymmetryGroup, build_group, ground_state_sector
+
+if TYPE_CHECKING:
+    from nqs_sweep.spec import PointSpec
+
+
+@dataclass(frozen=True, eq=False)
+class SymmetryPlan:
+    quantum_numbers: Sector  # the sector asked for (or the ground state's)
+    sector: Sector  # the part of it the point's network is in: label, exact reference
+    project: str  # none | train | final
+    final_steps: int
+    network_characters: np.ndarray | None  # χ on the rows of the network's own group (gcnn)
+    cosets: SymmetryGroup | None  # what the projection sums over; None: no projection
+
+    def label(self, L: int) -> str:
+        return self.sector.label(L)
+
+
+def _trivial(kind: str, dim: int, point_group: bool) -> Sector:
+    return Sector((0,) * dim, ("even" if kind == "chain" else "A1") if point_group else None, None)
+
+
+def default_sector(spec: PointSpec) -> Sector | None:
+    """The ground state's sector by the rule of physics.symmetry (None where it does not know)."""
+    lat = spec.lattice.build()
+    ham = build_hamiltonian(spec, xp=np)
+    return ground_state_sector(lat, np.asarray(ham.flip_coef), np.asarray(ham.exch_coef), np.asarray(ham.exch_bonds))
+
+
+@lru_cache(maxsize=256)
+def plan(spec: PointSpec) -> SymmetryPlan:
+    """The point's sector; SectorError naming the spec field when the network cannot be in it."""
+    lat = spec.lattice.build()
+    a = spec.ansatz
+    network = None if a.module else NETWORKS[a.name]
+    symmetric = network is not None and network.symmetric
+    own_group = lat.symmetry_group(a.symmetries) if symmetric else None
+    covers_point_group = symmetric and a.symmetries == "space_group"
+    dim = 1 if lat.kind == "chain" else 2
+    given = spec.symmetry
+    if given is None:
+        if not symmetric:
+            return SymmetryPlan(Sector(), Sector(), "none", 0, None, None)
+        rule = default_sector(spec)
+        quantum = rule if rule is not None else _trivial(lat.kind, dim, covers_point_group)
+        project, final_steps = "none", 0
+    else:
+        quantum, project, final_steps = given.sector, given.project, given.final_steps
+    if quantum.spin_flip is not None and not MODELS[spec.model.name].spin_flip_symmetric:
+        raise SectorError("symmetry.spin_flip", f"the {spec.model.name} does not commute with the spin flip: leave spin_flip out")
+
+    characters = None
+    own = Sector()
+    if symmetric:
+        own = quantum.restricted(translations=True, point_group=covers_point_group, spin_flip=False)
+        if own.momentum is None:
+            raise SectorError("symmetry.momentum", f"{a.name} is covariant under translations: name the momentum")
+        if covers_point_group and own.point_group is None:
+            raise SectorError(
+                "symmetry.point_group",
+                f"{a.name} with ansatz.symmetries: space_group is covariant under the point group: name its irrep, "
+                "or use ansatz.symmetries: translations",
+            )
+        group = build_group(lat, own)
+        lookup = {p.tobytes(): c for p, c in zip(group.perms, group.characters)}
+        characters = np.array([lookup[row.astype(np.int32).tobytes()] for row in own_group])
+        if not network.takes_characters and np.any(np.abs(characters - 1) > 1e-12):
+            field = "symmetry.momentum" if any(own.momentum) else "symmetry.point_group"
+            raise SectorError(
+                field,
+                f"{a.name} is invariant under its group (every character 1): it represents "
+                f"{_trivial(lat.kind, dim, covers_point_group).label(lat.L)} only, and this point's sector is {own.label(lat.L)}"
+                + ("" if given is not None else " (the ground state's, by the rule of docs/symmetry.md)")
+                + ". Use gcnn, or an unsymmetric network with symmetry.project: train, or marshall_sign: true where it applies",
+            )
+        if np.all(np.abs(characters - 1) < 1e-12):
+            characters = None
+
+    cosets = None
+    if project != "none":
+        if quantum.is_empty:
+            raise SectorError("symmetry.project", "projection needs quantum numbers: name momentum, point_group or spin_flip")
+        if network is not None and network.autoregressive:
+            raise SectorError(
+                "symmetry.project",
+                f"{a.name} is sampled directly from its normalised conditionals, which a projection would break: "
+                "use project: none, or a network sampled by Metropolis",
+            )
+        full = build_group(lat, quantum)
+        subgroup = own_group if symmetric else np.arange(lat.n_sites, dtype=np.int32)[None]
+        cosets = full.coset_representatives(subgroup)
+        sector = quantum
+    else:
+        if given is not None and not symmetric:
+            name = a.module or a.name
+            raise SectorError(
+                "symmetry.project",
+                f"{name} sums over no group, so it is in no sector unless projected: set project: train (or final), "
+                "or leave symmetry out",
+            )
+        if given is not None:
+            build_group(lat, quantum)  # quantum numbers the network does not use are still checked
+        sector = own
+    return SymmetryPlan(quantum, sector, project, final_steps, characters, cosets)
+
+
+def project(log_psi_tree: Callable, cosets: SymmetryGroup) -> Callable:
+    """log ψ_χ(s) = log Σ_c χ(c)* ψ(T_c s) for a batched log ψ on (..., N)."""
+    perms = jnp.asarray(cosets.perms)
+    signs = jnp.asarray(np.where(cosets.flips, -1.0, 1.0))
+    log_weights = jnp.asarray(np.log(np.conj(cosets.characters).astype(np.complex128)))  # log(-1) = iπ
+
+    def projected(params, s: jax.Array) -> jax.Array:
+        batch, n = s.shape[:-1], s.shape[-1]
+        orbit = s[..., perms] * signs.astype(s.dtype)[:, None]  # (..., C, N)
+        lp = log_psi_tree(params, orbit.reshape(-1, n)).reshape(*batch, len(cosets))
+        z = lp.astype(jnp.result_type(lp.dtype, jnp.complex64)) + log_weights.astype(jnp.result_type(lp.dtype, jnp.complex64))
+        shift = jax.lax.stop_gradient(jnp.max(jnp.real(z), axis=-1, keepdims=True))
+        return shift[..., 0] + jnp.log(jnp.sum(jnp.exp(z - shift), axis=-1))
+
+    return projected
