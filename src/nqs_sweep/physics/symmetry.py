@@ -245,9 +245,11 @@ def ground_state_sector(lattice: Lattice, flip_coef: np.ndarray, exch_coef: np.n
 
     The coefficients are those of the Hamiltonian in the network's basis (after the Marshall
     rotation where the spec applies it). Exchanges on bonds other than nearest neighbours (J2)
-    are frustrating when positive; the rule assumes they do not change the sector while they are
-    at most half the nearest-neighbour ones and join sites of one sublattice (J1-J2 up to
-    J2 = 0.5, tested against Lanczos), and does not know otherwise. The rule:
+    are frustrating when positive; the rule assumes they do not change the sector while they join
+    sites of one sublattice and are at most half the nearest-neighbour ones on the square lattice
+    (J1-J2 up to J2 = 0.5, tested against Lanczos on 4×4), less than half on the chain (J2 = J1/2
+    is the Majumdar-Ghosh point, where two dimer states at k = 0 and π are degenerate), and does
+    not know otherwise. The rule:
 
     - every nearest-neighbour off-diagonal element ≤ 0 (transverse-field Ising with h ≥ 0; the
       Heisenberg-type models with the sign rule applied): the ground state is positive
@@ -275,7 +277,13 @@ def ground_state_sector(lattice: Lattice, flip_coef: np.ndarray, exch_coef: np.n
         frustrating = other_coef > 0
         if not (lattice.is_bipartite and np.all(sub[other[frustrating, 0]] == sub[other[frustrating, 1]])):
             return None
-        if np.max(other_coef[frustrating]) > 0.5 * scale:
+        # At J2 = J1 / 2 the chain is at the Majumdar-Ghosh point: two degenerate dimer states, k = 0 and π.
+        bound_exceeded = (
+            np.max(other_coef[frustrating]) >= 0.5 * scale
+            if lattice.kind == "chain"
+            else np.max(other_coef[frustrating]) > 0.5 * scale
+        )
+        if bound_exceeded:
             return None
     if np.all(flip_coef <= 0) and np.all(nn_coef <= 0):
         return Sector(zero_k, pg, 1)

@@ -1,0 +1,163 @@
+"""Networks in symmetry sectors: the projection of any network, characters in the GCNN, the sector
+in the spec, and a projected run reaching its sector's exact energy."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import nqs_sweep
+from nqs_sweep.models import make_ansatz
+from nqs_sweep.models.projection import plan
+from nqs_sweep.physics import hilbert
+from nqs_sweep.physics.symmetry import Sector, build_group
+from nqs_sweep.spec import SpecError, parse_spec
+
+jax.config.update("jax_enable_x64", True)
+
+
+def spec(kind="chain", L=6, ansatz=None, symmetry=None, model="heisenberg", marshall=False, **extra):
+    raw = {
+        "model": {"name": model},
+        "lattice": {"kind": kind, "L": L},
+        "ansatz": ansatz or {"name": "rbm", "alpha": 1, "dtype": "complex128"},
+        "marshall_sign": marshall,
+        "sampler": {"kind": "exact"} if (L if kind == "chain" else L * L) <= 16 else {},
+        **extra,
+    }
+    if symmetry is not None:
+        raw["symmetry"] = symmetry
+    return parse_spec(raw)
+
+
+def perturbed(ansatz, seed=1):
+    """Parameters far from the symmetric initial point, so that no sum is trivially symmetric."""
+    theta = ansatz.init(jax.random.key(seed))
+    return theta + 0.3 * jax.random.normal(jax.random.key(seed + 7), theta.shape)
+
+
+def image_index(perm, flip, states):
+    return hilbert.states_to_index(states[:, perm] * (-1 if flip else 1))
+
+
+CASES = [
+    ("chain", 6, {"momentum": 3, "point_group": "odd", "spin_flip": -1}),
+    ("chain", 8, {"momentum": 1, "spin_flip": 1}),
+    ("chain", 10, {"momentum": 0, "point_group": "even", "spin_flip": 1}),
+    ("square", 3, {"momentum": [1, 2], "spin_flip": -1}),
+    ("square", 3, {"momentum": [0, 0], "point_group": "B2"}),
+    ("square", 4, {"momentum": [2, 2], "point_group": "A2", "spin_flip": 1}),
+]
+
+
+@pytest.mark.parametrize("kind,L,sym", CASES)
+def test_projection_is_the_sum_over_the_group_and_has_the_asked_eigenvalues(kind, L, sym):
+    point = spec(kind, L, symmetry={**sym, "project": "train"}, model="tfim")
+    ansatz, p = make_ansatz(point), plan(point)
+    theta = perturbed(ansatz)
+    plain = make_ansatz(spec(kind, L, model="tfim"))
+    full = build_group(point.lattice.build(), p.sector)
+    n = point.n_sites
+    states = hilbert.all_states(n, "full") if n <= 10 else np.asarray(jax.random.rademacher(jax.random.key(0), (300, n)), np.int8)
+    s = jnp.asarray(states, jnp.float64)
+    # the brute-force sum over every element, in plain complex arithmetic
+    values = np.exp(np.asarray(plain.log_psi(theta, jnp.asarray(full.apply(states), jnp.float64))))  # (B, G)
+    brute = values @ np.conj(full.characters)
+    projected = np.exp(np.asarray(ansatz.log_psi(theta, s)))
+    assert np.allclose(projected, brute, rtol=1e-10, atol=1e-12 * np.abs(brute).max())
+    if n <= 10:  # the whole state vector: ψ(T_g s) = χ(g) ψ(s) for every element
+        for perm, flip, chi in zip(full.perms, full.flips, full.characters):
+            assert np.allclose(projected[image_index(perm, flip, states)], chi * projected, atol=1e-10 * np.abs(projected).max())
+
+
+def test_coset_projection_of_an_equivariant_network():
+    """A GCNN over translations with the characters of k = π is projected onto the point group and
+    spin flip only (4 cosets instead of 24), and equals the full sum over the group / |T|."""
+    sym = {"momentum": 3, "point_group": "even", "spin_flip": -1, "project": "train"}
+    gcnn = {"name": "gcnn", "features": [3, 2], "layers": 2, "dtype": "float64"}
+    point = spec(ansatz=gcnn, symmetry=sym)
+    p = plan(point)
+    assert len(p.cosets) == 4
+    assert np.allclose(p.network_characters, [1, -1, 1, -1, 1, -1])
+    ansatz = make_ansatz(point)
+    theta = perturbed(ansatz)
+    states = hilbert.all_states(6, "full")
+    plain = make_ansatz(spec(ansatz=gcnn, symmetry={"momentum": 3, "point_group": None, "spin_flip": None}))
+    full = build_group(point.lattice.build(), p.sector)
+    brute = np.exp(np.asarray(plain.log_psi(theta, jnp.asarray(full.apply(states), jnp.float64)))) @ np.conj(full.characters)
+    projected = np.exp(np.asarray(ansatz.log_psi(theta, jnp.asarray(states, jnp.float64))))
+    assert np.allclose(projected * 6, brute, rtol=1e-10, atol=1e-12 * np.abs(brute).max())
+    assert ansatz.real_output  # real characters keep ψ real (signs only)
+
+
+def test_gcnn_characters_give_the_momentum():
+    point = spec(ansatz={"name": "gcnn", "features": [4]}, symmetry={"momentum": 1, "point_group": None, "spin_flip": None})
+    ansatz = make_ansatz(point)
+    assert not ansatz.real_output  # k = π/3: complex characters
+    theta = perturbed(ansatz)
+    states = hilbert.all_states(6, "full")
+    psi = np.exp(np.asarray(ansatz.log_psi(theta, jnp.asarray(states, jnp.float64))))
+    shift = point.lattice.build().translations[1]  # (T s)_i = s_{i+1}
+    assert np.allclose(psi[image_index(shift, False, states)], np.exp(2j * np.pi / 6) * psi, atol=1e-10)
+
+
+def test_defaults_follow_the_ground_state_rule():
+    assert plan(spec()).sector == Sector()  # an unsymmetric network is in no sector
+    gcnn = plan(spec(ansatz={"name": "gcnn", "features": [4]}))
+    assert gcnn.sector == Sector((3,), None, None)  # L = 6 without the sign rule: k = π
+    assert plan(spec(ansatz={"name": "gcnn", "features": [4]}, marshall=True)).sector == Sector((0,), None, None)
+    projected = spec(symmetry={"project": "train"})
+    assert projected.symmetry.sector == Sector((3,), "even", -1)
+    assert parse_spec(projected.to_raw()) == projected
+    given = spec(symmetry={"momentum": 0, "project": "train"})  # what is named makes the sector
+    assert given.symmetry.sector == Sector((0,), None, None)
+    assert spec().to_dict().get("symmetry") is None  # no symmetry: the hash of every earlier point stays
+
+
+@pytest.mark.parametrize(
+    "kwargs,field",
+    [
+        ({"ansatz": {"name": "rbm_symm", "alpha": 2}}, "symmetry.momentum"),  # k = π: an invariant network cannot
+        ({"symmetry": {"momentum": 3}}, "symmetry.project"),  # an rbm is in no sector unless projected
+        ({"symmetry": {"momentum": 1, "point_group": "even", "project": "train"}}, "symmetry.point_group"),
+        ({"symmetry": {"momentum": [1, 1], "project": "train"}}, "symmetry.momentum"),
+        ({"symmetry": {"spin_flip": 2, "project": "train"}}, "symmetry.spin_flip"),
+        ({"symmetry": {"point_group": "A1", "project": "train"}}, "symmetry.point_group"),
+        ({"symmetry": {"project": "final"}}, "symmetry.final_steps"),
+        ({"symmetry": {"project": "sometimes"}}, "symmetry.project"),
+        (
+            {"ansatz": {"name": "gcnn", "features": [2], "symmetries": "space_group"}, "symmetry": {"momentum": 3}},
+            "symmetry.point_group",
+        ),
+        ({"kind": "chain", "L": 7, "symmetry": {"project": "train"}}, "symmetry.momentum"),  # the rule does not know
+    ],
+)
+def test_bad_sectors_are_refused_naming_the_field(kwargs, field):
+    with pytest.raises(SpecError) as err:
+        spec(**kwargs)
+    assert err.value.field == field
+
+
+def test_autoregressive_networks_are_not_projected():
+    with pytest.raises(SpecError) as err:
+        spec(ansatz={"name": "arnn", "features": [4]}, symmetry={"project": "train"}, sampler={"kind": "direct", "n_chains": 4})
+    assert err.value.field == "symmetry.project"
+
+
+@pytest.mark.slow
+def test_projected_networks_reach_their_sectors_exact_energies(tmp_path):
+    """The periodic 6-site Heisenberg chain without the sign rule has its ground state at k = π:
+    a projected RBM reaches it to 1e-6, and asked for k = 0 it reaches the k = 0 sector's own
+    exact energy, which the summary joins."""
+    base = {"model": {"name": "heisenberg"}, "lattice": {"kind": "chain", "L": 6}, "sampler": {"kind": "exact"}}
+    base["optimizer"] = {"n_iter": 300, "learning_rate": 0.05}
+    base["ansatz"] = {"name": "rbm", "alpha": 2}
+    ground = nqs_sweep.run({**base, "symmetry": {"project": "train"}}, out=tmp_path / "gs", progress=False).summary.iloc[0]
+    assert ground["symmetry"] == "k=(π) even flip=-1"
+    assert ground["exact_energy"] == pytest.approx(-11.211102550927976, abs=1e-9)  # the full ground state
+    assert abs(ground["energy"] - ground["exact_energy"]) / abs(ground["exact_energy"]) < 1e-6
+    k0 = nqs_sweep.run({**base, "symmetry": {"momentum": 0, "project": "train"}}, out=tmp_path / "k0", progress=False)
+    row = k0.summary.iloc[0]
+    assert row["symmetry"] == "k=(0)"
+    assert row["exact_energy"] == pytest.approx(-8.47213595499958, abs=1e-9)  # the k = 0 sector's own
+    assert abs(row["energy"] - row["exact_energy"]) / abs(row["exact_energy"]) < 1e-6

@@ -1,0 +1,168 @@
+"""Symmetry sectors: characters, the ground state's sector, and Lanczos in a sector, against full
+diagonalisation on the whole Hilbert space."""
+
+import numpy as np
+import pytest
+
+from nqs_sweep.models.projection import default_sector
+from nqs_sweep.physics import exact, hilbert
+from nqs_sweep.physics.hamiltonians import build_hamiltonian
+from nqs_sweep.physics.lattice import Lattice, group_tables
+from nqs_sweep.physics.sector_exact import expand, sector_ground_state
+from nqs_sweep.physics.symmetry import POINT_GROUP_IRREPS, Sector, SectorError, build_group
+from nqs_sweep.spec import parse_spec
+
+
+def point(model, kind, L, marshall=False, hilbert_sector="full", **couplings):
+    move = "exchange" if hilbert_sector == "zero_magnetization" else "local"
+    return parse_spec(
+        {
+            "model": {"name": model, **couplings},
+            "lattice": {"kind": kind, "L": L},
+            "ansatz": {"name": "rbm"},
+            "marshall_sign": marshall,
+            "sampler": {"move": move},
+            "hilbert": {"sector": hilbert_sector},
+        }
+    )
+
+
+def image_index(group_perm, flip, states):
+    moved = states[:, group_perm] * (-1 if flip else 1)
+    return hilbert.states_to_index(moved)
+
+
+def all_sectors(lat: Lattice):
+    """Every supported combination of quantum numbers on the lattice."""
+    dim = 1 if lat.kind == "chain" else 2
+    momenta = [tuple(int(x) for x in np.unravel_index(i, (lat.L,) * dim)) for i in range(lat.L**dim)]
+    for k in momenta:
+        invariant = all((2 * m) % lat.L == 0 for m in k) and len(set(k)) == 1
+        for pg in [None, *(POINT_GROUP_IRREPS[lat.kind] if invariant else [])]:
+            for flip in (None, 1, -1):
+                yield Sector(k, pg, flip)
+
+
+@pytest.mark.parametrize("kind,L", [("chain", 6), ("chain", 8), ("square", 3), ("square", 4)])
+def test_characters_are_a_representation(kind, L):
+    lat = Lattice(kind, L)
+    for sector in all_sectors(lat):
+        g = build_group(lat, sector)
+        product, _ = group_tables(g.perms)
+        # the permutations alone repeat when the spin flip is in: check on the sub-table without it
+        no_flip = ~g.flips
+        perms, chars = g.perms[no_flip], g.characters[no_flip]
+        product, _ = group_tables(perms)
+        assert np.allclose(chars[product], chars[:, None] * chars[None, :])
+        assert np.allclose(np.abs(g.characters), 1)
+        expected = L ** (1 if kind == "chain" else 2) * (1 if sector.point_group is None else len(lat.point_group))
+        assert len(perms) == expected
+
+
+def test_quantum_numbers_that_are_no_representation_are_refused():
+    lat = Lattice("chain", 6)
+    with pytest.raises(SectorError) as err:
+        build_group(lat, Sector((1,), "even", None))
+    assert err.value.field == "symmetry.point_group"
+    with pytest.raises(SectorError) as err:
+        build_group(Lattice("square", 4, pbc=False), Sector((0, 0), None, None))
+    assert err.value.field == "symmetry.momentum"
+    with pytest.raises(SectorError):
+        build_group(Lattice("square", 4), Sector((2, 0), "A1", None))  # (π, 0): C4v does not leave it invariant
+
+
+def full_ground_state(spec):
+    res = exact.ground_state(spec, keep_vector=True)
+    basis = hilbert.sector_indices(spec.n_sites, spec.sector)
+    psi = np.zeros(2**spec.n_sites)
+    psi[basis] = res.ground_state
+    return res.energy, psi
+
+
+RULE_CASES = [
+    ("heisenberg", "chain", 6, False, {}),
+    ("heisenberg", "chain", 8, False, {}),
+    ("heisenberg", "chain", 10, False, {}),
+    ("heisenberg", "chain", 6, True, {}),
+    ("j1j2", "chain", 8, False, {"J2": 0.3}),
+    ("j1j2", "chain", 10, False, {"J2": 0.45}),
+    ("j1j2", "chain", 12, True, {"J2": 0.4}),
+    ("xxz", "chain", 8, False, {"Delta": 2.0}),
+    ("tfim", "chain", 8, False, {"h": 0.5}),
+    ("tfim", "chain", 7, False, {"h": -0.8}),
+    ("tfim", "square", 3, False, {"h": 2.0}),
+    ("heisenberg", "square", 4, False, {}),
+    ("j1j2", "square", 4, False, {"J2": 0.5}),
+    ("j1j2", "square", 4, True, {"J2": 0.5}),
+]
+
+
+@pytest.mark.parametrize("model,kind,L,marshall,couplings", RULE_CASES)
+def test_ground_state_rule_against_lanczos(model, kind, L, marshall, couplings):
+    """The rule's sector holds the full-space ground state: its eigenvalues under every generator
+    and under the spin flip are the rule's characters, and Lanczos in the sector finds its energy."""
+    sector_kind = "zero_magnetization" if model != "tfim" and L ** (1 if kind == "chain" else 2) >= 10 else "full"
+    spec = point(model, kind, L, marshall, sector_kind, **couplings)
+    rule = default_sector(spec)
+    assert rule is not None
+    e_full, psi = full_ground_state(spec)
+    lat = spec.lattice.build()
+    group = build_group(lat, rule)
+    states = hilbert.all_states(spec.n_sites, "full")
+    for perm, flip, chi in zip(group.perms, group.flips, group.characters):
+        moved = psi[image_index(perm, flip, states)]
+        assert np.allclose(moved, chi * psi, atol=1e-8), (perm, flip, chi)
+    res = sector_ground_state(build_hamiltonian(spec, xp=np), spec.n_sites, spec.sector, group)
+    assert res.energy == pytest.approx(e_full, abs=1e-9)
+    assert res.block_dim < hilbert.hilbert_dim(spec.n_sites, spec.sector) / 4
+
+
+def test_rule_does_not_guess_past_its_range():
+    assert default_sector(point("j1j2", "square", 4, J2=0.8)) is None  # J2 > J1 / 2: the signs may not hold
+    assert default_sector(point("heisenberg", "chain", 7)) is None  # odd periodic chain: not bipartite
+    assert default_sector(point("j1j2", "chain", 8, J2=0.5)) is None  # Majumdar-Ghosh: k = 0 and π degenerate
+
+
+@pytest.mark.parametrize(
+    "kind,L,model,couplings",
+    [("chain", 8, "heisenberg", {}), ("chain", 7, "tfim", {"h": 0.7}), ("square", 3, "tfim", {"h": 1.5})],
+)
+def test_sector_spectra_partition_the_full_spectrum(kind, L, model, couplings):
+    """Lanczos in each sector (complex characters included) gives the lowest eigenvalue of H on the
+    range of the projector Σ_g χ(g)* T_g, found densely; the sectors of one momentum and parity
+    together hold the full ground state."""
+    spec = point(model, kind, L, **couplings)
+    lat = spec.lattice.build()
+    ham = build_hamiltonian(spec, xp=np)
+    n = spec.n_sites
+    dense = exact.full_space_operator(ham, n) @ np.eye(2**n)
+    states = hilbert.all_states(n, "full")
+    lowest = []
+    dim = 1 if kind == "chain" else 2
+    for sector in all_sectors(lat):
+        if sector.spin_flip is None or sector.point_group is not None:
+            continue  # momentum and parity: a partition of the space
+        group = build_group(lat, sector)
+        proj = np.zeros((2**n, 2**n), complex)
+        for perm, flip, chi in zip(group.perms, group.flips, group.characters):
+            proj[np.arange(2**n), image_index(perm, flip, states)] += np.conj(chi) / len(group)
+        u, sv, _ = np.linalg.svd(proj)
+        q = u[:, sv > 0.5]
+        if q.shape[1] == 0:
+            continue
+        expected = np.linalg.eigvalsh(q.conj().T @ dense @ q)[0]
+        res = sector_ground_state(ham, n, "full", group, keep_vector=True)
+        assert res.block_dim == q.shape[1]
+        assert res.energy == pytest.approx(expected, abs=1e-9)
+        vec = expand(res)  # the sector's state has the asked eigenvalues
+        for perm, flip, chi in zip(group.perms, group.flips, group.characters):
+            assert np.allclose(vec[image_index(perm, flip, states)], chi * vec, atol=1e-10)
+        lowest.append(res.energy)
+    assert len(lowest) == 2 * lat.L**dim
+    assert min(lowest) == pytest.approx(np.linalg.eigvalsh(dense)[0], abs=1e-9)
+
+
+def test_labels():
+    assert Sector((3,), "even", -1).label(6) == "k=(π) even flip=-1"
+    assert Sector((1, 2), None, None).label(6) == "k=(π/3,2π/3)"
+    assert Sector().label(6) == "none"
