@@ -161,3 +161,24 @@ def test_projected_networks_reach_their_sectors_exact_energies(tmp_path):
     assert row["symmetry"] == "k=(0)"
     assert row["exact_energy"] == pytest.approx(-8.47213595499958, abs=1e-9)  # the k = 0 sector's own
     assert abs(row["energy"] - row["exact_energy"]) / abs(row["exact_energy"]) < 1e-6
+
+
+@pytest.mark.slow
+def test_final_stage_projection(tmp_path):
+    """project: final trains the plain network, then projects it for the last final_steps steps
+    (the history says which), and the point is in the whole sector at the end."""
+    raw = {
+        "model": {"name": "heisenberg"},
+        "lattice": {"kind": "chain", "L": 6},
+        "sampler": {"kind": "exact"},
+        "optimizer": {"n_iter": 150, "learning_rate": 0.05},
+        "ansatz": {"name": "rbm", "alpha": 2},
+        "symmetry": {"project": "final", "final_steps": 30},
+    }
+    result = nqs_sweep.run(raw, out=tmp_path, progress=False)
+    history, row = result.history, result.summary.iloc[0]
+    assert list(history["projected"].iloc[[0, 119, 120, 149]]) == [0.0, 0.0, 1.0, 1.0]
+    assert row["symmetry"] == "k=(π) even flip=-1"
+    plain_error = abs(history["energy"].iloc[119] - row["exact_energy"])
+    assert abs(row["energy"] - row["exact_energy"]) < plain_error  # the projection helps at once
+    assert row["rel_error"] < 1e-5

@@ -24,7 +24,7 @@ from nqs_sweep.jobs import checkpoint, lifecycle
 from nqs_sweep.jobs.lifecycle import SUMMARY, RunFiles, start_run
 from nqs_sweep.mc.devices import describe, place_chains
 from nqs_sweep.mc.estimate import make_hyper
-from nqs_sweep.models import make_ansatz
+from nqs_sweep.models import make_ansatz, make_projected_ansatz
 from nqs_sweep.optim.step import init_state, make_evaluate, make_measure, make_step
 from nqs_sweep.spec import PointSpec
 from nqs_sweep.tables.columns import HistoryLogger, coordinates, provenance, write_table
@@ -85,8 +85,20 @@ def run_vmc(
     coords = coordinates(spec)
     ansatz = make_ansatz(spec)
     hyper = make_hyper(spec, ansatz.real_dtype)
-    step = make_step(spec, ansatz)
-    evaluate = make_evaluate(spec, ansatz)
+    # symmetry.project: final trains the plain network, then projects it for the last final_steps
+    # steps (Chen and Heyl's protocol); the same θ serves both, and the last stage evaluates.
+    final_from = spec.optimizer.n_iter - spec.symmetry.final_steps if spec.symmetry and spec.symmetry.project == "final" else None
+    stages = {False: (ansatz, make_step(spec, ansatz))}
+
+    def stage(i: int):
+        projected = final_from is not None and i >= final_from
+        if projected not in stages:
+            onto_sector = make_projected_ansatz(spec)
+            stages[projected] = (onto_sector, make_step(spec, onto_sector))
+        return stages[projected]
+
+    final_ansatz = stage(spec.optimizer.n_iter)[0]
+    evaluate = make_evaluate(spec, final_ansatz)
     k_init, k_run, k_eval = jax.random.split(jax.random.key(spec.seed), 3)
 
     state, previous_runtime = lifecycle.resume(out, init_state(spec, ansatz, k_init))
@@ -105,8 +117,13 @@ def run_vmc(
 
     def unit(state):
         i = int(state.iteration)
+        stage_ansatz, step = stage(i)
+        if final_from is not None and i == final_from:  # the chains' cached log ψ is the plain network's
+            state = state._replace(chains=state.chains._replace(log_psi=stage_ansatz(state.theta, state.chains.configs)))
         state, metrics = step(state, jax.random.fold_in(k_run, i), hyper)
         row = {k: float(v) for k, v in jax.device_get(metrics).items()}
+        if final_from is not None:
+            row["projected"] = float(i >= final_from)
         row["wall_time_s"] = clock()
         history(i, row)
         if every and (i + 1) % every == 0:
@@ -147,7 +164,7 @@ def run_vmc(
         final = evaluate(state.theta, state.chains, k_eval, hyper)
         final = {k: float(np.real(v)) for k, v in jax.device_get(final._asdict()).items()}
         if spec.observables:
-            measured = jax.device_get(make_measure(spec, ansatz)(state.theta, state.chains, k_eval, hyper))
+            measured = jax.device_get(make_measure(spec, final_ansatz)(state.theta, state.chains, k_eval, hyper))
             for name, (mean, err) in measured.items():
                 observables[f"obs_{name}"], observables[f"obs_{name}_error"] = float(mean), float(err)
         status = convergence_status(energies) if math.isfinite(final["mean"]) else "diverged"
