@@ -182,3 +182,31 @@ def test_final_stage_projection(tmp_path):
     plain_error = abs(history["energy"].iloc[119] - row["exact_energy"])
     assert abs(row["energy"] - row["exact_energy"]) < plain_error  # the projection helps at once
     assert row["rel_error"] < 1e-5
+
+
+def test_the_docs_example_is_a_valid_spec():
+    """docs/symmetry.md's spec block parses, and names the sector its comments say."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    text = (Path(__file__).parents[1] / "docs" / "symmetry.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    assert blocks, "docs/symmetry.md has no yaml block"
+    point = parse_spec(yaml.safe_load(blocks[0]))
+    assert plan(point).label(point.lattice.L) == "k=(π) even flip=-1"
+    assert point.symmetry.project == "train"
+
+
+def test_the_readme_example_is_a_valid_symmetry():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    section = text.split("## Symmetry sectors", 1)[1].split("\n## ", 1)[0]
+    block = yaml.safe_load(re.findall(r"```yaml\n(.*?)```", section, re.S)[0])
+    point = spec(symmetry=block["symmetry"])
+    assert plan(point).label(6) == "k=(π) even flip=-1"

@@ -8,7 +8,7 @@ from nqs_sweep.models.projection import default_sector
 from nqs_sweep.physics import exact, hilbert
 from nqs_sweep.physics.hamiltonians import build_hamiltonian
 from nqs_sweep.physics.lattice import Lattice, group_tables
-from nqs_sweep.physics.sector_exact import expand, sector_ground_state
+from nqs_sweep.physics.sector_exact import sector_ground_state
 from nqs_sweep.physics.symmetry import POINT_GROUP_IRREPS, Sector, SectorError, build_group
 from nqs_sweep.spec import parse_spec
 
@@ -48,7 +48,6 @@ def test_characters_are_a_representation(kind, L):
     lat = Lattice(kind, L)
     for sector in all_sectors(lat):
         g = build_group(lat, sector)
-        product, _ = group_tables(g.perms)
         # the permutations alone repeat when the spin flip is in: check on the sub-table without it
         no_flip = ~g.flips
         perms, chars = g.perms[no_flip], g.characters[no_flip]
@@ -112,7 +111,7 @@ def test_ground_state_rule_against_lanczos(model, kind, L, marshall, couplings):
     for perm, flip, chi in zip(group.perms, group.flips, group.characters):
         moved = psi[image_index(perm, flip, states)]
         assert np.allclose(moved, chi * psi, atol=1e-8), (perm, flip, chi)
-    res = sector_ground_state(build_hamiltonian(spec, xp=np), spec.n_sites, spec.sector, group)
+    res = sector_ground_state(build_hamiltonian(spec, xp=np), spec.n_sites, spec.sector, lat, rule)
     assert res.energy == pytest.approx(e_full, abs=1e-9)
     assert res.block_dim < hilbert.hilbert_dim(spec.n_sites, spec.sector) / 4
 
@@ -129,8 +128,8 @@ def test_rule_does_not_guess_past_its_range():
 )
 def test_sector_spectra_partition_the_full_spectrum(kind, L, model, couplings):
     """Lanczos in each sector (complex characters included) gives the lowest eigenvalue of H on the
-    range of the projector Σ_g χ(g)* T_g, found densely; the sectors of one momentum and parity
-    together hold the full ground state."""
+    range of the projector Σ_g χ(g)* T_g, found densely, and its state has the asked eigenvalues;
+    the sectors of one momentum and parity together hold the full ground state."""
     spec = point(model, kind, L, **couplings)
     lat = spec.lattice.build()
     ham = build_hamiltonian(spec, xp=np)
@@ -140,8 +139,8 @@ def test_sector_spectra_partition_the_full_spectrum(kind, L, model, couplings):
     lowest = []
     dim = 1 if kind == "chain" else 2
     for sector in all_sectors(lat):
-        if sector.spin_flip is None or sector.point_group is not None:
-            continue  # momentum and parity: a partition of the space
+        if sector.spin_flip is None:
+            continue
         group = build_group(lat, sector)
         proj = np.zeros((2**n, 2**n), complex)
         for perm, flip, chi in zip(group.perms, group.flips, group.characters):
@@ -151,13 +150,14 @@ def test_sector_spectra_partition_the_full_spectrum(kind, L, model, couplings):
         if q.shape[1] == 0:
             continue
         expected = np.linalg.eigvalsh(q.conj().T @ dense @ q)[0]
-        res = sector_ground_state(ham, n, "full", group, keep_vector=True)
+        res = sector_ground_state(ham, n, "full", lat, sector, keep_vector=True)
         assert res.block_dim == q.shape[1]
         assert res.energy == pytest.approx(expected, abs=1e-9)
-        vec = expand(res)  # the sector's state has the asked eigenvalues
+        vec = res.vector  # the sector's state has the asked eigenvalues
         for perm, flip, chi in zip(group.perms, group.flips, group.characters):
             assert np.allclose(vec[image_index(perm, flip, states)], chi * vec, atol=1e-10)
-        lowest.append(res.energy)
+        if sector.point_group is None:  # momentum and parity: a partition of the space
+            lowest.append(res.energy)
     assert len(lowest) == 2 * lat.L**dim
     assert min(lowest) == pytest.approx(np.linalg.eigvalsh(dense)[0], abs=1e-9)
 

@@ -102,11 +102,8 @@ def exact_table(spec: PointSpec) -> pd.DataFrame:
     if not sym.sector.is_empty:
         from nqs_sweep.physics.hamiltonians import build_hamiltonian
         from nqs_sweep.physics.sector_exact import sector_ground_state
-        from nqs_sweep.physics.symmetry import build_group
 
-        result = sector_ground_state(
-            build_hamiltonian(spec, xp=np), spec.n_sites, spec.sector, build_group(spec.lattice.build(), sym.sector)
-        )
+        result = sector_ground_state(build_hamiltonian(spec, xp=np), spec.n_sites, spec.sector, spec.lattice.build(), sym.sector)
         energy, method, block_dim = result.energy, "lanczos_sector", result.block_dim
     elif has_closed_form(spec):
         energy, method = free_fermion_energy(spec.lattice.L, spec.model.coupling("J"), spec.model.coupling("h")), "free_fermions"
