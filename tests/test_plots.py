@@ -80,6 +80,11 @@ def test_networks_sharing_an_ansatz_name_are_named_apart():
     assert named.loc[1, "ansatz"] == "rbm amp/phase" and (named.drop(index=1)["ansatz"] == "rbm").all()
     e.loc[2, ["dtype", "marshall_sign"]] = ["complex128", False]
     assert plots.named_networks(e).loc[2, "ansatz"] == "rbm complex, no sign rule"
+    e["symmetry"] = "none"
+    e.loc[1, "symmetry"] = "k=(π) even flip=-1"  # networks in different sectors are drawn apart
+    named = plots.named_networks(e)
+    assert named.loc[1, "ansatz"].endswith(", k=(π) even flip=-1")
+    assert named.loc[0, "ansatz"].endswith(", no sector")
     plain = energies()  # no variant columns: the table is returned as it is
     assert plots.named_networks(plain) is plain
 

@@ -295,3 +295,35 @@ def test_points_setting_a_later_field_back_to_its_default_get_their_own_path():
     paths = [p.path for p in expand_study(config).points]
     assert len(set(paths)) == 4
     assert sum("snapshot_every~0" in p for p in paths) == 2 and sum("ansatz_parametrization~direct" in p for p in paths) == 2
+
+
+def test_points_in_a_symmetry_sector_get_their_sectors_reference():
+    """A grid over the momentum of a projected network gives each point the reference of its own
+    sector (its path ends in the quantum numbers); a point in no sector keeps the plain one."""
+    from nqs_sweep.api import exact_table
+    from nqs_sweep.models.projection import plan
+    from nqs_sweep.spec import parse_spec
+
+    study = expand_study(
+        {
+            "study": "sectors",
+            "defaults": {
+                "model": {"name": "heisenberg"},
+                "lattice": {"kind": "chain", "L": 6},
+                "ansatz": {"name": "rbm", "alpha": 1},
+                "sampler": {"kind": "exact"},
+                "symmetry": {"project": "train"},
+            },
+            "grid": {"symmetry.momentum": [0, 3]},
+            "points": [{"symmetry": None}],
+        }
+    )
+    refs = sorted({p.reference for p in study.points})
+    assert len(refs) == 3
+    assert any(r.endswith("symmetry~k0") for r in refs) and any(r.endswith("symmetry~k3") for r in refs)
+    by_ref = {p.reference: p.spec for p in study.points}
+    for ref, raw in study.references.items():
+        table = exact_table(parse_spec(raw))
+        assert table["symmetry"].iloc[0] == plan(by_ref[ref]).label(6)
+    energies = {r: exact_table(parse_spec(study.references[r]))["exact_energy"].iloc[0] for r in refs}
+    assert sorted(round(e, 6) for e in energies.values()) == [-11.211103, -11.211103, -8.472136]

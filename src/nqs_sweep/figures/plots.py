@@ -54,7 +54,8 @@ def named_networks(df: pd.DataFrame) -> pd.DataFrame:
     """The table with networks that share an ansatz name told apart in the ansatz column, so
     figures that group by ansatz draw them as their own lines: separate amplitude and phase
     networks ('rbm amp/phase'), approximately symmetric ones ('gcnn dense readout'), and, where
-    the table mixes them, real and complex parameters and runs with and without the sign rule."""
+    the table mixes them, real and complex parameters, runs with and without the sign rule, and
+    networks in different symmetry sectors (the sector's label, 'no sector' for none)."""
     if df.empty:
         return df
     name = df["ansatz"].astype(str)
@@ -66,6 +67,8 @@ def named_networks(df: pd.DataFrame) -> pd.DataFrame:
         name = name + df["dtype"].map(lambda d: " complex" if str(d).startswith("complex") else "")
     if "marshall_sign" in df and df["marshall_sign"].nunique() > 1:
         name = name + df["marshall_sign"].map(lambda m: "" if m else ", no sign rule")
+    if "symmetry" in df and df["symmetry"].fillna("none").nunique() > 1:
+        name = name + df["symmetry"].fillna("none").map(lambda s: ", no sector" if s == "none" else f", {s}")
     return df.assign(ansatz=name) if not name.equals(df["ansatz"]) else df
 
 
