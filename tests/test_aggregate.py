@@ -103,3 +103,30 @@ def test_tables_from_before_the_parametrization_column_read_as_direct(tmp_path):
     pd.DataFrame([new]).to_parquet(tmp_path / "new.parquet")
     df = energies_table([tmp_path / "old.parquet", tmp_path / "new.parquet"], [])
     assert list(df["parametrization"]) == ["direct", "amplitude_phase"]
+
+
+def test_references_join_on_the_symmetry_sector_and_earlier_tables_are_in_none(tmp_path):
+    """Two points of one system in different sectors take their own sector's reference; tables
+    written before the symmetry column existed (neither side has it) join as sector 'none'."""
+    h = coords("heisenberg", 6, J=1.0)
+    pd.DataFrame(
+        [
+            {**h, "symmetry": "k=(π) even flip=-1", "energy": -11.2},
+            {**h, "symmetry": "k=(0)", "energy": -8.4},
+            {**h, "symmetry": "none", "energy": -11.1},
+        ]
+    ).to_parquet(tmp_path / "s.parquet")
+    pd.DataFrame(
+        [
+            {**h, "symmetry": "k=(π) even flip=-1", "exact_energy": -11.2111, "method": "lanczos_sector"},
+            {**h, "symmetry": "k=(0)", "exact_energy": -8.4721, "method": "lanczos_sector"},
+        ]
+    ).to_parquet(tmp_path / "e1.parquet")
+    pd.DataFrame([{**h, "exact_energy": -11.2111, "method": "lanczos"}]).to_parquet(tmp_path / "e2.parquet")  # no column
+    df = energies_table([tmp_path / "s.parquet"], [tmp_path / "e1.parquet", tmp_path / "e2.parquet"])
+    assert list(df["exact_energy"]) == [-11.2111, -8.4721, -11.2111]
+    assert list(df["reference_method"]) == ["lanczos_sector", "lanczos_sector", "lanczos"]
+    old = pd.DataFrame([{**h, "energy": -11.1}])  # a point table from before the column
+    old.to_parquet(tmp_path / "old.parquet")
+    joined = energies_table([tmp_path / "old.parquet"], [tmp_path / "e2.parquet"])
+    assert joined["exact_energy"].iloc[0] == -11.2111 and joined["symmetry"].iloc[0] == "none"

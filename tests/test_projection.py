@@ -210,3 +210,25 @@ def test_the_readme_example_is_a_valid_symmetry():
     block = yaml.safe_load(re.findall(r"```yaml\n(.*?)```", section, re.S)[0])
     point = spec(symmetry=block["symmetry"])
     assert plan(point).label(6) == "k=(π) even flip=-1"
+
+
+def test_references_in_a_sector_reach_past_the_plain_limit():
+    """A chain of 28 sites is past Lanczos on its zero-magnetisation sector (4e7 states) but its
+    ground state's symmetry block is 3.6e5: a point in that sector gets a reference dimension the
+    study compares with exact.max_dim, and a point in no sector keeps the Hilbert sector's."""
+    from nqs_sweep.api import check_exact_feasible
+    from nqs_sweep.models.projection import reference_dim
+
+    raw = {"model": {"name": "heisenberg"}, "lattice": {"kind": "chain", "L": 28}, "ansatz": {"name": "rbm"}}
+    raw["sampler"] = {"move": "exchange"}
+    plain = parse_spec(raw)
+    with pytest.raises(SpecError):
+        check_exact_feasible(plain)
+    assert reference_dim(plain) == 40116600
+    sector = parse_spec({**raw, "symmetry": {"project": "train"}})
+    check_exact_feasible(sector)
+    assert reference_dim(sector) == pytest.approx(40116600 / 112)
+    past = parse_spec({**raw, "lattice": {"kind": "chain", "L": 34}, "symmetry": {"project": "train"}})
+    with pytest.raises(SpecError) as err:
+        check_exact_feasible(past)
+    assert err.value.field == "lattice.L"

@@ -125,23 +125,39 @@ def exact_table(spec: PointSpec) -> pd.DataFrame:
     )
 
 
-def exact(spec: Any) -> float:
-    """The exact ground-state energy of a spec (mapping, file or PointSpec); raises SpecError
-    when it is neither in closed form nor small enough for Lanczos."""
+def check_exact_feasible(spec: PointSpec) -> None:
+    """SpecError (naming lattice.L) when the point's reference is neither in closed form nor small
+    enough for Lanczos, in its symmetry sector's block where it has one."""
+    from nqs_sweep.models.projection import MAX_SECTOR_HILBERT_DIM, plan, reference_dim
     from nqs_sweep.physics.exact import check_feasible, has_closed_form
 
+    if not plan(spec).sector.is_empty:
+        if reference_dim(spec) == float("inf"):
+            raise SpecError(
+                "lattice.L",
+                f"a reference in a symmetry sector passes over the Hilbert sector, here of dimension "
+                f"{hilbert.hilbert_dim(spec.n_sites, spec.sector)}; allowed up to {MAX_SECTOR_HILBERT_DIM}",
+            )
+    elif not has_closed_form(spec):
+        check_feasible(spec)
+
+
+def exact(spec: Any) -> float:
+    """The exact ground-state energy of a spec (mapping, file or PointSpec), in its symmetry sector
+    where its network is in one; raises SpecError when it is neither in closed form nor small
+    enough for Lanczos."""
     point = as_spec(spec)
     point = point.point if isinstance(point, QuenchSpec) else point
-    if not has_closed_form(point):
-        check_feasible(point)
+    check_exact_feasible(point)
     return float(exact_table(point)["exact_energy"].iloc[0])
 
 
 def auto_exact_energy(spec: PointSpec) -> float | None:
     """The exact energy when it is cheap (closed form, or a dimension up to AUTO_EXACT_MAX_DIM)."""
+    from nqs_sweep.models.projection import reference_dim
     from nqs_sweep.physics.exact import has_closed_form
 
-    if hilbert.hilbert_dim(spec.n_sites, spec.sector) > AUTO_EXACT_MAX_DIM and not has_closed_form(spec):
+    if reference_dim(spec) > AUTO_EXACT_MAX_DIM and not has_closed_form(spec):
         return None
     return float(exact_table(spec)["exact_energy"].iloc[0])
 

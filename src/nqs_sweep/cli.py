@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from nqs_sweep import threads
-from nqs_sweep.api import AUTO_EXACT_DYNAMICS_MAX_DIM, AUTO_EXACT_MAX_DIM, exact_table
+from nqs_sweep.api import AUTO_EXACT_DYNAMICS_MAX_DIM, AUTO_EXACT_MAX_DIM, check_exact_feasible, exact_table
 from nqs_sweep.physics import hilbert
 from nqs_sweep.spec import PointSpec, SpecError, load_spec
 
@@ -36,9 +36,10 @@ def _exact_energy_from(arg: str, spec: PointSpec) -> float | None:
     if arg == "none":
         return None
     if arg == "auto":
+        from nqs_sweep.models.projection import reference_dim
         from nqs_sweep.physics.exact import has_closed_form
 
-        if hilbert.hilbert_dim(spec.n_sites, spec.sector) > AUTO_EXACT_MAX_DIM and not has_closed_form(spec):
+        if reference_dim(spec) > AUTO_EXACT_MAX_DIM and not has_closed_form(spec):
             return None
         return float(exact_table(spec)["exact_energy"].iloc[0])
     path = Path(arg)
@@ -182,10 +183,7 @@ def cmd_exact(args: argparse.Namespace) -> int:
     try:
         spec = load_spec(args.spec)
         _check_out(args.out)
-        from nqs_sweep.physics.exact import check_feasible, has_closed_form
-
-        if not has_closed_form(spec):
-            check_feasible(spec)
+        check_exact_feasible(spec)
     except SpecError as err:
         return _fail(str(err))
     from nqs_sweep.tables.columns import model_coordinates, write_table

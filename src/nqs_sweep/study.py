@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from nqs_sweep.models.projection import plan
+from nqs_sweep.models.projection import plan, reference_dim
 from nqs_sweep.physics import hilbert
 from nqs_sweep.physics.symmetry import Sector
 from nqs_sweep.quench import QuenchSpec, initial_point_spec, parse_quench
@@ -327,7 +327,7 @@ def expand_study(config: Any) -> Study:
     points, references = [], {}
     for (_, _, spec), path in zip(parsed, paths):
         ref = None
-        if hilbert.hilbert_dim(spec.n_sites, spec.sector) <= max_dim or has_closed_form(spec):
+        if reference_dim(spec) <= max_dim or has_closed_form(spec):
             ref = reference_path(spec)
             references.setdefault(ref, reference_spec(spec))
         points.append(StudyPoint(path, spec, ref))

@@ -37,6 +37,12 @@ if TYPE_CHECKING:
     from nqs_sweep.spec import PointSpec
 
 
+# A reference in a symmetry sector costs one pass over the Hilbert sector to find the orbits
+# (QuSpin: 38 s for the 1.6e8 states of the L = 30 chain, docs/symmetry.md) and a Lanczos in a
+# block about |G| times smaller; past this Hilbert dimension the pass is refused.
+MAX_SECTOR_HILBERT_DIM = 2**30
+
+
 @dataclass(frozen=True, eq=False)
 class SymmetryPlan:
     quantum_numbers: Sector  # the sector asked for (or the ground state's)
@@ -153,3 +159,18 @@ def project(log_psi_tree: Callable, cosets: SymmetryGroup) -> Callable:
         return shift[..., 0] + jnp.log(jnp.sum(jnp.exp(z - shift), axis=-1))
 
     return projected
+
+
+def reference_dim(spec: PointSpec) -> float:
+    """The dimension an exact reference of the point diagonalises: the Hilbert sector, or for a
+    point in a symmetry sector its block (estimated as the Hilbert sector over the group's order;
+    inf past MAX_SECTOR_HILBERT_DIM). Compared with a study's exact.max_dim."""
+    from nqs_sweep.physics import hilbert
+
+    dim = hilbert.hilbert_dim(spec.n_sites, spec.sector)
+    sector = plan(spec).sector
+    if sector.is_empty:
+        return dim
+    if dim > MAX_SECTOR_HILBERT_DIM:
+        return float("inf")
+    return dim / len(build_group(spec.lattice.build(), sector))
