@@ -46,7 +46,7 @@ def run(w: Workload, n_steps: int, repeats: int, seed: int = 0) -> dict:
     done = 1 + repeats
     jax.block_until_ready(run_steps(max(0, n_steps - done)))
     peak_mb = peak_memory_mb()  # of the optimisation; the final evaluation below is not a step
-    stats = evaluate(state.theta, state.chains, k_eval, hyper)
+    stats = evaluate(state.theta, state.chains, k_eval, hyper).stats
     energy, error = np.real(stats.mean), stats.error
     samples_per_s = w.n_samples / sample_s
     return result_row("nqs-sweep", ansatz.n_params, compile_s, step_s, samples_per_s, peak_mb, energy, error, max(n_steps, done))

@@ -65,7 +65,7 @@ def test_flax_module_matches_brute_force_on_every_configuration(net_file, model)
     e_loc = np.asarray(local_energies(build_hamiltonian(spec), ansatz, state.theta, states))
     np.testing.assert_allclose(e_loc, (H @ psi) / psi, rtol=1e-10, atol=1e-10)
 
-    stats = make_evaluate(spec, ansatz)(state.theta, state.chains, jax.random.key(1), hyper)
+    stats = make_evaluate(spec, ansatz)(state.theta, state.chains, jax.random.key(1), hyper).stats
     exact = np.vdot(psi, H @ psi).real / np.vdot(psi, psi).real
     assert float(np.real(stats.mean)) == pytest.approx(exact, abs=1e-10)
 

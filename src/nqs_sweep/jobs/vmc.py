@@ -25,7 +25,7 @@ from nqs_sweep.jobs.lifecycle import SUMMARY, RunFiles, start_run
 from nqs_sweep.mc.devices import describe, place_chains
 from nqs_sweep.mc.estimate import make_hyper
 from nqs_sweep.models import make_ansatz, make_projected_ansatz
-from nqs_sweep.optim.step import init_state, make_evaluate, make_measure, make_step
+from nqs_sweep.optim.step import init_state, make_evaluate, make_step
 from nqs_sweep.spec import PointSpec
 from nqs_sweep.tables.columns import HistoryLogger, coordinates, provenance, write_table
 
@@ -161,12 +161,10 @@ def run_vmc(
         status = "diverged"
         final = dict.fromkeys(("mean", "error", "variance", "r_hat", "tau_corr", "error_naive"), float("nan"))
     else:
-        final = evaluate(state.theta, state.chains, k_eval, hyper)
-        final = {k: float(np.real(v)) for k, v in jax.device_get(final._asdict()).items()}
-        if spec.observables:
-            measured = jax.device_get(make_measure(spec, final_ansatz)(state.theta, state.chains, k_eval, hyper))
-            for name, (mean, err) in measured.items():
-                observables[f"obs_{name}"], observables[f"obs_{name}_error"] = float(mean), float(err)
+        evaluation = jax.device_get(evaluate(state.theta, state.chains, k_eval, hyper))
+        final = {k: float(np.real(v)) for k, v in evaluation.stats._asdict().items()}
+        for name, (mean, err) in evaluation.observables.items():
+            observables[f"obs_{name}"], observables[f"obs_{name}_error"] = float(mean), float(err)
         status = convergence_status(energies) if math.isfinite(final["mean"]) else "diverged"
     history.flush(out / HISTORY)
 

@@ -24,7 +24,7 @@ from nqs_sweep.optim.optimizers import OPTIMIZERS
 from nqs_sweep.optim.schedules import schedule_at
 from nqs_sweep.spec import PointSpec
 
-__all__ = ["Hyper", "VMCState", "init_state", "make_evaluate", "make_hyper", "make_step"]
+__all__ = ["Evaluation", "Hyper", "VMCState", "init_state", "make_evaluate", "make_hyper", "make_step"]
 
 
 class VMCState(NamedTuple):
@@ -82,27 +82,24 @@ def make_step(spec: PointSpec, ansatz: Ansatz):
     return jax.jit(step)
 
 
+class Evaluation(NamedTuple):
+    stats: Stats  # of the energy
+    observables: dict  # name -> (mean, error) of spec.observables, on the same configurations
+
+
 def make_evaluate(spec: PointSpec, ansatz: Ansatz):
-    """Jitted final evaluation: energy statistics on a fresh, larger sample."""
-
-    def evaluate(theta: jax.Array, chains: ChainState, key: jax.Array, hyper: Hyper) -> Stats:
-        return estimate(spec, ansatz, theta, chains, key, hyper, spec.sampler.n_samples_eval).stats
-
-    return jax.jit(evaluate)
-
-
-def make_measure(spec: PointSpec, ansatz: Ansatz):
-    """Jitted measurement of spec.observables: name -> (mean, error). Given the evaluation's key
-    it draws the evaluation's sample, so the observables and the energy share configurations."""
+    """Jitted final evaluation on a fresh, larger sample: the energy's statistics and, on the same
+    configurations (one draw), the observables the spec asks for."""
     lattice = spec.lattice.build()
 
-    def measure(theta: jax.Array, chains: ChainState, key: jax.Array, hyper: Hyper) -> dict:
+    def evaluate(theta: jax.Array, chains: ChainState, key: jax.Array, hyper: Hyper) -> Evaluation:
         est = estimate(spec, ansatz, theta, chains, key, hyper, spec.sampler.n_samples_eval)
-        values = local_observables(spec.observables, lattice, spec.marshall_sign, ansatz, theta, est.configs, est.e_loc)
-        out = {}
-        for name, v in values.items():
-            st = sample_stats(est.sample, v)
-            out[name] = (jnp.real(st.mean), st.error)
-        return out
+        observables = {}
+        if spec.observables:
+            values = local_observables(spec.observables, lattice, spec.marshall_sign, ansatz, theta, est.configs, est.e_loc)
+            for name, v in values.items():
+                st = sample_stats(est.sample, v)
+                observables[name] = (jnp.real(st.mean), st.error)
+        return Evaluation(est.stats, observables)
 
-    return jax.jit(measure)
+    return jax.jit(evaluate)
