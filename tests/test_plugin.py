@@ -168,3 +168,40 @@ def test_netket_rbm_as_a_plugin_reaches_the_energy_of_the_builtin_rbm():
     ours = run({"name": "rbm", "alpha": 1, "dtype": "float64", "init_scale": 0.01})
     assert theirs["rel_error"] < 1e-3 and ours["rel_error"] < 1e-3, (theirs["rel_error"], ours["rel_error"])
     assert theirs["energy"] == pytest.approx(ours["energy"], rel=1e-3)
+
+
+MY_RESNET = """
+import flax.linen as nn
+import jax.numpy as jnp
+
+
+class MyResNet(nn.Module):
+    depth: int = 2
+    features: int = 4
+
+    @nn.compact
+    def __call__(self, x):
+        h = nn.Dense(self.features)(x)
+        for _ in range(self.depth):
+            h = h + nn.Dense(self.features)(nn.tanh(h))
+        return jnp.sum(h, axis=-1)
+"""
+
+
+def test_the_readme_plugin_example_is_a_valid_spec(tmp_path, monkeypatch):
+    """The README's "Your own network" block, with a module of that name where it says, parses and
+    builds (the module path is relative to where the study runs)."""
+    import re
+
+    import yaml
+
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    section = text.split("## Your own network", 1)[1].split("\n## ", 1)[0]
+    block = yaml.safe_load(re.findall(r"```yaml\n(.*?)```", section, re.S)[0])
+    (tmp_path / "nets").mkdir()
+    (tmp_path / "nets" / "my_nets.py").write_text(MY_RESNET)
+    monkeypatch.chdir(tmp_path)
+    spec = parse_spec({"model": {"name": "tfim"}, "lattice": {"kind": "chain", "L": 6}, **block})
+    ansatz = make_ansatz(spec)
+    assert spec.ansatz.kwargs_dict == {"depth": 4, "features": 16}
+    assert ansatz.log_psi(ansatz.init(jax.random.key(0)), jax.numpy.ones((3, 6))).shape == (3,)
