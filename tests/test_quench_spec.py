@@ -76,6 +76,7 @@ def test_defaults_round_trip_and_the_initial_point():
         ("initial", {"kind": "product"}, "initial.direction"),
         ("initial", {"kind": "product", "direction": "z", "infidelity": 1.5}, "initial.infidelity"),
         ("initial", {"kind": "product", "direction": "x", "model": {"h": 1.0}}, "initial.model"),
+        ("symmetry", {"project": "final", "final_steps": 10}, "symmetry.project"),  # a stage of an optimisation
     ],
 )
 def test_bad_input_is_refused_naming_the_field(path, value, field):
@@ -128,3 +129,11 @@ def test_sector_and_product_state_constraints():
     with pytest.raises(SpecError) as err:  # the initial model is checked like the point's (marshall on a tfim)
         parse_quench({**heis, "initial": {"kind": "ground_state", "model": {"name": "tfim"}}})
     assert err.value.field == "initial.marshall_sign"
+
+
+def test_a_quench_may_run_projected_onto_a_sector():
+    """The point of a quench takes a symmetry sector like a ground-state point; the initial ground
+    state is computed in the same sector."""
+    q = parse_quench(with_("symmetry", {"project": "train"}))
+    assert q.point.symmetry.sector.label(8) == "k=(0) even flip=+1"
+    assert initial_point_spec(q).symmetry == q.point.symmetry

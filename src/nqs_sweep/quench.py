@@ -300,6 +300,8 @@ def parse_quench(raw: Any) -> QuenchSpec:
         raise SpecError("spec", "must be a mapping with the point spec keys plus initial and dynamics")
     base = {k: v for k, v in raw.items() if k not in ("initial", "dynamics")}
     point = parse_spec(base)
+    if point.symmetry is not None and point.symmetry.project == "final":
+        raise SpecError("symmetry.project", "final is a stage of a ground-state optimisation; a quench takes none or train")
     dynamics = _parse_dynamics(_required(raw, "dynamics", "spec"), point)
     initial = _parse_initial(raw.get("initial"), point)
     return QuenchSpec(point, initial, dynamics)
