@@ -63,9 +63,19 @@ def _exact_energy_from(arg: str, spec: PointSpec) -> float | None:
 
 def _recorded(run, record, out: Path, what: str, record_failures: bool):
     """Call run(); on an exception record the failure (summary row, error.txt) instead of losing
-    it. Returns (summary, exit code): exit 1, or 0 with --record-failures, after a failure."""
+    it. Returns (summary, exit code): exit 1, or 0 with --record-failures, after a failure; 2,
+    with nothing written, when another process runs in out; EXIT_INTERRUPTED (75) after a signal,
+    with status 'interrupted' and the checkpoint to resume from."""
+    from nqs_sweep.jobs.lifecycle import EXIT_INTERRUPTED, Interrupted, RunConflict
+
     try:
         return run(), 0
+    except RunConflict as err:  # the lock: another process's run, which must not be touched
+        return None, _fail(str(err))
+    except Interrupted as err:
+        record(out, f"{type(err).__name__}: {err}", "interrupted")
+        print(f"nqs-sweep: {what} interrupted: {err}", file=sys.stderr)
+        return None, EXIT_INTERRUPTED
     except Exception as err:  # a failed point is recorded, not lost
         message = f"{type(err).__name__}: {err}"
         record(out, message)
@@ -111,7 +121,7 @@ def cmd_vmc(args: argparse.Namespace) -> int:
         energy = _exact_energy_from("auto", spec) if args.exact == "auto" else exact_energy
         return run_vmc(spec, args.out, energy, args.checkpoint_every, show_progress=not args.quiet)
 
-    record = lambda out, message: record_failure(spec, out, message)  # noqa: E731
+    record = lambda out, message, status="failed": record_failure(spec, out, message, status)  # noqa: E731
     summary, code = _recorded(run, record, args.out, "run", args.record_failures)
     if summary is None:
         return code
@@ -167,7 +177,7 @@ def cmd_tvmc(args: argparse.Namespace) -> int:
         return _fail(str(err))
     exact = args.exact == "auto" and hilbert.hilbert_dim(q.n_sites, q.point.sector) <= args.exact_max_dim
     run = lambda: run_tvmc(q, args.out, args.initial_run, exact, args.checkpoint_every, show_progress=not args.quiet)  # noqa: E731
-    record = lambda out, message: record_tvmc_failure(q, out, message)  # noqa: E731
+    record = lambda out, message, status="failed": record_tvmc_failure(q, out, message, status)  # noqa: E731
     summary, code = _recorded(run, record, args.out, "quench", args.record_failures)
     if summary is None:
         return code

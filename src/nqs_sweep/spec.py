@@ -445,6 +445,8 @@ def parse_spec(raw: Any) -> PointSpec:
             f"allowed up to {MINSR_EXACT_MAX_DIM}: use sr",
         )
     seed = _int(top.get("seed", 0), "seed", minimum=0)
+    if seed >= 2**63:  # the PRNG key is built from a signed 64-bit integer
+        raise SpecError("seed", f"must be < 2^63 = {2**63}; got {seed}")
     study = top.get("study", "")
     if not isinstance(study, str):
         raise SpecError("study", f"must be a string; got {study!r}")

@@ -9,11 +9,16 @@ A run directory holds, for every kind of job (a ground state, a quench, the kind
   <result>.parquet   the result tables, written at the end
   summary.parquet    one row, written last: its presence means the run is over
   error.txt          the traceback of a failed attempt
+  run.lock           held while a process runs in the directory (its host and pid)
 
 A kind adds its result tables and extra files (:class:`RunFiles`) and a loop body; this module
 owns the names, the spec check (a directory holding another spec's run is never overwritten
 unless asked), stale clearing, failure records, resume and the loop skeleton with its
-progress, checkpoint and divergence hooks. Signals, locks and retries belong here too.
+progress, checkpoint and divergence hooks, the lock that keeps a second process out of a running
+directory, and the signal handling that turns SIGTERM (a batch system's time limit) or SIGINT
+into a checkpoint and a recorded ``interrupted`` status. A damaged resume file (checkpoint,
+partial table, summary) is moved aside as ``<name>.damaged`` and the run starts afresh instead
+of failing the same way on every retry.
 
 A workflow engine that deletes the declared outputs of an interrupted job (Snakemake's
 --rerun-incomplete) leaves the checkpoint and the partial tables in place, so the job
@@ -24,8 +29,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,10 +52,22 @@ SUMMARY = "summary.parquet"
 RUN_SPEC = "run_spec.yaml"
 LOG = "run.log"
 ERROR = "error.txt"
+LOCK = "run.lock"
+# The exit code of a run stopped by a signal after its checkpoint: EX_TEMPFAIL of sysexits.h,
+# "try again later", which a batch system's requeue or the workflow's retries then do.
+EXIT_INTERRUPTED = 75
 
 
 class RunConflict(RuntimeError):
-    """The output directory holds a run of a different spec."""
+    """The output directory holds a run of a different spec, or a live run."""
+
+
+class Interrupted(RuntimeError):
+    """A signal stopped the run after a checkpoint; the next attempt resumes from it."""
+
+    def __init__(self, signame: str, iteration: int):
+        self.signame, self.iteration = signame, iteration
+        super().__init__(f"stopped by {signame} after unit {iteration}, checkpoint written; rerun to resume")
 
 
 @dataclass(frozen=True)
@@ -67,16 +88,51 @@ class RunFiles:
         return (CHECKPOINT, *self.partials.values(), *self.partials, SUMMARY, *self.hashed, RUN_SPEC, *self.extras, ERROR)
 
 
+def _checkpoint_hash(path: Path) -> str:
+    with np.load(path, allow_pickle=False) as data:
+        return str(json.loads(str(data[checkpoint.META]))["spec_hash"])
+
+
+def _table_hash(path: Path) -> str:
+    return str(pd.read_parquet(path, columns=["spec_hash"]).iloc[0]["spec_hash"])
+
+
+def quarantine_damaged(out: Path, files: RunFiles) -> list[str]:
+    """Move aside (as <name>.damaged) every run file that cannot be read, and with a damaged
+    checkpoint or partial table all the resume files, so the run starts afresh; returns the
+    names moved. An unreadable file would otherwise fail every retry in the same way."""
+    out = Path(out)
+    readers: dict[str, Callable[[Path], Any]] = {CHECKPOINT: _checkpoint_hash, SUMMARY: _table_hash}
+    readers.update({name: _table_hash for name in files.hashed})
+    readers.update({name: pd.read_parquet for name in files.partials.values()})
+    damaged = []
+    for name, read in readers.items():
+        path = out / name
+        if not path.exists():
+            continue
+        try:
+            if path.is_dir():
+                raise IsADirectoryError(path)
+            read(path)
+        except Exception:  # any way of being unreadable: truncated, random bytes, not JSON, a directory
+            damaged.append(name)
+    if damaged and any(name == CHECKPOINT or name in files.partials.values() for name in damaged):
+        damaged = sorted({*damaged, *(n for n in (CHECKPOINT, *files.partials.values()) if (out / n).exists())})
+    for name in damaged:
+        os.replace(out / name, out / f"{name}.damaged")
+    return damaged
+
+
 def _stored_hashes(out: Path, files: RunFiles) -> list[str]:
+    quarantine_damaged(out, files)
     hashes = []
     if (out / SUMMARY).exists():
-        hashes.append(str(pd.read_parquet(out / SUMMARY, columns=["spec_hash"]).iloc[0]["spec_hash"]))
+        hashes.append(_table_hash(out / SUMMARY))
     if (out / CHECKPOINT).exists():
-        with np.load(out / CHECKPOINT, allow_pickle=False) as data:
-            hashes.append(json.loads(str(data[checkpoint.META]))["spec_hash"])
+        hashes.append(_checkpoint_hash(out / CHECKPOINT))
     for name in files.hashed:
         if (out / name).exists():
-            hashes.append(str(pd.read_parquet(out / name, columns=["spec_hash"]).iloc[0]["spec_hash"]))
+            hashes.append(_table_hash(out / name))
     return hashes
 
 
@@ -93,8 +149,8 @@ def status(out: Path, spec_hash: str, files: RunFiles) -> str | None:
             f"{out} holds a run of another {files.what} (hash {other[0]}, this {files.what} {spec_hash}); use another --out"
         )
     if (out / SUMMARY).exists():
-        failed = pd.read_parquet(out / SUMMARY, columns=["status"]).iloc[0]["status"] == "failed"
-        return "partial" if failed else "complete"
+        unfinished = pd.read_parquet(out / SUMMARY, columns=["status"]).iloc[0]["status"] in ("failed", "interrupted")
+        return "partial" if unfinished else "complete"
     return "partial" if (out / CHECKPOINT).exists() else None
 
 
@@ -121,6 +177,78 @@ def record_failure(out: Path, files: RunFiles, coords: dict[str, Any], row: dict
         if not (out / result).exists():
             write_table(pd.read_parquet(out / partial) if (out / partial).exists() else empty, out / result)
     write_table(pd.DataFrame([{**coords, **row, **provenance()}]), out / SUMMARY)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+@contextmanager
+def locked(out: Path, what: str) -> Iterator[None]:
+    """Hold out/run.lock for the life of a run. A second process on the same directory is refused
+    (RunConflict); a lock left by a process that no longer runs on this host is stale and taken
+    over. On another host the owner cannot be checked: the message says which file to remove."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / LOCK
+    me = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                owner = json.loads(path.read_text())
+            except (OSError, ValueError):
+                owner = {}  # being written, or damaged: treat as held by an unknown process
+            same_host = owner.get("host") == me["host"]
+            if same_host and isinstance(owner.get("pid"), int) and not _alive(owner["pid"]):
+                path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            holder = f"process {owner.get('pid', '?')} on {owner.get('host', '?')}"
+            raise RunConflict(
+                f"{out} is in use by another {what} run ({holder}; {LOCK}). Wait for it, or remove {path} if that process is gone"
+            ) from None
+        with os.fdopen(fd, "w") as f:
+            json.dump(me, f)
+        break
+    else:  # the lock reappeared after a stale one was removed: another process took it
+        raise RunConflict(f"{out} is in use by another {what} run ({LOCK})")
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+@contextmanager
+def signals_deferred() -> Iterator[list[str]]:
+    """SIGTERM and SIGINT set a flag (the list yielded holds the signal's name) instead of killing
+    the process, so the loop finishes its unit and checkpoints; a second SIGINT stops at once.
+    Outside the main thread (a notebook's worker) nothing is installed."""
+    import threading
+
+    caught: list[str] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+
+    def handler(signum, frame):
+        name = signal.Signals(signum).name
+        if caught and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        caught.append(name)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield caught
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def run_logger(out: Path) -> logging.Logger:
@@ -185,19 +313,26 @@ def drive(
     every: int,
     label: str,
     show_progress: bool,
+    caught: list[str] | None = None,
 ) -> tuple[Any, bool]:
     """The loop every run kind shares: ``unit(state) -> (state, progress text, stop)`` until
     ``done(state)`` reaches ``total``, a checkpoint (``save``) every ``every`` units and at the
     end, progress on the terminal or in the log. A unit that reports stop (divergence) ends the
-    loop before its checkpoint; returns (state, stopped)."""
+    loop before its checkpoint; returns (state, stopped). SIGTERM or SIGINT during a unit: the
+    unit finishes, a checkpoint is written and Interrupted is raised. ``caught``: the list of a
+    signals_deferred the run entered before its set-up (compilation), so a signal then is seen
+    here too; without it the loop defers signals itself."""
     progress = Progress(total, done(state), label=label) if show_progress else None
-    while done(state) < total:
-        state, text, stop = unit(state)
-        if stop:
-            return state, True
-        k = done(state)
-        if progress:
-            progress.update(k, text)
-        if k % every == 0 or k == total:
-            save(state)
+    with signals_deferred() if caught is None else nullcontext(caught) as caught:
+        while done(state) < total:
+            state, text, stop = unit(state)
+            if stop:
+                return state, True
+            k = done(state)
+            if progress:
+                progress.update(k, text)
+            if k % every == 0 or k == total or caught:
+                save(state)
+            if caught:
+                raise Interrupted(caught[0], k)
     return state, False

@@ -215,10 +215,16 @@ def run_tvmc(
     checkpoint_every: int = 1,
     show_progress: bool = True,
 ) -> pd.DataFrame:
-    """Run (or resume, or skip if complete) one quench; returns the summary."""
-
+    """Run (or resume, or skip if complete) one quench; returns the summary. Holds the directory's
+    lock for the run; lifecycle.Interrupted after a checkpoint on SIGTERM or SIGINT."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    with lifecycle.locked(out, FILES.what), lifecycle.signals_deferred() as caught:
+        return _run_tvmc(q, out, initial_run, exact, checkpoint_every, show_progress, caught)
+
+
+def _run_tvmc(
+    q: QuenchSpec, out: Path, initial_run, exact: bool, checkpoint_every: int, show_progress: bool, caught: list[str]
+) -> pd.DataFrame:
     if existing_quench(q, out) == "complete":
         return pd.read_parquet(out / SUMMARY)
     log = start_run(out, q.to_raw())
@@ -323,6 +329,7 @@ def run_tvmc(
         every=checkpoint_every,
         label=f"tvmc {q.spec_hash[:8]}",
         show_progress=show_progress,
+        caught=caught,
     )
     status = "diverged" if diverged else None
 
@@ -378,8 +385,8 @@ def _summary(q, coords, traj, steps, status, runtime, initial_energy_error, ansa
     return pd.DataFrame([row])
 
 
-def record_tvmc_failure(q: QuenchSpec, out: Path, message: str) -> None:
-    row = {"status": "failed", "error_message": message, "max_abs_error": math.nan}
+def record_tvmc_failure(q: QuenchSpec, out: Path, message: str, status: str = "failed") -> None:
+    row = {"status": status, "error_message": message, "max_abs_error": math.nan}
     lifecycle.record_failure(out, FILES, quench_coordinates(q), row)
 
 

@@ -76,9 +76,17 @@ def run_vmc(
     checkpoint_every: int = 25,
     show_progress: bool = True,
 ) -> pd.DataFrame:
-    """Run (or resume, or skip if complete) one ground-state optimisation; returns the summary."""
+    """Run (or resume, or skip if complete) one ground-state optimisation; returns the summary.
+    Holds the directory's lock for the run (RunConflict if another process runs there);
+    lifecycle.Interrupted after a checkpoint when SIGTERM or SIGINT arrives."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    with lifecycle.locked(out, FILES.what), lifecycle.signals_deferred() as caught:
+        return _run_vmc(spec, out, exact_energy, checkpoint_every, show_progress, caught)
+
+
+def _run_vmc(
+    spec: PointSpec, out: Path, exact_energy: float | None, checkpoint_every: int, show_progress: bool, caught: list[str]
+) -> pd.DataFrame:
     if existing_status(spec, out) == "complete":
         return pd.read_parquet(out / SUMMARY)
     log = start_run(out, spec.to_raw())
@@ -153,6 +161,7 @@ def run_vmc(
         every=checkpoint_every,
         label=f"vmc {spec.spec_hash[:8]}",
         show_progress=show_progress,
+        caught=caught,
     )
 
     energies = np.array([r["energy"] for r in history.rows])
@@ -196,12 +205,13 @@ def run_vmc(
     return df
 
 
-def record_failure(spec: PointSpec, out: Path, message: str) -> None:
-    """A failed point still leaves a summary row (status 'failed'), its history so far and its log."""
+def record_failure(spec: PointSpec, out: Path, message: str, status: str = "failed") -> None:
+    """A failed (or interrupted) point still leaves a summary row with that status, its history so
+    far and its log; the next attempt resumes it."""
     nan = float("nan")
     row = {
         **dict.fromkeys(("energy", "energy_error", "energy_per_site", "variance", "exact_energy", "rel_error"), nan),
-        "status": "failed",
+        "status": status,
         "error_message": message,
     }
     lifecycle.record_failure(out, FILES, coordinates(spec), row)

@@ -1,0 +1,174 @@
+"""Faults in the run lifecycle: signals, a second process on one directory, damaged resume
+files, and sizes the spec refuses. Each test asserts the exit code, the message and what is on
+disk afterwards."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+import nqs_sweep.cli as cli
+from nqs_sweep.jobs import checkpoint, lifecycle
+from nqs_sweep.models import make_ansatz
+from nqs_sweep.optim.step import init_state
+from nqs_sweep.spec import SpecError, parse_spec
+
+SMALL = {
+    "model": {"name": "tfim", "h": 1.0},
+    "lattice": {"kind": "chain", "L": 8},
+    "ansatz": {"name": "rbm", "alpha": 1, "dtype": "float64"},
+    "sampler": {"n_samples": 128, "n_chains": 8, "n_discard": 4},
+    "optimizer": {"kind": "sr", "learning_rate": 0.05, "n_iter": 20},
+    "seed": 3,
+}
+
+
+def write_spec(path, raw):
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def cli_cmd(spec_path, out, every=50):
+    run = [sys.executable, "-m", "nqs_sweep.cli", "vmc", "--spec", str(spec_path), "--out", str(out)]
+    return run + ["--exact", "none", "--checkpoint-every", str(every), "--quiet", "--record-failures"]
+
+
+def final_theta(run_dir, raw):
+    spec = parse_spec(raw)
+    state, _ = checkpoint.load(run_dir / "checkpoint.npz", init_state(spec, make_ansatz(spec), jax.random.key(0)))
+    return np.asarray(state.theta), int(state.iteration)
+
+
+def wait_for(path, proc, seconds=120):
+    deadline = time.time() + seconds
+    while not path.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    return path.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_checkpoints_within_one_step_and_the_resumed_run_is_bit_identical(tmp_path, sig):
+    """SIGTERM (a batch system's time limit) or SIGINT: the current step finishes, a checkpoint is
+    written there (not at the last multiple of --checkpoint-every), the summary says
+    'interrupted', the exit code is 75; rerun, the point ends where an uninterrupted one does."""
+    n_iter = 3000  # about 15 s: the signal arrives mid-run
+    raw = {**SMALL, "optimizer": {**SMALL["optimizer"], "n_iter": n_iter}, "sampler": {**SMALL["sampler"], "n_samples": 512}}
+    spec_path = write_spec(tmp_path / "spec.yaml", raw)
+    out = tmp_path / "stopped"
+    proc = subprocess.Popen(cli_cmd(spec_path, out, every=1000), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert wait_for(out / "run.log", proc)
+    time.sleep(3)  # into the steps (a signal during compilation is handled too: after the first step)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == lifecycle.EXIT_INTERRUPTED, err
+    assert "interrupted" in err
+    summary = pd.read_parquet(out / "summary.parquet").iloc[0]
+    assert summary["status"] == "interrupted" and signal.Signals(sig).name in summary["error_message"]
+    _, stopped_at = final_theta(out, raw)
+    assert 0 < stopped_at < n_iter and stopped_at % 1000  # a checkpoint at the signal, not at a multiple of 1000
+    assert not (out / "run.lock").exists()
+    assert len(pd.read_parquet(out / "history.partial.parquet")) == stopped_at
+
+    subprocess.run(cli_cmd(spec_path, out, every=1000), check=True, capture_output=True)
+    subprocess.run(cli_cmd(spec_path, tmp_path / "straight", every=1000), check=True, capture_output=True)
+    assert pd.read_parquet(out / "summary.parquet").iloc[0]["status"] != "interrupted"
+    theta_resumed, it_resumed = final_theta(out, raw)
+    theta_straight, it_straight = final_theta(tmp_path / "straight", raw)
+    assert it_resumed == it_straight == n_iter
+    np.testing.assert_array_equal(theta_resumed, theta_straight)
+    hist, straight = (pd.read_parquet(d / "history.parquet") for d in (out, tmp_path / "straight"))
+    np.testing.assert_array_equal(hist["energy"].to_numpy(), straight["energy"].to_numpy())
+
+
+@pytest.mark.slow
+def test_a_second_run_on_one_directory_is_refused_and_nothing_is_mixed(tmp_path):
+    long = {**SMALL, "optimizer": {**SMALL["optimizer"], "n_iter": 300}}
+    other = {**SMALL, "seed": 4}
+    out = tmp_path / "run"
+    first = subprocess.Popen(
+        cli_cmd(write_spec(tmp_path / "a.yaml", long), out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    assert wait_for(out / "run.lock", first)
+    for raw in (long, other):  # the same spec and another: both wait for the first
+        second = subprocess.run(cli_cmd(write_spec(tmp_path / "b.yaml", raw), out), capture_output=True, text=True)
+        assert second.returncode == 2, second.stderr
+        assert "in use by another" in second.stderr and "run.lock" in second.stderr
+    assert first.wait(timeout=300) == 0
+    summary = pd.read_parquet(out / "summary.parquet").iloc[0]
+    assert summary["spec_hash"] == parse_spec(long).spec_hash and summary["status"] != "failed"
+    assert not (out / "run.lock").exists()
+
+
+def test_a_stale_lock_is_taken_over_and_a_foreign_one_is_refused(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    import socket
+
+    (out / "run.lock").write_text(json.dumps({"host": socket.gethostname(), "pid": dead.pid, "since": 0}))
+    with lifecycle.locked(out, "spec"):
+        assert json.loads((out / "run.lock").read_text())["pid"] == os.getpid()
+    assert not (out / "run.lock").exists()
+    (out / "run.lock").write_text(json.dumps({"host": "another-node", "pid": 1, "since": 0}))
+    with pytest.raises(lifecycle.RunConflict, match="another-node"):
+        with lifecycle.locked(out, "spec"):
+            pass
+    assert (out / "run.lock").exists()  # someone else's lock is left alone
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["truncated", "random", "empty", "directory", "meta"],
+)
+def test_a_damaged_checkpoint_is_moved_aside_and_the_point_runs_afresh(tmp_path, damage):
+    spec_path = write_spec(tmp_path / "spec.yaml", SMALL)
+    out = tmp_path / "run"
+    args = ["vmc", "--spec", str(spec_path), "--out", str(out), "--exact", "none", "--quiet", "--checkpoint-every", "5"]
+    assert cli.main(args) == 0
+    good = pd.read_parquet(out / "history.parquet")["energy"].to_numpy()
+    (out / "summary.parquet").unlink()  # as if killed before the end
+    ckpt = out / "checkpoint.npz"
+    if damage == "truncated":
+        ckpt.write_bytes(ckpt.read_bytes()[:200])
+    elif damage == "random":
+        ckpt.write_bytes(np.random.default_rng(0).bytes(4096))
+    elif damage == "empty":
+        ckpt.write_bytes(b"")
+    elif damage == "directory":
+        ckpt.unlink()
+        ckpt.mkdir()
+    else:  # a valid npz whose metadata is not JSON
+        np.savez(ckpt, __meta__=np.array("not json {"))
+    assert cli.main(args) == 0
+    assert (out / "checkpoint.npz.damaged").exists()
+    assert (out / "history.partial.parquet.damaged").exists()  # resume files go together
+    assert pd.read_parquet(out / "summary.parquet").iloc[0]["status"] != "failed"
+    np.testing.assert_array_equal(pd.read_parquet(out / "history.parquet")["energy"].to_numpy(), good)
+
+
+def test_a_damaged_summary_is_moved_aside(tmp_path):
+    spec_path = write_spec(tmp_path / "spec.yaml", SMALL)
+    out = tmp_path / "run"
+    args = ["vmc", "--spec", str(spec_path), "--out", str(out), "--exact", "none", "--quiet"]
+    assert cli.main(args) == 0
+    (out / "summary.parquet").write_bytes(b"PAR1 not really")
+    assert cli.main(args) == 0
+    assert (out / "summary.parquet.damaged").exists()
+    assert pd.read_parquet(out / "summary.parquet").iloc[0]["status"] in ("converged", "not_converged")
+
+
+def test_a_seed_past_64_bits_is_refused_naming_the_field():
+    with pytest.raises(SpecError) as err:
+        parse_spec({**SMALL, "seed": 2**64})
+    assert err.value.field == "seed"
+    parse_spec({**SMALL, "seed": 2**63 - 1})
