@@ -132,8 +132,8 @@ def _make_ansatz(spec: PointSpec, projected: bool) -> Ansatz:
     if projected:
         if sym.cosets is None:
             raise ValueError("this spec has no projection (symmetry.project: none)")
+        kernels = projection.project_kernels(log_psi_tree, kernels, sym.cosets)
         log_psi_tree = projection.project(log_psi_tree, sym.cosets)
-        kernels = {}  # the fast kernels are those of the unprojected network
         real_output = real_output and sym.cosets.is_real
     return Ansatz(
         name=a.name,

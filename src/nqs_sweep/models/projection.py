@@ -144,21 +144,70 @@ def plan(spec: PointSpec) -> SymmetryPlan:
     return SymmetryPlan(quantum, sector, project, final_steps, characters, cosets)
 
 
+def _log_sum_exp(z: jax.Array) -> jax.Array:
+    """log Σ exp(z) over the last axis, for complex z: shifted by the largest real part."""
+    shift = jax.lax.stop_gradient(jnp.max(jnp.real(z), axis=-1, keepdims=True))
+    return shift[..., 0] + jnp.log(jnp.sum(jnp.exp(z - shift), axis=-1))
+
+
+class _Cosets:
+    """The coset representatives as arrays: T_c s = signs[c] s[perms[c]], and where site j lands."""
+
+    def __init__(self, cosets: SymmetryGroup):
+        self.n = len(cosets)
+        self.perms = jnp.asarray(cosets.perms)
+        self.landing = jnp.asarray(np.argsort(cosets.perms, axis=1))  # (T_c s)_i = s_j for i = landing[c, j]
+        self.signs = jnp.asarray(np.where(cosets.flips, -1.0, 1.0))
+        self.log_weights = jnp.asarray(np.log(np.conj(cosets.characters).astype(np.complex128)))  # log(-1) = iπ
+
+    def orbit(self, s: jax.Array) -> jax.Array:
+        """(..., N) -> (..., C, N)."""
+        return s[..., self.perms] * self.signs.astype(s.dtype)[:, None]
+
+    def combine(self, lp: jax.Array) -> jax.Array:
+        """log Σ_c χ(c)* ψ(T_c s) from log ψ(T_c s) (..., C)."""
+        z = lp.astype(jnp.result_type(lp.dtype, jnp.complex64))
+        return _log_sum_exp(z + self.log_weights.astype(z.dtype))
+
+
 def project(log_psi_tree: Callable, cosets: SymmetryGroup) -> Callable:
     """log ψ_χ(s) = log Σ_c χ(c)* ψ(T_c s) for a batched log ψ on (..., N)."""
-    perms = jnp.asarray(cosets.perms)
-    signs = jnp.asarray(np.where(cosets.flips, -1.0, 1.0))
-    log_weights = jnp.asarray(np.log(np.conj(cosets.characters).astype(np.complex128)))  # log(-1) = iπ
+    c = _Cosets(cosets)
 
     def projected(params, s: jax.Array) -> jax.Array:
         batch, n = s.shape[:-1], s.shape[-1]
-        orbit = s[..., perms] * signs.astype(s.dtype)[:, None]  # (..., C, N)
-        lp = log_psi_tree(params, orbit.reshape(-1, n)).reshape(*batch, len(cosets))
-        z = lp.astype(jnp.result_type(lp.dtype, jnp.complex64)) + log_weights.astype(jnp.result_type(lp.dtype, jnp.complex64))
-        shift = jax.lax.stop_gradient(jnp.max(jnp.real(z), axis=-1, keepdims=True))
-        return shift[..., 0] + jnp.log(jnp.sum(jnp.exp(z - shift), axis=-1))
+        lp = log_psi_tree(params, c.orbit(s).reshape(-1, n)).reshape(*batch, c.n)
+        return c.combine(lp)
 
     return projected
+
+
+def project_kernels(log_psi_tree: Callable, kernels: dict, cosets: SymmetryGroup) -> dict:
+    """The network's incremental flip kernels carried through the projection: the cache of s is the
+    network's cache of every T_c s with its log ψ(T_c s); a move flips, in T_c s, the sites it
+    lands on. A proposal then costs C kernel updates instead of C forward passes ({} without
+    kernels)."""
+    if not all(k in kernels for k in ("cache_tree", "flip_tables_tree", "flip_ratio_tree")):
+        return {}
+    c = _Cosets(cosets)
+    base_cache, base_ratio = kernels["cache_tree"], kernels["flip_ratio_tree"]
+
+    def cache_tree(params, s: jax.Array):
+        batch, n = s.shape[:-1], s.shape[-1]
+        orbit = c.orbit(s).reshape(-1, n)
+        caches = jax.tree.map(lambda x: x.reshape(*batch, c.n, *x.shape[1:]), base_cache(params, orbit))
+        lp = log_psi_tree(params, orbit).reshape(*batch, c.n)
+        return caches, lp.astype(jnp.result_type(lp.dtype, jnp.complex64))
+
+    def flip_ratio_tree(tables, s: jax.Array, cache, sites: jax.Array, active: jax.Array):
+        caches, lp = cache
+        ratios, new_caches = jax.vmap(base_ratio, in_axes=(None, 0, 0, 0, None))(
+            tables, c.orbit(s), caches, c.landing[:, sites], active
+        )
+        new_lp = lp + ratios
+        return c.combine(new_lp) - c.combine(lp), (new_caches, new_lp)
+
+    return {"cache_tree": cache_tree, "flip_tables_tree": kernels["flip_tables_tree"], "flip_ratio_tree": flip_ratio_tree}
 
 
 def reference_dim(spec: PointSpec) -> float:
