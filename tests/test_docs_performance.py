@@ -1,4 +1,4 @@
-"""The commands docs/performance.md and the README's speed sections show are the ones the tools take.
+"""The commands docs/performance.md and the README's show are the ones the tools take.
 
 Benchmark commands are parsed and checked by their own entry points (a renamed option or
 workload fails here) without running them: each takes minutes. `nqs-sweep threads` is run, and
@@ -20,7 +20,7 @@ from benchmarks import phases, throughput
 from benchmarks import run as bench_run
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = [ROOT / "docs" / "performance.md", ROOT / "README.md"]
+PAGES = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
 
 
 def _commands(prefix: str) -> list[tuple[str, list[str]]]:

@@ -1,6 +1,6 @@
 """Quench physics against exact dynamics: the Ising chain from its h = 0.5 ground state to h = 1.
 
-The issue's benchmark is L = 12 (numbers in the README, measured with the CLI). The suite runs it
+The issue's benchmark is L = 12 (numbers in docs/quenches.md, measured with the CLI). The suite runs it
 at L = 12 with the translation-symmetric complex RBM (27 parameters, under a minute), and the
 plain complex RBM on the same protocol at L = 8 to stay within its time budget.
 """
@@ -57,7 +57,7 @@ def test_exact_sampler_follows_the_exact_magnetisation(ground_state, tmp_path):
 
 def test_metropolis_sampling_agrees_within_its_error_bars(ground_state, tmp_path):
     raw = {**QUENCH, "sampler": {"kind": "metropolis", "n_samples": 4096, "n_chains": 16, "n_discard": 16}}
-    raw["dynamics"] = {**raw["dynamics"], "t_final": 0.5}  # the suite's time budget; [0, 1] at L = 12 in the README
+    raw["dynamics"] = {**raw["dynamics"], "t_final": 0.5}  # the suite's time budget; [0, 1] at L = 12 in docs/quenches.md
     # The smooth pseudo-inverse (rcond 1e-8). The SNR filter at threshold 2 cuts most directions
     # here (8-86 of 304 kept) and misses by 4e-2: the ordered ground state concentrates the samples.
     run_tvmc(parse_quench(raw), tmp_path, initial_run=ground_state, show_progress=False)
@@ -72,10 +72,10 @@ def test_symmetric_rbm_meets_the_issue_target_at_l12(tmp_path):
     """|⟨σˣ⟩ − exact| ≤ 2e-3 on [0, 1] for L = 12 with α = 2, the exact sampler, RK4 dt = 0.01.
 
     The translation-symmetric RBM of α = 2 has the plain α = 2 RBM's 24 hidden units with their
-    weights tied by translation (Carleo & Troyer 2017); the plain one ends at 3.1e-3 (README).
+    weights tied by translation (Carleo & Troyer 2017); the plain one ends at 3.1e-3 (docs/quenches.md).
     """
     raw = {**QUENCH, "lattice": {"kind": "chain", "L": 12}, "ansatz": {"name": "rbm_symm", "alpha": 2, "dtype": "complex128"}}
-    # seed 0 measured 1.5e-3; seed 1 2.0e-3: α = 2 is near the limit of this network (README).
+    # seed 0 measured 1.5e-3; seed 1 2.0e-3: α = 2 is near the limit of this network (docs/quenches.md).
     q = parse_quench({**raw, "seed": 0})  # the default regulariser: smooth pseudo-inverse, rcond 1e-8
     assert run_vmc(initial_point_spec(q), tmp_path / "gs", show_progress=False).iloc[0]["status"] != "failed"
     summary = run_tvmc(q, tmp_path / "q", initial_run=tmp_path / "gs", show_progress=False).iloc[0]

@@ -167,7 +167,7 @@ def _initial_theta(q: QuenchSpec, out: Path, initial_run, initial_exact_energy: 
             raise RuntimeError(f"the initial ground-state run in {initial_run} ended with status {init['status']}")
     theta0 = load_initial_theta(initial_run)
     e_vmc = float(pd.read_parquet(Path(initial_run) / SUMMARY).iloc[0]["energy"])
-    # A ground-state run stuck in a local minimum bounds the whole trajectory (README, t-VMC).
+    # A ground-state run stuck in a local minimum bounds the whole trajectory (docs/quenches.md).
     if known is None:
         log.info("initial state: E = %.8f (no exact reference)", e_vmc)
         return theta0, float("nan")
