@@ -22,6 +22,12 @@ RESULTS = f"results/{STUDY.name}"
 # modules, whose shell commands do not see module globals, and a param would rerun every
 # point when the interpreter's path is spelled differently.
 os.environ["NQS_PYTHON"] = sys.executable
+
+
+envvars:
+    "NQS_PYTHON",
+
+
 POINTS = [p.path for p in STUDY.points]
 QUENCHES = [q.path for q in STUDY.quenches]
 DYNAMICS_TARGETS = (
@@ -66,3 +72,17 @@ def reference_spec_text(wildcards):
 def write_text(path, text):
     with open(path, "w") as f:
         f.write(text)
+
+
+# Quenches start from the final state of their initial ground-state point (tvmc.smk).
+def quench_initial_inputs(wildcards):
+    q = STUDY.quench(wildcards.quench)
+    if q.initial_point is None:
+        return []
+    # The summary is written last: its presence means the checkpoint is final.
+    return [f"{RESULTS}/vmc/{q.initial_point}/summary.parquet"]
+
+
+def quench_initial_args(wildcards):
+    q = STUDY.quench(wildcards.quench)
+    return f"--initial-run {RESULTS}/vmc/{q.initial_point}" if q.initial_point else ""

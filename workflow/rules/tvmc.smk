@@ -4,19 +4,6 @@
 # still writes its summary (status 'failed') and the study goes on.
 
 
-def quench_initial_inputs(wildcards):
-    q = STUDY.quench(wildcards.quench)
-    if q.initial_point is None:
-        return []
-    # The summary is written last: its presence means the checkpoint is final.
-    return [f"{RESULTS}/vmc/{q.initial_point}/summary.parquet"]
-
-
-def quench_initial_args(wildcards):
-    q = STUDY.quench(wildcards.quench)
-    return f"--initial-run {RESULTS}/vmc/{q.initial_point}" if q.initial_point else ""
-
-
 rule quench_spec:
     output:
         f"{RESULTS}/tvmc/{{quench}}/spec.yaml",
