@@ -172,3 +172,51 @@ def test_a_seed_past_64_bits_is_refused_naming_the_field():
         parse_spec({**SMALL, "seed": 2**64})
     assert err.value.field == "seed"
     parse_spec({**SMALL, "seed": 2**63 - 1})
+
+
+BOMB = """a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+model: *g
+"""
+
+
+@pytest.mark.parametrize(
+    "content,words",
+    [
+        (BOMB.encode(), "alias bomb"),
+        (("a: " + "[" * 5000 + "]" * 5000).encode(), "nests deeper"),
+        (b"model: {name: tfim}\nmodel: {name: xxz}\n", "duplicate key 'model'"),
+        ("model: {name: tfim}\n".encode("utf-16"), "not UTF-8"),
+        (b"model: {name: \xff\xfe}\n", "not UTF-8"),
+        (b"x" * 1_000_001, "bytes"),
+        (b"model: [unclosed\n", "not valid YAML"),
+    ],
+)
+def test_hostile_spec_files_are_refused_quickly_with_exit_2(tmp_path, capsys, content, words):
+    path = tmp_path / "spec.yaml"
+    path.write_bytes(content)
+    start = time.perf_counter()
+    assert cli.main(["validate", "--spec", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "--spec" in err
+    assert len(err) < 2000 and time.perf_counter() - start < 5
+
+
+def test_a_study_reads_numbers_as_a_point_spec_does_and_refuses_bad_names():
+    from nqs_sweep.study import StudyError, expand_study
+
+    base = {"defaults": {"model": {"name": "tfim"}, "lattice": {"kind": "chain", "L": 4}, "ansatz": {"name": "rbm"}}}
+    study = expand_study({"study": "s", **base, "grid": {"optimizer.learning_rate": ["1e-3", "2e-3"]}})
+    assert sorted(p.spec.optimizer.learning_rate.init for p in study.points) == [0.001, 0.002]
+    for name in ("name\n", "x" * 65):
+        with pytest.raises(StudyError) as err:
+            expand_study({"study": name, **base})
+        assert err.value.field == "study"
+    with pytest.raises(StudyError) as err:
+        expand_study({"study": "s", **base, "description": yaml.safe_load(BOMB)})
+    assert "alias bomb" in str(err.value) and len(str(err.value)) < 2000

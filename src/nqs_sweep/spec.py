@@ -61,11 +61,17 @@ def coupling_names() -> tuple[str, ...]:
     return tuple(sorted({k for m in MODELS.values() for k in m.couplings}))
 
 
+# A message quotes the value at fault; a hostile one (a huge nested value) is cut here.
+MAX_MESSAGE_CHARS = 1000
+
+
 class SpecError(ValueError):
     """A spec field is missing, unknown, of the wrong type or out of range."""
 
     def __init__(self, field: str, message: str):
         self.field = field
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = message[:MAX_MESSAGE_CHARS] + f"... ({len(message) - MAX_MESSAGE_CHARS} more characters)"
         super().__init__(f"{field}: {message}")
 
 
@@ -693,30 +699,82 @@ def _plugin_ansatz(raw: dict, n_sites: int) -> AnsatzSpec:
     )
 
 
+# Bounds on what a spec or study file may hold, checked before anything reads its values: a 1 KB
+# YAML "alias bomb" expands to billions of values, and deep nesting exhausts the stack.
+MAX_FILE_BYTES = 1_000_000
+MAX_VALUES = 100_000
+MAX_DEPTH = 32
+# YAML 1.1 reads 1e-3 (no dot) as a string; researchers write it as a number.
+FLOAT_WITHOUT_DOT = re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
+
+
 class _Loader(yaml.SafeLoader):
-    """YAML 1.1 reads 1e-3 (no dot) as a string; researchers write it as a number."""
+    """Safe YAML with 1e-3 a number and duplicate keys refused (the last would silently win)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key) if isinstance(key, (str, int, float, bool)) else None
+        return super().construct_mapping(node, deep)
 
 
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", FLOAT_WITHOUT_DOT, list("-+0123456789"))
 
 
-def load_yaml(text: str):
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+def check_bounds(data: Any, where: str) -> None:
+    """SpecError naming ``where`` when data nests deeper than MAX_DEPTH or holds more than MAX_VALUES
+    values with its aliases expanded."""
+    budget = [MAX_VALUES]
+
+    def walk(x: Any, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            raise SpecError(where, f"nests deeper than {MAX_DEPTH} levels")
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise SpecError(where, f"holds more than {MAX_VALUES} values once its aliases are expanded (an alias bomb?)")
+        children = x.values() if isinstance(x, dict) else x if isinstance(x, list) else ()
+        for child in children:
+            walk(child, depth + 1)
+
+    walk(data, 0)
+
+
+def load_yaml(text: str, where: str = "--spec"):
+    """One YAML reading for point specs, quench specs and studies (SpecError naming ``where``)."""
+    try:
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as err:
+        raise SpecError(where, f"not valid YAML: {err}") from None
+    except RecursionError:
+        raise SpecError(where, f"nests deeper than {MAX_DEPTH} levels") from None
+    check_bounds(data, where)
+    return data
+
+
+def read_yaml_file(path: str | Path, where: str = "--spec") -> Any:
+    """The content of a YAML file: at most MAX_FILE_BYTES of UTF-8 (SpecError naming ``where``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(where, f"no such file: {path}")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise SpecError(where, f"{path} has {size} bytes; a spec or study file may have up to {MAX_FILE_BYTES}")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise SpecError(where, f"{path} is not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8") from None
+    return load_yaml(text, where)
 
 
 def read_spec_file(path: str | Path) -> Any:
-    """The mapping in a YAML spec file (SpecError naming --spec if it is missing or not YAML)."""
-    path = Path(path)
-    if not path.is_file():
-        raise SpecError("--spec", f"no such file: {path}")
-    try:
-        return load_yaml(path.read_text())
-    except yaml.YAMLError as err:
-        raise SpecError("--spec", f"not valid YAML: {err}") from err
+    """The mapping in a YAML spec file (SpecError naming --spec if it is missing, too large, not
+    UTF-8, not YAML, or hostile)."""
+    return read_yaml_file(path, "--spec")
 
 
 def load_spec(path: str | Path) -> PointSpec:

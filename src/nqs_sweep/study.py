@@ -24,19 +24,43 @@ from nqs_sweep.models.projection import plan, reference_dim
 from nqs_sweep.physics import hilbert
 from nqs_sweep.physics.symmetry import Sector
 from nqs_sweep.quench import QuenchSpec, initial_point_spec, parse_quench
-from nqs_sweep.spec import LATER_FIELDS, PointSpec, SpecError, parse_spec
+from nqs_sweep.spec import FLOAT_WITHOUT_DOT, LATER_FIELDS, MAX_MESSAGE_CHARS, PointSpec, SpecError, check_bounds, parse_spec
 
 STUDY_KEYS = ("study", "description", "defaults", "grid", "points", "exact", "published", "qgt", "sampling", "quenches")
 PUBLISHED_KEYS = ("model", "lattice", "energy_per_site", "error", "source")
 QUENCH_KEYS = ("defaults", "grid", "points")
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# The name is a directory under results/ and part of every job's paths.
+MAX_STUDY_NAME = 64
 DEFAULT_EXACT_MAX_DIM = 2**20
 
 
 class StudyError(ValueError):
     def __init__(self, field: str, message: str):
         self.field = field
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = message[:MAX_MESSAGE_CHARS] + f"... ({len(message) - MAX_MESSAGE_CHARS} more characters)"
         super().__init__(f"{field}: {message}")
+
+
+def normalise_study(config: Any) -> Any:
+    """The study as the point specs read YAML: bounded in size and depth (StudyError otherwise), and
+    1e-3 a number. Snakemake loads --configfile with YAML 1.1 rules, where 1e-3 is a string."""
+    try:
+        check_bounds(config, "study")
+    except SpecError as err:
+        raise StudyError(err.field, str(err).split(": ", 1)[1]) from None
+
+    def numbers(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: numbers(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [numbers(v) for v in x]
+        if isinstance(x, str) and FLOAT_WITHOUT_DOT.match(x):
+            return float(x)
+        return x
+
+    return numbers(config)
 
 
 @dataclass(frozen=True)
@@ -265,14 +289,18 @@ def reference_spec(spec: PointSpec) -> dict:
 
 def expand_study(config: Any) -> Study:
     """Validate a study mapping and expand it into points. Raises StudyError."""
+    config = normalise_study(config)
     if not isinstance(config, dict):
         raise StudyError("study", f"the study file must be a mapping with keys {', '.join(STUDY_KEYS)}")
     for key in config:
         if key not in STUDY_KEYS:
             raise StudyError(str(key), f"unknown key; allowed: {', '.join(STUDY_KEYS)}")
     name = config.get("study")
-    if not isinstance(name, str) or not IDENTIFIER.match(name):
-        raise StudyError("study", f"must be a plain identifier (letters, digits, underscores; it becomes a path); got {name!r}")
+    if not isinstance(name, str) or not IDENTIFIER.fullmatch(name) or len(name) > MAX_STUDY_NAME:
+        raise StudyError(
+            "study",
+            f"must be a plain identifier of at most {MAX_STUDY_NAME} letters, digits, underscores (a path); got {name!r}",
+        )
     exact = config.get("exact") or {}
     if not isinstance(exact, dict) or set(exact) - {"max_dim"}:
         raise StudyError("exact", "allowed keys: max_dim")

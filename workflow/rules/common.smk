@@ -7,8 +7,13 @@ import sys
 import yaml
 from snakemake.utils import validate
 
-from nqs_sweep.study import StudyError, expand_study
+from nqs_sweep.study import StudyError, expand_study, normalise_study
 
+try:
+    # Bounded and read as the point specs are (1e-3 a number) before the schema sees it.
+    config.update(normalise_study(config))
+except StudyError as err:
+    raise WorkflowError(f"invalid study: {err}") from None
 validate(config, "../schemas/study.schema.yaml")
 try:
     STUDY = expand_study(config)
