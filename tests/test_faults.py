@@ -220,3 +220,38 @@ def test_a_study_reads_numbers_as_a_point_spec_does_and_refuses_bad_names():
     with pytest.raises(StudyError) as err:
         expand_study({"study": "s", **base, "description": yaml.safe_load(BOMB)})
     assert "alias bomb" in str(err.value) and len(str(err.value)) < 2000
+
+
+@pytest.mark.parametrize(
+    "change,field",
+    [
+        ({"ansatz": {"name": "rbm", "alpha": 1e9}}, "ansatz.alpha"),
+        ({"ansatz": {"name": "rbm", "alpha": 1e-12}}, "ansatz.alpha"),
+        ({"lattice": {"kind": "chain", "L": 10**6}}, "lattice.L"),
+        ({"lattice": {"kind": "chain", "L": 20000}}, "ansatz.alpha"),  # α N² parameters
+        # 1.6e7 parameters by 1024 samples: a 130 GB Jacobian
+        ({"lattice": {"kind": "chain", "L": 4000}, "sampler": {"n_samples": 1024, "n_chains": 8}}, "sampler.n_samples"),
+        ({"sampler": {"n_samples": 10**12, "n_chains": 8}}, "sampler.n_samples"),
+        ({"sampler": {"sweep_size": 10**12}}, "sampler.sweep_size"),
+    ],
+)
+def test_sizes_that_cannot_run_are_refused_before_allocation(change, field, monkeypatch):
+    import nqs_sweep.spec as spec_module
+
+    monkeypatch.setattr(spec_module, "_physical_memory", lambda: 24 * 2**30)  # this machine's, on any machine
+    start = time.perf_counter()
+    with pytest.raises(SpecError) as err:
+        parse_spec({**SMALL, **change})
+    assert err.value.field == field, str(err.value)
+    assert time.perf_counter() - start < 2
+
+
+def test_a_time_step_too_small_for_any_run_is_refused():
+    from nqs_sweep.quench import parse_quench
+
+    raw = {**SMALL, "ansatz": {"name": "rbm", "dtype": "complex128"}}
+    raw["dynamics"] = {"kind": "real", "t_final": 1.0, "dt": 1e-12, "integrator": "rk4", "save_every": 0.5}
+    raw["initial"] = {"kind": "product", "direction": "x"}
+    with pytest.raises(SpecError) as err:
+        parse_quench(raw)
+    assert err.value.field == "dynamics.dt"

@@ -44,6 +44,8 @@ INITIAL_KINDS = ("ground_state", "product")
 DIRECTIONS = ("x", "z")
 # Ansatze whose parameters we can set to represent a product state exactly (x) or
 # to a stated infidelity (z); see initial_states.py.
+# A fixed step that would take longer than any batch allocation (about 1e6 steps is a week of W1).
+MAX_TIME_STEPS = 10_000_000
 PRODUCT_ANSATZE = ("rbm", "rbm_symm", "ffnn", "arnn", "arnn_conv")
 MAX_SAVES = 100_000
 
@@ -168,6 +170,9 @@ def _parse_dynamics(raw: Any, point: PointSpec) -> DynamicsSpec:
     kind = _choice(d.get("kind", "real"), "dynamics.kind", DYNAMICS_KINDS)
     t_final = _float(_required(d, "t_final", "dynamics"), "dynamics.t_final", positive=True)
     dt = _float(_required(d, "dt", "dynamics"), "dynamics.dt", positive=True)
+    if t_final / dt > MAX_TIME_STEPS:
+        steps = f"{t_final / dt:.3g} steps to t_final = {t_final}"
+        raise SpecError("dynamics.dt", f"gives {steps}; allowed up to {MAX_TIME_STEPS:.0e}")
     if dt > t_final:
         raise SpecError("dynamics.dt", f"must be <= dynamics.t_final ({t_final}); got {dt}")
     integrator = _choice(d.get("integrator", "rk4"), "dynamics.integrator", INTEGRATORS)

@@ -41,6 +41,43 @@ SECTORS = ("full", "zero_magnetization")
 SCHEDULES = ("constant", "linear", "exponential", "cosine")
 SR_SOLVERS = ("cholesky", "pinv", "cg")
 
+# Bounds that refuse, before anything is allocated, the sizes that cannot run: a lattice past any
+# VMC study (and past what `validate` builds in a second), and sizes whose arrays would not fit.
+MAX_SITES = 65_536
+MAX_SAMPLES = 10_000_000
+MAX_SWEEP_PER_SITE = 100
+MAX_PARAMS = 50_000_000
+
+
+def _physical_memory() -> int:
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 2**40
+
+
+def _check_memory(ansatz: AnsatzSpec, n_sites: int, n_samples: int) -> None:
+    """Refuse a dense network whose parameters, or whose Jacobian over a step's samples (what SR
+    and MinSR solve with), cannot fit: the feed-forward networks grow as alpha N^2."""
+    if ansatz.module or NETWORKS[ansatz.name].per_site_features:
+        return
+    fan_in = [n_sites, *ansatz.features[:-1]]
+    n_params = sum(f * (k + 1) for f, k in zip(ansatz.features, fan_in)) + n_sites
+    if n_params > MAX_PARAMS:
+        size = f"about {n_params:.3g} parameters on N={n_sites} sites"
+        raise SpecError("ansatz.alpha", f"gives {size}; allowed up to {MAX_PARAMS:.3g}")
+    jacobian = 8 * n_samples * n_params * (1 if ansatz.dtype in REAL_DTYPES else 2)
+    memory = _physical_memory()
+    if jacobian > memory:
+        raise SpecError(
+            "sampler.n_samples",
+            f"the Jacobian of {n_samples} samples by {n_params} parameters needs {jacobian / 2**30:.1f} GiB; "
+            f"this machine has {memory / 2**30:.1f} GiB",
+        )
+
+
 # Full enumeration is exact but costs 2^N evaluations per step.
 EXACT_SAMPLER_MAX_SITES = 16
 # MinSR on an enumeration builds a (2 dim)^2 kernel.
@@ -365,6 +402,8 @@ def parse_spec(raw: Any) -> PointSpec:
         pbc=_bool(la.get("pbc", True), "lattice.pbc"),
     )
     n_sites = lattice.L if lattice.kind == "chain" else lattice.L**2
+    if n_sites > MAX_SITES:
+        raise SpecError("lattice.L", f"gives N={n_sites} sites; allowed up to {MAX_SITES}")
 
     marshall = _bool(top.get("marshall_sign", False), "marshall_sign")
     if marshall:
@@ -397,13 +436,20 @@ def parse_spec(raw: Any) -> PointSpec:
     n_eval = _int(sa.get("n_samples_eval", 4 * n_samples), "sampler.n_samples_eval", minimum=n_chains)
     if s_kind in ("metropolis", "direct") and n_eval % n_chains:
         raise SpecError("sampler.n_samples_eval", f"must be a multiple of sampler.n_chains ({n_chains}); got {n_eval}")
+    for name, value in (("n_samples", n_samples), ("n_samples_eval", n_eval)):
+        if value > MAX_SAMPLES:
+            raise SpecError(f"sampler.{name}", f"must be <= {MAX_SAMPLES}; got {value}")
+    sweep_size = _int(sa.get("sweep_size", n_sites), "sampler.sweep_size", minimum=1)
+    if sweep_size > MAX_SWEEP_PER_SITE * n_sites:
+        bound = MAX_SWEEP_PER_SITE * n_sites
+        raise SpecError("sampler.sweep_size", f"must be <= {MAX_SWEEP_PER_SITE} N = {bound}; got {sweep_size}")
     sampler = SamplerSpec(
         kind=s_kind,
         n_samples=n_samples,
         n_chains=n_chains,
         n_discard=_int(sa.get("n_discard", 16), "sampler.n_discard", minimum=0),
         move=move,
-        sweep_size=_int(sa.get("sweep_size", n_sites), "sampler.sweep_size", minimum=1),
+        sweep_size=sweep_size,
         n_samples_eval=n_eval,
     )
 
@@ -424,6 +470,7 @@ def parse_spec(raw: Any) -> PointSpec:
         )
 
     ansatz = _ansatz(_required(top, "ansatz", "spec"), lattice, n_sites)
+    _check_memory(ansatz, n_sites, n_samples)
     if s_kind == "direct" and (ansatz.module or not NETWORKS[ansatz.name].autoregressive):
         raise SpecError(
             "sampler.kind",
@@ -588,6 +635,8 @@ def _ansatz(raw: Any, lattice: LatticeSpec, n_sites: int) -> AnsatzSpec:
     if features is None:
         alpha = _float(an.get("alpha", 1), "ansatz.alpha", positive=True)
         n_features = alpha if per_site else alpha * n_sites
+        if round(n_features) < 1:
+            raise SpecError("ansatz.alpha", f"gives {n_features:.3g} hidden units on N={n_sites} sites; at least one is needed")
         if abs(n_features - round(n_features)) > 1e-9:
             what = "an integer" if per_site else f"a multiple of 1/N (N={n_sites})"
             raise SpecError("ansatz.alpha", f"must make a whole number of hidden units: {what}; got {alpha}")
