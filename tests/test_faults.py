@@ -229,8 +229,8 @@ def test_a_study_reads_numbers_as_a_point_spec_does_and_refuses_bad_names():
         ({"ansatz": {"name": "rbm", "alpha": 1e-12}}, "ansatz.alpha"),
         ({"lattice": {"kind": "chain", "L": 10**6}}, "lattice.L"),
         ({"lattice": {"kind": "chain", "L": 20000}}, "ansatz.alpha"),  # α N² parameters
-        # 1.6e7 parameters by 1024 samples: a 130 GB Jacobian
-        ({"lattice": {"kind": "chain", "L": 4000}, "sampler": {"n_samples": 1024, "n_chains": 8}}, "sampler.n_samples"),
+        # 1.6e7 parameters by 8192 samples: a 1 TB Jacobian
+        ({"lattice": {"kind": "chain", "L": 4000}, "sampler": {"n_samples": 8192, "n_chains": 8}}, "sampler.n_samples"),
         ({"sampler": {"n_samples": 10**12, "n_chains": 8}}, "sampler.n_samples"),
         ({"sampler": {"sweep_size": 10**12}}, "sampler.sweep_size"),
     ],
