@@ -4,7 +4,8 @@ QuSpin (Weinberg and Bukov) builds the basis of one representative per orbit of 
 site maps and spin flip, with the characters of a sector, in compiled code; we hand it our
 generators (physics.symmetry) and our bond tables. Measured against our own orbit-representative
 implementation (git history, commit "Symmetry sectors: ..."), on the same blocks of the periodic
-Heisenberg chain: 2.2x faster at L = 24 and 2.8x at L = 26, with 6x less memory (docs/symmetry.md).
+Heisenberg chain: 4x faster at L = 24 and 8.7x at L = 26, with 1.5x and 4x less peak memory
+(docs/symmetry.md).
 
 Conventions, checked in tests/test_symmetry.py against dense projectors and full Lanczos:
 QuSpin's block (map, q) has the eigenvalue exp(2πi q / period) under ``map``, which for our
