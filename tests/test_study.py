@@ -327,3 +327,26 @@ def test_points_in_a_symmetry_sector_get_their_sectors_reference():
         assert table["symmetry"].iloc[0] == plan(by_ref[ref]).label(6)
     energies = {r: exact_table(parse_spec(study.references[r]))["exact_energy"].iloc[0] for r in refs}
     assert sorted(round(e, 6) for e in energies.values()) == [-11.211103, -11.211103, -8.472136]
+
+
+def test_points_set_apart_by_a_setting_carry_it_as_their_variant():
+    """A grid over a setting outside the coordinates (the learning rate) gives each point the
+    setting in its path and as its variant, which the tables and the figures' labels carry."""
+    from nqs_sweep.study import point_variant
+    from nqs_sweep.tables.aggregate import with_variants
+
+    study = expand_study(
+        {
+            "study": "lr",
+            "defaults": {"model": {"name": "tfim"}, "lattice": {"kind": "chain", "L": 4}, "ansatz": {"name": "rbm"}},
+            "grid": {"optimizer.learning_rate": [0.01, 0.02]},
+        }
+    )
+    variants = {p.spec.spec_hash: point_variant(p) for p in study.points}
+    assert sorted(variants.values()) == ["", "optimizer_learning_rate~0.02"]
+    import pandas as pd
+
+    table = with_variants(pd.DataFrame({"spec_hash": list(variants), "ansatz": "rbm"}), variants)
+    from nqs_sweep.figures.plots import named_networks
+
+    assert sorted(named_networks(table)["ansatz"]) == ["rbm", "rbm, optimizer_learning_rate=0.02"]

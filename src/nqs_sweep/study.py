@@ -216,6 +216,13 @@ def _coordinates(spec: PointSpec) -> list[tuple[str, Any]]:
     ]
 
 
+def point_variant(point: StudyPoint) -> str:
+    """The settings that set the point apart from the study defaults at its coordinates (its path
+    past the coordinates, e.g. 'optimizer_learning_rate~0.02'), '' for none. Figures label lines
+    with it, so points that differ only there are not drawn as one line."""
+    return "/".join(point.path.split("/")[len(_coordinates(point.spec)) :])
+
+
 def point_path(spec: PointSpec, defaults: dict) -> str:
     """The point's coordinates, then every resolved setting in which it differs from the
     study defaults at the same coordinates. It depends on the defaults and the point alone,

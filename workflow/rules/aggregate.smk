@@ -9,6 +9,10 @@ rule aggregate:
     output:
         energies=f"{RESULTS}/tables/energies.parquet",
         convergence=f"{RESULTS}/tables/convergence.parquet",
+    params:
+        # per spec hash, the settings that set a point apart at equal coordinates (a column, and a
+        # part of the figures' line labels)
+        variants=lambda wildcards: {p.spec.spec_hash: point_variant(p) for p in STUDY.points},
     log:
         f"{RESULTS}/logs/aggregate.log",
     benchmark:

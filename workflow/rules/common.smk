@@ -7,7 +7,7 @@ import sys
 import yaml
 from snakemake.utils import validate
 
-from nqs_sweep.study import StudyError, expand_study, normalise_study
+from nqs_sweep.study import StudyError, expand_study, normalise_study, point_variant
 
 try:
     # Bounded and read as the point specs are (1e-3 a number) before the schema sees it.

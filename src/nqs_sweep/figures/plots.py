@@ -55,7 +55,9 @@ def named_networks(df: pd.DataFrame) -> pd.DataFrame:
     figures that group by ansatz draw them as their own lines: separate amplitude and phase
     networks ('rbm amp/phase'), approximately symmetric ones ('gcnn dense readout'), and, where
     the table mixes them, real and complex parameters, runs with and without the sign rule, and
-    networks in different symmetry sectors (the sector's label, 'no sector' for none)."""
+    networks in different symmetry sectors (the sector's label, 'no sector' for none), and points
+    set apart by a setting outside the coordinates (the table's variant column, e.g.
+    'optimizer_learning_rate=0.02'), so that no line joins different runs."""
     if df.empty:
         return df
     name = df["ansatz"].astype(str)
@@ -67,6 +69,8 @@ def named_networks(df: pd.DataFrame) -> pd.DataFrame:
         name = name + df["dtype"].map(lambda d: " complex" if str(d).startswith("complex") else "")
     if "marshall_sign" in df and df["marshall_sign"].nunique() > 1:
         name = name + df["marshall_sign"].map(lambda m: "" if m else ", no sign rule")
+    if "variant" in df and df["variant"].fillna("").nunique() > 1:  # settings outside the coordinates
+        name = name + df["variant"].fillna("").map(lambda v: f", {v.replace('~', '=').replace('/', ', ')}" if v else "")
     if "symmetry" in df and df["symmetry"].fillna("none").nunique() > 1:
         name = name + df["symmetry"].fillna("none").map(lambda s: ", no sector" if s == "none" else f", {s}")
     return df.assign(ansatz=name) if not name.equals(df["ansatz"]) else df

@@ -83,6 +83,14 @@ def energies_table(summaries: list[str | Path], exacts: list[str | Path]) -> pd.
     return df
 
 
+def with_variants(df: pd.DataFrame, variants: dict[str, str]) -> pd.DataFrame:
+    """A ``variant`` column: per spec hash, the settings that set a point apart from the study's
+    defaults at its coordinates (nqs_sweep.study.point_variant), '' for none."""
+    if df.empty or "spec_hash" not in df:
+        return df
+    return df.assign(variant=df["spec_hash"].map(dict(variants)).fillna("").astype(str))
+
+
 def convergence_table(histories: list[str | Path], exacts: list[str | Path]) -> pd.DataFrame:
     df = _with_relative_error(histories, exacts)
     if not df.empty:
