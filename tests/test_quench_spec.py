@@ -137,3 +137,34 @@ def test_a_quench_may_run_projected_onto_a_sector():
     q = parse_quench(with_("symmetry", {"project": "train"}))
     assert q.point.symmetry.sector.label(8) == "k=(0) even flip=+1"
     assert initial_point_spec(q).symmetry == q.point.symmetry
+
+
+def test_product_states_are_the_networks_own():
+    """Each network that takes a product initial state registers its check and builds its state
+    (registry hooks, no list of names in the quench parser); the others are refused."""
+    import jax
+    import numpy as np
+
+    from nqs_sweep.models import make_ansatz
+    from nqs_sweep.models.registry import NETWORKS
+
+    with_states = [n for n, net in NETWORKS.items() if net.product_state_check is not None]
+    assert {"rbm", "rbm_symm", "ffnn", "arnn", "arnn_conv"} <= set(with_states) and "gcnn" not in with_states
+    q = parse_quench(with_("initial", {"kind": "product", "direction": "x"}))
+    assert make_ansatz(q.point).product_state_tree is not None
+    with pytest.raises(SpecError) as err:
+        parse_quench({**with_("initial", {"kind": "product", "direction": "x"}), "ansatz": {"name": "gcnn", "features": [2]}})
+    assert err.value.field == "initial.kind" and "rbm_symm" in str(err.value)
+    # the symmetric RBM seeds its weights for every copy of a filter over the group: a smaller scale
+    from nqs_sweep.dynamics.initial_states import product_state_theta
+
+    plain = parse_quench(with_("initial", {"kind": "product", "direction": "x"}))
+    symm = parse_quench(
+        {
+            **with_("initial", {"kind": "product", "direction": "x"}),
+            "ansatz": {"name": "rbm_symm", "alpha": 8, "dtype": "complex128"},
+        }
+    )
+    th_plain = product_state_theta(make_ansatz(plain.point), "x", 8, 1e-6, jax.random.key(0))
+    th_symm = product_state_theta(make_ansatz(symm.point), "x", 8, 1e-6, jax.random.key(0))
+    assert np.std(np.asarray(th_symm)) < np.std(np.asarray(th_plain))

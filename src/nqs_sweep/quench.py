@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from nqs_sweep.mc.observables import OBSERVABLES
+from nqs_sweep.models.registry import NETWORKS
 from nqs_sweep.physics.hamiltonians import MODELS
 from nqs_sweep.spec import (
     PointSpec,
@@ -42,11 +43,8 @@ REGULARIZATIONS = ("snr", "diag_shift", "pinv")
 ERROR_NORMS = ("euclidean", "qgt")
 INITIAL_KINDS = ("ground_state", "product")
 DIRECTIONS = ("x", "z")
-# Ansatze whose parameters we can set to represent a product state exactly (x) or
-# to a stated infidelity (z); see initial_states.py.
 # A fixed step that would take longer than any batch allocation (about 1e6 steps is a week of W1).
 MAX_TIME_STEPS = 10_000_000
-PRODUCT_ANSATZE = ("rbm", "rbm_symm", "ffnn", "arnn", "arnn_conv")
 MAX_SAVES = 100_000
 
 
@@ -282,17 +280,16 @@ def _parse_initial(raw: Any, point: PointSpec) -> InitialSpec:
         )
     if point.marshall_sign:
         raise SpecError("marshall_sign", "product initial states are built in the unrotated frame; set marshall_sign: false")
-    if point.ansatz.name not in PRODUCT_ANSATZE:
+    network = None if point.ansatz.module else NETWORKS[point.ansatz.name]
+    if network is None or network.product_state_check is None:
+        with_states = ", ".join(n for n, net in NETWORKS.items() if net.product_state_check is not None)
         raise SpecError(
             "initial.kind",
-            f"product initial states are built for the ansatze {', '.join(PRODUCT_ANSATZE)}; got {point.ansatz.name}",
+            f"product initial states are built for the ansatze {with_states}; got {point.ansatz.module or point.ansatz.name}",
         )
-    if direction == "z" and point.ansatz.name == "ffnn":
-        raise SpecError("initial.direction", "the ffnn has no visible bias to polarise along z; use rbm or rbm_symm")
-    if point.ansatz.name == "ffnn" and point.ansatz.layers > 1:
-        raise SpecError("ansatz.layers", "a product initial state is built for the one-layer ffnn (layers: 1)")
-    if point.ansatz.name == "ffnn" and point.ansatz.activation != "cosh":
-        raise SpecError("ansatz.activation", "a product initial state needs the even activation cosh for the ffnn")
+    problem = network.product_state_check(point.ansatz, direction)
+    if problem is not None:
+        raise SpecError(*problem)
     infidelity = _float(ini.get("infidelity", 1e-6), "initial.infidelity", positive=True)
     if infidelity >= 0.1:
         raise SpecError("initial.infidelity", f"must be in (0, 0.1) (the budget for representing the state); got {infidelity}")

@@ -21,12 +21,14 @@ output bias (the log-odds of +1) to K with (1 + e^{-2K})^{-N} = 1 − infidelity
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from nqs_sweep.models import Ansatz
+if TYPE_CHECKING:  # the networks import this module for their product states
+    from nqs_sweep.models import Ansatz
 
 
 def polarisation_bias(n_sites: int, infidelity: float) -> float:
@@ -40,21 +42,17 @@ def seed_scale(n_sites: int, n_hidden: int, infidelity: float) -> float:
     return (2.0 * infidelity / (n_sites**2 * max(n_hidden, 1))) ** 0.25
 
 
-def product_state_theta(
-    ansatz: Ansatz, direction: str, n_sites: int, infidelity: float, key: jax.Array, copies: int = 1
-) -> jax.Array:
-    """θ representing the product state along ``direction`` (x or z) to about ``infidelity``;
-    ``copies`` is how many hidden units share each row of W (the symmetric RBM's group size).
+def product_state_theta(ansatz: Ansatz, direction: str, n_sites: int, infidelity: float, key: jax.Array) -> jax.Array:
+    """θ representing the product state along ``direction`` (x or z) to about ``infidelity``, by
+    the network's own construction (its Built.product_state, registered with it).
 
     Separate amplitude and phase networks split the budget: the amplitude network takes the
     state, the phase network a uniform phase (the +x construction with no visible bias), each
     seeded so that its pair directions are in the tangent space."""
     params = ansatz.init_params(key)
-
-    def product(p: dict, direction: str, infidelity: float, key: jax.Array) -> dict:
-        if ansatz.is_autoregressive:
-            return _autoregressive_product(p, direction, n_sites, infidelity)
-        return _product_params(ansatz.name, p, direction, n_sites, infidelity, key, copies)
+    if ansatz.product_state_tree is None:
+        raise ValueError(f"the ansatz {ansatz.name!r} has no product initial state")
+    product = ansatz.product_state_tree
 
     if set(params) == {"amplitude", "phase"}:
         k_amplitude, k_phase = jax.random.split(key)
@@ -68,7 +66,9 @@ def product_state_theta(
     return ansatz.to_real(flat)
 
 
-def _product_params(name: str, params: dict, direction: str, n_sites: int, infidelity: float, key, copies: int) -> dict:
+def product_params(name: str, params: dict, direction: str, n_sites: int, infidelity: float, key, copies: int = 1) -> dict:
+    """An RBM or one-layer ffnn along x or z; ``copies``: how many hidden units share each row
+    of W (the symmetric RBM's group size), which sets the seed's scale."""
     keys = set(params)
     if not ({"b", "W"} <= keys and ("a" in keys or "V" in keys)):
         raise ValueError(f"no product-state construction for the ansatz {name!r} (parameters {sorted(keys)})")
@@ -88,7 +88,7 @@ def _product_params(name: str, params: dict, direction: str, n_sites: int, infid
     return out
 
 
-def _autoregressive_product(params: dict, direction: str, n_sites: int, infidelity: float) -> dict:
+def autoregressive_product(params: dict, direction: str, n_sites: int, infidelity: float) -> dict:
     last = params["layers"][-1]
     bias = jnp.zeros_like(last["b"])
     if direction == "z":  # p(+1) = 1 / (1 + e^{-2K}) at every site, = 1 − infidelity over N sites

@@ -154,10 +154,7 @@ def _initial_theta(q: QuenchSpec, out: Path, initial_run, initial_exact_energy: 
     if q.initial.kind != "ground_state":
         from nqs_sweep.dynamics.initial_states import product_state_theta
 
-        copies = 1  # hidden units per feature: the symmetric RBM repeats each over its group
-        if spec.ansatz.name == "rbm_symm":
-            copies = spec.lattice.build().symmetry_group(spec.ansatz.symmetries).shape[0]
-        return product_state_theta(ansatz, q.initial.direction, spec.n_sites, q.initial.infidelity, key, copies), float("nan")
+        return product_state_theta(ansatz, q.initial.direction, spec.n_sites, q.initial.infidelity, key), float("nan")
     known = initial_exact_energy if math.isfinite(initial_exact_energy) else None
     if initial_run is None:
         initial_run = out / INITIAL_DIR

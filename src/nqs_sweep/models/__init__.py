@@ -56,6 +56,8 @@ class Ansatz:
     # and optionally a draw with cached layers, (pytree, u (N, B) uniforms) -> configurations (B, N).
     conditionals_tree: Callable | None = None
     draw_tree: Callable | None = None
+    # (pytree, direction, infidelity, key) -> the product state's parameters (dynamics.initial_states)
+    product_state_tree: Callable | None = None
 
     @property
     def n_real_params(self) -> int:
@@ -145,5 +147,6 @@ def _make_ansatz(spec: PointSpec, projected: bool) -> Ansatz:
         init_params=init_params,
         log_psi_tree=log_psi_tree,
         unravel=unravel,
+        product_state_tree=built.product_state,
         **kernels,
     )

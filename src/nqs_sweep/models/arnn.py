@@ -43,6 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nqs_sweep.dynamics import initial_states
 from nqs_sweep.models.activations import HIDDEN_ACTIVATIONS
 from nqs_sweep.models.registry import DTYPES, Built, Network, register_network
 
@@ -192,13 +193,26 @@ def _builder(convolutional: bool):
         zero_m = sector == "zero_magnetization"
         conditionals = make_conditionals(n, a.activation, zero_m, width)
         kernels = {"conditionals_tree": conditionals, "draw_tree": make_sampler(n, a.activation, zero_m, width)}
-        return Built(lambda key: init(key, n, a.features, dtype, a.init_scale, width), make_log_psi(conditionals), kernels)
+        product_state = lambda params, direction, infidelity, key: initial_states.autoregressive_product(  # noqa: E731
+            params, direction, n, infidelity
+        )
+        return Built(
+            lambda key: init(key, n, a.features, dtype, a.init_scale, width), make_log_psi(conditionals), kernels, product_state
+        )
 
     return build
 
 
 register_network(
-    Network("arnn", _builder(False), "autoregressive dense network", deep=True, per_site_features=True, autoregressive=True)
+    Network(
+        "arnn",
+        _builder(False),
+        "autoregressive dense network",
+        deep=True,
+        per_site_features=True,
+        autoregressive=True,
+        product_state_check=lambda a, direction: None,
+    )
 )
 register_network(
     Network(
@@ -208,5 +222,6 @@ register_network(
         deep=True,
         per_site_features=True,
         autoregressive=True,
+        product_state_check=lambda a, direction: None,
     )
 )

@@ -12,6 +12,7 @@ not overflow and sign changes of ψ become phases of iπ.
 import jax
 import jax.numpy as jnp
 
+from nqs_sweep.models import rbm
 from nqs_sweep.models.activations import HIDDEN_ACTIVATIONS, LOG_ACTIVATIONS
 from nqs_sweep.models.registry import DTYPES, Built, Network, register_network
 
@@ -58,7 +59,22 @@ def make_log_psi(activation: str):
 
 def build(a, lattice, sector: str) -> Built:
     n, dtype = lattice.n_sites, DTYPES[a.dtype]
-    return Built(lambda key: init(key, n, a.features, dtype, a.init_scale), make_log_psi(a.activation), {})
+    return Built(
+        lambda key: init(key, n, a.features, dtype, a.init_scale), make_log_psi(a.activation), {}, rbm.product_state(n, 1)
+    )
 
 
-register_network(Network("ffnn", build, "feed-forward network with a log-sum-exp output", deep=True))
+def product_state_check(a, direction: str) -> tuple[str, str] | None:
+    """ψ = Σ_j V_j cosh(W_j·x) with W small is the +x state: one layer, the even activation."""
+    if direction == "z":
+        return "initial.direction", "the ffnn has no visible bias to polarise along z; use rbm or rbm_symm"
+    if a.layers > 1:
+        return "ansatz.layers", "a product initial state is built for the one-layer ffnn (layers: 1)"
+    if a.activation != "cosh":
+        return "ansatz.activation", "a product initial state needs the even activation cosh for the ffnn"
+    return None
+
+
+register_network(
+    Network("ffnn", build, "feed-forward network with a log-sum-exp output", deep=True, product_state_check=product_state_check)
+)

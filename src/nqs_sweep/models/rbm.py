@@ -12,6 +12,7 @@ Besides the forward pass, the RBM has the kernels that make it fast:
 import jax
 import jax.numpy as jnp
 
+from nqs_sweep.dynamics import initial_states
 from nqs_sweep.models.activations import log_cosh
 from nqs_sweep.models.registry import DTYPES, Built, Network, register_network
 
@@ -96,7 +97,17 @@ def build(a, lattice, sector: str) -> Built:
     kernels = {"cache_tree": preactivations, "flip_tables_tree": flip_tables, "flip_ratio_tree": flip_ratio}
     if not jnp.issubdtype(dtype, jnp.complexfloating):
         kernels["jacobian_blocks_tree"] = jacobian_blocks
-    return Built(lambda key: init(key, n, size, dtype, a.init_scale), log_psi, kernels)
+    return Built(lambda key: init(key, n, size, dtype, a.init_scale), log_psi, kernels, product_state(n, copies=1))
 
 
-register_network(Network("rbm", build, "restricted Boltzmann machine, alpha N hidden units"))
+def product_state(n_sites: int, copies: int):
+    """Built.product_state of the RBM family: zero hidden biases, seeded weights, a visible bias
+    along z (dynamics.initial_states); ``copies`` hidden units share each row of W."""
+    return lambda params, direction, infidelity, key: initial_states.product_params(
+        "rbm", params, direction, n_sites, infidelity, key, copies
+    )
+
+
+register_network(
+    Network("rbm", build, "restricted Boltzmann machine, alpha N hidden units", product_state_check=lambda a, direction: None)
+)

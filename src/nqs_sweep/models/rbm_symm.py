@@ -71,9 +71,18 @@ def build(a, lattice, sector: str) -> Built:
     n, dtype = lattice.n_sites, DTYPES[a.dtype]
     size = round(a.alpha)
     group = lattice.symmetry_group(a.symmetries)
-    return Built(lambda key: init(key, n, size, dtype, a.init_scale), make_log_psi(group), expanded_kernels(group))
+    # a product state's seed scale counts every hidden unit: each filter is repeated over the group
+    product_state = rbm.product_state(n, copies=len(group))
+    return Built(lambda key: init(key, n, size, dtype, a.init_scale), make_log_psi(group), expanded_kernels(group), product_state)
 
 
 register_network(
-    Network("rbm_symm", build, "RBM with filters shared over a lattice group", symmetric=True, per_site_features=True)
+    Network(
+        "rbm_symm",
+        build,
+        "RBM with filters shared over a lattice group",
+        symmetric=True,
+        per_site_features=True,
+        product_state_check=lambda a, direction: None,
+    )
 )

@@ -30,6 +30,9 @@ class Built:
     init_params: Callable  # key -> pytree
     log_psi_tree: Callable  # (pytree, s (..., N)) -> log ψ (...)
     kernels: dict[str, Callable]
+    # (params, direction 'x'|'z', infidelity, key) -> the parameters of that product state
+    # (dynamics.initial_states); None: the network has no product initial state
+    product_state: Callable | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,9 @@ class Network:
     values ansatz.readout may take. ``takes_characters``: a symmetric network that can be in any
     sector of its group, given the characters (``build(..., characters=χ)`` with χ on the rows of
     its group, or None for the trivial sector); a symmetric one without it is invariant only.
+    ``product_state_check(ansatz_spec, direction)``: for a network with product initial states
+    (its Built.product_state), what a quench spec must not ask of it, as (field, message), or
+    None; the network has no product initial state when it is None.
     """
 
     name: str
@@ -55,6 +61,7 @@ class Network:
     autoregressive: bool = False
     readouts: tuple[str, ...] = ("symmetric",)
     takes_characters: bool = False
+    product_state_check: Callable[[Any, str], tuple[str, str] | None] | None = None
 
 
 NETWORKS: dict[str, Network] = {}
