@@ -201,7 +201,10 @@ def _run_vmc(
     }
     df = pd.DataFrame([summary])
     write_table(df, out / SUMMARY)
-    log.info("done: status %s, E=%.8f ± %.2e, rel_error %.3e", status, e, final["error"], summary["rel_error"])
+    reference = (
+        f", rel_error {summary['rel_error']:.3e}" if exact_energy is not None else " (no reference here: a study joins it)"
+    )
+    log.info("done: status %s, E=%.8f ± %.2e%s", status, e, final["error"], reference)
     return df
 
 
