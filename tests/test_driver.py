@@ -245,3 +245,10 @@ def test_failed_exact_diagonalisation_is_recorded(tmp_path, monkeypatch):
     assert cli.main(["exact", "--spec", str(spec_path), "--out", str(tmp_path / "ref"), "--record-failures"]) == 0
     row = pd.read_parquet(tmp_path / "ref" / "exact.parquet").iloc[0]
     assert row["status"] == "failed" and np.isnan(row["exact_energy"]) and "Lanczos" in row["error_message"]
+
+
+def test_the_summary_reports_the_sampling_health(tmp_path):
+    """A short healthy run has an empty health column; the flags themselves are tested in test_stats."""
+    summary = run_vmc(parse_spec(SMALL), tmp_path / "run", show_progress=False).iloc[0]
+    assert "health" in summary and isinstance(summary["health"], str)
+    assert "acceptance" not in summary["health"]

@@ -125,3 +125,14 @@ def test_dynamics_error_keeps_networks_of_the_same_width_apart(tmp_path, monkeyp
     np.testing.assert_allclose(symm[0], [1e-3 / 2, 1e-3 / 4])
     assert len(right.get_lines()) == 4  # Monte Carlo quenches: each network at two times
     plt.close(drawn["fig"])
+
+
+def test_flagged_sampling_is_marked_in_the_width_figure(tmp_path, monkeypatch):
+    e = energies().assign(health="")
+    e.loc[1, "health"] = "r_hat=1.30"
+    marked = []
+    real_scatter = plots.plt.Axes.scatter
+    monkeypatch.setattr(plots.plt.Axes, "scatter", lambda ax, *a, **k: marked.append(k.get("label")) or real_scatter(ax, *a, **k))
+    out = [tmp_path / "w.png"]
+    plots.plot_error_vs_width(e, out)
+    assert out[0].exists() and "sampling flagged" in marked

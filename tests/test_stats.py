@@ -66,3 +66,12 @@ def test_weighted_stats_are_exact_expectations():
     assert float(s.mean) == 2.0
     assert float(s.variance) == 0.5 * 1 + 0.25 * 0 + 0.25 * 4
     assert float(s.error) == 0.0
+
+
+def test_health_flags_name_each_sampling_problem():
+    from nqs_sweep.mc.stats import health_flags
+
+    assert health_flags(1.01, 2.0, 256, 0.4) == ""
+    assert health_flags(float("nan"), float("nan"), 1, float("nan")) == ""  # an enumeration: no chains
+    flags = health_flags(1.3, 40.0, 256, 0.001)
+    assert flags == "r_hat=1.30, tau=40 of 256, acceptance=0.001"

@@ -146,7 +146,8 @@ def plot_convergence(conv: pd.DataFrame, outputs: list[str | Path]) -> None:
 
 def plot_error_vs_width(energies: pd.DataFrame, outputs: list[str | Path]) -> None:
     """Final relative error against width α and against parameter count, a line per L.
-    Hollow markers: runs not flagged converged. Error bars: the Monte Carlo error / |E₀|."""
+    Hollow markers: runs not flagged converged; red crosses: runs whose sampling is flagged (the
+    summary's health column: R̂, τ, acceptance). Error bars: the Monte Carlo error / |E₀|."""
     energies = named_networks(energies)
     df = energies[energies["exact_energy"].notna() & energies["energy"].notna()] if not energies.empty else energies
     if df.empty:
@@ -168,6 +169,9 @@ def plot_error_vs_width(energies: pd.DataFrame, outputs: list[str | Path]) -> No
                         err=("energy_error", "mean"),
                         e0=("exact_energy", "first"),
                         conv=("status", lambda s: (s == "converged").all()),
+                        flagged=("health", lambda s: (s.fillna("") != "").any())
+                        if "health" in g
+                        else ("status", lambda s: False),
                     )
                     .sort_values(x)
                 )
@@ -184,6 +188,9 @@ def plot_error_vs_width(energies: pd.DataFrame, outputs: list[str | Path]) -> No
                     label=f"L={L} {ansatz}",
                     mfc="none" if not g["conv"].all() else colors[L, ansatz],
                 )
+                bad = g["flagged"].astype(bool).to_numpy()
+                if bad.any():
+                    ax.scatter(g[x][bad], y[bad], marker="x", s=40, color="red", zorder=3, label="sampling flagged")
             ax.set_xscale("log", base=2 if x == "alpha" else 10)
             ax.set_yscale("log")
             ax.set_xlabel("hidden-unit density α" if x == "alpha" else "number of parameters")

@@ -24,6 +24,7 @@ from nqs_sweep.jobs import checkpoint, lifecycle
 from nqs_sweep.jobs.lifecycle import SUMMARY, RunFiles, start_run
 from nqs_sweep.mc.devices import describe, place_chains
 from nqs_sweep.mc.estimate import make_hyper
+from nqs_sweep.mc.stats import health_flags
 from nqs_sweep.models import make_ansatz, make_projected_ansatz
 from nqs_sweep.optim.step import init_state, make_evaluate, make_step
 from nqs_sweep.spec import PointSpec
@@ -194,6 +195,8 @@ def _run_vmc(
         "n_real_params": ansatz.n_real_params,
         "n_iter": len(energies),
         "status": status,
+        # sampling problems of the final evaluation and of the last tenth of the run ('' for none)
+        "health": health_flags(final["r_hat"], final["tau_corr"], _chain_length(spec), _late_acceptance(history.rows)),
         "error_message": "",
         "runtime_s": clock(),
         **observables,  # obs_<name>, obs_<name>_error: only for the observables the spec asks for
@@ -206,6 +209,16 @@ def _run_vmc(
     )
     log.info("done: status %s, E=%.8f ± %.2e%s", status, e, final["error"], reference)
     return df
+
+
+def _chain_length(spec: PointSpec) -> int:
+    return spec.sampler.n_samples_eval // spec.sampler.n_chains
+
+
+def _late_acceptance(rows: list[dict]) -> float:
+    """Mean Metropolis acceptance over the last tenth of the iterations (NaN without any)."""
+    values = [r["acceptance"] for r in rows[-max(1, len(rows) // 10) :] if "acceptance" in r]
+    return float(np.mean(values)) if values else float("nan")
 
 
 def record_failure(spec: PointSpec, out: Path, message: str, status: str = "failed") -> None:

@@ -91,3 +91,22 @@ def weighted_stats(x: jnp.ndarray, weights: jnp.ndarray) -> Stats:
     zero = jnp.zeros((), jnp.real(mean).dtype)
     nan = jnp.full((), jnp.nan, zero.dtype)
     return Stats(mean=mean, error=zero, variance=variance, r_hat=nan, tau_corr=nan, error_naive=zero)
+
+
+# When a run's sampling is not to be trusted (Vehtari et al. 2021 for R̂; τ against the chain
+# length: the error bar then rests on few independent samples; a chain that almost never moves).
+HEALTH_LIMITS = {"r_hat": 1.1, "tau_fraction": 0.1, "acceptance": 0.02}
+
+
+def health_flags(r_hat: float, tau_corr: float, chain_length: int, acceptance: float) -> str:
+    """The sampling problems of a finished run, comma-separated ('' when none): split-R̂ above
+    1.1, τ_corr above a tenth of a chain's length, mean acceptance below 2 %. NaN (an enumeration
+    has no chains) raises nothing."""
+    flags = []
+    if r_hat > HEALTH_LIMITS["r_hat"]:
+        flags.append(f"r_hat={r_hat:.2f}")
+    if tau_corr > HEALTH_LIMITS["tau_fraction"] * chain_length:
+        flags.append(f"tau={tau_corr:.0f} of {chain_length}")
+    if acceptance < HEALTH_LIMITS["acceptance"]:
+        flags.append(f"acceptance={acceptance:.3f}")
+    return ", ".join(flags)
