@@ -7,6 +7,10 @@ from snakemake.utils import min_version
 min_version("8.0")
 
 
+# The report's front page (snakemake --report): what the study is and where its parts are.
+report: "workflow/report/workflow.rst"
+
+
 # The default study, unless --configfile names another: command-line config files are
 # merged into this one, and a study must not inherit the default's grid axes.
 if not config:

@@ -55,3 +55,10 @@ def test_the_point_spec_with_its_defaults_is_the_defaults():
     written = parse_spec(yaml.safe_load(block))
     minimal = parse_spec({"model": {"name": "tfim"}, "lattice": {"kind": "chain", "L": 20}, "ansatz": {"name": "rbm"}})
     assert written == minimal and "every default written out" in text
+
+
+def test_the_catalog_test_config_is_a_small_valid_study():
+    study = expand_study(yaml.safe_load((ROOT / ".test" / "config" / "config.yaml").read_text()))
+    assert len(study.points) == 4 and all(p.spec.optimizer.n_iter <= 50 for p in study.points)
+    assert (ROOT / "workflow" / "report" / "workflow.rst").exists()
+    assert "workflow/report/workflow.rst" in (ROOT / "Snakefile").read_text()
