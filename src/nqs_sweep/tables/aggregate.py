@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nqs_sweep.tables import varbench
 from nqs_sweep.tables.columns import COUPLING_COLUMNS
 
 # What an exact reference is keyed by (tables.model_coordinates).
@@ -77,9 +78,12 @@ def _with_relative_error(tables: list[str | Path], exacts: list[str | Path]) -> 
 
 
 def energies_table(summaries: list[str | Path], exacts: list[str | Path]) -> pd.DataFrame:
+    """One row per point with its exact reference and, where the varbench table lists its system,
+    the published energies (nqs_sweep.tables.varbench)."""
     df = _with_relative_error(summaries, exacts)
     if not df.empty:
         df["exact_energy_per_site"] = df["exact_energy"] / df["n_sites"]
+        df = varbench.join(df)
     return df
 
 
