@@ -18,14 +18,18 @@ import time
 import numpy as np
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model")
+    parser.add_argument("model", choices=("heisenberg", "xxz", "j1j2", "tfim"))
     parser.add_argument("lattice", choices=("chain", "square"))
     parser.add_argument("L", type=int)
     parser.add_argument("--h", type=float, default=1.0, help="transverse field of tfim")
     parser.add_argument("--plain", action="store_true", help="Lanczos on the whole Hilbert sector instead")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
 
     from nqs_sweep.models.projection import default_sector
     from nqs_sweep.physics import exact

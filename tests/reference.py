@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import reduce
 
 import numpy as np
+import yaml
 
 from nqs_sweep.physics.hilbert import sector_indices
 from nqs_sweep.physics.lattice import Lattice
@@ -185,3 +186,19 @@ def dense_qgt(log_psi, theta, states) -> np.ndarray:
     norm = np.vdot(v, v).real
     jv = J.conj().T @ v
     return np.real(J.conj().T @ J / norm - np.outer(jv, jv.conj()) / norm**2)
+
+
+# A point that runs in seconds: the runs of the driver and fault tests.
+SMALL = {
+    "model": {"name": "tfim", "h": 1.0},
+    "lattice": {"kind": "chain", "L": 8},
+    "ansatz": {"name": "rbm", "alpha": 1, "dtype": "float64"},
+    "sampler": {"n_samples": 128, "n_chains": 8, "n_discard": 4},
+    "optimizer": {"kind": "sr", "learning_rate": 0.05, "n_iter": 20},
+    "seed": 3,
+}
+
+
+def write_spec(path, raw):
+    path.write_text(yaml.safe_dump(raw))
+    return path

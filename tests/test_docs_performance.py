@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import phases, throughput
+from benchmarks import phases, sector_exact, throughput
 from benchmarks import run as bench_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +44,7 @@ PARSERS = {
     "python -m benchmarks.run": lambda argv: bench_run.plan([*argv, "--workloads", "W1"] if "--workloads" not in argv else argv),
     "python -m benchmarks.phases": lambda argv: phases.build_parser().parse_args(argv),
     "python -m benchmarks.throughput": lambda argv: throughput.build_parser().parse_args(argv),
+    "python -m benchmarks.sector_exact": lambda argv: sector_exact.build_parser().parse_args(argv),
 }
 
 
@@ -74,3 +75,26 @@ def test_threads_command_prints_the_report_the_page_shows():
         if lib["api"] == "openblas":
             # the page names the libraries by their folder (the hash in the file name may change)
             assert lib["library"].split("/")[0] in page
+
+
+def test_every_cli_command_shown_parses():
+    """Each `nqs-sweep <command> ...` in the README and docs is one the command line takes (parsed,
+    not run; placeholders such as DIR or … stand for a value); a bare `nqs-sweep vmc` names a
+    command that exists."""
+    import argparse
+
+    from nqs_sweep.cli import build_parser
+
+    parser = build_parser()
+    subcommands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    commands = [(page, argv) for page, argv in _commands("nqs-sweep") if argv]
+    assert len(commands) >= 8
+    for page, argv in commands:
+        assert argv[0] in subcommands, f"{page}: `nqs-sweep {argv[0]}` is not a command"
+        if len(argv) == 1:
+            continue
+        values = ["/tmp/x" if a in ("DIR", "…", "...") else a for a in argv]
+        try:
+            parser.parse_args(values)
+        except SystemExit as err:
+            pytest.fail(f"{page}: `nqs-sweep {shlex.join(argv)}` is refused (exit {err.code})")

@@ -9,7 +9,6 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from nqs_sweep import cli
 from nqs_sweep.jobs import checkpoint
@@ -18,25 +17,13 @@ from nqs_sweep.jobs.vmc import run_vmc
 from nqs_sweep.models import make_ansatz
 from nqs_sweep.optim.step import init_state
 from nqs_sweep.spec import parse_spec
+from reference import SMALL, write_spec
 
-SMALL = {
-    "model": {"name": "tfim", "h": 1.0},
-    "lattice": {"kind": "chain", "L": 8},
-    "ansatz": {"name": "rbm", "alpha": 1, "dtype": "float64"},
-    "sampler": {"n_samples": 128, "n_chains": 8, "n_discard": 4},
-    "optimizer": {"kind": "sr", "learning_rate": 0.05, "n_iter": 20},
-    "seed": 3,
-}
 HISTORY_COLUMNS = {"iteration", "energy", "energy_error", "variance", "r_hat", "tau_corr", "acceptance", "wall_time_s"}
 SUMMARY_COLUMNS = {
     "energy", "energy_error", "energy_per_site", "variance", "exact_energy", "rel_error",
     "n_params", "n_iter", "status", "runtime_s", "model", "L", "alpha", "seed", "spec_hash", "v_score",
 }  # fmt: skip
-
-
-def write_spec(path, raw):
-    path.write_text(yaml.safe_dump(raw))
-    return path
 
 
 def test_tables_hold_the_contract_columns(tmp_path):

@@ -20,20 +20,7 @@ from nqs_sweep.jobs import checkpoint, lifecycle
 from nqs_sweep.models import make_ansatz
 from nqs_sweep.optim.step import init_state
 from nqs_sweep.spec import SpecError, parse_spec
-
-SMALL = {
-    "model": {"name": "tfim", "h": 1.0},
-    "lattice": {"kind": "chain", "L": 8},
-    "ansatz": {"name": "rbm", "alpha": 1, "dtype": "float64"},
-    "sampler": {"n_samples": 128, "n_chains": 8, "n_discard": 4},
-    "optimizer": {"kind": "sr", "learning_rate": 0.05, "n_iter": 20},
-    "seed": 3,
-}
-
-
-def write_spec(path, raw):
-    path.write_text(yaml.safe_dump(raw))
-    return path
+from reference import SMALL, write_spec
 
 
 def cli_cmd(spec_path, out, every=50):
@@ -98,8 +85,8 @@ def test_a_second_run_on_one_directory_is_refused_and_nothing_is_mixed(tmp_path)
         cli_cmd(write_spec(tmp_path / "a.yaml", long), out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     assert wait_for(out / "run.lock", first)
-    for raw in (long, other):  # the same spec and another: both wait for the first
-        second = subprocess.run(cli_cmd(write_spec(tmp_path / "b.yaml", raw), out), capture_output=True, text=True)
+    for raw, extra in ((long, []), (other, []), (other, ["--replace-stale"])):  # none touches the live run
+        second = subprocess.run([*cli_cmd(write_spec(tmp_path / "b.yaml", raw), out), *extra], capture_output=True, text=True)
         assert second.returncode == 2, second.stderr
         assert "in use by another" in second.stderr and "run.lock" in second.stderr
     assert first.wait(timeout=300) == 0

@@ -34,7 +34,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,9 +140,10 @@ def status(out: Path, spec_hash: str, files: RunFiles) -> str | None:
     """'complete' if out holds this spec's finished run, 'partial' if it holds a checkpoint or a
     failed attempt (retried, from its checkpoint if there is one), else None.
 
-    Raises RunConflict when out holds files of another spec (checked before compute, so a
-    mistaken --out never overwrites another run's results)."""
+    Raises RunConflict when another process runs in out, or when out holds files of another spec
+    (checked before compute, so a mistaken --out never overwrites another run's results)."""
     out = Path(out)
+    check_not_in_use(out, files.what)
     other = [h for h in _stored_hashes(out, files) if h != spec_hash]
     if other:
         raise RunConflict(
@@ -155,8 +156,10 @@ def status(out: Path, spec_hash: str, files: RunFiles) -> str | None:
 
 
 def clear_stale(out: Path, spec_hash: str, files: RunFiles) -> bool:
-    """Remove the files of another spec's run from out (its point's spec changed); True if any."""
+    """Remove the files of another spec's run from out (its point's spec changed); True if any.
+    A directory another process runs in is never cleared (RunConflict)."""
     out = Path(out)
+    check_not_in_use(out, files.what)
     try:
         status(out, spec_hash, files)
         return False
@@ -189,36 +192,44 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def check_not_in_use(out: Path, what: str) -> None:
+    """RunConflict if another live process holds out/run.lock (checked first, so a running
+    directory is reported as in use whatever its files say). A lock whose process no longer runs
+    on this host is stale and removed; on another host the owner cannot be checked, and the
+    message says which file to remove."""
+    path = Path(out) / LOCK
+    if not path.exists():
+        return
+    try:
+        owner = json.loads(path.read_text())
+    except (OSError, ValueError):
+        owner = {}  # being written, or damaged: held by a process we cannot name
+    if owner.get("host") == socket.gethostname() and isinstance(owner.get("pid"), int):
+        if owner["pid"] == os.getpid():
+            return
+        if not _alive(owner["pid"]):
+            path.unlink(missing_ok=True)
+            return
+    holder = f"process {owner.get('pid', '?')} on {owner.get('host', '?')}"
+    raise RunConflict(
+        f"{out} is in use by another {what} run ({holder}; {LOCK}). Wait for it, or remove {path} if that process is gone"
+    )
+
+
 @contextmanager
 def locked(out: Path, what: str) -> Iterator[None]:
-    """Hold out/run.lock for the life of a run. A second process on the same directory is refused
-    (RunConflict); a lock left by a process that no longer runs on this host is stale and taken
-    over. On another host the owner cannot be checked: the message says which file to remove."""
+    """Hold out/run.lock for the life of a run (check_not_in_use says who else may hold it)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / LOCK
-    me = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                owner = json.loads(path.read_text())
-            except (OSError, ValueError):
-                owner = {}  # being written, or damaged: treat as held by an unknown process
-            same_host = owner.get("host") == me["host"]
-            if same_host and isinstance(owner.get("pid"), int) and not _alive(owner["pid"]):
-                path.unlink(missing_ok=True)  # stale: its process is gone
-                continue
-            holder = f"process {owner.get('pid', '?')} on {owner.get('host', '?')}"
-            raise RunConflict(
-                f"{out} is in use by another {what} run ({holder}; {LOCK}). Wait for it, or remove {path} if that process is gone"
-            ) from None
-        with os.fdopen(fd, "w") as f:
-            json.dump(me, f)
-        break
-    else:  # the lock reappeared after a stale one was removed: another process took it
-        raise RunConflict(f"{out} is in use by another {what} run ({LOCK})")
+    check_not_in_use(out, what)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:  # taken between the check and here
+        check_not_in_use(out, what)
+        raise RunConflict(f"{out} is in use by another {what} run ({LOCK})") from None
+    with os.fdopen(fd, "w") as f:
+        json.dump({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}, f)
     try:
         yield
     finally:
@@ -249,6 +260,14 @@ def signals_deferred() -> Iterator[list[str]]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+@contextmanager
+def session(out: Path, what: str) -> Iterator[list[str]]:
+    """What every run holds for its life: the directory's lock, and SIGTERM/SIGINT deferred to
+    the end of a unit (the list yielded: the signals caught, for ``drive``)."""
+    with locked(out, what), signals_deferred() as caught:
+        yield caught
 
 
 def run_logger(out: Path) -> logging.Logger:
@@ -313,26 +332,26 @@ def drive(
     every: int,
     label: str,
     show_progress: bool,
-    caught: list[str] | None = None,
+    caught: list[str],
 ) -> tuple[Any, bool]:
     """The loop every run kind shares: ``unit(state) -> (state, progress text, stop)`` until
     ``done(state)`` reaches ``total``, a checkpoint (``save``) every ``every`` units and at the
     end, progress on the terminal or in the log. A unit that reports stop (divergence) ends the
     loop before its checkpoint; returns (state, stopped). SIGTERM or SIGINT during a unit: the
-    unit finishes, a checkpoint is written and Interrupted is raised. ``caught``: the list of a
+    unit finishes, a checkpoint is written and Interrupted is raised. ``caught``: the list of the
     signals_deferred the run entered before its set-up (compilation), so a signal then is seen
-    here too; without it the loop defers signals itself."""
+    here too.
+    """
     progress = Progress(total, done(state), label=label) if show_progress else None
-    with signals_deferred() if caught is None else nullcontext(caught) as caught:
-        while done(state) < total:
-            state, text, stop = unit(state)
-            if stop:
-                return state, True
-            k = done(state)
-            if progress:
-                progress.update(k, text)
-            if k % every == 0 or k == total or caught:
-                save(state)
-            if caught:
-                raise Interrupted(caught[0], k)
+    while done(state) < total:
+        state, text, stop = unit(state)
+        if stop:
+            return state, True
+        k = done(state)
+        if progress:
+            progress.update(k, text)
+        if k % every == 0 or k == total or caught:
+            save(state)
+        if caught:
+            raise Interrupted(caught[0], k)
     return state, False

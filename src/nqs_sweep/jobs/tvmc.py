@@ -215,7 +215,7 @@ def run_tvmc(
     """Run (or resume, or skip if complete) one quench; returns the summary. Holds the directory's
     lock for the run; lifecycle.Interrupted after a checkpoint on SIGTERM or SIGINT."""
     out = Path(out)
-    with lifecycle.locked(out, FILES.what), lifecycle.signals_deferred() as caught:
+    with lifecycle.session(out, FILES.what) as caught:
         return _run_tvmc(q, out, initial_run, exact, checkpoint_every, show_progress, caught)
 
 

@@ -81,7 +81,7 @@ def run_vmc(
     Holds the directory's lock for the run (RunConflict if another process runs there);
     lifecycle.Interrupted after a checkpoint when SIGTERM or SIGINT arrives."""
     out = Path(out)
-    with lifecycle.locked(out, FILES.what), lifecycle.signals_deferred() as caught:
+    with lifecycle.session(out, FILES.what) as caught:
         return _run_vmc(spec, out, exact_energy, checkpoint_every, show_progress, caught)
 
 

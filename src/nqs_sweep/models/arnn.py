@@ -45,7 +45,7 @@ import numpy as np
 
 from nqs_sweep.dynamics import initial_states
 from nqs_sweep.models.activations import HIDDEN_ACTIVATIONS
-from nqs_sweep.models.registry import DTYPES, Built, Network, register_network
+from nqs_sweep.models.registry import DTYPES, Built, Network, any_product_state, register_network
 
 
 def mask_pairs(n_sites: int, strict: bool, width: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -203,25 +203,18 @@ def _builder(convolutional: bool):
     return build
 
 
-register_network(
-    Network(
-        "arnn",
-        _builder(False),
-        "autoregressive dense network",
-        deep=True,
-        per_site_features=True,
-        autoregressive=True,
-        product_state_check=lambda a, direction: None,
+for name, convolutional, description in (
+    ("arnn", False, "autoregressive dense network"),
+    ("arnn_conv", True, "autoregressive masked-convolution network"),
+):
+    register_network(
+        Network(
+            name,
+            _builder(convolutional),
+            description,
+            deep=True,
+            per_site_features=True,
+            autoregressive=True,
+            product_state_check=any_product_state,
+        )
     )
-)
-register_network(
-    Network(
-        "arnn_conv",
-        _builder(True),
-        "autoregressive masked-convolution network",
-        deep=True,
-        per_site_features=True,
-        autoregressive=True,
-        product_state_check=lambda a, direction: None,
-    )
-)

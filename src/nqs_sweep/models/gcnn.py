@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nqs_sweep.models.activations import HIDDEN_ACTIVATIONS
+from nqs_sweep.models.activations import HIDDEN_ACTIVATIONS, log_conj, log_sum_exp
 from nqs_sweep.models.registry import DTYPES, Built, Network, register_network
 from nqs_sweep.physics.lattice import group_tables
 
@@ -80,7 +80,7 @@ def make_log_psi(perms: np.ndarray, activation: str, characters: np.ndarray | No
     conv = make_group_conv(*group_tables(perms))
     perms = jnp.asarray(perms)
     # log χ(g)*: iπ where χ = -1, so the sum runs over complex numbers whenever a character is not 1
-    log_weights = None if characters is None else jnp.asarray(np.log(np.conj(np.asarray(characters, np.complex128))))
+    log_weights = None if characters is None else log_conj(characters)
     sigma = HIDDEN_ACTIVATIONS[activation]
 
     def log_psi(params: dict, s: jnp.ndarray) -> jnp.ndarray:
@@ -93,8 +93,7 @@ def make_log_psi(perms: np.ndarray, activation: str, characters: np.ndarray | No
         cz = z.astype(jnp.result_type(z.dtype, jnp.complex64))
         if log_weights is not None:
             cz = cz + log_weights.astype(cz.dtype)
-        shift = jax.lax.stop_gradient(jnp.max(jnp.real(cz), axis=-1, keepdims=True))
-        return shift[..., 0] + jnp.log(jnp.sum(jnp.exp(cz - shift), axis=-1))
+        return log_sum_exp(cz)
 
     return log_psi
 

@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nqs_sweep.models.activations import log_conj, log_sum_exp
 from nqs_sweep.models.registry import NETWORKS
 from nqs_sweep.physics.hamiltonians import MODELS, build_hamiltonian
 from nqs_sweep.physics.symmetry import Sector, SectorError, SymmetryGroup, build_group, ground_state_sector
@@ -45,10 +46,7 @@ MAX_SECTOR_HILBERT_DIM = 2**30
 
 @dataclass(frozen=True, eq=False)
 class SymmetryPlan:
-    quantum_numbers: Sector  # the sector asked for (or the ground state's)
-    sector: Sector  # the part of it the point's network is in: label, exact reference
-    project: str  # none | train | final
-    final_steps: int
+    sector: Sector  # the part of the asked sector the point's network is in: label, exact reference
     network_characters: np.ndarray | None  # χ on the rows of the network's own group (gcnn)
     cosets: SymmetryGroup | None  # what the projection sums over; None: no projection
 
@@ -80,12 +78,12 @@ def plan(spec: PointSpec) -> SymmetryPlan:
     given = spec.symmetry
     if given is None:
         if not symmetric:
-            return SymmetryPlan(Sector(), Sector(), "none", 0, None, None)
+            return SymmetryPlan(Sector(), None, None)
         rule = default_sector(spec)
         quantum = rule if rule is not None else _trivial(lat.kind, dim, covers_point_group)
-        project, final_steps = "none", 0
+        project = "none"
     else:
-        quantum, project, final_steps = given.sector, given.project, given.final_steps
+        quantum, project = given.sector, given.project
     if quantum.spin_flip is not None and not MODELS[spec.model.name].spin_flip_symmetric:
         raise SectorError("symmetry.spin_flip", f"the {spec.model.name} does not commute with the spin flip: leave spin_flip out")
 
@@ -141,13 +139,7 @@ def plan(spec: PointSpec) -> SymmetryPlan:
         if given is not None:
             build_group(lat, quantum)  # quantum numbers the network does not use are still checked
         sector = own
-    return SymmetryPlan(quantum, sector, project, final_steps, characters, cosets)
-
-
-def _log_sum_exp(z: jax.Array) -> jax.Array:
-    """log Σ exp(z) over the last axis, for complex z: shifted by the largest real part."""
-    shift = jax.lax.stop_gradient(jnp.max(jnp.real(z), axis=-1, keepdims=True))
-    return shift[..., 0] + jnp.log(jnp.sum(jnp.exp(z - shift), axis=-1))
+    return SymmetryPlan(sector, characters, cosets)
 
 
 class _Cosets:
@@ -158,7 +150,7 @@ class _Cosets:
         self.perms = jnp.asarray(cosets.perms)
         self.landing = jnp.asarray(np.argsort(cosets.perms, axis=1))  # (T_c s)_i = s_j for i = landing[c, j]
         self.signs = jnp.asarray(np.where(cosets.flips, -1.0, 1.0))
-        self.log_weights = jnp.asarray(np.log(np.conj(cosets.characters).astype(np.complex128)))  # log(-1) = iπ
+        self.log_weights = log_conj(cosets.characters)
 
     def orbit(self, s: jax.Array) -> jax.Array:
         """(..., N) -> (..., C, N)."""
@@ -167,7 +159,7 @@ class _Cosets:
     def combine(self, lp: jax.Array) -> jax.Array:
         """log Σ_c χ(c)* ψ(T_c s) from log ψ(T_c s) (..., C)."""
         z = lp.astype(jnp.result_type(lp.dtype, jnp.complex64))
-        return _log_sum_exp(z + self.log_weights.astype(z.dtype))
+        return log_sum_exp(z + self.log_weights.astype(z.dtype))
 
 
 def project(log_psi_tree: Callable, cosets: SymmetryGroup) -> Callable:

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 
 from nqs_sweep.dynamics import initial_states
 from nqs_sweep.models.activations import log_cosh
-from nqs_sweep.models.registry import DTYPES, Built, Network, register_network
+from nqs_sweep.models.registry import DTYPES, Built, Network, any_product_state, register_network
 
 
 def init(key: jax.Array, n_sites: int, n_hidden: int, dtype, scale: float) -> dict:
@@ -109,5 +109,5 @@ def product_state(n_sites: int, copies: int):
 
 
 register_network(
-    Network("rbm", build, "restricted Boltzmann machine, alpha N hidden units", product_state_check=lambda a, direction: None)
+    Network("rbm", build, "restricted Boltzmann machine, alpha N hidden units", product_state_check=any_product_state)
 )

@@ -19,7 +19,7 @@ import numpy as np
 
 from nqs_sweep.models import rbm
 from nqs_sweep.models.activations import log_cosh
-from nqs_sweep.models.registry import DTYPES, Built, Network, register_network
+from nqs_sweep.models.registry import DTYPES, Built, Network, any_product_state, register_network
 
 
 def init(key: jax.Array, n_sites: int, n_features: int, dtype, scale: float) -> dict:
@@ -83,6 +83,6 @@ register_network(
         "RBM with filters shared over a lattice group",
         symmetric=True,
         per_site_features=True,
-        product_state_check=lambda a, direction: None,
+        product_state_check=any_product_state,
     )
 )

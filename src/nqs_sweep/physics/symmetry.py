@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -123,13 +124,6 @@ class SymmetryGroup:
         sign = np.where(self.flips, -1, 1).astype(s.dtype)
         return s[..., self.perms] * sign[:, None]
 
-    def character_of(self, perm: np.ndarray, flip: bool = False) -> complex:
-        key = (np.asarray(perm, np.int32).tobytes(), bool(flip))
-        index = {(p.tobytes(), bool(f)): g for g, (p, f) in enumerate(zip(self.perms, self.flips))}
-        if key not in index:
-            raise KeyError("not an element of this group")
-        return complex(self.characters[index[key]])
-
     def coset_representatives(self, subgroup: np.ndarray) -> SymmetryGroup:
         """One element c of each coset H·c, for H the permutations ``subgroup`` (no flips) under which a
         network is already covariant. A network with ψ(T_h s) = χ(h) ψ(s) on H gives
@@ -204,8 +198,10 @@ def check_sector(lattice: Lattice, sector: Sector) -> None:
         raise SectorError("symmetry.spin_flip", f"must be 1 or -1 (or null); got {sector.spin_flip!r}")
 
 
+@lru_cache(maxsize=64)
 def build_group(lattice: Lattice, sector: Sector) -> SymmetryGroup:
-    """Every element of the sector's group with its character (identity first)."""
+    """Every element of the sector's group with its character (identity first). Cached: a point's
+    plan, its reference dimension and its sector Lanczos ask for the same group."""
     check_sector(lattice, sector)
     n = lattice.n_sites
     identity = np.arange(n, dtype=np.int32)
