@@ -46,3 +46,5 @@ rule all:
         SAMPLING_TARGETS,
         # quench trajectories, tables and figures, when the study has a `quenches:` section
         DYNAMICS_TARGETS,
+        # correlations, structure factors, entanglement, when points have `measurements:`
+        MEASUREMENT_TARGETS,

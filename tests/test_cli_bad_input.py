@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
+import nqs_sweep.api as api
 import nqs_sweep.cli as cli
 import nqs_sweep.jobs.vmc as driver
 import nqs_sweep.physics.exact as exact
@@ -78,7 +79,8 @@ def no_compute(monkeypatch):
 
     monkeypatch.setattr(driver, "run_vmc", forbidden)
     monkeypatch.setattr(driver, "record_failure", forbidden)
-    monkeypatch.setattr(cli, "exact_table", forbidden)
+    monkeypatch.setattr(cli, "exact_reference", forbidden)
+    monkeypatch.setattr(api, "exact_reference", forbidden)
     monkeypatch.setattr(exact, "ground_state", forbidden)
 
 

@@ -223,10 +223,10 @@ def test_one_sample_per_chain_runs(tmp_path):
 
 
 def test_failed_exact_diagonalisation_is_recorded(tmp_path, monkeypatch):
-    def boom(spec):
+    def boom(spec, keep_vector=False):
         raise MemoryError("no room for the Lanczos vectors")
 
-    monkeypatch.setattr(cli, "exact_table", boom)
+    monkeypatch.setattr(cli, "exact_reference", boom)
     spec_path = write_spec(tmp_path / "spec.yaml", SMALL)
     assert cli.main(["exact", "--spec", str(spec_path), "--out", str(tmp_path / "ref")]) == 1
     assert cli.main(["exact", "--spec", str(spec_path), "--out", str(tmp_path / "ref"), "--record-failures"]) == 0

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nqs_sweep.cli import exact_table
+from nqs_sweep.api import exact_table
 from nqs_sweep.physics.exact import MAX_EXACT_DIM, check_feasible, free_fermion_energy, ground_state, has_closed_form
 from nqs_sweep.spec import SpecError
 from reference import dense_hamiltonian

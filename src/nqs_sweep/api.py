@@ -91,25 +91,43 @@ def exact_table(spec: PointSpec) -> pd.DataFrame:
     """The exact ground-state energy as a one-row table: free fermions for the periodic Ising
     chain (any L), else Lanczos in the spec's sector, and in its symmetry sector where the point's
     network is in one (models.projection)."""
+    return exact_reference(spec)[0]
+
+
+def exact_reference(spec: PointSpec, keep_vector: bool = False) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """exact_table, and with keep_vector the ground state itself: normalised, on the full space
+    (2^N, basis order of physics.hilbert), in the spec's Marshall frame, the measurements' exact
+    reference (None past measure.MAX_EXACT_SITES sites)."""
+    from nqs_sweep.measure import MAX_EXACT_SITES
+    from nqs_sweep.measure.pauli import full_vector
     from nqs_sweep.models.projection import plan
     from nqs_sweep.physics.exact import free_fermion_energy, ground_state, has_closed_form
+    from nqs_sweep.physics.hamiltonians import build_hamiltonian
     from nqs_sweep.tables.columns import model_coordinates, provenance
 
     start = time.perf_counter()
+    keep_vector = keep_vector and spec.n_sites <= MAX_EXACT_SITES
     dim = hilbert.hilbert_dim(spec.n_sites, spec.sector)
     block_dim = dim
+    vector = None
     sym = plan(spec)
     if not sym.sector.is_empty:
-        from nqs_sweep.physics.hamiltonians import build_hamiltonian
         from nqs_sweep.physics.sector_exact import sector_ground_state
 
-        result = sector_ground_state(build_hamiltonian(spec, xp=np), spec.n_sites, spec.sector, spec.lattice.build(), sym.sector)
-        energy, method, block_dim = result.energy, "lanczos_sector", result.block_dim
+        ham = build_hamiltonian(spec, xp=np)
+        result = sector_ground_state(ham, spec.n_sites, spec.sector, spec.lattice.build(), sym.sector, keep_vector=keep_vector)
+        energy, method, block_dim, vector = result.energy, "lanczos_sector", result.block_dim, result.vector
     elif has_closed_form(spec):
         energy, method = free_fermion_energy(spec.lattice.L, spec.model.coupling("J"), spec.model.coupling("h")), "free_fermions"
+        if keep_vector:  # the closed form gives the energy, Lanczos the vector
+            vector = ground_state(spec, keep_vector=True).ground_state
     else:
-        energy, method = ground_state(spec).energy, "lanczos"
-    return pd.DataFrame(
+        result = ground_state(spec, keep_vector=keep_vector)
+        energy, method, vector = result.energy, "lanczos", result.ground_state
+    if vector is not None:
+        vector = full_vector(vector, spec.n_sites, spec.sector)
+        vector = vector / np.linalg.norm(vector)
+    table = pd.DataFrame(
         [
             {
                 **model_coordinates(spec),
@@ -123,6 +141,7 @@ def exact_table(spec: PointSpec) -> pd.DataFrame:
             }
         ]
     )
+    return table, vector
 
 
 def check_exact_feasible(spec: PointSpec) -> None:
@@ -152,14 +171,18 @@ def exact(spec: Any) -> float:
     return float(exact_table(point)["exact_energy"].iloc[0])
 
 
-def auto_exact_energy(spec: PointSpec) -> float | None:
-    """The exact energy when it is cheap (closed form, or a dimension up to AUTO_EXACT_MAX_DIM)."""
+def auto_reference(spec: PointSpec) -> tuple[float | None, tuple[np.ndarray, bool] | None]:
+    """The exact energy when it is cheap (closed form, or a dimension up to AUTO_EXACT_MAX_DIM),
+    and the exact ground state with its Marshall frame when the spec has measurements to compare
+    with it (else None)."""
     from nqs_sweep.models.projection import reference_dim
     from nqs_sweep.physics.exact import has_closed_form
 
-    if reference_dim(spec) > AUTO_EXACT_MAX_DIM and not has_closed_form(spec):
-        return None
-    return float(exact_table(spec)["exact_energy"].iloc[0])
+    small = reference_dim(spec) <= AUTO_EXACT_MAX_DIM
+    if not small and not has_closed_form(spec):
+        return None, None
+    table, vector = exact_reference(spec, keep_vector=bool(spec.measurements) and small)
+    return float(table["exact_energy"].iloc[0]), None if vector is None else (vector, spec.marshall_sign)
 
 
 def run(
@@ -196,8 +219,8 @@ def run(
             with_exact = exact == "auto" and dim <= AUTO_EXACT_DYNAMICS_MAX_DIM
             run_tvmc(parsed, run_dir, exact=with_exact, checkpoint_every=checkpoint_every or 1, show_progress=progress)
         else:
-            energy = auto_exact_energy(parsed) if exact == "auto" else exact
-            run_vmc(parsed, run_dir, energy, checkpoint_every or 25, show_progress=progress)
+            energy, state = auto_reference(parsed) if exact == "auto" else (exact, None)
+            run_vmc(parsed, run_dir, energy, checkpoint_every or 25, show_progress=progress, exact_state=state)
         result = load(run_dir)
     finally:
         if temporary:

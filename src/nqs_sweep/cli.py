@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from nqs_sweep import threads
-from nqs_sweep.api import AUTO_EXACT_DYNAMICS_MAX_DIM, AUTO_EXACT_MAX_DIM, check_exact_feasible, exact_table
+from nqs_sweep.api import AUTO_EXACT_DYNAMICS_MAX_DIM, auto_reference, check_exact_feasible, exact_reference
 from nqs_sweep.physics import hilbert
 from nqs_sweep.spec import PointSpec, SpecError, load_spec
 
@@ -36,12 +36,7 @@ def _exact_energy_from(arg: str, spec: PointSpec) -> float | None:
     if arg == "none":
         return None
     if arg == "auto":
-        from nqs_sweep.models.projection import reference_dim
-        from nqs_sweep.physics.exact import has_closed_form
-
-        if reference_dim(spec) > AUTO_EXACT_MAX_DIM and not has_closed_form(spec):
-            return None
-        return float(exact_table(spec)["exact_energy"].iloc[0])
+        return auto_reference(spec)[0]
     path = Path(arg)
     if not path.is_file():
         raise SpecError("--exact", f"expected auto, none or an existing exact.parquet; no such file: {path}")
@@ -118,8 +113,12 @@ def cmd_vmc(args: argparse.Namespace) -> int:
         return _fail(str(err))
 
     def run():
-        energy = _exact_energy_from("auto", spec) if args.exact == "auto" else exact_energy
-        return run_vmc(spec, args.out, energy, args.checkpoint_every, show_progress=not args.quiet)
+        energy, state = auto_reference(spec) if args.exact == "auto" else (exact_energy, None)
+        if args.exact not in ("auto", "none"):  # the reference's ground state, when it kept one
+            from nqs_sweep import measure
+
+            state = measure.load_state(Path(args.exact).parent / measure.STATE_FILE)
+        return run_vmc(spec, args.out, energy, args.checkpoint_every, show_progress=not args.quiet, exact_state=state)
 
     record = lambda out, message, status="failed": record_failure(spec, out, message, status)  # noqa: E731
     summary, code = _recorded(run, record, args.out, "run", args.record_failures)
@@ -202,7 +201,7 @@ def cmd_exact(args: argparse.Namespace) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     try:
-        df = exact_table(spec)
+        df, vector = exact_reference(spec, keep_vector=args.vector)
     except Exception as err:  # e.g. out of memory at the largest sizes
         message = f"{type(err).__name__}: {err}"
         print(f"nqs-sweep: exact diagonalisation failed: {message}", file=sys.stderr)
@@ -211,6 +210,10 @@ def cmd_exact(args: argparse.Namespace) -> int:
         row = {**model_coordinates(spec), "exact_energy": float("nan"), "status": "failed", "error_message": message}
         write_table(pd.DataFrame([row]), args.out / EXACT_TABLE)
         return 0
+    if vector is not None:  # before the table: the table's presence means the reference is whole
+        from nqs_sweep import measure
+
+        measure.save_state(args.out / measure.STATE_FILE, vector, spec.marshall_sign)
     write_table(df, args.out / EXACT_TABLE)
     row = df.iloc[0]
     print(f"exact E = {row['exact_energy']:.12f} ({row['exact_energy_per_site']:.12f} per site), dim {row['hilbert_dim']}")
@@ -351,6 +354,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--spec", type=Path, required=True)
     e.add_argument("--out", type=Path, required=True)
     e.add_argument("--record-failures", action="store_true", help="exit 0 after recording a failure as a NaN row")
+    e.add_argument(
+        "--vector",
+        action="store_true",
+        help="also keep the ground state (DIR/ground_state.npz, up to 20 sites) for the measurements' exact values",
+    )
     e.set_defaults(func=cmd_exact)
 
     q = sub.add_parser(

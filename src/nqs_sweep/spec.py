@@ -239,6 +239,8 @@ class PointSpec:
     # The symmetry sector as given, its defaults filled in; None: the ground state's, by the rule of
     # physics.symmetry, for the networks that sum over a group (models.projection).
     symmetry: SymmetrySpec | None = None
+    # Measurements beyond the energy at the end of the run (nqs_sweep.measure), in the order given.
+    measurements: tuple = ()
 
     @property
     def n_sites(self) -> int:
@@ -248,6 +250,10 @@ class PointSpec:
         d = asdict(self)
         d["model"] = {"name": self.model.name, **dict(self.model.couplings)}
         d["observables"] = list(self.observables)
+        if self.measurements:
+            d["measurements"] = {m.name: m.options for m in self.measurements}
+        else:  # written only when given: the hash of every earlier point stays
+            d.pop("measurements")
         if self.symmetry is None:  # written only when given: the hash of every earlier point stays
             d.pop("symmetry")
         else:
@@ -380,7 +386,7 @@ def _schedule(value: Any, path: str, n_iter: int, allow_zero: bool = False) -> S
 
 TOP_KEYS = (
     *("model", "lattice", "hilbert", "ansatz", "sampler", "optimizer"),
-    *("marshall_sign", "seed", "study", "snapshot_every", "observables", "symmetry"),
+    *("marshall_sign", "seed", "study", "snapshot_every", "observables", "symmetry", "measurements"),
 )
 
 
@@ -515,6 +521,10 @@ def parse_spec(raw: Any) -> PointSpec:
         point = replace(point, symmetry=symmetry)
         point = replace(point, symmetry=_symmetry_defaults(point, top["symmetry"]))
     _check_symmetry(point)
+    if top.get("measurements") is not None:
+        from nqs_sweep.measure import parse_measurements
+
+        point = replace(point, measurements=parse_measurements(top["measurements"], lattice, sector))
     return point
 
 

@@ -9,6 +9,7 @@ rule aggregate:
     output:
         energies=f"{RESULTS}/tables/energies.parquet",
         convergence=f"{RESULTS}/tables/convergence.parquet",
+        seed_ensembles=f"{RESULTS}/tables/seed_ensembles.parquet",
     params:
         # per spec hash, the settings that set a point apart at equal coordinates (a column, and a
         # part of the figures' line labels)
@@ -37,3 +38,23 @@ rule study_parameters:
 
         pd.DataFrame(params.points).to_csv(output.points, sep="\t", index=False)
         write_text(output.config, params.config)
+
+
+rule measurements:
+    input:
+        # the summary is written after measurements.parquet: its presence means the table is there
+        summaries=[f"{RESULTS}/vmc/{p.path}/summary.parquet" for p in MEASURED],
+        exacts=[f"{RESULTS}/exact/{ref}/exact.parquet" for ref in sorted(MEASURED_REFERENCES)],
+    output:
+        f"{RESULTS}/tables/measurements.parquet",
+    params:
+        references={p.path: p.reference for p in MEASURED},
+        results=RESULTS,
+        variants=lambda wildcards: {p.spec.spec_hash: point_variant(p) for p in MEASURED},
+    log:
+        f"{RESULTS}/logs/measurements.log",
+    resources:
+        runtime=10,
+        mem_mb=4000,
+    script:
+        "../scripts/measurements.py"

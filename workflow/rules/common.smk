@@ -34,6 +34,15 @@ envvars:
 
 
 POINTS = [p.path for p in STUDY.points]
+# Points that measure more than their energy (spec `measurements`), and the references that keep
+# their exact ground state for them (nqs-sweep exact --vector).
+MEASURED = [p for p in STUDY.points if p.spec.measurements]
+MEASURED_REFERENCES = {p.reference for p in MEASURED if p.reference is not None}
+MEASUREMENT_TARGETS = (
+    [f"{RESULTS}/tables/measurements.parquet"] + [f"{RESULTS}/figures/measurements.{ext}" for ext in ("png", "pdf")]
+    if MEASURED
+    else []
+)
 QUENCHES = [q.path for q in STUDY.quenches]
 DYNAMICS_TARGETS = (
     [f"{RESULTS}/figures/dynamics/{q.slug}.{ext}" for q in STUDY.quenches for ext in ("png", "pdf")]

@@ -21,12 +21,16 @@ rule exact_reference:
         f"{RESULTS}/logs/exact/{{ref}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/exact/{{ref}}.tsv"
+    params:
+        # the ground state too, for the exact values of the points' measurements
+        vector=lambda wildcards: "--vector" if wildcards.ref in MEASURED_REFERENCES else "",
     threads: 1
     resources:
         runtime=30,
         mem_mb=4000,
     shell:
-        "\"$NQS_PYTHON\" -m nqs_sweep.cli exact --threads {threads} --spec {input} --out $(dirname {output}) --record-failures > {log} 2>&1"
+        "\"$NQS_PYTHON\" -m nqs_sweep.cli exact --threads {threads} --spec {input} --out $(dirname {output}) {params.vector}"
+        " --record-failures > {log} 2>&1"
 
 
 rule published_references:

@@ -41,3 +41,17 @@ rule plot_energy_vs_coupling:
         kind="energy_vs_coupling",
     script:
         "../scripts/plot.py"
+
+
+rule plot_measurements:
+    input:
+        f"{RESULTS}/tables/measurements.parquet",
+    output:
+        png=report(f"{RESULTS}/figures/measurements.png", category="Figures", caption="../report/measurements.rst"),
+        pdf=f"{RESULTS}/figures/measurements.pdf",
+    log:
+        f"{RESULTS}/logs/plot_measurements.log",
+    params:
+        kind="measurements",
+    script:
+        "../scripts/plot.py"

@@ -3,11 +3,13 @@ import sys
 
 from nqs_sweep.tables.aggregate import convergence_table, energies_table, with_variants
 from nqs_sweep.tables.columns import write_table
+from nqs_sweep.tables.ensembles import seed_ensembles
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
 inp, out, variants = snakemake.input, snakemake.output, snakemake.params.variants  # noqa: F821
 energies = with_variants(energies_table(inp.summaries, inp.exacts), variants)
 write_table(energies, out.energies)
+write_table(seed_ensembles(energies), out.seed_ensembles)
 write_table(with_variants(convergence_table(inp.histories, inp.exacts), variants), out.convergence)
 counts = energies["status"].value_counts().to_dict() if len(energies) else {}
 print(f"{len(energies)} points: {counts}", file=sys.stderr)

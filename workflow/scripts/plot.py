@@ -3,7 +3,7 @@ import sys
 
 import pandas as pd
 
-from nqs_sweep.figures import plots
+from nqs_sweep.figures import measurement_plots, plots
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
 draw = {
@@ -14,5 +14,6 @@ draw = {
     "qgt_history": plots.plot_qgt_history,
     "spectra": plots.plot_spectra,
     "sampling_efficiency": plots.plot_sampling_efficiency,
+    "measurements": measurement_plots.plot_measurements,
 }[snakemake.params.kind]  # noqa: F821
 draw(pd.read_parquet(snakemake.input[0]), [snakemake.output.png, snakemake.output.pdf])  # noqa: F821

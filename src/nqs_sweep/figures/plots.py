@@ -104,6 +104,42 @@ def colors_for(values) -> dict:
     return {v: cmap(i / max(len(values) - 1, 1) * 0.9) for i, v in enumerate(values)}
 
 
+def over_seeds(rows: pd.DataFrame, by: str | list[str], columns: list[str]) -> pd.DataFrame:
+    """Per value of ``by``: each column's mean over the rows there (the seeds of a point, failed ones
+    already left out), its minimum (``<column>_lo``) and maximum (``<column>_hi``), and ``n_seeds``.
+    The statistics of tables.ensembles.seed_ensembles, for the rows a line of a figure draws."""
+    stats = {}
+    for c in columns:
+        stats.update({c: (c, "mean"), f"{c}_lo": (c, "min"), f"{c}_hi": (c, "max")})
+    stats["n_seeds"] = ("seed", "nunique") if "seed" in rows else (columns[0], "size")
+    return rows.groupby(by, as_index=False).agg(**stats).sort_values(by)
+
+
+def seed_statistic(n_seeds: pd.Series, spread: str = "band") -> str:
+    """What a line drawn from over_seeds shows, for its label: '' where every point has one seed (the
+    figure is drawn as without seeds), else e.g. 'mean of 3 seeds, band: min–max'."""
+    n = n_seeds[n_seeds > 0]
+    if n.empty or n.max() <= 1:
+        return ""
+    count = f"{n.max()}" if n.min() == n.max() else f"{n.min()}–{n.max()}"
+    return f"mean of {count} seeds, {spread}: min–max"
+
+
+def seed_band(ax, x, stats: pd.DataFrame, column: str, color, floor: float | None = None) -> None:
+    """The min–max band over seeds of ``column`` (from over_seeds), where some point has more than one."""
+    if (stats["n_seeds"] > 1).any():
+        lo, hi = stats[f"{column}_lo"], stats[f"{column}_hi"]
+        if floor is not None:
+            lo, hi = np.maximum(lo, floor), np.maximum(hi, floor)
+        ax.fill_between(x, lo, hi, color=color, alpha=0.2, lw=0)
+
+
+def _seed_note(sel: pd.DataFrame) -> str:
+    """', seed 0 of 3' for a panel that draws one seed of several; '' for one seed."""
+    n = sel["seed"].nunique() if "seed" in sel else 1
+    return f", seed {sel['seed'].min()} of {n}" if n > 1 else ""
+
+
 def plot_convergence(conv: pd.DataFrame, outputs: list[str | Path]) -> None:
     """Relative error against iteration: a panel per (model, coupling) and L, a line per width
     (the running mean over SMOOTH iterations; single iterations faint behind it)."""
@@ -147,7 +183,9 @@ def plot_convergence(conv: pd.DataFrame, outputs: list[str | Path]) -> None:
 def plot_error_vs_width(energies: pd.DataFrame, outputs: list[str | Path]) -> None:
     """Final relative error against width α and against parameter count, a line per L.
     Hollow markers: runs not flagged converged; red crosses: runs whose sampling is flagged (the
-    summary's health column: R̂, τ, acceptance). Error bars: the Monte Carlo error / |E₀|."""
+    summary's health column: R̂, τ, acceptance). Error bars: the Monte Carlo error / |E₀|. With
+    several seeds per point the line is their mean and a band their min–max (the legend says so);
+    failed and diverged seeds are left out."""
     energies = named_networks(energies)
     df = energies[energies["exact_energy"].notna() & energies["energy"].notna()] if not energies.empty else energies
     if df.empty:
@@ -166,6 +204,9 @@ def plot_error_vs_width(energies: pd.DataFrame, outputs: list[str | Path]) -> No
                     g.groupby(x, as_index=False)
                     .agg(
                         rel_error=("rel_error", "mean"),
+                        rel_error_lo=("rel_error", "min"),
+                        rel_error_hi=("rel_error", "max"),
+                        n_seeds=("seed", "nunique") if "seed" in g else ("rel_error", "size"),
                         err=("energy_error", "mean"),
                         e0=("exact_energy", "first"),
                         conv=("status", lambda s: (s == "converged").all()),
@@ -176,6 +217,8 @@ def plot_error_vs_width(energies: pd.DataFrame, outputs: list[str | Path]) -> No
                     .sort_values(x)
                 )
                 y = np.maximum(g["rel_error"], FLOOR)
+                statistic = seed_statistic(g["n_seeds"])
+                seed_band(ax, g[x], g, "rel_error", colors[L, ansatz], floor=FLOOR)
                 ax.errorbar(
                     g[x],
                     y,
@@ -185,7 +228,7 @@ def plot_error_vs_width(energies: pd.DataFrame, outputs: list[str | Path]) -> No
                     ms=4,
                     capsize=2,
                     lw=1,
-                    label=f"L={L} {ansatz}",
+                    label=f"L={L} {ansatz}" + (f", {statistic}" if statistic else ""),
                     mfc="none" if not g["conv"].all() else colors[L, ansatz],
                 )
                 bad = g["flagged"].astype(bool).to_numpy()
@@ -203,7 +246,9 @@ def plot_error_vs_width(energies: pd.DataFrame, outputs: list[str | Path]) -> No
 
 
 def plot_energy_vs_coupling(energies: pd.DataFrame, outputs: list[str | Path]) -> None:
-    """Energy per site against the swept coupling: exact references as lines, VMC as markers."""
+    """Energy per site against the swept coupling: exact references as lines, VMC as markers with the
+    Monte Carlo error bar; with several seeds per point, a marker for their mean with the min–max over
+    seeds as its bar (the legend says so), failed and diverged seeds left out."""
     energies = named_networks(energies)
     df = energies[energies["energy"].notna()] if not energies.empty else energies
     if df.empty:
@@ -220,6 +265,22 @@ def plot_energy_vs_coupling(energies: pd.DataFrame, outputs: list[str | Path]) -
             if len(ex):
                 ax.plot(ex.index, ex.values, "-", color=colors[L], lw=1.2, label=f"exact L={L}")
             for alpha, ga in g.groupby("alpha"):
+                seeds = over_seeds(ga, [coupling, "ansatz"], ["energy_per_site"])
+                statistic = seed_statistic(seeds["n_seeds"], spread="bars")
+                if statistic:
+                    mean = seeds["energy_per_site"]
+                    ax.errorbar(
+                        seeds[coupling],
+                        mean,
+                        yerr=[mean - seeds["energy_per_site_lo"], seeds["energy_per_site_hi"] - mean],
+                        fmt=markers.get(alpha, "o"),
+                        color=colors[L],
+                        mfc="none",
+                        ms=5,
+                        capsize=2,
+                        label=f"VMC L={L} α={alpha:g}, {statistic}",
+                    )
+                    continue
                 ax.errorbar(
                     ga[coupling],
                     ga["energy_per_site"],
@@ -260,7 +321,9 @@ def _qgt_panels(table: pd.DataFrame, outputs, message: str):
 
 def plot_qgt_rank(ranks: pd.DataFrame, outputs: list[str | Path]) -> None:
     """QGT rank against width and against the number of real parameters, with the Hilbert
-    dimension as a horizontal line; the relative energy error and infidelity on a second axis."""
+    dimension as a horizontal line; the relative energy error and infidelity on a second axis.
+    With several seeds per point each line is their mean and a band their min–max (the axis
+    labels say so)."""
     panels = _qgt_panels(ranks, outputs, "No QGT spectra yet.")
     if panels is None:
         return
@@ -270,28 +333,30 @@ def plot_qgt_rank(ranks: pd.DataFrame, outputs: list[str | Path]) -> None:
         for c, x in enumerate(["alpha", "n_real_params"]):
             ax = axes[r, c]
             for (ansatz,), g in sel.groupby(["ansatz"]):
-                g = g.groupby(x).mean(numeric_only=True).sort_index()
+                g = over_seeds(g, x, list(RANK_STYLE))
                 for col, (ls, color) in RANK_STYLE.items():
-                    ax.plot(g.index, g[col], ls, color=color, marker="o", ms=3, label=f"{ansatz} {col.replace('rank_', 'rank ')}")
+                    seed_band(ax, g[x], g, col, color)
+                    ax.plot(g[x], g[col], ls, color=color, marker="o", ms=3, label=f"{ansatz} {col.replace('rank_', 'rank ')}")
             dim = sel["hilbert_dim"].iloc[0]
             ax.axhline(dim, color="k", lw=0.8, ls="-.", label=f"Hilbert dim {dim}")
             ax.set_xscale("log", base=2 if x == "alpha" else 10)
             ax.set_yscale("log")
             ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # minor labels collide
             ax.set_xlabel("hidden-unit density α" if x == "alpha" else "number of real parameters")
-            ax.set_ylabel("QGT rank")
+            g = over_seeds(sel, x, ["rel_error", "infidelity"])
+            statistic = seed_statistic(g["n_seeds"])
+            ax.set_ylabel("QGT rank" + (f"\n({statistic})" if statistic else ""))
             ax.set_title(_title(model, lattice, coupling, cval, L), fontsize=9)
             ax.grid(alpha=0.3, which="both")
             twin = ax.twinx()
-            g = sel.groupby(x).mean(numeric_only=True).sort_index()
             if g["rel_error"].notna().any():
-                twin.plot(
-                    g.index, np.maximum(g["rel_error"], FLOOR), "s-", color="tab:red", ms=3, lw=1, label="rel. energy error"
-                )
+                seed_band(twin, g[x], g, "rel_error", "tab:red", floor=FLOOR)
+                twin.plot(g[x], np.maximum(g["rel_error"], FLOOR), "s-", color="tab:red", ms=3, lw=1, label="rel. energy error")
             if g["infidelity"].notna().any():
-                twin.plot(g.index, np.maximum(g["infidelity"], FLOOR), "^-", color="tab:orange", ms=3, lw=1, label="infidelity")
+                seed_band(twin, g[x], g, "infidelity", "tab:orange", floor=FLOOR)
+                twin.plot(g[x], np.maximum(g["infidelity"], FLOOR), "^-", color="tab:orange", ms=3, lw=1, label="infidelity")
             twin.set_yscale("log")
-            twin.set_ylabel("relative error, infidelity", color="tab:red")
+            twin.set_ylabel("relative error, infidelity" + (f"\n({statistic})" if statistic else ""), color="tab:red")
             if r == 0 and c == 0:
                 h1, l1 = ax.get_legend_handles_labels()
                 h2, l2 = twin.get_legend_handles_labels()
@@ -311,6 +376,7 @@ def plot_qgt_history(history: pd.DataFrame, outputs: list[str | Path]) -> None:
     colors = colors_for(df["alpha"])
     for r, (model, lattice, L, cval) in enumerate(cases):
         sel = _case(df, coupling, model, lattice, cval, L)
+        note = _seed_note(sel)
         sel = sel[sel["seed"] == sel["seed"].min()]
         left, right = axes[r]
         for (ansatz, alpha), g in sel.groupby(["ansatz", "alpha"]):
@@ -328,7 +394,7 @@ def plot_qgt_history(history: pd.DataFrame, outputs: list[str | Path]) -> None:
         right.set_ylabel("rel. energy error (—), infidelity (···)")
         for ax in (left, right):
             ax.set_xlabel("iteration")
-            ax.set_title(_title(model, lattice, coupling, cval, L), fontsize=9)
+            ax.set_title(_title(model, lattice, coupling, cval, L) + note, fontsize=9)
             ax.grid(alpha=0.3, which="both")
         if r == 0:
             left.legend(fontsize=6, loc="lower right")
@@ -348,6 +414,7 @@ def plot_spectra(spectra: pd.DataFrame, outputs: list[str | Path]) -> None:
     colors = colors_for(df["alpha"])
     for ax, (model, lattice, L, cval) in zip(axes[0], cases):
         sel = _case(df, coupling, model, lattice, cval, L)
+        note = _seed_note(sel)
         sel = sel[sel["seed"] == sel["seed"].min()]
         for (ansatz, alpha), g in sel.groupby(["ansatz", "alpha"]):
             ax.semilogy(
@@ -357,7 +424,7 @@ def plot_spectra(spectra: pd.DataFrame, outputs: list[str | Path]) -> None:
         ax.set_xscale("log")
         ax.set_xlabel("eigenvalue index k (descending)")
         ax.set_ylabel("QGT eigenvalue λ_k")
-        ax.set_title(_title(model, lattice, coupling, cval, L), fontsize=9)
+        ax.set_title(_title(model, lattice, coupling, cval, L) + note, fontsize=9)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=6)
     fig.tight_layout()

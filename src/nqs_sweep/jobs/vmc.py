@@ -5,6 +5,9 @@ Files of this kind, besides the common ones:
   history.parquet           one row per iteration (history.partial.parquet while running)
   snapshots.npz             θ at iterations 0, k, 2k, ... when the spec has snapshot_every: k
                             (for spectra along the optimisation; written with each checkpoint)
+  measurements.parquet      the spec's measurements (nqs_sweep.measure) on a fresh sample of the
+                            final state, written before the summary; exact values when the run
+                            was given the exact ground state
 
 The key of iteration i is fold_in(run_key, i), so a resumed run draws the same
 random numbers as an uninterrupted one and ends with identical parameters.
@@ -20,6 +23,7 @@ import jax
 import numpy as np
 import pandas as pd
 
+from nqs_sweep import measure
 from nqs_sweep.jobs import checkpoint, lifecycle
 from nqs_sweep.jobs.lifecycle import SUMMARY, RunFiles, start_run
 from nqs_sweep.mc.devices import describe, place_chains
@@ -33,7 +37,8 @@ from nqs_sweep.tables.columns import HistoryLogger, coordinates, provenance, wri
 HISTORY = "history.parquet"
 PARTIAL_HISTORY = "history.partial.parquet"
 SNAPSHOTS = "snapshots.npz"
-FILES = RunFiles("spec", {HISTORY: PARTIAL_HISTORY}, extras=(SNAPSHOTS,))
+MEASUREMENTS = measure.TABLE
+FILES = RunFiles("spec", {HISTORY: PARTIAL_HISTORY}, extras=(SNAPSHOTS, MEASUREMENTS))
 
 
 def existing_status(spec: PointSpec, out: Path) -> str | None:
@@ -76,17 +81,25 @@ def run_vmc(
     exact_energy: float | None = None,
     checkpoint_every: int = 25,
     show_progress: bool = True,
+    exact_state: tuple[np.ndarray, bool] | None = None,
 ) -> pd.DataFrame:
     """Run (or resume, or skip if complete) one ground-state optimisation; returns the summary.
-    Holds the directory's lock for the run (RunConflict if another process runs there);
-    lifecycle.Interrupted after a checkpoint when SIGTERM or SIGINT arrives."""
+    ``exact_state``: the exact ground state and its Marshall frame (api.exact_reference), for the
+    exact column of the measurements. Holds the directory's lock for the run (RunConflict if another process runs
+    there); lifecycle.Interrupted after a checkpoint when SIGTERM or SIGINT arrives."""
     out = Path(out)
     with lifecycle.session(out, FILES.what) as caught:
-        return _run_vmc(spec, out, exact_energy, checkpoint_every, show_progress, caught)
+        return _run_vmc(spec, out, exact_energy, checkpoint_every, show_progress, caught, exact_state)
 
 
 def _run_vmc(
-    spec: PointSpec, out: Path, exact_energy: float | None, checkpoint_every: int, show_progress: bool, caught: list[str]
+    spec: PointSpec,
+    out: Path,
+    exact_energy: float | None,
+    checkpoint_every: int,
+    show_progress: bool,
+    caught: list[str],
+    exact_state: tuple[np.ndarray, bool] | None = None,
 ) -> pd.DataFrame:
     if existing_status(spec, out) == "complete":
         return pd.read_parquet(out / SUMMARY)
@@ -177,6 +190,13 @@ def _run_vmc(
             observables[f"obs_{name}"], observables[f"obs_{name}_error"] = float(mean), float(err)
         status = convergence_status(energies) if math.isfinite(final["mean"]) else "diverged"
     history.flush(out / HISTORY)
+    if spec.measurements:
+        estimates = None
+        if not diverged:
+            log.info("measuring %s", ", ".join(m.name for m in spec.measurements))
+            estimates = measure.make_measure(spec, final_ansatz)(state.theta, state.chains, jax.random.fold_in(k_eval, 1), hyper)
+        exact = None if exact_state is None else measure.exact_values(spec, *exact_state)
+        write_table(measure.table(spec, estimates, exact), out / MEASUREMENTS)
 
     e = final["mean"]
     n = spec.n_sites

@@ -54,6 +54,19 @@ class Lattice:
         y, x = np.divmod(np.arange(self.n_sites), self.L)
         return np.stack([x, y], axis=1)
 
+    @property
+    def coords(self) -> np.ndarray:
+        """(N, dim) integer coordinates of the sites: x on the chain, (x, y) on the square."""
+        return self._coords()
+
+    @cached_property
+    def displacements(self) -> np.ndarray:
+        """(N, N, dim) r_j − r_i, the minimum image on periodic lattices (components in [−L/2, L/2))."""
+        d = self._coords()[None, :, :] - self._coords()[:, None, :]
+        if self.pbc:
+            d = (d + self.L // 2) % self.L - self.L // 2
+        return d
+
     def _site(self, coords: np.ndarray) -> np.ndarray:
         if self.kind == "chain":
             return coords[:, 0]

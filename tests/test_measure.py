@@ -1,0 +1,332 @@
+"""Measurements (nqs_sweep.measure): exact modes against dense brute force, Monte Carlo modes
+against their exact values, the swap estimator's flags, the spec field, and a run that writes the
+table."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nqs_sweep.mc.estimate import make_hyper
+from nqs_sweep.measure import MEASUREMENTS, exact_values, make_measure, table
+from nqs_sweep.measure.pauli import PauliString, expectation
+from nqs_sweep.models import make_ansatz
+from nqs_sweep.optim.step import init_state
+from nqs_sweep.physics import hilbert
+from nqs_sweep.physics.lattice import Lattice
+from nqs_sweep.spec import SpecError, parse_spec
+
+SIGMA = {"I": np.eye(2), "X": np.array([[0, 1], [1, 0]]), "Y": np.array([[0, -1j], [1j, 0]]), "Z": np.diag([1.0, -1.0])}
+
+
+def dense(ops: dict[int, str], n: int) -> np.ndarray:
+    """⊗ over sites, site 0 first: the basis order of physics.hilbert (bit 0 = up = σᶻ +1)."""
+    return functools.reduce(np.kron, [SIGMA[ops.get(i, "I")] for i in range(n)])
+
+
+def mean(op: np.ndarray, v: np.ndarray) -> float:
+    return float(np.real(np.vdot(v, op @ v)) / np.vdot(v, v).real)
+
+
+def random_state(n: int, seed: int = 0, sector: str = "full") -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal(2**n) + 1j * rng.standard_normal(2**n)
+    if sector != "full":
+        keep = np.zeros(2**n, bool)
+        keep[hilbert.sector_indices(n, sector)] = True
+        v = np.where(keep, v, 0)
+    return v / np.linalg.norm(v)
+
+
+def marshall_rotation(lattice: Lattice) -> np.ndarray:
+    return dense({i: "Z" for i in np.nonzero(lattice.sublattice == 1)[0]}, lattice.n_sites)
+
+
+@pytest.mark.parametrize("text", ["X0 X1", "Y0 Y1", "Z0 Z3", "X0 Y2 Z5", "Y4", "X1 X2 X3 X4"])
+@pytest.mark.parametrize("marshall", [False, True])
+def test_pauli_expectation_equals_dense(text, marshall):
+    n = 6
+    lat = Lattice("chain", n)
+    v = random_state(n)
+    p = PauliString.parse(text, n)
+    op = dense(dict((i, o) for i, o in p.terms), n)
+    # a network in the Marshall frame holds U v; the physical value is ⟨v|P|v⟩ either way
+    held = marshall_rotation(lat) @ v if marshall else v
+    assert expectation(p, held, n, lat.sublattice, marshall) == pytest.approx(mean(op, v), abs=1e-12)
+
+
+def brute_force(lattice: Lattice, v: np.ndarray) -> dict[str, dict[str, float]]:
+    """Every measurement's rows written out from dense operators and the definitions."""
+    n, L = lattice.n_sites, lattice.L
+    coords = lattice.coords.astype(float)
+
+    def dist(i, j):
+        d = coords[j] - coords[i]
+        if lattice.pbc:
+            d = (d + L // 2) % L - L // 2
+        return round(float(np.linalg.norm(d)), 9)
+
+    out: dict[str, dict[str, float]] = {"correlations": {}, "structure_factor": {}, "dimers": {}, "pauli": {}, "renyi2": {}}
+    for comp in ("zz", "xx", "yy"):
+        by_r: dict[float, list[float]] = {}
+        for i in range(n):
+            for j in range(i + 1, n):
+                by_r.setdefault(dist(i, j), []).append(mean(dense({i: comp[0].upper(), j: comp[0].upper()}, n), v))
+        out["correlations"].update({f"{comp} r={r:g}": np.mean(vals) for r, vals in by_r.items()})
+    z = [dense({i: "Z"}, n) for i in range(n)]
+    momenta = [(k,) for k in range(L)] if lattice.kind == "chain" else [(kx, ky) for ky in range(L) for kx in range(L)]
+    for k in momenta:
+        q = 2 * np.pi * np.array(k) / L
+        m_q = sum(np.exp(1j * coords[j] @ q) * z[j] for j in range(n))
+        out["structure_factor"][f"q=2π({','.join(map(str, k))})/{L}"] = mean(m_q.conj().T @ m_q, v) / n
+    eps = 1 - 2 * lattice.sublattice
+    m_s = sum(eps[j] * z[j] for j in range(n)) / n
+    out["staggered_magnetisation"] = {"m_s^2": mean(m_s @ m_s, v)}
+    # bonds along x as (start, end) with end one step to the right of start, across the boundary too
+    bonds = [(i, j) if (coords[j][0] - coords[i][0]) % L == 1 else (j, i) for i, j in lattice.nn_bonds]
+    bonds = [b for b in bonds if lattice.kind == "chain" or coords[b[0]][1] == coords[b[1]][1]]
+    d_mean = np.mean([mean(z[i] @ z[j], v) for i, j in bonds])
+    by_r = {}
+    for a in range(len(bonds)):
+        for b in range(a + 1, len(bonds)):
+            (i, j), (k, m) = bonds[a], bonds[b]
+            by_r.setdefault(dist(i, k), []).append(mean(z[i] @ z[j] @ z[k] @ z[m], v))
+    out["dimers"] = {f"r={r:g}": np.mean(vals) - d_mean**2 for r, vals in by_r.items() if r > 0}
+    for text, ops in (("X0 X1", {0: "X", 1: "X"}), ("Y0 Z1 X3", {0: "Y", 1: "Z", 3: "X"})):
+        out["pauli"][text] = mean(dense(ops, n), v)
+    psi = v.reshape((2,) * n)
+    for size in range(1, n // 2 + 1) if lattice.kind == "chain" else ():
+        rho = np.einsum("ab,cb->ac", psi.reshape(2**size, -1), psi.reshape(2**size, -1).conj())
+        label = f"sites 0-{size - 1}" if size > 1 else "site 0"
+        out["renyi2"][label] = -np.log(np.real(np.trace(rho @ rho)))
+    return out
+
+
+ALL = {
+    "correlations": {"components": ["zz", "xx", "yy"]},
+    "structure_factor": {},
+    "staggered_magnetisation": {},
+    "dimers": {},
+    "pauli": {"strings": ["X0 X1", "Y0 Z1 X3"]},
+}
+
+
+@pytest.mark.parametrize(
+    "kind, L, pbc, sector",
+    [
+        ("chain", 8, True, "full"),
+        ("chain", 10, True, "zero_magnetization"),
+        ("chain", 7, False, "full"),
+        ("square", 3, False, "full"),
+    ],
+)
+def test_exact_modes_equal_dense_brute_force(kind, L, pbc, sector):
+    lattice = Lattice(kind, L, pbc)
+    n = lattice.n_sites
+    measurements = {**ALL, "renyi2": {"regions": "blocks"}} if kind == "chain" else ALL
+    spec = parse_spec(
+        {
+            "model": {"name": "heisenberg"},
+            "lattice": {"kind": kind, "L": L, "pbc": pbc},
+            "hilbert": {"sector": sector},
+            "ansatz": {"name": "rbm", "alpha": 1},
+            "sampler": {"move": "exchange" if sector != "full" else "local"},
+            "measurements": measurements,
+        }
+    )
+    v = random_state(n, seed=L, sector=sector)
+    df = table(spec, None, exact_values(spec, v, False))
+    expected = brute_force(lattice, v)
+    for name in measurements:
+        rows = df[df["measurement"] == name]
+        assert len(rows) == len(expected[name]) > 0, name
+        for argument, value in zip(rows["argument"], rows["exact"]):
+            assert value == pytest.approx(expected[name][argument], abs=1e-10), (name, argument)
+
+
+def test_renyi2_exact_on_square_regions_equals_the_partial_trace():
+    lattice = Lattice("square", 3, False)
+    v = random_state(9, seed=3)
+    spec = parse_spec(
+        {
+            "model": {"name": "heisenberg"},
+            "lattice": {"kind": "square", "L": 3, "pbc": False},
+            "ansatz": {"name": "rbm", "alpha": 1},
+            "measurements": {"renyi2": {"regions": [[0, 4, 8], [1, 2]]}},
+        }
+    )
+    values = exact_values(spec, v, False)["renyi2"]
+    for region, value in zip(([0, 4, 8], [1, 2]), values):
+        rest = [i for i in range(9) if i not in region]
+        m = np.transpose(v.reshape((2,) * 9), region + rest).reshape(2 ** len(region), -1)
+        rho = m @ m.conj().T
+        assert value == pytest.approx(-np.log(np.real(np.trace(rho @ rho))), abs=1e-10)
+    assert lattice.n_sites == 9
+
+
+def point(sector: str, sampler: dict, ansatz: dict | None = None, L: int = 8, marshall: bool = True, **measurements):
+    move = {"move": "exchange"} if sector != "full" and sampler.get("kind", "metropolis") == "metropolis" else {}
+    return parse_spec(
+        {
+            "model": {"name": "heisenberg"},
+            "lattice": {"kind": "chain", "L": L},
+            "hilbert": {"sector": sector},
+            "marshall_sign": marshall,
+            "ansatz": ansatz or {"name": "rbm", "alpha": 1, "dtype": "complex128", "init_scale": 0.3},
+            "sampler": {**sampler, **move},
+            "measurements": measurements or {**ALL, "renyi2": {}},
+        }
+    )
+
+
+def measured(spec, key: int = 2):
+    ansatz = make_ansatz(spec)
+    state = init_state(spec, ansatz, jax.random.key(1))
+    estimates = make_measure(spec, ansatz)(state.theta, state.chains, jax.random.key(key), make_hyper(spec, ansatz.real_dtype))
+    configs = jnp.asarray(hilbert.all_states(spec.n_sites, spec.sector), ansatz.real_dtype)
+    v = np.asarray(jnp.exp(ansatz(state.theta, configs)))
+    return table(spec, estimates, exact_values(spec, v, spec.marshall_sign))
+
+
+@pytest.mark.parametrize("sector", ["full", "zero_magnetization"])
+def test_the_enumeration_gives_the_exact_values_of_the_network(sector):
+    """Local estimators (JAX, over the enumeration) against the vector code (numpy): independent
+    implementations of the same numbers, in the Marshall frame."""
+    df = measured(point(sector, {"kind": "exact"}))
+    assert np.allclose(df["value"], df["exact"], atol=1e-10, rtol=0)
+    assert (df["flag"] == "").all()
+
+
+@pytest.mark.parametrize(
+    "sector, sampler, ansatz",
+    [
+        ("full", {"kind": "metropolis", "n_chains": 16, "n_samples_eval": 32768, "n_discard": 300}, None),
+        ("zero_magnetization", {"kind": "metropolis", "n_chains": 16, "n_samples_eval": 32768, "n_discard": 500}, None),
+        ("full", {"kind": "direct", "n_chains": 16, "n_samples_eval": 16384}, {"name": "arnn", "alpha": 1}),
+        ("zero_magnetization", {"kind": "direct", "n_chains": 16, "n_samples_eval": 16384}, {"name": "arnn", "alpha": 1}),
+    ],
+    ids=["metropolis-full", "metropolis-zero-m", "direct-full", "direct-zero-m"],
+)
+def test_monte_carlo_agrees_with_exact_within_four_error_bars(sector, sampler, ansatz):
+    df = measured(point(sector, sampler, ansatz))
+    df = df[df["error"] > 0]  # rows fixed by symmetry (S(0) in the sector) have no spread
+    assert len(df) > 20
+    z = (df["value"] - df["exact"]).abs() / df["error"]
+    assert (z < 4).all(), df[z >= 4][["measurement", "argument", "value", "error", "exact"]]
+    assert (df["flag"] == "").all()
+
+
+def test_the_swap_estimator_flags_a_variance_it_cannot_resolve():
+    """A random complex autoregressive network on 16 sites, sampled directly (exact, independent
+    samples): its half-chain S2 is 2.6 nats, so Tr ρ² = e^{-S2} is small and its relative variance
+    large. 256 samples cannot resolve it: the row is flagged and its value left empty; 4096 can,
+    and then agree with the Schmidt value."""
+    results = []
+    for n_samples in (256, 4096):
+        spec = point(
+            "full",
+            {"kind": "direct", "n_chains": 16, "n_samples": 256, "n_samples_eval": n_samples},
+            {"name": "arnn", "alpha": 2, "dtype": "complex128", "init_scale": 1.0},
+            L=16,
+            marshall=False,
+            renyi2={"regions": [list(range(8))]},
+        )
+        results.append(measured(spec).iloc[0])
+    few, many = results
+    assert few["exact"] > 2.0
+    assert few["flag"] == "relative error of the swap mean > 0.25" and np.isnan(few["value"]) and np.isnan(few["error"])
+    assert many["flag"] == "" and abs(many["value"] - many["exact"]) < 4 * many["error"]
+
+
+BAD = [
+    ({"colour": {}}, "measurements.colour", "allowed"),
+    ({"correlations": {"components": ["zx"]}}, "measurements.correlations.components", "zz, xx, yy"),
+    ({"correlations": {"range": 3}}, "measurements.correlations.range", "allowed: components"),
+    ({"pauli": {"strings": ["X0 X9"]}}, "measurements.pauli.strings[0]", "sites 0..7"),
+    ({"pauli": {"strings": ["A0"]}}, "measurements.pauli.strings[0]", "not a Pauli string"),
+    ({"pauli": {}}, "measurements.pauli.strings", "non-empty list"),
+    ({"renyi2": {"regions": "everything"}}, "measurements.renyi2.regions", "blocks, squares, half"),
+    ({"renyi2": {"regions": [[0, 8]]}}, "measurements.renyi2.regions[0]", "distinct sites in 0..7"),
+    ({"renyi2": {"regions": "squares"}}, "measurements.renyi2.regions", "square lattice"),
+    (["correlations", "correlations"], "measurements", "twice"),
+    ("correlations", "measurements", "list of names or a mapping"),
+]
+
+
+@pytest.mark.parametrize("raw, field, words", BAD)
+def test_bad_measurements_are_refused_by_name(raw, field, words):
+    spec = {"model": {"name": "heisenberg"}, "lattice": {"kind": "chain", "L": 8}, "ansatz": {"name": "rbm"}, "measurements": raw}
+    with pytest.raises(SpecError) as err:
+        parse_spec(spec)
+    assert err.value.field == field and words in str(err.value)
+
+
+def test_staggered_magnetisation_needs_a_bipartite_lattice():
+    spec = {"model": {"name": "tfim"}, "lattice": {"kind": "chain", "L": 5}, "ansatz": {"name": "rbm"}}
+    with pytest.raises(SpecError, match="bipartite"):
+        parse_spec({**spec, "measurements": ["staggered_magnetisation"]})
+
+
+def test_the_field_is_written_only_when_given_and_read_back():
+    base = {"model": {"name": "heisenberg"}, "lattice": {"kind": "chain", "L": 8}, "ansatz": {"name": "rbm"}}
+    plain = parse_spec(base)
+    assert "measurements" not in plain.to_dict()
+    listed = parse_spec({**base, "measurements": ["renyi2", "correlations"]})
+    mapped = parse_spec({**base, "measurements": {"renyi2": {"regions": "blocks"}, "correlations": None}})
+    assert listed == mapped and listed.spec_hash == mapped.spec_hash != plain.spec_hash
+    assert parse_spec(listed.to_raw()) == listed
+    assert set(MEASUREMENTS) >= {"correlations", "structure_factor", "staggered_magnetisation", "dimers", "pauli", "renyi2"}
+
+
+def test_a_run_writes_its_measurements_with_the_exact_ground_state(tmp_path):
+    import nqs_sweep
+
+    spec = {
+        "model": {"name": "heisenberg"},
+        "lattice": {"kind": "chain", "L": 6},
+        "hilbert": {"sector": "zero_magnetization"},
+        "marshall_sign": True,
+        "ansatz": {"name": "rbm", "alpha": 1},
+        "sampler": {"move": "exchange", "n_samples": 256, "n_chains": 8},
+        "optimizer": {"n_iter": 5},
+        "measurements": {"correlations": {}, "renyi2": {}},
+    }
+    result = nqs_sweep.run(spec, tmp_path / "run")
+    df = result.tables["measurements"]
+    assert list(df["measurement"].unique()) == ["correlations", "renyi2"]
+    assert np.isfinite(df["value"]).all() and np.isfinite(df["exact"]).all()
+    # the exact ground state of the 6-site chain: ⟨σᶻ_0 σᶻ_1⟩ = E / (3 N), a singlet's S2(site) = ln 2
+    energy = nqs_sweep.exact(spec)
+    assert df.set_index("argument").loc["zz r=1", "exact"] == pytest.approx(energy / 18, abs=1e-10)
+    assert df.set_index("argument").loc["site 0", "exact"] == pytest.approx(np.log(2), abs=1e-10)
+
+
+def test_the_exact_job_keeps_the_ground_state_for_measurements(tmp_path):
+    import yaml
+
+    from nqs_sweep import cli, measure
+
+    spec_path = tmp_path / "spec.yaml"
+    spec = {"model": {"name": "tfim", "h": 1.0}, "lattice": {"kind": "chain", "L": 8}, "ansatz": {"name": "rbm"}}
+    spec_path.write_text(yaml.safe_dump(spec))
+    assert cli.main(["exact", "--spec", str(spec_path), "--out", str(tmp_path / "ref"), "--vector"]) == 0
+    vector, frame = measure.load_state(tmp_path / "ref" / measure.STATE_FILE)
+    assert vector.shape == (256,) and frame is False and np.linalg.norm(vector) == pytest.approx(1.0)
+    assert cli.main(["exact", "--spec", str(spec_path), "--out", str(tmp_path / "plain")]) == 0
+    assert not (tmp_path / "plain" / measure.STATE_FILE).exists()
+
+
+def test_the_docs_python_example_runs(capsys):
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "measurements.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) == 1
+    exec(compile(blocks[0], "docs/measurements.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "site 0" in out and "sites 0-3" in out
