@@ -41,7 +41,7 @@ def _curves(df: pd.DataFrame) -> pd.Series:
     def label(row) -> str:
         couplings = "".join(f" {c}={row[c]:g}" for c in varying if pd.notna(row[c]))
         seed = f" s{row['seed']}" if seeds else ""
-        return f"{row['model']}{couplings} L={row['L']} {row['ansatz']} α={row['alpha']:g}{seed}"
+        return f"{row['model']}{couplings} {row['lattice']} L={row['L']} {row['ansatz']} α={row['alpha']:g}{seed}"
 
     return df.apply(label, axis=1)
 

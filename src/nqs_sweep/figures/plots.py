@@ -459,6 +459,11 @@ def plot_quench(dyn: pd.DataFrame, steps: pd.DataFrame, outputs: list[str | Path
         empty_figure(outputs, "no trajectory (the quench failed before its first measurement)")
         return
     names = [n for n in OBSERVABLE_LABELS if n in set(dyn["observable"])]
+    labels = dict(OBSERVABLE_LABELS)
+    if "measurement" in dyn and (dyn["measurement"] == "renyi2").any():  # S2(t) of the largest region
+        largest = dyn[dyn["measurement"] == "renyi2"].sort_values("x").iloc[-1]
+        names.append(largest["observable"])
+        labels[largest["observable"]] = f"S2 ({largest['observable'].split(': ')[1]}), nats"
     fig, axes = plt.subplots(2, len(names), figsize=(4.2 * len(names), 6.2), sharex=True, squeeze=False,
                              gridspec_kw={"height_ratios": [2, 1]})  # fmt: skip
     time_unit = "time t (units of 1/J)" if dyn["dynamics"].iloc[0] == "real" else "imaginary time τ (units of 1/J)"
@@ -470,7 +475,7 @@ def plot_quench(dyn: pd.DataFrame, steps: pd.DataFrame, outputs: list[str | Path
         if d["exact_value"].notna().any():
             ax.plot(d["time"], d["exact_value"], "k--", lw=1.2, label="exact")
             low.semilogy(d["time"], np.maximum(d["abs_error"], FLOOR), "o-", ms=3, color="C3", label="|t-VMC − exact|")
-        ax.set_ylabel(OBSERVABLE_LABELS[name])
+        ax.set_ylabel(labels[name])
         ax.ticklabel_format(axis="y", useOffset=False)
         ax.legend(fontsize=8)
         if not steps.empty:

@@ -2,7 +2,9 @@
 lifecycle (nqs_sweep.jobs.lifecycle: files, spec check, resume, checkpoints, failure records).
 
 Files of this kind, besides the common ones:
-  trajectory.parquet           long form: one row per (time, observable) (.partial while running)
+  trajectory.parquet           long form: one row per (time, observable) (.partial while running);
+                               the spec's measurements (nqs_sweep.measure) too, one row per
+                               (time, measurement row), observable 'renyi2: sites 0-5'
   steps.parquet                one row per integrator step: dt, TDVP residual, kept directions,
                                energy (.partial while running)
   exact_trajectory.parquet     exact observables at the measurement times (cached)
@@ -24,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import pandas as pd
 
+from nqs_sweep import measure as measurements
 from nqs_sweep.dynamics.integrators import TABLEAUX, error_ratio, next_dt, rk_step
 from nqs_sweep.dynamics.tdvp import make_rhs
 from nqs_sweep.jobs import checkpoint, lifecycle
@@ -42,6 +45,8 @@ STEPS = "steps.parquet"
 PARTIAL_STEPS = "steps.partial.parquet"
 EXACT = "exact_trajectory.parquet"
 INITIAL_DIR = "initial"
+# The measurements' draws: a stream of the measurement key that no measurement index k reaches.
+MORE_STREAM = 2**32 - 1
 FILES = RunFiles("quench", {TRAJECTORY: PARTIAL_TRAJECTORY, STEPS: PARTIAL_STEPS}, hashed=(EXACT,))
 QuenchConflict = RunConflict  # the name the CLI and tests know
 
@@ -231,6 +236,7 @@ def _run_tvmc(
     ansatz = make_ansatz(spec)
     hyper = make_hyper(spec, ansatz.real_dtype)
     k_init, k_run, k_measure = jax.random.split(jax.random.key(spec.seed + 7919), 3)
+    k_more = jax.random.fold_in(k_measure, MORE_STREAM)
     times = dyn.save_times()
 
     exact_rows, initial_exact_energy = _exact_references(q, out, times, exact, log)
@@ -255,6 +261,8 @@ def _run_tvmc(
 
     advance = make_advance(q, ansatz)
     measure = make_measure(q, ansatz)
+    measure_more = measurements.make_measure(spec, ansatz) if spec.measurements else None
+    more_labels = measurements.labels(spec)
     clock = lifecycle.Clock(previous_runtime)
     frame = lambda rows: pd.DataFrame(rows).assign(**coords)  # noqa: E731
     # what the last integrator step reported, carried into the next measurement's rows
@@ -284,6 +292,33 @@ def _run_tvmc(
                     "wall_time_s": clock(),
                 }
             )
+        if measure_more is not None:
+            more = jax.device_get(measure_more(st.theta, chains, jax.random.fold_in(k_more, k), hyper))
+            index: dict[str, int] = {}
+            for name, argument, x in more_labels:
+                r = index.setdefault(name, 0)
+                index[name] += 1
+                label = f"{name}: {argument}"
+                mean, err = float(more[name].mean[r]), float(more[name].error[r])
+                ex = exact_rows[k].get(label, float("nan")) if exact_rows is not None else float("nan")
+                traj_rows.append(
+                    {
+                        "save_index": k,
+                        "time": times[k],
+                        "observable": label,
+                        "measurement": name,
+                        "x": x,
+                        "flag": measurements.FLAGS[int(more[name].flag[r])],
+                        "value": mean,
+                        "error": err,
+                        "exact_value": ex,
+                        "abs_error": abs(mean - ex),
+                        "dt": last["dt"],
+                        "tdvp_residual": last["residual"],
+                        "n_kept": last["n_kept"],
+                        "wall_time_s": clock(),
+                    }
+                )
         return st._replace(chains=chains, n_saved=st.n_saved + 1)
 
     def save(st: TVMCState) -> None:
@@ -351,6 +386,7 @@ def max_errors(summary: pd.DataFrame) -> str:
 
 def _summary(q, coords, traj, steps, status, runtime, initial_energy_error, ansatz) -> pd.DataFrame:
     nan = float("nan")
+    observed = traj[traj["observable"].isin(q.dynamics.observables)] if len(traj) else traj
     energy = traj[traj["observable"] == "energy"].sort_values("time") if len(traj) else traj
     e0 = energy["value"].iloc[0] if len(energy) else nan
     drift = (energy["value"] - e0).abs() / abs(e0) if len(energy) and e0 else pd.Series([nan])
@@ -364,7 +400,8 @@ def _summary(q, coords, traj, steps, status, runtime, initial_energy_error, ansa
         "t_reached": float(traj["time"].max()) if len(traj) else 0.0,
         "n_steps": len(steps),
         "n_rejected": int(steps["rejected"].sum()) if len(steps) else 0,
-        "max_abs_error": float(traj["abs_error"].max()) if len(traj) else nan,
+        # over the dynamics' observables: the measurements' rows (other scales) have their own
+        "max_abs_error": float(observed["abs_error"].max()) if len(observed) else nan,
         "energy_drift_max": float(drift.max()),
         "energy_drift_final": float(drift.iloc[-1]),
         "residual_mean": float(steps["residual"].mean()) if len(steps) else nan,

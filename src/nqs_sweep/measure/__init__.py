@@ -132,6 +132,23 @@ def exact_values(spec, vector: np.ndarray, vector_marshall: bool) -> dict[str, n
     return {m.name: m.exact(v, lattice, vector_marshall, options, rows) for m, options, rows in steps}
 
 
+def labels(spec) -> list[tuple[str, str, float]]:
+    """(measurement, argument, x) of every row of the spec's measurements, in table order."""
+    return [(m.name, row.argument, row.x) for m, _, rows in plan(spec.lattice, spec.measurements) for row in rows]
+
+
+def flat_exact(spec, vector: np.ndarray, vector_marshall: bool) -> dict[str, float]:
+    """'name: argument' -> exact value; {} past MAX_EXACT_SITES (the t-VMC trajectory's columns)."""
+    if not spec.measurements or spec.n_sites > MAX_EXACT_SITES:
+        return {}
+    values = exact_values(spec, vector, vector_marshall)
+    out, index = {}, {}
+    for name, argument, _ in labels(spec):
+        out[f"{name}: {argument}"] = float(values[name][index.setdefault(name, 0)])
+        index[name] += 1
+    return out
+
+
 def table(spec, estimates: dict | None, exact: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     """The measurements table of a point: a row per (measurement, argument), with the point's
     coordinates. ``estimates`` None: the rows with NaN values (a failed point)."""

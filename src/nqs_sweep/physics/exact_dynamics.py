@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from nqs_sweep.mc.observables import OBSERVABLES
+from nqs_sweep.measure import flat_exact
 from nqs_sweep.physics import hilbert
 from nqs_sweep.physics.exact import full_space_operator, ground_state, sector_matrix
 from nqs_sweep.physics.hamiltonians import build_hamiltonian
@@ -121,6 +122,8 @@ def measure(q: QuenchSpec, v: np.ndarray, ctx: ExactContext, diagonals: dict[str
             out[name] = float(p @ diagonals[name])
         else:
             out[name] = OBSERVABLES[name].exact(ctx, v)
+    # the point's measurements ('renyi2: sites 0-5', ...), up to measure.MAX_EXACT_SITES sites
+    out.update(flat_exact(q.point, v, q.point.marshall_sign))
     return out
 
 
