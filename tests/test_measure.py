@@ -359,3 +359,19 @@ def test_a_quench_measures_along_its_trajectory_against_exact_dynamics(tmp_path)
     # the summary's largest error is the dynamics' observables', not the measurements'
     observed = traj[traj["observable"].isin(["sx", "sz", "zz_nn", "energy"])]
     assert result.summary["max_abs_error"].iloc[0] == pytest.approx(observed["abs_error"].max())
+
+
+def test_the_strings_table_is_evaluated_in_chunks_with_the_same_result(monkeypatch):
+    """Large lattices measure the samples in chunks (memory); the rows must not change."""
+    from nqs_sweep.measure import base
+
+    spec = point("full", {"kind": "metropolis", "n_chains": 8, "n_samples_eval": 512, "n_discard": 20})
+    whole = measured(spec)
+    assert base.chunk_size(512, 10) == 512 and base.chunk_size(512, 2**20) == 4 and base.chunk_size(7, 2**21) == 1
+    sizes = []
+    monkeypatch.setattr(base, "MAX_TABLE_ENTRIES", 600)  # over 100 strings here: chunks of a few samples
+    monkeypatch.setattr(base, "chunk_size", lambda n, k, f=base.chunk_size: sizes.append(f(n, k)) or sizes[-1])
+    chunked = measured(spec)
+    assert sizes and max(sizes) < 512
+    assert np.allclose(chunked["value"], whole["value"], atol=1e-12, equal_nan=True)
+    assert np.allclose(chunked["error"], whole["error"], atol=1e-12, equal_nan=True)

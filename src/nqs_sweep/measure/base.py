@@ -93,6 +93,17 @@ def register_measurement(m: Measurement) -> Measurement:
     return registry.add(MEASUREMENTS, m, "measurement")
 
 
+# Samples x strings held at once: S(q) on 10 x 10 sites has 4950 strings, and 16384 samples of
+# them would take 1.3 GB as complex numbers; chunks keep it near 64 MiB.
+MAX_TABLE_ENTRIES = 2**22
+
+
+def chunk_size(n_samples: int, n_strings: int) -> int:
+    """The largest divisor of n_samples whose chunk of the strings' table fits MAX_TABLE_ENTRIES."""
+    limit = max(1, MAX_TABLE_ENTRIES // max(1, n_strings))
+    return max(d for d in range(1, min(n_samples, limit) + 1) if n_samples % d == 0)
+
+
 def row_stats(sample: Sample, values: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(mean, error) of each column of values (B, R): over chains for samples (τ-corrected),
     weighted by |ψ|² for the enumeration."""
@@ -124,13 +135,26 @@ class PauliMeasurement(Measurement):
         strings = self._strings(rows)
         index = {p: k for k, p in enumerate(strings)}
         t = pauli.tables(strings, ctx.lattice.n_sites, ctx.lattice.sublattice, ctx.marshall_sign)
-        local = jnp.real(pauli.local_values(t, ctx.log_psi, ctx.theta, ctx.configs, ctx.zero_magnetization))  # (B, K)
-        values = local @ jnp.asarray(self._matrix(rows, index, lambda r: r.terms))
-        if any(r.minus for r in rows):
+        connected = any(r.minus for r in rows)
+        matrices = [self._matrix(rows, index, lambda r: r.terms)]
+        if connected:
+            matrices += [self._matrix(rows, index, lambda r, k=k: r.minus[k] if r.minus else ()) for k in (0, 1)]
+        w = jnp.asarray(np.concatenate(matrices, axis=1))
+
+        def rows_of(s):  # (b, N) -> (b, R·(1 or 3)): the strings' table (b, K) lives one chunk at a time
+            return jnp.real(pauli.local_values(t, ctx.log_psi, ctx.theta, s, ctx.zero_magnetization)) @ w
+
+        n, n_sites = ctx.configs.shape
+        size = chunk_size(n, len(strings))
+        if size < n:
+            combined = jax.lax.map(rows_of, ctx.configs.reshape(n // size, size, n_sites)).reshape(n, -1)
+        else:
+            combined = rows_of(ctx.configs)
+        values = combined[:, : len(rows)]
+        if connected:
             # value − μ_a μ_b, linearised per sample: its mean is the connected value and its error
             # bar the delta method's
-            a = local @ jnp.asarray(self._matrix(rows, index, lambda r: r.minus[0] if r.minus else ()))
-            b = local @ jnp.asarray(self._matrix(rows, index, lambda r: r.minus[1] if r.minus else ()))
+            a, b = combined[:, len(rows) : 2 * len(rows)], combined[:, 2 * len(rows) :]
             mu_a, mu_b = ctx.weights @ a, ctx.weights @ b
             values = values - mu_b * a - mu_a * b + mu_a * mu_b
         mean, error = row_stats(ctx.sample, values)
