@@ -26,6 +26,21 @@ CASES = {
         model={"name": "j1j2", "J1": 1.0, "J2": 0.5}, lattice={"kind": "square", "L": 3, "pbc": False}, dtype="complex128"
     ),
     # the symmetric RBM runs the RBM's kernels on its expanded parameters
+    # the short-range RBM runs them on its scattered (sparse) weights
+    "rbm_local-heisenberg-chain8-marshall-real": dict(
+        model={"name": "heisenberg"},
+        lattice={"kind": "chain", "L": 8},
+        dtype="float64",
+        move="exchange",
+        marshall_sign=True,
+        ansatz={"name": "rbm_local", "alpha": 2, "range": 2},
+    ),
+    "rbm_local-tfim-square4-complex": dict(
+        model={"name": "tfim", "J": 1.0, "h": 0.9},
+        lattice={"kind": "square", "L": 4},
+        dtype="complex128",
+        ansatz={"name": "rbm_local", "alpha": 1, "range": 1},
+    ),
     "rbm_symm-space_group-tfim-square3-complex": dict(
         model={"name": "tfim", "J": 1.0, "h": 1.3},
         lattice={"kind": "square", "L": 3, "pbc": True},

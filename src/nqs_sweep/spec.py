@@ -92,6 +92,7 @@ LATER_FIELDS = (
     ("ansatz", "readout", "symmetric"),
     ("", "snapshot_every", 0),
     ("", "observables", []),
+    ("ansatz", "range", 0),
 )
 
 
@@ -159,6 +160,8 @@ class AnsatzSpec:
     symmetries: str = "none"
     parametrization: str = "direct"
     readout: str = "symmetric"
+    # The reach of each hidden unit's connections (networks with Network.local); 0: all-to-all.
+    range: int = 0
     # A researcher's own network (nqs_sweep.models.plugin): its reference, its keyword arguments
     # as sorted (key, value) pairs with lists made tuples, and the hash of its source file.
     module: str = ""
@@ -608,7 +611,7 @@ def _observables(raw: Any, sector: str) -> tuple[str, ...]:
 
 ANSATZ_KEYS = (
     *("name", "alpha", "dtype", "activation", "init_scale", "layers", "features"),
-    *("symmetries", "parametrization", "readout"),
+    *("symmetries", "parametrization", "readout", "range"),
 )
 
 
@@ -669,6 +672,13 @@ def _ansatz(raw: Any, lattice: LatticeSpec, n_sites: int) -> AnsatzSpec:
     else:
         symmetries = _choice(an.get("symmetries", "none"), "ansatz.symmetries", ("none",))
 
+    reach = 0
+    if network.local is not None:
+        reach = _int(an.get("range", 1), "ansatz.range", minimum=1)
+    elif "range" in an:
+        local = ", ".join(n for n, net in NETWORKS.items() if net.local is not None)
+        raise SpecError("ansatz.range", f"applies to {local}; {a_name} connects every hidden unit to every site")
+
     readout = _choice(an.get("readout", "symmetric"), "ansatz.readout", READOUTS)
     if readout not in network.readouts:
         with_readouts = ", ".join(n for n, net in NETWORKS.items() if readout in net.readouts)
@@ -694,7 +704,12 @@ def _ansatz(raw: Any, lattice: LatticeSpec, n_sites: int) -> AnsatzSpec:
         symmetries=symmetries,
         parametrization=parametrization,
         readout=readout,
+        range=reach,
     )
+    if network.local is not None:
+        refused = network.local(spec, lattice.build())
+        if refused:
+            raise SpecError(*refused)
     return replace(spec, features=features or spec.default_features(n_sites))
 
 

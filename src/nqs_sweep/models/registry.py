@@ -47,7 +47,8 @@ class Network:
     values ansatz.readout may take. ``takes_characters``: a symmetric network that can be in any
     sector of its group, given the characters (``build(..., characters=χ)`` with χ on the rows of
     its group, or None for the trivial sector); a symmetric one without it is invariant only.
-    ``product_state_check(ansatz_spec, direction)``: for a network with product initial states
+    ``local``: the network takes ``ansatz.range`` (its connections' reach), and checks it against
+    the lattice. ``product_state_check(ansatz_spec, direction)``: for a network with product initial states
     (its Built.product_state), what a quench spec must not ask of it, as (field, message), or
     None; the network has no product initial state when it is None.
     """
@@ -62,6 +63,9 @@ class Network:
     readouts: tuple[str, ...] = ("symmetric",)
     takes_characters: bool = False
     product_state_check: Callable[[Any, str], tuple[str, str] | None] | None = None
+    # A network with a connection range (ansatz.range): what the lattice refuses of it, as
+    # check(ansatz_spec, lattice) -> (field, message) or None; None for networks without a range.
+    local: Callable[[Any, Any], tuple[str, str] | None] | None = None
 
 
 def any_product_state(ansatz_spec: Any, direction: str) -> None:
