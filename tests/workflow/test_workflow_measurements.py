@@ -17,6 +17,7 @@ def test_measurement_study_joins_exact_values(workdir):
     shutil.copy(STUDY, workdir / STUDY.name)
     plan = planned_jobs(snakemake(workdir, "--configfile", STUDY.name, "-n"))
     assert plan["vmc"] == 2 and plan["exact_reference"] == 1 and plan["measurements"] == 1, plan
+    assert plan["tvmc"] == 1 and plan["plot_entanglement_growth"] == 1, plan
     snakemake(workdir, "--cores", "2", "--configfile", STUDY.name)
     res = workdir / "results" / "measurements_tiny"
 
@@ -33,3 +34,10 @@ def test_measurement_study_joins_exact_values(workdir):
     nn = df[df["argument"] == "zz r=1"]
     assert ((nn["value"] - nn["exact"]).abs() < 0.05).all(), nn
     assert (res / "figures" / "measurements.png").stat().st_size > 1000
+
+    # the quench: S2 of the half chain at each measurement time, beside the exact Krylov state's
+    dyn = pd.read_parquet(res / "tables" / "dynamics.parquet")
+    s2 = dyn[dyn["observable"] == "renyi2: sites 0-2"].sort_values("time")
+    assert list(s2["time"]) == pytest.approx([0.0, 0.1, 0.2]) and s2["exact_value"].notna().all()
+    assert s2["exact_value"].iloc[0] == pytest.approx(0.0, abs=1e-12) and s2["exact_value"].iloc[-1] > 0.01
+    assert (res / "figures" / "entanglement_growth.png").stat().st_size > 1000

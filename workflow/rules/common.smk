@@ -51,6 +51,12 @@ DYNAMICS_TARGETS = (
     if STUDY.quenches
     else []
 )
+# S2(t) of every quench against the exact growth, when the quenches measure renyi2
+DYNAMICS_TARGETS += (
+    [f"{RESULTS}/figures/entanglement_growth.{ext}" for ext in ("png", "pdf")]
+    if any(m.name == "renyi2" for q in STUDY.quenches for m in q.spec.point.measurements)
+    else []
+)
 REFERENCES = sorted(STUDY.references)
 # Literature energies for points past exact diagonalisation, as one table beside the exact ones.
 PUBLISHED = [f"{RESULTS}/exact/published.parquet"] if STUDY.published else []

@@ -89,3 +89,16 @@ rule plot_dynamics_error:
     localrule: True
     script:
         "../scripts/plot_dynamics.py"
+
+
+rule plot_entanglement_growth:
+    input:
+        dynamics=rules.aggregate_dynamics.output.dynamics,
+    output:
+        png=report(f"{RESULTS}/figures/entanglement_growth.png", category="Dynamics", caption="../report/entanglement_growth.rst"),
+        pdf=f"{RESULTS}/figures/entanglement_growth.pdf",
+    log:
+        f"{RESULTS}/logs/plot_entanglement_growth.log",
+    localrule: True
+    script:
+        "../scripts/plot_dynamics.py"

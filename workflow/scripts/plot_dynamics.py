@@ -3,7 +3,7 @@ import sys
 
 import pandas as pd
 
-from nqs_sweep.figures import plots
+from nqs_sweep.figures import measurement_plots, plots
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
 out = [snakemake.output.png, snakemake.output.pdf]  # noqa: F821
@@ -14,5 +14,7 @@ if "slug" in snakemake.wildcards.keys():  # noqa: F821
     plots.plot_quench(
         dyn[dyn["spec_hash"].str.startswith(hash_prefix)], steps[steps["spec_hash"].str.startswith(hash_prefix)], out
     )
+elif snakemake.rule == "plot_entanglement_growth":  # noqa: F821
+    measurement_plots.plot_entanglement_growth(pd.read_parquet(snakemake.input.dynamics), out)  # noqa: F821
 else:
     plots.plot_dynamics_error(pd.read_parquet(snakemake.input.summary), pd.read_parquet(snakemake.input.dynamics), out)  # noqa: F821

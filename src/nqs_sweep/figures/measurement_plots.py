@@ -79,3 +79,37 @@ def plot_measurements(df: pd.DataFrame, outputs: list[str | Path]) -> None:
     axes.flat[0].legend(fontsize=7, title="markers: Monte Carlo ± error; lines: exact", title_fontsize=7)
     fig.tight_layout()
     save_figure(fig, outputs)
+
+
+def plot_entanglement_growth(dyn: pd.DataFrame, outputs: list[str | Path]) -> None:
+    """S2(t) of the largest measured region along each quench (a line per network, its Monte Carlo
+    error as a band), the exact growth dashed; below, |S2 − exact| on a log scale. A volume-law
+    growth a network cannot carry shows as its line falling below the exact one."""
+    import numpy as np
+
+    rows = dyn[dyn["measurement"] == "renyi2"] if "measurement" in dyn else dyn.iloc[:0]
+    if rows.empty:
+        return empty_figure(outputs, "No quench measures renyi2.")
+    rows = named_networks(rows)
+    largest = rows["x"].max()
+    rows = rows[rows["x"] == largest].assign(curve=_curves(rows[rows["x"] == largest]))
+    fig, (ax, low) = plt.subplots(2, 1, figsize=(6, 6), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
+    colors = colors_for(rows["curve"])
+    exact_drawn = False
+    for curve, g in rows.groupby("curve", sort=True):
+        g = g.sort_values("time")
+        ax.plot(g["time"], g["value"], "o-", ms=3, color=colors[curve], label=curve)
+        ax.fill_between(g["time"], g["value"] - g["error"], g["value"] + g["error"], color=colors[curve], alpha=0.25, lw=0)
+        if g["exact_value"].notna().any():
+            if not exact_drawn:
+                ax.plot(g["time"], g["exact_value"], "k--", lw=1.2, label="exact")
+                exact_drawn = True
+            low.semilogy(g["time"], np.maximum((g["value"] - g["exact_value"]).abs(), 1e-8), "o-", ms=3, color=colors[curve])
+    region = rows["observable"].iloc[0].split(": ")[1]
+    ax.set(ylabel=f"S2 ({region}), nats", title=f"entanglement growth, |A| = {largest:g}")
+    low.set(xlabel="time t (units of 1/J)", ylabel="|S2 − exact|")
+    ax.legend(fontsize=7)
+    for a in (ax, low):
+        a.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    save_figure(fig, outputs)
