@@ -213,11 +213,47 @@ def test_the_enumeration_gives_the_exact_values_of_the_network(sector):
 )
 def test_monte_carlo_agrees_with_exact_within_four_error_bars(sector, sampler, ansatz):
     df = measured(point(sector, sampler, ansatz))
-    df = df[df["error"] > 0]  # rows fixed by symmetry (S(0) in the sector) have no spread
-    assert len(df) > 20
+    assert (df["flag"] == "").all() and df["value"].notna().all()
+    df = df[df["error"] != 0]  # rows fixed by symmetry (S(0) in the sector) have no spread
+    assert len(df) > 20 and (df["measurement"] == "renyi2").sum() == 4
     z = (df["value"] - df["exact"]).abs() / df["error"]
     assert (z < 4).all(), df[z >= 4][["measurement", "argument", "value", "error", "exact"]]
-    assert (df["flag"] == "").all()
+
+
+def test_the_enumeration_gives_zero_amplitude_to_configurations_of_zero_weight():
+    """A state on two of the four configurations of sites 0 and 1 (s0 = s1), the rest at
+    log ψ = −1000: the exact sampler gives those zero weight, and S2(site 0) of the Bell-like
+    state is ln 2 exactly (not the value of the sampler's stand-in configurations)."""
+    from nqs_sweep.mc.sampler import exact_sample
+    from nqs_sweep.measure import base
+    from nqs_sweep.measure.renyi import Renyi2
+    from nqs_sweep.physics.lattice import Lattice
+
+    lattice = Lattice("chain", 4)
+    configs = jnp.asarray(hilbert.all_states(4, "full"), jnp.float64)
+    log_psi = lambda theta, s: jnp.where(s[..., 0] == s[..., 1], 0.0, -1000.0) + 0j  # noqa: E731
+    sample = exact_sample(log_psi, None, configs)
+    ctx = base.Context(lattice, False, False, log_psi, None, sample, sample.configs.reshape(-1, 4), sample.weights)
+    options = {"regions": [[0]]}
+    est = Renyi2().estimate(ctx, options, Renyi2().rows(lattice, options))
+    assert float(est.mean[0]) == pytest.approx(np.log(2), abs=1e-12)
+
+
+def test_a_diverged_network_is_flagged_not_measured_as_zero():
+    from nqs_sweep.mc.sampler import Sample
+    from nqs_sweep.measure import base
+    from nqs_sweep.measure.renyi import Renyi2
+    from nqs_sweep.physics.lattice import Lattice
+
+    lattice = Lattice("chain", 4)
+    configs = jnp.asarray(np.random.default_rng(0).choice([-1.0, 1.0], size=(4, 8, 4)))
+    log_psi = lambda theta, s: jnp.full(s.shape[:-1], jnp.nan) + 0j  # noqa: E731
+    sample = Sample(configs, None, jnp.ones(()))
+    flat = configs.reshape(-1, 4)
+    ctx = base.Context(lattice, False, False, log_psi, None, sample, flat, jnp.full(32, 1 / 32))
+    options = {"regions": "blocks"}
+    est = Renyi2().estimate(ctx, options, Renyi2().rows(lattice, options))
+    assert np.isnan(np.asarray(est.mean)).all() and (np.asarray(est.flag) == base.FLAGS.index("swap mean not finite")).all()
 
 
 def test_the_swap_estimator_flags_a_variance_it_cannot_resolve():
@@ -293,15 +329,17 @@ def test_a_run_writes_its_measurements_with_the_exact_ground_state(tmp_path):
         "ansatz": {"name": "rbm", "alpha": 1},
         "sampler": {"move": "exchange", "n_samples": 256, "n_chains": 8},
         "optimizer": {"n_iter": 5},
-        "measurements": {"correlations": {}, "renyi2": {}},
+        "measurements": {"correlations": {"components": ["zz", "xx"]}, "renyi2": {}},
     }
     result = nqs_sweep.run(spec, tmp_path / "run")
     df = result.tables["measurements"]
-    assert list(df["measurement"].unique()) == ["correlations", "renyi2"]
+    assert list(df["measurement"].unique()) == ["correlations", "renyi2"] and (df["flag"] == "").all()
     assert np.isfinite(df["value"]).all() and np.isfinite(df["exact"]).all()
     # the exact ground state of the 6-site chain: ⟨σᶻ_0 σᶻ_1⟩ = E / (3 N), a singlet's S2(site) = ln 2
     energy = nqs_sweep.exact(spec)
     assert df.set_index("argument").loc["zz r=1", "exact"] == pytest.approx(energy / 18, abs=1e-10)
+    # and by SU(2) symmetry ⟨σˣσˣ⟩ too: the vector computed in the Marshall frame is measured in the physical one
+    assert df.set_index("argument").loc["xx r=1", "exact"] == pytest.approx(energy / 18, abs=1e-10)
     assert df.set_index("argument").loc["site 0", "exact"] == pytest.approx(np.log(2), abs=1e-10)
 
 

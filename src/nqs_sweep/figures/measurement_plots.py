@@ -43,7 +43,11 @@ def _curves(df: pd.DataFrame) -> pd.Series:
         seed = f" s{row['seed']}" if seeds else ""
         return f"{row['model']}{couplings} {row['lattice']} L={row['L']} {row['ansatz']} α={row['alpha']:g}{seed}"
 
-    return df.apply(label, axis=1)
+    labels = df.apply(label, axis=1)
+    if "spec_hash" in df:  # points the label does not tell apart (a setting outside it): by hash
+        shared = labels.groupby(labels).transform(lambda g: df.loc[g.index, "spec_hash"].nunique() > 1)
+        labels = labels.where(~shared, labels + " [" + df["spec_hash"].str[:6] + "]")
+    return labels
 
 
 def plot_measurements(df: pd.DataFrame, outputs: list[str | Path]) -> None:
@@ -95,15 +99,17 @@ def plot_entanglement_growth(dyn: pd.DataFrame, outputs: list[str | Path]) -> No
     rows = rows[rows["x"] == largest].assign(curve=_curves(rows[rows["x"] == largest]))
     fig, (ax, low) = plt.subplots(2, 1, figsize=(6, 6), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
     colors = colors_for(rows["curve"])
-    exact_drawn = False
+    exact_drawn: list = []
     for curve, g in rows.groupby("curve", sort=True):
         g = g.sort_values("time")
         ax.plot(g["time"], g["value"], "o-", ms=3, color=colors[curve], label=curve)
         ax.fill_between(g["time"], g["value"] - g["error"], g["value"] + g["error"], color=colors[curve], alpha=0.25, lw=0)
         if g["exact_value"].notna().any():
-            if not exact_drawn:
-                ax.plot(g["time"], g["exact_value"], "k--", lw=1.2, label="exact")
-                exact_drawn = True
+            exact = g["exact_value"].to_numpy()
+            # one dashed line per distinct exact growth (quenches of other sizes or couplings have their own)
+            if not any(len(e) == len(exact) and np.allclose(e, exact, equal_nan=True) for e in exact_drawn):
+                ax.plot(g["time"], exact, "k--", lw=1.2, label="exact" if not exact_drawn else None)
+                exact_drawn.append(exact)
             low.semilogy(g["time"], np.maximum((g["value"] - g["exact_value"]).abs(), 1e-8), "o-", ms=3, color=colors[curve])
     region = rows["observable"].iloc[0].split(": ")[1]
     ax.set(ylabel=f"S2 ({region}), nats", title=f"entanglement growth, |A| = {largest:g}")

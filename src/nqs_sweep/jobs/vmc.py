@@ -192,7 +192,7 @@ def _run_vmc(
     history.flush(out / HISTORY)
     if spec.measurements:
         estimates = None
-        if not diverged:
+        if status != "diverged":  # a NaN final energy is diverged too: nothing to measure
             log.info("measuring %s", ", ".join(m.name for m in spec.measurements))
             estimates = measure.make_measure(spec, final_ansatz)(state.theta, state.chains, jax.random.fold_in(k_eval, 1), hyper)
         exact = None if exact_state is None else measure.exact_values(spec, *exact_state)

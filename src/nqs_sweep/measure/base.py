@@ -27,7 +27,14 @@ from nqs_sweep.physics.lattice import Lattice
 Terms = tuple[tuple[float, PauliString], ...]
 
 # Flags a row can carry (an int in the jitted code, its text in the table).
-FLAGS = ("", "swap mean <= 0", "relative error of the swap mean > 0.25", "one sample carries > 10% of the swap mean")
+FLAGS = (
+    "",
+    "swap mean <= 0",
+    "relative error of the swap mean > 0.25",
+    "one sample carries > 10% of the swap mean",
+    "swap mean not finite",
+    "too few samples for two sets",
+)
 
 
 class Row(NamedTuple):

@@ -10,8 +10,8 @@ Its error bar is the chains' (τ-corrected) one, carried through the logarithm.
 
 The swap mean is e^{−S2} and its relative variance grows like e^{S2}: at large S2 a few samples
 carry the mean and the error bar itself is wrong. A row is then flagged, and its value left empty
-rather than wrong: when the mean is not positive, when its relative error passes 0.25 (the error of S2 in nats), or when
-one sample carries more than a tenth of it.
+rather than wrong: when the mean is not finite or not positive, when its relative error passes
+0.25 (the error of S2 in nats), or when one sample carries more than a tenth of it.
 
 Exact: the Schmidt decomposition of the state vector, Tr ρ_A² = Σ_k σ_k⁴ (normalised); the
 Marshall rotation is a product of one-site unitaries and leaves it unchanged.
@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nqs_sweep.mc.stats import chain_stats
-from nqs_sweep.measure.base import Context, Estimates, Measurement, Row, register_measurement
+from nqs_sweep.measure.base import FLAGS, Context, Estimates, Measurement, Row, register_measurement
 from nqs_sweep.physics import hilbert
 from nqs_sweep.physics.lattice import Lattice
 
@@ -99,7 +99,9 @@ class Renyi2(Measurement):
         n = ctx.lattice.n_sites
         if ctx.sample.weights is not None:  # an enumeration: the network's own vector, exactly
             log_psi = ctx.log_psi(ctx.theta, ctx.configs)
-            amp = jnp.exp(log_psi - jnp.max(jnp.real(log_psi)))
+            # the sampler puts its most probable configuration in the slots of zero weight (a
+            # projected network's −inf): those amplitudes are zero
+            amp = jnp.where(ctx.weights > 0, jnp.exp(log_psi - jnp.max(jnp.real(log_psi))), 0)
             index = hilbert.sector_indices(n, "zero_magnetization" if ctx.zero_magnetization else "full")
             v = jnp.zeros(2**n, amp.dtype).at[jnp.asarray(index)].set(amp)
             s2 = jnp.stack([-jnp.log(purity(v, r, n, jnp)) for r in regs])
@@ -114,6 +116,9 @@ class Renyi2(Measurement):
             half = length // 2
             s1, s2_ = configs[:, :half], configs[:, half : 2 * half]
         shape = s1.shape[:2]
+        if shape[0] * shape[1] == 0:  # one chain of one sample: no pair to swap
+            nan = jnp.full(len(regs), jnp.nan)
+            return Estimates(nan, nan, jnp.full(len(regs), FLAGS.index("too few samples for two sets"), jnp.int32))
         s1, s2_ = s1.reshape(-1, n), s2_.reshape(-1, n)
         base = ctx.log_psi(ctx.theta, s1) + ctx.log_psi(ctx.theta, s2_)
         means, errors, flags = [], [], []
@@ -126,9 +131,13 @@ class Renyi2(Measurement):
             st = chain_stats(swap.reshape(shape))
             share = jnp.max(jnp.abs(swap)) / jnp.abs(jnp.sum(swap))
             flag = jnp.where(
-                st.mean <= 0,
-                1,
-                jnp.where(st.error / st.mean > MAX_RELATIVE_ERROR, 2, jnp.where(share > MAX_SAMPLE_SHARE, 3, 0)),
+                ~(jnp.isfinite(st.mean) & jnp.isfinite(st.error)),
+                4,  # a diverged network: NaN compares false below, and would pass
+                jnp.where(
+                    st.mean <= 0,
+                    1,
+                    jnp.where(st.error / st.mean > MAX_RELATIVE_ERROR, 2, jnp.where(share > MAX_SAMPLE_SHARE, 3, 0)),
+                ),
             )
             ok = flag == 0
             means.append(jnp.where(ok, -jnp.log(jnp.where(st.mean > 0, st.mean, 1.0)), jnp.nan))
