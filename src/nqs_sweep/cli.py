@@ -32,11 +32,7 @@ def _fail(message: str) -> int:
 
 
 def _exact_energy_from(arg: str, spec: PointSpec) -> float | None:
-    """Resolve --exact before compute: 'none', 'auto', or an exact.parquet to join."""
-    if arg == "none":
-        return None
-    if arg == "auto":
-        return auto_reference(spec)[0]
+    """Resolve --exact PATH before compute: the energy of an exact.parquet of the same model."""
     path = Path(arg)
     if not path.is_file():
         raise SpecError("--exact", f"expected auto, none or an existing exact.parquet; no such file: {path}")

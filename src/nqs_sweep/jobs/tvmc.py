@@ -272,16 +272,16 @@ def _run_tvmc(
 
     def record_measurement(st: TVMCState) -> TVMCState:
         k = int(st.n_saved)
-        values, chains = measure(st.theta, st.chains, jax.random.fold_in(k_measure, k), hyper)
-        values = jax.device_get(values)
-        for name in dyn.observables:
-            mean, err = (float(x) for x in values[name])
-            ex = exact_rows[k][name] if exact_rows is not None else float("nan")
+        exact = exact_rows[k] if exact_rows is not None else {}
+
+        def row(label: str, mean: float, err: float, **extra) -> None:
+            ex = exact.get(label, float("nan"))
             traj_rows.append(
                 {
                     "save_index": k,
                     "time": times[k],
-                    "observable": name,
+                    "observable": label,
+                    **extra,
                     "value": mean,
                     "error": err,
                     "exact_value": ex,
@@ -292,33 +292,17 @@ def _run_tvmc(
                     "wall_time_s": clock(),
                 }
             )
+
+        values, chains = measure(st.theta, st.chains, jax.random.fold_in(k_measure, k), hyper)
+        values = jax.device_get(values)
+        for name in dyn.observables:
+            row(name, *(float(x) for x in values[name]))
         if measure_more is not None:
             more = jax.device_get(measure_more(st.theta, chains, jax.random.fold_in(k_more, k), hyper))
-            index: dict[str, int] = {}
-            for name, argument, x in more_labels:
-                r = index.setdefault(name, 0)
-                index[name] += 1
-                label = f"{name}: {argument}"
-                mean, err = float(more[name].mean[r]), float(more[name].error[r])
-                ex = exact_rows[k].get(label, float("nan")) if exact_rows is not None else float("nan")
-                traj_rows.append(
-                    {
-                        "save_index": k,
-                        "time": times[k],
-                        "observable": label,
-                        "measurement": name,
-                        "x": x,
-                        "flag": measurements.FLAGS[int(more[name].flag[r])],
-                        "value": mean,
-                        "error": err,
-                        "exact_value": ex,
-                        "abs_error": abs(mean - ex),
-                        "dt": last["dt"],
-                        "tdvp_residual": last["residual"],
-                        "n_kept": last["n_kept"],
-                        "wall_time_s": clock(),
-                    }
-                )
+            for name, r, argument, x in more_labels:
+                est = more[name]
+                flag = measurements.FLAGS[int(est.flag[r])]
+                row(f"{name}: {argument}", float(est.mean[r]), float(est.error[r]), measurement=name, x=x, flag=flag)
         return st._replace(chains=chains, n_saved=st.n_saved + 1)
 
     def save(st: TVMCState) -> None:

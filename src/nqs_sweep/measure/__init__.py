@@ -132,9 +132,12 @@ def exact_values(spec, vector: np.ndarray, vector_marshall: bool) -> dict[str, n
     return {m.name: m.exact(v, lattice, vector_marshall, options, rows) for m, options, rows in steps}
 
 
-def labels(spec) -> list[tuple[str, str, float]]:
-    """(measurement, argument, x) of every row of the spec's measurements, in table order."""
-    return [(m.name, row.argument, row.x) for m, _, rows in plan(spec.lattice, spec.measurements) for row in rows]
+def labels(spec) -> list[tuple[str, int, str, float]]:
+    """(measurement, r, argument, x) of every row of the spec's measurements, in table order; r is
+    the row's index within its measurement's estimates."""
+    return [
+        (m.name, r, row.argument, row.x) for m, _, rows in plan(spec.lattice, spec.measurements) for r, row in enumerate(rows)
+    ]
 
 
 def flat_exact(spec, vector: np.ndarray, vector_marshall: bool) -> dict[str, float]:
@@ -142,11 +145,7 @@ def flat_exact(spec, vector: np.ndarray, vector_marshall: bool) -> dict[str, flo
     if not spec.measurements or spec.n_sites > MAX_EXACT_SITES:
         return {}
     values = exact_values(spec, vector, vector_marshall)
-    out, index = {}, {}
-    for name, argument, _ in labels(spec):
-        out[f"{name}: {argument}"] = float(values[name][index.setdefault(name, 0)])
-        index[name] += 1
-    return out
+    return {f"{name}: {argument}": float(values[name][r]) for name, r, argument, _ in labels(spec)}
 
 
 def table(spec, estimates: dict | None, exact: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
