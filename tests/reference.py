@@ -85,6 +85,8 @@ def log_psi_reference(
         return np.real(parts[0]) + 1j * np.real(parts[1])
     if name == "gcnn":
         return _gcnn_reference(params, s.astype(float), translations, activation)
+    if name == "resnet":
+        return _resnet_reference(params, s.astype(float), activation)
     if name in ("arnn", "arnn_conv"):
         return arnn_reference(params, s.astype(float), activation, zero_magnetization, width)
     p = {k: np.asarray(v) for k, v in params.items() if k != "hidden"}
@@ -127,6 +129,36 @@ def _gcnn_reference(params: dict, s: np.ndarray, group: np.ndarray, activation: 
     if "readout" in params:  # the approximately symmetric network: a weight per element and channel
         x = x * np.asarray(params["readout"])
     return np.log(np.exp(x.sum(-1).astype(complex)).sum(-1))
+
+
+def _resnet_reference(params: dict, s: np.ndarray, activation: str) -> np.ndarray:
+    """The residual network from its definition, each periodic convolution a loop over sites and
+    window offsets: y[r, o] = Σ_{δ, i} W[δ, i, o] x[r + δ − (k − 1) // 2 mod L, i] + b[o]; the
+    grid is a line or an L × L square (site y L + x)."""
+    sigma = _log_cosh if activation == "cosh" else np.tanh
+    dim = np.asarray(params["input"]["W"]).ndim - 2
+    n = s.shape[1]
+    size = n if dim == 1 else round(np.sqrt(n))
+    coords = np.stack([np.arange(n)] if dim == 1 else [np.arange(n) % size, np.arange(n) // size], axis=1)  # (x, y)
+
+    def conv(x, layer):
+        w, b = np.asarray(layer["W"]), np.asarray(layer["b"])
+        k = w.shape[0]
+        out = np.zeros((*x.shape[:2], w.shape[-1]), dtype=complex) + b
+        for r in range(n):
+            for delta in np.ndindex(*(k,) * dim):
+                # the kernel's first axis runs along rows (y), its second along columns (x)
+                step = np.array(delta[::-1]) - (k - 1) // 2
+                q = (coords[r] + step) % size
+                site = q[0] if dim == 1 else q[1] * size + q[0]
+                out[:, r, :] += x[:, site, :] @ w[delta]
+        return out
+
+    x = conv(s[:, :, None], params["input"])
+    for block in params["blocks"]:
+        x = x + conv(sigma(conv(sigma(x), block["a"])), block["b"])
+    z = sigma(x) @ np.asarray(params["output"])
+    return np.log(np.exp(z.astype(complex)).sum(-1))
 
 
 def arnn_reference(

@@ -97,6 +97,8 @@ SYMMETRIC_CASES = [
         4,
         id="gcnn-space_group-tanh-real-square4",
     ),
+    pytest.param({"name": "resnet", "features": 3, "layers": 2}, "chain", 8, id="resnet-chain8"),
+    pytest.param({"name": "resnet", "features": 2, "layers": 2, "kernel": 5, "dtype": "float64"}, "square", 6, id="resnet-k5-square6"),
 ]
 
 
@@ -132,6 +134,25 @@ def test_translation_only_gcnn_is_not_reflection_invariant():
     assert np.abs(np.exp(diff) - 1).max() > 1e-3
 
 
+def test_resnet_is_not_reflection_invariant():
+    """The residual network's group is the translations: a reflection of the square changes ψ."""
+    net = make_ansatz(spec_of({"name": "resnet", "features": 2, "layers": 1}, "square", 4))
+    theta = 0.3 * jax.random.normal(jax.random.key(1), (net.n_real_params,))
+    s = random_configs(jax.random.key(2), 6, 16)
+    mirror = Lattice("square", 4, True).point_group[4]
+    diff = np.asarray(net.log_psi(theta, s[:, mirror]) - net.log_psi(theta, s))
+    assert np.abs(np.exp(diff) - 1).max() > 1e-3
+
+
+def test_resnet_starts_nearly_uniform_however_deep():
+    """Residual blocks start near the identity and the readout at init_scale: log ψ varies by little
+    over configurations at any depth, so the first samples are nearly uniform."""
+    for layers in (1, 8):
+        net = make_ansatz(spec_of({"name": "resnet", "features": 4, "layers": layers, "dtype": "float64"}, "square", 4))
+        log_psi = np.asarray(net.log_psi(net.init(jax.random.key(0)), random_configs(jax.random.key(1), 64, 16)))
+        assert np.ptp(log_psi.real) < 0.1
+
+
 def test_parameter_counts():
     """The documented counts: rbm_symm 1 + F (N + 1); gcnn F_1 (N + 1) + Σ F_l (F_{l-1} |G| + 1); ffnn per layer."""
     n, G = 16, 128  # 4 x 4 periodic square, space group
@@ -140,6 +161,8 @@ def test_parameter_counts():
     assert count({"name": "gcnn", "alpha": 4, "layers": 1, "symmetries": "space_group"}) == 4 * (n + 1)
     assert count({"name": "gcnn", "features": [4, 4], "layers": 2, "symmetries": "space_group"}) == 4 * (n + 1) + 4 * (4 * G + 1)
     assert count({"name": "ffnn", "alpha": 1, "layers": 3}) == 2 * (n * n + n) + (n * n + 2 * n)
+    # resnet: k^d F + F + layers 2 (k^d F^2 + F) + F
+    assert count({"name": "resnet", "features": 4, "layers": 3, "kernel": 3}) == 9 * 4 + 4 + 3 * 2 * (9 * 16 + 4) + 4
 
 
 def test_gcnn_with_one_layer_is_the_symmetrised_product_of_cosh():
@@ -230,6 +253,12 @@ def test_duplicated_hidden_unit_lowers_the_qgt_rank_by_one_unit(dtype, real_per_
         ({"name": "rbm_symm", "readout": "dense"}, True, "ansatz.readout", "applies to gcnn"),
         ({"name": "gcnn", "readout": "mean"}, True, "ansatz.readout", "symmetric, dense"),
         ({"name": "rbm", "parametrization": "amplitude_phase", "dtype": "complex128"}, True, "ansatz.dtype", "float64, float32"),
+        ({"name": "resnet", "symmetries": "space_group"}, True, "ansatz.symmetries", "symmetry.project"),
+        ({"name": "resnet", "kernel": 5}, True, "ansatz.kernel", "exceeds L = 4"),
+        ({"name": "resnet", "kernel": 0}, True, "ansatz.kernel", ">= 1"),
+        ({"name": "resnet", "layers": 2, "features": [4, 8]}, True, "ansatz.features", "same channels"),
+        ({"name": "resnet"}, False, "ansatz.name", "lattice.pbc: true"),
+        ({"name": "gcnn", "kernel": 3}, True, "ansatz.kernel", "applies to resnet"),
     ],
 )
 def test_bad_ansatz_fields_name_the_field(ansatz, pbc, field, words):
@@ -251,13 +280,15 @@ def test_bad_ansatz_fields_name_the_field(ansatz, pbc, field, words):
         {"name": "rbm", "alpha": 1, "parametrization": "amplitude_phase"},
         {"name": "gcnn", "features": 2, "parametrization": "amplitude_phase", "dtype": "float32"},
         {"name": "gcnn", "features": [2, 3], "layers": 2, "readout": "dense", "symmetries": "space_group"},
+        {"name": "resnet", "features": 4, "layers": 3, "kernel": 3},
+        {"name": "resnet", "alpha": 2, "layers": 2, "dtype": "float32"},
     ],
 )
 def test_ansatz_fields_round_trip_and_resolve(ansatz):
     spec = spec_of(ansatz, "square", 4)
     assert parse_spec(spec.to_raw()) == spec
     assert len(spec.ansatz.features) == spec.ansatz.layers
-    default = "translations" if ansatz["name"] in ("rbm_symm", "gcnn") else "none"
+    default = "translations" if ansatz["name"] in ("rbm_symm", "gcnn", "resnet") else "none"
     assert spec.ansatz.symmetries == ansatz.get("symmetries", default)
     if "features" not in ansatz:
         assert "features" not in spec.to_raw()["ansatz"]

@@ -73,6 +73,9 @@ ANSATZE = {
     "rbm_symm-amplitude_phase": {"name": "rbm_symm", "alpha": 2, "parametrization": "amplitude_phase"},
     # approximately symmetric: a weight per group element and channel after the group convolutions
     "gcnn-dense_readout": {"name": "gcnn", "features": [2, 2], "layers": 2, "readout": "dense", "symmetries": "space_group"},
+    # residual CNN: complex on a chain, real with tanh on a square lattice (its 2D convolutions)
+    "resnet-complex": {"name": "resnet", "features": 2, "layers": 2, "dtype": "complex128"},
+    "resnet-tanh-real": {"name": "resnet", "features": 2, "layers": 1, "dtype": "float64", "activation": "tanh"},
 }
 # The issue-5 ansatze run on one problem each (all pairs would cost minutes of the suite's
 # time budget); tests/test_ansatze.py checks their symmetries on more lattices.
@@ -89,8 +92,10 @@ ONLY_ON = {
     "ffnn-amplitude_phase": ("heisenberg-chain7-open-full-marshall",),
     "rbm_symm-amplitude_phase": ("xxz-chain8-sz0",),
     "gcnn-dense_readout": ("heisenberg-chain6-marshall",),
+    "resnet-complex": ("xxz-chain8-sz0",),
+    "resnet-tanh-real": ("tfim-square3",),
 }
-SYMMETRIC = ("rbm_symm", "gcnn")
+SYMMETRIC = ("rbm_symm", "gcnn", "resnet")
 
 
 def _runs(problem: str, ansatz: str) -> bool:

@@ -90,6 +90,26 @@ def test_coset_projection_of_an_equivariant_network():
     assert ansatz.real_output  # real characters keep ψ real (signs only)
 
 
+def test_resnet_is_projected_on_the_point_group_and_spin_flip_only():
+    """The residual network is invariant under translations, so its projection onto k = 0, A1 and
+    even spin parity on the 4 x 4 square sums over 8 x 2 = 16 cosets (not 256 elements), and equals
+    the full sum over the group / |T| (on random configurations: the ones that would break it)."""
+    sym = {"momentum": [0, 0], "point_group": "A1", "spin_flip": 1, "project": "train"}
+    resnet = {"name": "resnet", "features": 2, "layers": 1, "dtype": "float64"}
+    point = spec("square", 4, ansatz=resnet, symmetry=sym, model="j1j2")
+    p = plan(point)
+    assert len(p.cosets) == 16 and p.network_characters is None
+    ansatz = make_ansatz(point)
+    theta = perturbed(ansatz)
+    states = np.asarray(jax.random.rademacher(jax.random.key(0), (40, 16)), np.int8)
+    plain = make_ansatz(spec("square", 4, ansatz=resnet, model="j1j2"))
+    full = build_group(point.lattice.build(), p.sector)
+    assert len(full.perms) == 256
+    brute = np.exp(np.asarray(plain.log_psi(theta, jnp.asarray(full.apply(states), jnp.float64)))) @ np.conj(full.characters)
+    projected = np.exp(np.asarray(ansatz.log_psi(theta, jnp.asarray(states, jnp.float64))))
+    assert np.allclose(projected * 16, brute, rtol=1e-10, atol=1e-12 * np.abs(brute).max())
+
+
 def test_gcnn_characters_give_the_momentum():
     point = spec(ansatz={"name": "gcnn", "features": [4]}, symmetry={"momentum": 1, "point_group": None, "spin_flip": None})
     ansatz = make_ansatz(point)

@@ -25,7 +25,6 @@ from nqs_sweep.physics.lattice import LATTICE_KINDS, Lattice
 
 # The networks (and which fields each takes) are those registered in nqs_sweep.models.registry,
 # read when a spec is parsed, so a network registered by a user is accepted like ours.
-SYMMETRIES = ("translations", "space_group")
 ANSATZ_DTYPES = ("float64", "complex128", "float32", "complex64")
 REAL_DTYPES = ("float64", "float32")
 # direct: the network outputs log ψ (its phase from complex parameters); amplitude_phase: two
@@ -93,6 +92,7 @@ LATER_FIELDS = (
     ("", "snapshot_every", 0),
     ("", "observables", []),
     ("ansatz", "range", 0),
+    ("ansatz", "kernel", 0),
 )
 
 
@@ -162,6 +162,8 @@ class AnsatzSpec:
     readout: str = "symmetric"
     # The reach of each hidden unit's connections (networks with Network.local); 0: all-to-all.
     range: int = 0
+    # The width of each convolution's window per direction (networks with Network.kernel); 0: none.
+    kernel: int = 0
     # A researcher's own network (nqs_sweep.models.plugin): its reference, its keyword arguments
     # as sorted (key, value) pairs with lists made tuples, and the hash of its source file.
     module: str = ""
@@ -611,7 +613,7 @@ def _observables(raw: Any, sector: str) -> tuple[str, ...]:
 
 ANSATZ_KEYS = (
     *("name", "alpha", "dtype", "activation", "init_scale", "layers", "features"),
-    *("symmetries", "parametrization", "readout", "range"),
+    *("symmetries", "parametrization", "readout", "range", "kernel"),
 )
 
 
@@ -663,7 +665,13 @@ def _ansatz(raw: Any, lattice: LatticeSpec, n_sites: int) -> AnsatzSpec:
             )
 
     if symmetric:
-        symmetries = _choice(an.get("symmetries", "translations"), "ansatz.symmetries", SYMMETRIES)
+        symmetries = _choice(an.get("symmetries", network.groups[0]), "ansatz.symmetries", ("translations", "space_group"))
+        if symmetries not in network.groups:
+            raise SpecError(
+                "ansatz.symmetries",
+                f"{a_name} is covariant under {', '.join(network.groups)} only (allowed: {', '.join(network.groups)}); "
+                "for the rest of the space group use symmetry.project",
+            )
         if not lattice.pbc:
             raise SpecError(
                 "ansatz.symmetries" if "symmetries" in an else "ansatz.name",
@@ -678,6 +686,13 @@ def _ansatz(raw: Any, lattice: LatticeSpec, n_sites: int) -> AnsatzSpec:
     elif "range" in an:
         local = ", ".join(n for n, net in NETWORKS.items() if net.local is not None)
         raise SpecError("ansatz.range", f"applies to {local}; {a_name} connects every hidden unit to every site")
+
+    kernel = 0
+    if network.kernel is not None:
+        kernel = _int(an.get("kernel", 3), "ansatz.kernel", minimum=1)
+    elif "kernel" in an:
+        convolutional = ", ".join(n for n, net in NETWORKS.items() if net.kernel is not None)
+        raise SpecError("ansatz.kernel", f"applies to {convolutional}; {a_name} has no convolution window")
 
     readout = _choice(an.get("readout", "symmetric"), "ansatz.readout", READOUTS)
     if readout not in network.readouts:
@@ -705,12 +720,14 @@ def _ansatz(raw: Any, lattice: LatticeSpec, n_sites: int) -> AnsatzSpec:
         parametrization=parametrization,
         readout=readout,
         range=reach,
+        kernel=kernel,
     )
-    if network.local is not None:
-        refused = network.local(spec, lattice.build())
+    spec = replace(spec, features=features or spec.default_features(n_sites))
+    for check in (network.local, network.kernel):
+        refused = check(spec, lattice.build()) if check is not None else None
         if refused:
             raise SpecError(*refused)
-    return replace(spec, features=features or spec.default_features(n_sites))
+    return spec
 
 
 PLUGIN_KEYS = ("module", "kwargs", "name", "parametrization", "source_sha256")

@@ -48,7 +48,8 @@ class Network:
     sector of its group, given the characters (``build(..., characters=χ)`` with χ on the rows of
     its group, or None for the trivial sector); a symmetric one without it is invariant only.
     ``local``: the network takes ``ansatz.range`` (its connections' reach), and checks it against
-    the lattice. ``product_state_check(ansatz_spec, direction)``: for a network with product initial states
+    the lattice; ``kernel`` likewise for ansatz.kernel. ``groups``: the values ansatz.symmetries may
+    take for a symmetric network. ``product_state_check(ansatz_spec, direction)``: for a network with product initial states
     (its Built.product_state), what a quench spec must not ask of it, as (field, message), or
     None; the network has no product initial state when it is None.
     """
@@ -66,6 +67,11 @@ class Network:
     # A network with a connection range (ansatz.range): what the lattice refuses of it, as
     # check(ansatz_spec, lattice) -> (field, message) or None; None for networks without a range.
     local: Callable[[Any, Any], tuple[str, str] | None] | None = None
+    # The groups a symmetric network may sum over (ansatz.symmetries), the first the default.
+    groups: tuple[str, ...] = ("translations", "space_group")
+    # A convolutional network (ansatz.kernel, its window's width): what the lattice refuses of it,
+    # as check(ansatz_spec, lattice) -> (field, message) or None; None for networks without one.
+    kernel: Callable[[Any, Any], tuple[str, str] | None] | None = None
 
 
 def any_product_state(ansatz_spec: Any, direction: str) -> None:
