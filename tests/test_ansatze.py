@@ -98,7 +98,9 @@ SYMMETRIC_CASES = [
         id="gcnn-space_group-tanh-real-square4",
     ),
     pytest.param({"name": "resnet", "features": 3, "layers": 2}, "chain", 8, id="resnet-chain8"),
-    pytest.param({"name": "resnet", "features": 2, "layers": 2, "kernel": 5, "dtype": "float64"}, "square", 6, id="resnet-k5-square6"),
+    pytest.param(
+        {"name": "resnet", "features": 2, "layers": 2, "kernel": 5, "dtype": "float64"}, "square", 6, id="resnet-k5-square6"
+    ),
 ]
 
 
@@ -256,7 +258,7 @@ def test_duplicated_hidden_unit_lowers_the_qgt_rank_by_one_unit(dtype, real_per_
         ({"name": "resnet", "symmetries": "space_group"}, True, "ansatz.symmetries", "symmetry.project"),
         ({"name": "resnet", "kernel": 5}, True, "ansatz.kernel", "exceeds L = 4"),
         ({"name": "resnet", "kernel": 0}, True, "ansatz.kernel", ">= 1"),
-        ({"name": "resnet", "layers": 2, "features": [4, 8]}, True, "ansatz.features", "same channels"),
+        ({"name": "resnet", "layers": 2, "features": [4, 8]}, True, "ansatz.features", "equal channels"),
         ({"name": "resnet"}, False, "ansatz.name", "lattice.pbc: true"),
         ({"name": "gcnn", "kernel": 3}, True, "ansatz.kernel", "applies to resnet"),
     ],

@@ -90,7 +90,8 @@ def build(a, lattice, sector: str) -> Built:
 def check_kernel(ansatz_spec, lattice) -> tuple[str, str] | None:
     """What the lattice and the residual sum refuse of the spec, as (field, message), or None."""
     if len(set(ansatz_spec.features)) > 1:
-        return "ansatz.features", f"a residual block adds its output to its input: every block has the same channels; got {list(ansatz_spec.features)}"
+        channels = list(ansatz_spec.features)
+        return "ansatz.features", f"a residual block adds its output to its input: all blocks need equal channels; got {channels}"
     if ansatz_spec.kernel > lattice.L:
         return "ansatz.kernel", f"a window of {ansatz_spec.kernel} sites per direction exceeds L = {lattice.L}"
     return None
