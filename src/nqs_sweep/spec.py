@@ -680,19 +680,8 @@ def _ansatz(raw: Any, lattice: LatticeSpec, n_sites: int) -> AnsatzSpec:
     else:
         symmetries = _choice(an.get("symmetries", "none"), "ansatz.symmetries", ("none",))
 
-    reach = 0
-    if network.local is not None:
-        reach = _int(an.get("range", 1), "ansatz.range", minimum=1)
-    elif "range" in an:
-        local = ", ".join(n for n, net in NETWORKS.items() if net.local is not None)
-        raise SpecError("ansatz.range", f"applies to {local}; {a_name} connects every hidden unit to every site")
-
-    kernel = 0
-    if network.kernel is not None:
-        kernel = _int(an.get("kernel", 3), "ansatz.kernel", minimum=1)
-    elif "kernel" in an:
-        convolutional = ", ".join(n for n, net in NETWORKS.items() if net.kernel is not None)
-        raise SpecError("ansatz.kernel", f"applies to {convolutional}; {a_name} has no convolution window")
+    reach = _network_size(an, a_name, "range", "local", 1, "connects every hidden unit to every site")
+    kernel = _network_size(an, a_name, "kernel", "kernel", 3, "has no convolution window")
 
     readout = _choice(an.get("readout", "symmetric"), "ansatz.readout", READOUTS)
     if readout not in network.readouts:
@@ -728,6 +717,17 @@ def _ansatz(raw: Any, lattice: LatticeSpec, n_sites: int) -> AnsatzSpec:
         if refused:
             raise SpecError(*refused)
     return spec
+
+
+def _network_size(an: dict, a_name: str, key: str, check: str, default: int, without: str) -> int:
+    """An integer field >= 1 that only some networks take (those whose Network.<check> is set);
+    0 for the others, which refuse it naming the networks that take it."""
+    if getattr(NETWORKS[a_name], check) is not None:
+        return _int(an.get(key, default), f"ansatz.{key}", minimum=1)
+    if key in an:
+        takers = ", ".join(n for n, net in NETWORKS.items() if getattr(net, check) is not None)
+        raise SpecError(f"ansatz.{key}", f"applies to {takers}; {a_name} {without}")
+    return 0
 
 
 PLUGIN_KEYS = ("module", "kwargs", "name", "parametrization", "source_sha256")

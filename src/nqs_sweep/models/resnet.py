@@ -28,7 +28,7 @@ from nqs_sweep.models.registry import DTYPES, Built, Network, register_network
 
 
 def _conv_init(key: jax.Array, shape: tuple[int, ...], scale: float, dtype) -> dict:
-    kw, kb = jax.random.split(key)
+    kw = jax.random.split(key)[0]  # the split keeps the initial values of the measured runs
     return {"W": scale * jax.random.normal(kw, shape, dtype), "b": jnp.zeros(shape[-1:], dtype)}
 
 
