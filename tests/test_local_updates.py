@@ -6,6 +6,7 @@ the generic path is itself checked against dense matrices in test_estimators.
 """
 
 import jax
+import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -105,12 +106,12 @@ def test_flip_ratios_and_caches_equal_the_forward_pass(name):
     direct = ansatz.log_psi(theta, s_conn) - ansatz.log_psi(theta, states)[:, None]
     # Compare ratios, not logs: the imaginary part of a complex log is defined modulo 2π.
     np.testing.assert_allclose(np.exp(np.asarray(ratios)), np.exp(np.asarray(direct)), rtol=1e-10)
-    # The cache after a move is the pre-activation of the moved configuration.
+    # The cache after a move is the cache of the moved configuration (built afresh).
     context = flip_context(ansatz, theta)
     first = lambda cache: jax.tree.map(lambda c: c[0], cache)  # noqa: E731 (a cache may be a pytree)
     _, moved = flip_log_ratio(ansatz, context, states[0], first(init_cache(ansatz, theta, states[:1])), sites[-1], active[-1])
     expected = first(init_cache(ansatz, theta, s_conn[0, -1:]))
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-12), moved, expected)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12, atol=1e-12), moved, expected)
 
 
 @pytest.mark.parametrize("name", ["tfim-chain8-real", "heisenberg-chain8-marshall-real"])
@@ -144,6 +145,26 @@ def test_float32_flip_ratios_are_finite_and_close_to_float64_with_large_weights(
     r64 = connected_log_ratios(an64, theta64, flip_context(an64, theta64), states[:32], sites, active)
     assert np.all(np.isfinite(np.asarray(r32)))
     np.testing.assert_allclose(np.asarray(r32.real), np.asarray(r64.real), atol=1e-3 * np.abs(np.asarray(r64.real)).max())
+
+
+@pytest.mark.parametrize("dtype", ["float64", "complex128"])
+def test_64bit_flip_ratios_keep_their_limits_past_the_cache_range(dtype):
+    # In 64-bit the cache is e^{-2θ}, which underflows to 0 past θ ~ 354 and overflows to ∞
+    # below -354; the ratios must then be those of the forward pass (cosh θ ~ e^{|θ|}/2), not NaN.
+    case = dict(model={"name": "tfim", "J": 1.0, "h": 1.0}, lattice={"kind": "chain", "L": 8}, dtype=dtype)
+    spec, ansatz, _, states = _setup(case)
+    tree = ansatz.to_tree(ansatz.init(jax.random.key(3)))
+    # (a complex bias also turns the saturated e^{-2θ} in the complex plane)
+    far = np.array([400.0, -400.0]) + (0.7j if dtype == "complex128" else 0)
+    tree["b"] = tree["b"].at[:2].set(far)
+    theta = ansatz.to_real(jax.flatten_util.ravel_pytree(tree)[0])
+    cache = init_cache(ansatz, theta, states)
+    assert np.any(np.asarray(cache) == 0) and np.any(np.isinf(np.abs(np.asarray(cache))))
+    sites, active = connected_moves(build_hamiltonian(spec))
+    ratios = connected_log_ratios(ansatz, theta, flip_context(ansatz, theta), states, sites, active)
+    s_conn = jax.vmap(lambda s: jax.vmap(flipped, in_axes=(None, 0, 0))(s, sites, active))(states)
+    direct = ansatz.log_psi(theta, s_conn) - ansatz.log_psi(theta, states)[:, None]
+    np.testing.assert_allclose(np.exp(np.asarray(ratios)), np.exp(np.asarray(direct)), rtol=1e-10)
 
 
 def test_fast_metropolis_draws_the_chains_of_the_forward_pass():

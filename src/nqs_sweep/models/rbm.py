@@ -3,8 +3,9 @@
 log ψ(s) = a·s + Σ_j log cosh(b_j + W_j·s), with M = alpha·N hidden units.
 
 Besides the forward pass, the RBM has the kernels that make it fast:
-- the hidden pre-activations θ_j = b_j + W_j·s as a cache, updated in O(K·M) when
-  K spins flip (Metropolis moves, off-diagonal terms of the local energy);
+- a cache of the hidden pre-activations θ_j = b_j + W_j·s (in 64-bit, of e^{−2θ_j}),
+  updated in O(K·M) when K spins flip (Metropolis moves, off-diagonal terms of the
+  local energy);
 - its log-derivatives in factored form: ∂/∂a = s, ∂/∂b = tanh θ, ∂/∂W = tanh θ ⊗ s,
   so the Jacobian never has to be formed for sample-space (MinSR) solves.
 """
@@ -33,6 +34,20 @@ def log_psi(params: dict, s: jnp.ndarray) -> jnp.ndarray:
     return s.astype(params["W"].dtype) @ params["a"] + jnp.sum(log_cosh(preactivations(params, s)), axis=-1)
 
 
+def _exp_cache(dtype) -> bool:
+    # In 64-bit the cache is e^{−2θ}, updated by multiplication: the sampler's inner loop then
+    # evaluates no exponential (it took half of W1's sampling time). It saturates only past
+    # |Re θ| ~ 354, where the ratios below keep their limits; in 32-bit it would saturate at
+    # |Re θ| ~ 44, which a trained float32 network can reach, so there the cache stays θ.
+    return jnp.finfo(dtype).bits == 64
+
+
+def flip_cache(params: dict, s: jnp.ndarray) -> jnp.ndarray:
+    """The per-configuration cache of flip_ratio: e^{−2θ} (64-bit) or θ (32-bit), (..., M)."""
+    pre = preactivations(params, s)
+    return jnp.exp(-2 * pre) if _exp_cache(pre.dtype) else pre
+
+
 def flip_tables(params: dict) -> dict:
     """What flip_ratio needs of the parameters, once per parameter set: Wᵀ and e^{∓2Wᵀ}.
 
@@ -56,8 +71,8 @@ def _block_size(m: int, largest: int) -> int:
     return max(b for b in range(1, min(m, largest) + 1) if m % b == 0)
 
 
-def flip_ratio(tables: dict, s: jnp.ndarray, pre: jnp.ndarray, sites: jnp.ndarray, active: jnp.ndarray):
-    """(log ψ(s') − log ψ(s), θ(s')) for s (N,) with the spins at sites (2,) flipped where active (2,).
+def flip_ratio(tables: dict, s: jnp.ndarray, cache: jnp.ndarray, sites: jnp.ndarray, active: jnp.ndarray):
+    """(log ψ(s') − log ψ(s), cache of s') for s (N,) with the spins at sites (2,) flipped where active (2,).
 
     With d_j the change of θ_j: cosh(θ_j + d_j)/cosh θ_j = e^{d_j} σ(2θ_j) + e^{−d_j} σ(−2θ_j),
     a sum of two positive terms for real networks, so accurate to a few ulps whatever the sizes.
@@ -71,17 +86,26 @@ def flip_ratio(tables: dict, s: jnp.ndarray, pre: jnp.ndarray, sites: jnp.ndarra
     # e^{+d} and e^{−d} per hidden unit, d = −2 Σ_k s_k W_{j,k} over the flipped sites k
     e_plus = jnp.prod(jnp.where(on, jnp.where(up, tables["exp_m2w"][sites], tables["exp_p2w"][sites]), 1), axis=0)
     e_minus = jnp.prod(jnp.where(on, jnp.where(up, tables["exp_p2w"][sites], tables["exp_m2w"][sites]), 1), axis=0)
-    p, q = _logistic_pair(pre)
-    factors = e_plus * p + e_minus * q
+    ds = -2 * s[sites].astype(wt.dtype) * active.astype(wt.dtype)
+    if _exp_cache(wt.dtype):
+        # σ(2θ) = 1/(1 + e) for e = e^{−2θ}, and σ(−2θ) = 1 − σ(2θ): one division, and the
+        # limits 0 and 1 kept when e underflows to 0 or overflows to ∞. The subtraction loses
+        # only what e^{−d}·σ(−2θ) adds below an ulp of the factor. e^{−2θ'} = e · (e^{−d})².
+        p = 1 / (1 + cache)
+        factors = e_minus + (e_plus - e_minus) * p
+        new_cache = cache * (e_minus * e_minus)
+    else:
+        p, q = _logistic_pair(cache)
+        factors = e_plus * p + e_minus * q
+        # An elementwise sum, not a (2,) x (2, M) dot: inside the sampler loop a dot is a separate kernel.
+        new_cache = cache + jnp.sum(ds[:, None] * wt[sites], axis=0)
     # Multiply in blocks, one logarithm per block: a block's product is bounded by e^{Σ|d_j|} over
     # its units, so it cannot overflow before |W| ~ 11 (float64, 32 units) or ~ 5 (float32, 8);
     # a 2π jump of a complex log is harmless, callers use exp and Re.
     m = factors.shape[0]
     block = _block_size(m, 32 if jnp.finfo(wt.dtype).bits == 64 else 8)
     log_sum = jnp.sum(jnp.log(jnp.prod(factors.reshape(m // block, block), axis=1)))
-    ds = -2 * s[sites].astype(wt.dtype) * active.astype(wt.dtype)
-    # An elementwise sum, not a (2,) x (2, M) dot: inside the sampler loop a dot is a separate kernel.
-    return jnp.sum(tables["a"][sites] * ds) + log_sum, pre + jnp.sum(ds[:, None] * wt[sites], axis=0)
+    return jnp.sum(tables["a"][sites] * ds) + log_sum, new_cache
 
 
 def jacobian_blocks(params: dict, s: jnp.ndarray) -> dict:
@@ -94,7 +118,7 @@ def jacobian_blocks(params: dict, s: jnp.ndarray) -> dict:
 def build(a, lattice, sector: str) -> Built:
     n, dtype = lattice.n_sites, DTYPES[a.dtype]
     size = round(a.alpha * n)
-    kernels = {"cache_tree": preactivations, "flip_tables_tree": flip_tables, "flip_ratio_tree": flip_ratio}
+    kernels = {"cache_tree": flip_cache, "flip_tables_tree": flip_tables, "flip_ratio_tree": flip_ratio}
     if not jnp.issubdtype(dtype, jnp.complexfloating):
         kernels["jacobian_blocks_tree"] = jacobian_blocks
     return Built(lambda key: init(key, n, size, dtype, a.init_scale), log_psi, kernels, product_state(n, copies=1))

@@ -46,7 +46,7 @@ def build(a, lattice, sector: str) -> Built:
         return {"a": normal(ka, (n,)), "b": normal(kb, (n * per_site,)), "W": normal(kw, cols.shape)}
 
     kernels = {
-        "cache_tree": lambda p, s: rbm.preactivations(dense(p, cols), s),
+        "cache_tree": lambda p, s: rbm.flip_cache(dense(p, cols), s),
         "flip_tables_tree": lambda p: rbm.flip_tables(dense(p, cols)),
         "flip_ratio_tree": rbm.flip_ratio,
     }

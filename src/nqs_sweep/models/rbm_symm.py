@@ -61,7 +61,7 @@ def expanded_kernels(perms: np.ndarray) -> dict:
     """The RBM's incremental kernels, on the expanded parameters (for the Ansatz fields)."""
     expand = make_expand(perms)
     return {
-        "cache_tree": lambda params, s: rbm.preactivations(expand(params), s),
+        "cache_tree": lambda params, s: rbm.flip_cache(expand(params), s),
         "flip_tables_tree": lambda params: rbm.flip_tables(expand(params)),
         "flip_ratio_tree": rbm.flip_ratio,
     }
