@@ -9,9 +9,9 @@ import numpy as np
 
 from benchmarks.timing import mean_seconds_per_call, median_seconds, peak_memory_mb, result_row
 from benchmarks.workloads import Workload
-from nqs_sweep.mc.estimate import draw_sample, make_hyper
-from nqs_sweep.models import make_ansatz
+from nqs_sweep.mc.estimate import draw_sample
 from nqs_sweep.optim.step import init_state, make_evaluate, make_step
+from nqs_sweep.problem import build_problem
 from nqs_sweep.spec import parse_spec
 
 
@@ -19,12 +19,12 @@ def run(w: Workload, n_steps: int, repeats: int, seed: int = 0) -> dict:
     raw = w.spec(seed)
     raw["sampler"]["n_samples_eval"] = 8 * w.n_samples
     spec = parse_spec(raw)
-    ansatz = make_ansatz(spec)
-    hyper = make_hyper(spec, ansatz.real_dtype)
-    step = make_step(spec, ansatz)
-    evaluate = make_evaluate(spec, ansatz)
+    problem = build_problem(spec)
+    ansatz, hyper = problem.ansatz, problem.hyper
+    step = make_step(problem)
+    evaluate = make_evaluate(problem)
     k_init, k_run, k_eval = jax.random.split(jax.random.key(seed), 3)
-    state = init_state(spec, ansatz, k_init)
+    state = init_state(problem, k_init)
 
     t0 = time.perf_counter()
     state, _ = jax.block_until_ready(step(state, jax.random.fold_in(k_run, 0), hyper))
@@ -39,7 +39,7 @@ def run(w: Workload, n_steps: int, repeats: int, seed: int = 0) -> dict:
         return state.theta
 
     step_s = mean_seconds_per_call(run_steps, repeats)
-    draw = jax.jit(lambda th, ch, k: draw_sample(spec, ansatz, th, ch, k, hyper, spec.sampler.n_samples))
+    draw = jax.jit(lambda th, ch, k: draw_sample(problem, th, ch, k, hyper, spec.sampler.n_samples))
     jax.block_until_ready(draw(state.theta, state.chains, k_eval))
     sample_s = median_seconds(lambda: draw(state.theta, state.chains, k_eval), repeats)
 

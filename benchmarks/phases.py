@@ -50,19 +50,19 @@ def main(argv: list[str] | None = None) -> int:
 
     from benchmarks.timing import median_seconds
     from benchmarks.workloads import WORKLOADS
-    from nqs_sweep.mc.estimate import draw_sample, make_hyper
+    from nqs_sweep.mc.estimate import draw_sample
     from nqs_sweep.mc.estimators import centred_jacobian, local_energies
-    from nqs_sweep.models import make_ansatz
     from nqs_sweep.optim.qgt import regularised_solve
     from nqs_sweep.optim.step import init_state, make_step
+    from nqs_sweep.problem import build_problem
     from nqs_sweep.spec import parse_spec
 
     w = WORKLOADS[args.workload]
     spec = parse_spec(w.spec(0))
-    ansatz = make_ansatz(spec)
-    hyper = make_hyper(spec, ansatz.real_dtype)
-    state = init_state(spec, ansatz, jax.random.key(0))
-    step = make_step(spec, ansatz)
+    problem = build_problem(spec)
+    ansatz, hyper = problem.ansatz, problem.hyper
+    state = init_state(problem, jax.random.key(0))
+    step = make_step(problem)
     key = jax.random.key(1)
     # A few steps first, so the chains and parameters are those of a running optimisation.
     for i in range(5):
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     theta, chains = state.theta, state.chains
     opt = spec.optimizer
 
-    sample_fn = jax.jit(lambda th, ch, k: draw_sample(spec, ansatz, th, ch, k, hyper, spec.sampler.n_samples)[0].configs)
+    sample_fn = jax.jit(lambda th, ch, k: draw_sample(problem, th, ch, k, hyper, spec.sampler.n_samples)[0].configs)
     configs = sample_fn(theta, chains, key).reshape(-1, spec.n_sites)
     eloc_fn = jax.jit(lambda th, x: local_energies(hyper.ham, ansatz, th, x))
     e_loc = eloc_fn(theta, configs)

@@ -20,7 +20,8 @@ SCRIPT = textwrap.dedent(
     from nqs_sweep.mc.devices import place_chains
     from nqs_sweep.models import make_ansatz
     from nqs_sweep.spec import parse_spec
-    from nqs_sweep.optim.step import init_state, make_hyper, make_step
+    from nqs_sweep.optim.step import init_state, make_step
+    from nqs_sweep.problem import build_problem
 
     spec = parse_spec({
         "model": {"name": "heisenberg"}, "lattice": {"kind": "chain", "L": 8},
@@ -30,10 +31,10 @@ SCRIPT = textwrap.dedent(
     })
     # 64 samples x 8 bonds in chunks of 64 moves: the chunked local energies run sharded too.
     estimators.MOVES_PER_CHUNK[jax.default_backend()] = 64
-    ansatz = make_ansatz(spec)
-    hyper = make_hyper(spec)
-    step = make_step(spec, ansatz)
-    state = init_state(spec, ansatz, jax.random.key(0))
+    problem = build_problem(spec)
+    hyper = problem.hyper
+    step = make_step(problem)
+    state = init_state(problem, jax.random.key(0))
     if sys.argv[1] == "sharded":
         state = state._replace(chains=place_chains(state.chains))
     for i in range(3):

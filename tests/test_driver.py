@@ -14,8 +14,8 @@ from nqs_sweep import cli
 from nqs_sweep.jobs import checkpoint
 from nqs_sweep.jobs import vmc as driver
 from nqs_sweep.jobs.vmc import run_vmc
-from nqs_sweep.models import make_ansatz
 from nqs_sweep.optim.step import init_state
+from nqs_sweep.problem import build_problem
 from nqs_sweep.spec import parse_spec
 from reference import SMALL, write_spec
 
@@ -55,7 +55,7 @@ def test_same_spec_and_seed_give_identical_history(tmp_path):
 
 def final_theta(run_dir, raw):
     spec = parse_spec(raw)
-    template = init_state(spec, make_ansatz(spec), __import__("jax").random.key(0))
+    template = init_state(build_problem(spec), __import__("jax").random.key(0))
     state, _ = checkpoint.load(run_dir / "checkpoint.npz", template)
     return np.asarray(state.theta), int(state.iteration)
 
@@ -145,8 +145,8 @@ def test_exact_reference_is_joined(tmp_path):
 def test_diverging_run_is_recorded_as_diverged(tmp_path, monkeypatch):
     real_make_step = driver.make_step
 
-    def nan_after_three(spec, ansatz):
-        step = real_make_step(spec, ansatz)
+    def nan_after_three(problem):
+        step = real_make_step(problem)
 
         def wrapped(state, key, hyper):
             state, metrics = step(state, key, hyper)

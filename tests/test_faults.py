@@ -17,8 +17,8 @@ import yaml
 
 import nqs_sweep.cli as cli
 from nqs_sweep.jobs import checkpoint, lifecycle
-from nqs_sweep.models import make_ansatz
 from nqs_sweep.optim.step import init_state
+from nqs_sweep.problem import build_problem
 from nqs_sweep.spec import SpecError, parse_spec
 from reference import SMALL, write_spec
 
@@ -30,7 +30,7 @@ def cli_cmd(spec_path, out, every=50):
 
 def final_theta(run_dir, raw):
     spec = parse_spec(raw)
-    state, _ = checkpoint.load(run_dir / "checkpoint.npz", init_state(spec, make_ansatz(spec), jax.random.key(0)))
+    state, _ = checkpoint.load(run_dir / "checkpoint.npz", init_state(build_problem(spec), jax.random.key(0)))
     return np.asarray(state.theta), int(state.iteration)
 
 

@@ -11,13 +11,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nqs_sweep.mc.estimate import make_hyper
 from nqs_sweep.measure import MEASUREMENTS, exact_values, make_measure, table
 from nqs_sweep.measure.pauli import PauliString, expectation
-from nqs_sweep.models import make_ansatz
 from nqs_sweep.optim.step import init_state
 from nqs_sweep.physics import hilbert
 from nqs_sweep.physics.lattice import Lattice
+from nqs_sweep.problem import build_problem
 from nqs_sweep.spec import SpecError, parse_spec
 
 SIGMA = {"I": np.eye(2), "X": np.array([[0, 1], [1, 0]]), "Y": np.array([[0, -1j], [1j, 0]]), "Z": np.diag([1.0, -1.0])}
@@ -184,9 +183,10 @@ def point(sector: str, sampler: dict, ansatz: dict | None = None, L: int = 8, ma
 
 
 def measured(spec, key: int = 2):
-    ansatz = make_ansatz(spec)
-    state = init_state(spec, ansatz, jax.random.key(1))
-    estimates = make_measure(spec, ansatz)(state.theta, state.chains, jax.random.key(key), make_hyper(spec, ansatz.real_dtype))
+    problem = build_problem(spec)
+    ansatz = problem.ansatz
+    state = init_state(problem, jax.random.key(1))
+    estimates = make_measure(problem)(state.theta, state.chains, jax.random.key(key), problem.hyper)
     configs = jnp.asarray(hilbert.all_states(spec.n_sites, spec.sector), ansatz.real_dtype)
     v = np.asarray(jnp.exp(ansatz(state.theta, configs)))
     return table(spec, estimates, exact_values(spec, v, spec.marshall_sign))

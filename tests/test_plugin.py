@@ -10,9 +10,10 @@ import pytest
 
 from nqs_sweep.mc.estimators import local_energies
 from nqs_sweep.models import make_ansatz
-from nqs_sweep.optim.step import init_state, make_evaluate, make_hyper
+from nqs_sweep.optim.step import init_state, make_evaluate
 from nqs_sweep.physics.hamiltonians import build_hamiltonian
 from nqs_sweep.physics.hilbert import all_states
+from nqs_sweep.problem import build_problem
 from nqs_sweep.spec import SpecError, parse_spec
 from reference import dense_hamiltonian
 
@@ -54,8 +55,9 @@ def test_flax_module_matches_brute_force_on_every_configuration(net_file, model)
     ansatz = make_ansatz(spec)
     assert ansatz.is_complex and not ansatz.real_output and ansatz.n_params == 6 * 3 + 3 + 6
 
-    hyper = make_hyper(spec)
-    state = init_state(spec, ansatz, jax.random.key(spec.seed))
+    problem = build_problem(spec, ansatz)
+    hyper = problem.hyper
+    state = init_state(problem, jax.random.key(spec.seed))
     states = all_states(spec.n_sites, spec.sector)
     log_psi = np.asarray(ansatz.log_psi(state.theta, states))
     np.testing.assert_allclose(log_psi, rbm_reference(ansatz.to_tree(state.theta), states), rtol=0, atol=1e-10)
@@ -65,7 +67,7 @@ def test_flax_module_matches_brute_force_on_every_configuration(net_file, model)
     e_loc = np.asarray(local_energies(build_hamiltonian(spec), ansatz, state.theta, states))
     np.testing.assert_allclose(e_loc, (H @ psi) / psi, rtol=1e-10, atol=1e-10)
 
-    stats = make_evaluate(spec, ansatz)(state.theta, state.chains, jax.random.key(1), hyper).stats
+    stats = make_evaluate(problem)(state.theta, state.chains, jax.random.key(1), hyper).stats
     exact = np.vdot(psi, H @ psi).real / np.vdot(psi, psi).real
     assert float(np.real(stats.mean)) == pytest.approx(exact, abs=1e-10)
 

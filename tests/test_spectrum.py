@@ -19,6 +19,7 @@ from nqs_sweep.optim.qgt import qgt_spectrum, ranks
 from nqs_sweep.optim.step import init_state
 from nqs_sweep.physics import hilbert
 from nqs_sweep.physics.hamiltonians import build_hamiltonian
+from nqs_sweep.problem import build_problem
 from nqs_sweep.spec import parse_spec
 from reference import dense_qgt
 
@@ -38,7 +39,7 @@ def test_spectrum_of_a_run_equals_the_dense_qgt_spectrum(tmp_path):
     run_vmc(spec, tmp_path / "run", show_progress=False)
     df = spectrum_table(tmp_path / "run")
     ansatz = make_ansatz(spec)
-    state, _ = checkpoint.load(tmp_path / "run" / CHECKPOINT, init_state(spec, ansatz, jax.random.key(0)))
+    state, _ = checkpoint.load(tmp_path / "run" / CHECKPOINT, init_state(build_problem(spec, ansatz), jax.random.key(0)))
     states = jnp.asarray(hilbert.all_states(6, "zero_magnetization"))
     ref = np.sort(np.linalg.eigvalsh(dense_qgt(ansatz.log_psi, state.theta, states)))[::-1]
     assert df["source"].iloc[0] == "exact" and len(df) == ansatz.n_real_params

@@ -10,8 +10,8 @@ from nqs_sweep.dynamics.tdvp import make_rhs, regularised_direction
 from nqs_sweep.mc.estimators import log_derivatives
 from nqs_sweep.mc.sampler import init_chains
 from nqs_sweep.models import make_ansatz
-from nqs_sweep.optim.step import make_hyper
 from nqs_sweep.physics import hilbert
+from nqs_sweep.problem import build_problem
 from nqs_sweep.quench import Regularization, parse_quench
 
 # Fewer real parameters than real Hilbert-space dimensions, so S has no spurious near-null
@@ -78,14 +78,14 @@ def test_rhs_equals_dense_projection_of_minus_i_h_psi(case, kind):
     q = quench(case, kind, {"kind": "pinv", "rcond": 1e-14})
     ansatz = make_ansatz(q.point)
     theta = 0.3 * jax.random.normal(jax.random.key(3), (ansatz.n_real_params,))
-    hyper = make_hyper(q.point)
+    hyper = build_problem(q.point, ansatz).hyper
     chains = init_chains(jax.random.key(0), ansatz.log_psi, theta, 1, q.n_sites, q.point.sector, jnp.float64)
     ref, ref_residual, sv = dense_tdvp(q, ansatz, theta, kind)
     # The minimum-norm least-squares solution: exact null directions of S (in the sector, the
     # visible bias couples to Σ s = 0) are dropped by both, everything else is kept.
     n_null = int(np.sum(sv < 1e-8 * sv.max()))
     assert np.all((sv < 1e-12 * sv.max()) | (sv > 1e-6 * sv.max())), "no eigenvalue near the cut"
-    theta_dot, _, info, _ = jax.jit(make_rhs(q, ansatz))(theta, chains, jax.random.key(1), hyper)
+    theta_dot, _, info, _ = jax.jit(make_rhs(build_problem(q.point, ansatz), q.dynamics))(theta, chains, jax.random.key(1), hyper)
     # The variational update as a vector in Hilbert space: the projection of −iHψ (or −Hψ)
     # onto the tangent space, which is well conditioned whatever the parametrisation.
     a_real = dense_tangent(q, ansatz, theta)
@@ -106,7 +106,8 @@ def test_pinv_and_snr_equal_the_plain_solve_when_nothing_is_cut():
         ansatz = make_ansatz(q.point)
         theta = 0.3 * jax.random.normal(jax.random.key(3), (ansatz.n_real_params,))
         chains = init_chains(jax.random.key(0), ansatz.log_psi, theta, 1, 6, "full", jnp.float64)
-        outs.append(np.asarray(make_rhs(q, ansatz)(theta, chains, jax.random.key(1), make_hyper(q.point))[0]))
+        problem = build_problem(q.point, ansatz)
+        outs.append(np.asarray(make_rhs(problem, q.dynamics)(theta, chains, jax.random.key(1), problem.hyper)[0]))
     np.testing.assert_allclose(outs[1], outs[0], atol=1e-9 * np.abs(outs[0]).max())
     np.testing.assert_allclose(outs[2], outs[1], atol=1e-12 * np.abs(outs[0]).max())
 

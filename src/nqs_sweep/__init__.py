@@ -44,6 +44,10 @@ _API = {
     "Optimizer": "nqs_sweep.optim.optimizers",
     "register_observable": "nqs_sweep.mc.observables",
     "Observable": "nqs_sweep.mc.observables",
+    "register_move": "nqs_sweep.mc.moves",
+    "Move": "nqs_sweep.mc.moves",
+    "Problem": "nqs_sweep.problem",
+    "build_problem": "nqs_sweep.problem",
 }
 __all__ = sorted(_API)
 

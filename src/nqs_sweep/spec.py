@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from nqs_sweep.mc.moves import MOVES, move_for_sector
 from nqs_sweep.models import plugin
 from nqs_sweep.models.registry import NETWORKS, names
 from nqs_sweep.optim.optimizers import OPTIMIZERS
@@ -35,7 +36,6 @@ PARAMETRIZATIONS = ("direct", "amplitude_phase")
 READOUTS = ("symmetric", "dense")
 ACTIVATIONS = ("cosh", "tanh")
 SAMPLER_KINDS = ("metropolis", "exact", "direct")
-MOVES = ("local", "exchange")
 SECTORS = ("full", "zero_magnetization")
 SCHEDULES = ("constant", "linear", "exponential", "cosine")
 SR_SOLVERS = ("cholesky", "pinv", "cg")
@@ -434,7 +434,7 @@ def parse_spec(raw: Any) -> PointSpec:
         top.get("sampler"), "sampler", ("kind", "n_samples", "n_chains", "n_discard", "move", "sweep_size", "n_samples_eval")
     )
     s_kind = _choice(sa.get("kind", "metropolis"), "sampler.kind", SAMPLER_KINDS)
-    move = _choice(sa.get("move", "local"), "sampler.move", MOVES)
+    move = _choice(sa.get("move", "local"), "sampler.move", tuple(MOVES))
     n_samples = _int(sa.get("n_samples", 1024), "sampler.n_samples", minimum=1)
     n_chains = _int(sa.get("n_chains", 16), "sampler.n_chains", minimum=1)
     if s_kind in ("metropolis", "direct"):  # direct samples are grouped in n_chains rows for R̂ and τ
@@ -467,20 +467,19 @@ def parse_spec(raw: Any) -> PointSpec:
     )
 
     hi = _section(top.get("hilbert"), "hilbert", ("sector",))
-    sector = _choice(hi.get("sector", "zero_magnetization" if move == "exchange" else "full"), "hilbert.sector", SECTORS)
+    sector = _choice(hi.get("sector", MOVES[move].sector), "hilbert.sector", SECTORS)
     if sector == "zero_magnetization" and n_sites % 2:
         raise SpecError("hilbert.sector", f"zero_magnetization needs an even number of sites; got N={n_sites}")
     if sector == "zero_magnetization" and not MODELS[name].conserves_magnetization:
         where = "hilbert.sector" if "sector" in hi else "sampler.move"
         raise SpecError(
-            where, f"the {name} does not conserve the magnetisation: use sampler.move: local and hilbert.sector: full"
+            where,
+            f"the {name} does not conserve the magnetisation: use sampler.move: {move_for_sector('full')} "
+            "and hilbert.sector: full",
         )
-    if s_kind == "metropolis" and (move == "exchange") != (sector == "zero_magnetization"):
-        raise SpecError(
-            "sampler.move",
-            "exchange moves keep the magnetisation fixed and go with hilbert.sector: zero_magnetization; "
-            "local moves go with hilbert.sector: full",
-        )
+    if s_kind == "metropolis" and MOVES[move].sector != sector:
+        keeps = "; ".join(f"{m.name} moves go with hilbert.sector: {m.sector}" for m in MOVES.values())
+        raise SpecError("sampler.move", f"{move} moves stay in hilbert.sector: {MOVES[move].sector}, not {sector} ({keeps})")
 
     ansatz = _ansatz(_required(top, "ansatz", "spec"), lattice, n_sites)
     _check_memory(ansatz, n_sites, n_samples)
@@ -761,7 +760,7 @@ def _plugin_ansatz(raw: dict, n_sites: int) -> AnsatzSpec:
     kwargs = tuple(sorted((k, _freeze(v, f"ansatz.kwargs.{k}")) for k, v in kw.items()))
     try:
         resolved = plugin.resolve(reference)
-        signature = plugin.inspect(reference, {k: _thaw(v) for k, v in kwargs}, n_sites)
+        signature = plugin.inspect(resolved, {k: _thaw(v) for k, v in kwargs}, n_sites)
     except plugin.PluginError as err:
         raise SpecError("ansatz.module", f"{reference}: {err}") from None
     digest = plugin.source_sha256(resolved.source)

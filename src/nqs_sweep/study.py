@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from nqs_sweep.mc.moves import move_for_sector
 from nqs_sweep.models.projection import plan, reference_dim
 from nqs_sweep.physics import hilbert
 from nqs_sweep.physics.symmetry import Sector
@@ -279,7 +280,7 @@ def reference_spec(spec: PointSpec) -> dict:
         "lattice": {"kind": spec.lattice.kind, "L": spec.lattice.L, "pbc": spec.lattice.pbc},
         "hilbert": {"sector": spec.sector},
         "ansatz": {"name": "rbm"},
-        "sampler": {"move": "exchange" if spec.sector == "zero_magnetization" else "local"},
+        "sampler": {"move": move_for_sector(spec.sector)},
     }
     sector = plan(spec).sector
     if not sector.is_empty:

@@ -14,7 +14,6 @@ effective samples per second = n / ((1 + 2 τ_corr) · seconds per draw).
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -23,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from nqs_sweep.analysis.spectrum import load_run, run_status, unfinished_row
-from nqs_sweep.mc.estimate import draw_sample, make_hyper
+from nqs_sweep.mc.estimate import draw_sample
 from nqs_sweep.mc.estimators import local_energies
+from nqs_sweep.mc.moves import move_for_sector
 from nqs_sweep.mc.stats import chain_stats
 from nqs_sweep.tables.columns import coordinates
 
@@ -46,19 +46,18 @@ def sampling_table(run: Path, n_samples: int | None = None, repeats: int = 3, se
     status = run_status(Path(run))
     if status in ("failed", "diverged"):
         return unfinished_row(run, {"draw_sampler": "none", "effective_samples_per_s": float("nan"), "status": status})
-    spec, ansatz, theta, chains = load_run(run)
+    spec, problem, theta, chains = load_run(run)
+    ansatz, hyper = problem.ansatz, problem.hyper
     n = n_samples or spec.sampler.n_samples_eval
     n -= n % spec.sampler.n_chains
-    hyper = make_hyper(spec, ansatz.real_dtype)
     k_burn, key = jax.random.split(jax.random.key(seed))
     energies = jax.jit(lambda th, x: local_energies(hyper.ham, ansatz, th, x))  # one compile for every sampler
     rows = []
     for kind in ("metropolis", "direct") if ansatz.is_autoregressive else ("metropolis",):
         # The run's sampler settings with the kind changed: same chains, same sample size; Metropolis
         # moves that keep the run's sector (a direct-sampled run's spec need not name them).
-        move = "exchange" if spec.sector == "zero_magnetization" else "local"
-        as_kind = replace(spec, sampler=replace(spec.sampler, kind=kind, move=move))
-        draw = jax.jit(partial(draw_sample, as_kind, ansatz), static_argnums=4)
+        as_kind = problem.with_sampler(kind=kind, move=move_for_sector(problem.sector))
+        draw = jax.jit(partial(draw_sample, as_kind), static_argnums=4)
         _, burnt_in = draw(theta, chains, k_burn, hyper, n)  # compiles, and equilibrates the chains
         (sample, _), seconds = _timed(draw, theta, burnt_in, key, hyper, n, repeats=repeats)
         e_loc = energies(theta, sample.configs.reshape(-1, spec.n_sites))

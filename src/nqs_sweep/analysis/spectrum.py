@@ -7,7 +7,6 @@ is small enough (``source = 'exact'``), otherwise from fresh Metropolis samples
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import jax
@@ -18,13 +17,14 @@ import pandas as pd
 from nqs_sweep.jobs import checkpoint
 from nqs_sweep.jobs.lifecycle import CHECKPOINT, RUN_SPEC, SUMMARY
 from nqs_sweep.jobs.vmc import HISTORY, PARTIAL_HISTORY, SNAPSHOTS, load_snapshots
-from nqs_sweep.mc.estimate import draw_sample, make_hyper
+from nqs_sweep.mc.estimate import draw_sample
 from nqs_sweep.mc.estimators import centred_real_rows, local_energies, log_derivatives
 from nqs_sweep.mc.sampler import exact_sample
-from nqs_sweep.models import Ansatz, make_ansatz
+from nqs_sweep.models import Ansatz
 from nqs_sweep.optim.qgt import qgt_spectrum, ranks
 from nqs_sweep.optim.step import init_state
 from nqs_sweep.physics import hilbert
+from nqs_sweep.problem import Problem, build_problem
 from nqs_sweep.spec import PointSpec, SpecError, load_spec
 from nqs_sweep.tables.columns import coordinates
 
@@ -34,24 +34,24 @@ EXACT_QGT_MAX_DIM = 2**14
 INFIDELITY_MAX_DIM = 2**20
 
 
-def load_state(run: Path) -> tuple[PointSpec, Ansatz, object]:
-    """Spec, ansatz and checkpointed state (VMCState) of a run directory."""
+def load_state(run: Path) -> tuple[PointSpec, Problem, object]:
+    """Spec, problem and checkpointed state (VMCState) of a run directory."""
     run = Path(run)
     for name in (RUN_SPEC, CHECKPOINT):
         if not (run / name).exists():
             raise SpecError("--run", f"{run} holds no finished nqs-sweep vmc run ({name} missing)")
     spec = load_spec(run / RUN_SPEC)
-    ansatz = make_ansatz(spec)
-    state, meta = checkpoint.load(run / CHECKPOINT, init_state(spec, ansatz, jax.random.key(0)))
+    problem = build_problem(spec)
+    state, meta = checkpoint.load(run / CHECKPOINT, init_state(problem, jax.random.key(0)))
     if meta["spec_hash"] != spec.spec_hash:
         raise SpecError("--run", f"{run}: the checkpoint (spec {meta['spec_hash']}) is not of run_spec.yaml ({spec.spec_hash})")
-    return spec, ansatz, state
+    return spec, problem, state
 
 
-def load_run(run: Path) -> tuple[PointSpec, Ansatz, jax.Array, object]:
-    """Spec, ansatz, final parameters and chain state of a finished run directory."""
-    spec, ansatz, state = load_state(run)
-    return spec, ansatz, state.theta, state.chains
+def load_run(run: Path) -> tuple[PointSpec, Problem, jax.Array, object]:
+    """Spec, problem, final parameters and chain state of a finished run directory."""
+    spec, problem, state = load_state(run)
+    return spec, problem, state.theta, state.chains
 
 
 def run_status(run: Path) -> str:
@@ -93,10 +93,10 @@ def infidelity(spec: PointSpec, ansatz: Ansatz, theta: jax.Array) -> float:
     return make_infidelity(spec, ansatz)(theta)
 
 
-def _qgt_eigenvalues(spec: PointSpec, ansatz: Ansatz, n_samples: int | None, seed: int):
+def _qgt_eigenvalues(problem: Problem, n_samples: int | None, seed: int):
     """(eigenvalues of θ, chains, key -> ndarray, source): the QGT the tables report, exact where small."""
-    hyper = make_hyper(spec, ansatz.real_dtype)
-    dim = hilbert.hilbert_dim(spec.n_sites, spec.sector)
+    ansatz, hyper = problem.ansatz, problem.hyper
+    dim = hilbert.hilbert_dim(problem.n_sites, problem.sector)
     # Jitted as one program: op by op, a deep network's Jacobian costs seconds of dispatch.
     rows = jax.jit(
         lambda th, x, w: centred_real_rows(
@@ -104,7 +104,7 @@ def _qgt_eigenvalues(spec: PointSpec, ansatz: Ansatz, n_samples: int | None, see
         )[0]
     )
     if n_samples is None and dim <= EXACT_QGT_MAX_DIM:
-        states = jnp.asarray(hilbert.all_states(spec.n_sites, spec.sector), ansatz.real_dtype)
+        states = jnp.asarray(hilbert.all_states(problem.n_sites, problem.sector), ansatz.real_dtype)
 
         exact_rows = jax.jit(lambda th: rows(th, states, exact_sample(ansatz.log_psi, th, states).weights))
 
@@ -112,15 +112,14 @@ def _qgt_eigenvalues(spec: PointSpec, ansatz: Ansatz, n_samples: int | None, see
             return np.asarray(qgt_spectrum(exact_rows(theta)))
 
         return eigenvalues, "exact"
-    n = n_samples or spec.sampler.n_samples_eval
-    n -= n % spec.sampler.n_chains
+    n = n_samples or problem.sampler.n_samples_eval
+    n -= n % problem.sampler.n_chains
     # The run's own sampler; an exact-sampler run too large to enumerate here is sampled by Metropolis.
-    kind = "metropolis" if spec.sampler.kind == "exact" else spec.sampler.kind
-    sampled = replace(spec, sampler=replace(spec.sampler, kind=kind))
+    sampled = problem.with_sampler(kind="metropolis" if problem.sampler.kind == "exact" else problem.sampler.kind)
 
     def eigenvalues(theta, chains, key):
-        sample, _ = draw_sample(sampled, ansatz, theta, chains, key, hyper, n)
-        configs = sample.configs.reshape(-1, spec.n_sites)
+        sample, _ = draw_sample(sampled, theta, chains, key, hyper, n)
+        configs = sample.configs.reshape(-1, problem.n_sites)
         weights = jnp.full(configs.shape[0], 1.0 / configs.shape[0], ansatz.real_dtype)
         return np.asarray(qgt_spectrum(rows(theta, configs, weights)))
 
@@ -144,8 +143,9 @@ def spectrum_table(run: Path, n_samples: int | None = None, seed: int = 1) -> pd
     status = run_status(Path(run))
     if status in ("failed", "diverged"):
         return unfinished_row(run, {"index": 0, "eigenvalue": float("nan"), "source": "none", "status": status})
-    spec, ansatz, theta, chains = load_run(run)
-    eigenvalues, source = _qgt_eigenvalues(spec, ansatz, n_samples, seed)
+    spec, problem, theta, chains = load_run(run)
+    ansatz = problem.ansatz
+    eigenvalues, source = _qgt_eigenvalues(problem, n_samples, seed)
     evals = eigenvalues(theta, chains, jax.random.key(seed))
     extra = {"infidelity": infidelity(spec, ansatz, theta), "status": status, **coordinates(spec)}
     return _spectrum_frame(evals, {**_sizes(spec, ansatz, source), **extra})
@@ -162,9 +162,10 @@ def spectrum_history_table(run: Path, n_samples: int | None = None, seed: int = 
     if status in ("failed", "diverged"):
         row = {"iteration": 0, "index": 0, "eigenvalue": float("nan"), "source": "none", "status": status}
         return unfinished_row(run, row)
-    spec, ansatz, state = load_state(run)
+    spec, problem, state = load_state(run)
+    ansatz = problem.ansatz
     theta, chains, last = state.theta, state.chains, int(state.iteration)
-    eigenvalues, source = _qgt_eigenvalues(spec, ansatz, n_samples, seed)
+    eigenvalues, source = _qgt_eigenvalues(problem, n_samples, seed)
     finished = status != "unfinished"
     history = pd.read_parquet(run / (HISTORY if finished else PARTIAL_HISTORY), columns=["iteration", "energy"])
     energies = history.drop_duplicates("iteration", keep="last").set_index("iteration")["energy"]

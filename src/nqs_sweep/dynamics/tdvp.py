@@ -31,8 +31,8 @@ import jax.numpy as jnp
 from nqs_sweep.mc.estimate import Hyper, estimate
 from nqs_sweep.mc.estimators import centred_real_rows, log_derivatives
 from nqs_sweep.mc.sampler import ChainState
-from nqs_sweep.models import Ansatz
-from nqs_sweep.quench import QuenchSpec, Regularization
+from nqs_sweep.problem import Problem
+from nqs_sweep.quench import DynamicsSpec, Regularization
 
 SMOOTH_POWER = 6
 
@@ -88,20 +88,19 @@ def target_rows(e_t: jax.Array, kind: str, n_blocks: int) -> jax.Array:
     return jnp.concatenate([e_t[n:], -e_t[:n]])  # −i(a + ib) = b − ia
 
 
-def make_rhs(q: QuenchSpec, ansatz: Ansatz):
+def make_rhs(problem: Problem, dyn: DynamicsSpec):
     """rhs(theta, chains, key, hyper) -> (θ̇, chains, info, S): the TDVP right-hand side.
 
     Not jitted itself: the integrator step that calls it is. S is returned for the
     QGT error norm of the adaptive integrator.
     """
-    spec = q.point
-    dyn = q.dynamics
+    ansatz = problem.ansatz
     real_only = ansatz.real_output
     n_blocks = 1 if real_only else 2
-    stochastic = spec.sampler.kind != "exact"
+    stochastic = problem.sampler.kind != "exact"
 
     def rhs(theta: jax.Array, chains: ChainState, key: jax.Array, hyper: Hyper):
-        est = estimate(spec, ansatz, theta, chains, key, hyper, spec.sampler.n_samples)
+        est = estimate(problem, theta, chains, key, hyper, problem.sampler.n_samples)
         configs, e_loc, weights, stats, chains = est.configs, est.e_loc, est.weights, est.stats, est.chains
         o = log_derivatives(ansatz.log_psi, theta, configs)
         o_t, e_t = centred_real_rows(o, e_loc, weights, real_only=real_only)

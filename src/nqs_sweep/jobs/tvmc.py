@@ -32,11 +32,11 @@ from nqs_sweep.dynamics.tdvp import make_rhs
 from nqs_sweep.jobs import checkpoint, lifecycle
 from nqs_sweep.jobs.lifecycle import CHECKPOINT, RUN_SPEC, SUMMARY, RunConflict, RunFiles, start_run
 from nqs_sweep.mc.devices import describe, place_chains
-from nqs_sweep.mc.estimate import Hyper, estimate, make_hyper, sample_stats
+from nqs_sweep.mc.estimate import Hyper, estimate, sample_stats
 from nqs_sweep.mc.observables import local_observables
 from nqs_sweep.mc.sampler import ChainState, init_chains
-from nqs_sweep.models import Ansatz, make_ansatz
-from nqs_sweep.quench import QuenchSpec, initial_point_spec
+from nqs_sweep.problem import Problem, build_problem
+from nqs_sweep.quench import DynamicsSpec, QuenchSpec, initial_point_spec
 from nqs_sweep.tables.columns import COUPLING_COLUMNS, coordinates, provenance, write_table
 
 TRAJECTORY = "trajectory.parquet"
@@ -77,10 +77,9 @@ def quench_coordinates(q: QuenchSpec) -> dict:
     }
 
 
-def make_advance(q: QuenchSpec, ansatz: Ansatz):
+def make_advance(problem: Problem, dyn: DynamicsSpec):
     """Jitted integrator step: (theta, chains, dt, key, hyper) -> (theta, chains, info, error ratio)."""
-    rhs = make_rhs(q, ansatz)
-    dyn = q.dynamics
+    rhs = make_rhs(problem, dyn)
     tableau = TABLEAUX[dyn.integrator]
 
     def advance(theta, chains, dt, key, hyper: Hyper):
@@ -92,15 +91,14 @@ def make_advance(q: QuenchSpec, ansatz: Ansatz):
     return jax.jit(advance)
 
 
-def make_measure(q: QuenchSpec, ansatz: Ansatz):
+def make_measure(problem: Problem, observables: tuple[str, ...]):
     """Jitted measurement of the observables on a fresh sample of sampler.n_samples_eval
     configurations (default 4 n_samples): name -> (mean, error)."""
-    spec = q.point
-    lat = spec.lattice.build()
+    p = problem
 
     def measure(theta, chains, key, hyper: Hyper):
-        est = estimate(spec, ansatz, theta, chains, key, hyper, spec.sampler.n_samples_eval)
-        values = local_observables(q.dynamics.observables, lat, spec.marshall_sign, ansatz, theta, est.configs, est.e_loc)
+        est = estimate(p, theta, chains, key, hyper, p.sampler.n_samples_eval)
+        values = local_observables(observables, p.lattice, p.marshall_sign, p.ansatz, theta, est.configs, est.e_loc)
         out = {}
         for name, v in values.items():
             st = sample_stats(est.sample, v)
@@ -117,7 +115,7 @@ def load_initial_theta(run_dir: Path) -> jax.Array:
     from nqs_sweep.spec import load_spec
 
     spec = load_spec(Path(run_dir) / RUN_SPEC)
-    template = init_state(spec, make_ansatz(spec), jax.random.key(0))
+    template = init_state(build_problem(spec), jax.random.key(0))
     state, _ = checkpoint.load(Path(run_dir) / CHECKPOINT, template)
     return state.theta
 
@@ -233,8 +231,8 @@ def _run_tvmc(
     spec = q.point
     dyn = q.dynamics
     coords = quench_coordinates(q)
-    ansatz = make_ansatz(spec)
-    hyper = make_hyper(spec, ansatz.real_dtype)
+    problem = build_problem(spec)
+    ansatz, hyper = problem.ansatz, problem.hyper
     k_init, k_run, k_measure = jax.random.split(jax.random.key(spec.seed + 7919), 3)
     k_more = jax.random.fold_in(k_measure, MORE_STREAM)
     times = dyn.save_times()
@@ -259,9 +257,9 @@ def _run_tvmc(
         describe(),
     )
 
-    advance = make_advance(q, ansatz)
-    measure = make_measure(q, ansatz)
-    measure_more = measurements.make_measure(spec, ansatz) if spec.measurements else None
+    advance = make_advance(problem, dyn)
+    measure = make_measure(problem, dyn.observables)
+    measure_more = measurements.make_measure(problem) if spec.measurements else None
     more_labels = measurements.labels(spec)
     clock = lifecycle.Clock(previous_runtime)
     frame = lambda rows: pd.DataFrame(rows).assign(**coords)  # noqa: E731

@@ -27,10 +27,9 @@ from nqs_sweep import measure
 from nqs_sweep.jobs import checkpoint, lifecycle
 from nqs_sweep.jobs.lifecycle import SUMMARY, RunFiles, start_run
 from nqs_sweep.mc.devices import describe, place_chains
-from nqs_sweep.mc.estimate import make_hyper
 from nqs_sweep.mc.stats import health_flags
-from nqs_sweep.models import make_ansatz, make_projected_ansatz
 from nqs_sweep.optim.step import init_state, make_evaluate, make_step
+from nqs_sweep.problem import build_problem, projected_problem
 from nqs_sweep.spec import PointSpec
 from nqs_sweep.tables.columns import HistoryLogger, coordinates, provenance, write_table
 
@@ -105,25 +104,25 @@ def _run_vmc(
         return pd.read_parquet(out / SUMMARY)
     log = start_run(out, spec.to_raw())
     coords = coordinates(spec)
-    ansatz = make_ansatz(spec)
-    hyper = make_hyper(spec, ansatz.real_dtype)
+    problem = build_problem(spec)
+    ansatz, hyper = problem.ansatz, problem.hyper
     # symmetry.project: final trains the plain network, then projects it for the last final_steps
     # steps (Chen and Heyl's protocol); the same θ serves both, and the last stage evaluates.
     final_from = spec.optimizer.n_iter - spec.symmetry.final_steps if spec.symmetry and spec.symmetry.project == "final" else None
-    stages = {False: (ansatz, make_step(spec, ansatz))}
+    stages = {False: (problem, make_step(problem))}
 
     def stage(i: int):
         projected = final_from is not None and i >= final_from
         if projected not in stages:
-            onto_sector = make_projected_ansatz(spec)
-            stages[projected] = (onto_sector, make_step(spec, onto_sector))
+            onto_sector = projected_problem(spec, problem)
+            stages[projected] = (onto_sector, make_step(onto_sector))
         return stages[projected]
 
-    final_ansatz = stage(spec.optimizer.n_iter)[0]
-    evaluate = make_evaluate(spec, final_ansatz)
+    final_problem = stage(spec.optimizer.n_iter)[0]
+    evaluate = make_evaluate(final_problem)
     k_init, k_run, k_eval = jax.random.split(jax.random.key(spec.seed), 3)
 
-    state, previous_runtime = lifecycle.resume(out, init_state(spec, ansatz, k_init))
+    state, previous_runtime = lifecycle.resume(out, init_state(problem, k_init))
     if previous_runtime:
         log.info("resuming %s at iteration %d", spec.spec_hash, int(state.iteration))
     state = state._replace(chains=place_chains(state.chains))
@@ -139,9 +138,10 @@ def _run_vmc(
 
     def unit(state):
         i = int(state.iteration)
-        stage_ansatz, step = stage(i)
+        stage_problem, step = stage(i)
         if final_from is not None and i == final_from:  # the chains' cached log ψ is the plain network's
-            state = state._replace(chains=state.chains._replace(log_psi=stage_ansatz(state.theta, state.chains.configs)))
+            log_psi = stage_problem.ansatz(state.theta, state.chains.configs)
+            state = state._replace(chains=state.chains._replace(log_psi=log_psi))
         state, metrics = step(state, jax.random.fold_in(k_run, i), hyper)
         row = {k: float(v) for k, v in jax.device_get(metrics).items()}
         if final_from is not None:
@@ -194,7 +194,7 @@ def _run_vmc(
         estimates = None
         if status != "diverged":  # a NaN final energy is diverged too: nothing to measure
             log.info("measuring %s", ", ".join(m.name for m in spec.measurements))
-            estimates = measure.make_measure(spec, final_ansatz)(state.theta, state.chains, jax.random.fold_in(k_eval, 1), hyper)
+            estimates = measure.make_measure(final_problem)(state.theta, state.chains, jax.random.fold_in(k_eval, 1), hyper)
         exact = None if exact_state is None else measure.exact_values(spec, *exact_state)
         write_table(measure.table(spec, estimates, exact), out / MEASUREMENTS)
 

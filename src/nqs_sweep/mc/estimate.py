@@ -1,14 +1,14 @@
 """The one estimate path: sample -> local energies -> statistics and weights.
 
 The VMC step, its final evaluation, the TDVP right-hand side, the t-VMC measurements and the
-spectra all start from :func:`estimate` on the spec's sampler. Numbers a sweep varies
+spectra all start from :func:`estimate` on the problem's sampler (nqs_sweep.problem). Numbers a sweep varies
 (couplings, learning rate, diagonal shift) and the enumeration of the exact sampler travel in
 :class:`Hyper` as traced values, so points that differ only in them share compiled code.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -16,11 +16,13 @@ import jax.numpy as jnp
 from nqs_sweep.mc.estimators import local_energies
 from nqs_sweep.mc.sampler import ChainState, Sample, direct_sample, exact_sample, metropolis_sample
 from nqs_sweep.mc.stats import Stats, chain_stats, weighted_stats
-from nqs_sweep.models import Ansatz
 from nqs_sweep.optim.schedules import ScheduleValues, schedule_values
 from nqs_sweep.physics import hilbert
 from nqs_sweep.physics.hamiltonians import Hamiltonian, build_hamiltonian
 from nqs_sweep.spec import PointSpec
+
+if TYPE_CHECKING:
+    from nqs_sweep.problem import Problem
 
 
 class Hyper(NamedTuple):
@@ -44,8 +46,8 @@ def make_hyper(spec: PointSpec, dtype=jnp.float64) -> Hyper:
     )
 
 
-def draw_sample(spec: PointSpec, ansatz: Ansatz, theta, chains, key, hyper: Hyper, n_samples: int) -> tuple[Sample, ChainState]:
-    sa = spec.sampler
+def draw_sample(problem: Problem, theta, chains, key, hyper: Hyper, n_samples: int) -> tuple[Sample, ChainState]:
+    sa, ansatz = problem.sampler, problem.ansatz
     if sa.kind == "exact":
         return exact_sample(ansatz, theta, hyper.enumeration), chains
     if sa.kind == "direct":  # no chain to carry: the chain state stays as it was
@@ -87,10 +89,10 @@ class Estimate(NamedTuple):
     stats: Stats  # of the energy
 
 
-def estimate(spec: PointSpec, ansatz: Ansatz, theta, chains, key, hyper: Hyper, n_samples: int) -> Estimate:
+def estimate(problem: Problem, theta, chains, key, hyper: Hyper, n_samples: int) -> Estimate:
     """Draw n_samples configurations and evaluate the energy on them."""
-    sample, chains = draw_sample(spec, ansatz, theta, chains, key, hyper, n_samples)
-    configs = sample.configs.reshape(-1, spec.n_sites)
-    e_loc = local_energies(hyper.ham, ansatz, theta, configs)
+    sample, chains = draw_sample(problem, theta, chains, key, hyper, n_samples)
+    configs = sample.configs.reshape(-1, problem.n_sites)
+    e_loc = local_energies(hyper.ham, problem.ansatz, theta, configs)
     weights = sample.weights if sample.weights is not None else jnp.full(e_loc.shape, 1.0 / e_loc.size, e_loc.real.dtype)
     return Estimate(sample, chains, configs, e_loc, weights, sample_stats(sample, e_loc))

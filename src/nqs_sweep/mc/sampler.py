@@ -3,9 +3,9 @@ autoregressive ansatz, and full enumeration.
 
 Metropolis chains are persistent: each call continues from the previous chain
 state, discards ``n_discard`` sweeps, then keeps one sample per sweep. A sweep is
-``sweep_size`` proposals (default N). Proposals are symmetric: a single spin flip
-(local) or the swap of the two spins of a random exchange bond (exchange, which
-keeps the magnetisation).
+``sweep_size`` proposals (default N). Proposals are symmetric; the moves are a registry
+(nqs_sweep.mc.moves): a single spin flip (local) or the swap of the two spins of a random
+exchange bond (exchange, which keeps the magnetisation).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from nqs_sweep.mc.local_updates import flip_context, flip_log_ratio, flipped, init_cache
+from nqs_sweep.mc.moves import MOVES, Move
 from nqs_sweep.physics import hilbert
 
 
@@ -45,18 +46,10 @@ def _sweep_unroll() -> int:
     return 10 if jax.default_backend() == "gpu" else 1
 
 
-def _metropolis_step(log_psi: LogPsi, context, move: str, exchange_bonds, carry, rand):
+def _metropolis_step(log_psi: LogPsi, context, move: Move, exchange_bonds, carry, rand):
     configs, cache = carry
     idx, u = rand
-    if move == "local":
-        sites = jnp.stack([idx, idx], axis=-1)
-        active = jnp.broadcast_to(jnp.array([True, False]), sites.shape)
-    else:
-        sites = exchange_bonds[idx]
-        # Swapping equal spins changes nothing; a swap of unequal spins flips both.
-        rows = jnp.arange(configs.shape[0])
-        differ = configs[rows, sites[:, 0]] != configs[rows, sites[:, 1]]
-        active = jnp.stack([differ, differ], axis=-1)
+    sites, active = move.propose(configs, idx, exchange_bonds)
     ratio, new_cache = jax.vmap(lambda s, c, i, a: flip_log_ratio(log_psi, context, s, c, i, a))(configs, cache, sites, active)
     # Written so that a NaN ratio accepts: between two states of zero amplitude (a projected
     # network has them, log ψ = -inf) the chain must move on, not stay where ψ = 0.
@@ -86,9 +79,10 @@ def metropolis_sample(
     sweep are drawn in one call before it, so the sequential loop does only the move.
     """
     n_chains, n_sites = state.configs.shape
-    n_choices = n_sites if move == "local" else exchange_bonds.shape[0]
+    proposal = MOVES[move]
+    n_choices = proposal.n_choices(n_sites, exchange_bonds)
     context = flip_context(log_psi, theta)
-    step = lambda carry, rand: _metropolis_step(log_psi, context, move, exchange_bonds, carry, rand)  # noqa: E731
+    step = lambda carry, rand: _metropolis_step(log_psi, context, proposal, exchange_bonds, carry, rand)  # noqa: E731
 
     def sweep(carry, k):
         k_idx, k_u = jax.random.split(k)

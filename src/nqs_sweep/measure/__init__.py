@@ -75,29 +75,30 @@ def parse_measurements(raw: Any, lattice, sector: str) -> tuple[MeasurementSpec,
     return tuple(out)
 
 
+def steps_on(lattice, measurements: tuple[MeasurementSpec, ...]) -> tuple[tuple[Measurement, dict, list[Row]], ...]:
+    """(measurement, options, rows) of each request on a built lattice."""
+    return tuple((MEASUREMENTS[m.name], m.options, MEASUREMENTS[m.name].rows(lattice, m.options)) for m in measurements)
+
+
 @lru_cache(maxsize=64)
 def plan(lattice, measurements: tuple[MeasurementSpec, ...]) -> tuple[tuple[Measurement, dict, list[Row]], ...]:
-    lat = lattice.build()
-    out = []
-    for m in measurements:
-        measurement = MEASUREMENTS[m.name]
-        out.append((measurement, m.options, measurement.rows(lat, m.options)))
-    return tuple(out)
+    """steps_on for a lattice spec, cached: the tables ask for the same rows many times."""
+    return steps_on(lattice.build(), measurements)
 
 
-def make_measure(spec, ansatz):
+def make_measure(problem):
     """Jitted: a fresh sample of sampler.n_samples_eval configurations, and every measurement of
-    the spec on it: {name: Estimates}."""
+    the problem (nqs_sweep.problem) on it: {name: Estimates}."""
     from nqs_sweep.mc.estimate import draw_sample
 
-    lattice = spec.lattice.build()
-    steps = plan(spec.lattice, spec.measurements)
+    p = problem
+    steps = steps_on(p.lattice, p.measurements)
 
     def measure(theta, chains, key, hyper):
-        sample, _ = draw_sample(spec, ansatz, theta, chains, key, hyper, spec.sampler.n_samples_eval)
-        configs = sample.configs.reshape(-1, spec.n_sites)
+        sample, _ = draw_sample(p, theta, chains, key, hyper, p.sampler.n_samples_eval)
+        configs = sample.configs.reshape(-1, p.n_sites)
         weights = sample.weights if sample.weights is not None else jax.numpy.full(configs.shape[0], 1.0 / configs.shape[0])
-        ctx = Context(lattice, spec.marshall_sign, spec.sector == "zero_magnetization", ansatz, theta, sample, configs, weights)
+        ctx = Context(p.lattice, p.marshall_sign, p.sector == "zero_magnetization", p.ansatz, theta, sample, configs, weights)
         return {m.name: m.estimate(ctx, options, rows) for m, options, rows in steps}
 
     return jax.jit(measure)

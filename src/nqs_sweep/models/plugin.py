@@ -124,9 +124,9 @@ def _batched(apply, n_sites: int):
     return log_psi_tree
 
 
-def build(reference: str, kwargs: dict[str, Any], n_sites: int) -> Built:
-    """init and log ψ of the named network (raises PluginError with the reason)."""
-    obj = resolve(reference).obj
+def build(reference: str | Resolved, kwargs: dict[str, Any], n_sites: int) -> Built:
+    """init and log ψ of the named (or already resolved) network (raises PluginError with the reason)."""
+    obj = (reference if isinstance(reference, Resolved) else resolve(reference)).obj
     if _is_flax_module(obj):
         try:
             module = obj(**kwargs)
@@ -164,7 +164,7 @@ class Signature:
     output_complex: bool
 
 
-def inspect(reference: str, kwargs: dict[str, Any], n_sites: int) -> Signature:
+def inspect(reference: str | Resolved, kwargs: dict[str, Any], n_sites: int) -> Signature:
     """Check, by abstract evaluation, that the network initialises and returns one log ψ per
     configuration (raises PluginError naming what is wrong)."""
     built = build(reference, kwargs, n_sites)

@@ -2,7 +2,7 @@
 
 ``step(state, key, hyper) -> (state, metrics)``: sample, local energies,
 log-derivatives, the natural-gradient (or plain) direction, the parameter update.
-Static structure (ansatz, sizes, kinds) is closed over; numbers a sweep varies
+Static structure (the problem's ansatz, sizes, kinds) is closed over; numbers a sweep varies
 (couplings, learning rate, diagonal shift) travel in ``hyper`` as traced values.
 """
 
@@ -14,17 +14,16 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from nqs_sweep.mc.estimate import Hyper, estimate, make_hyper, sample_stats
+from nqs_sweep.mc.estimate import Hyper, estimate, sample_stats
 from nqs_sweep.mc.estimators import centred_jacobian
 from nqs_sweep.mc.observables import local_observables
 from nqs_sweep.mc.sampler import ChainState, init_chains
 from nqs_sweep.mc.stats import Stats
-from nqs_sweep.models import Ansatz
 from nqs_sweep.optim.optimizers import OPTIMIZERS
 from nqs_sweep.optim.schedules import schedule_at
-from nqs_sweep.spec import PointSpec
+from nqs_sweep.problem import Problem
 
-__all__ = ["Evaluation", "Hyper", "VMCState", "init_state", "make_evaluate", "make_hyper", "make_step"]
+__all__ = ["Evaluation", "Hyper", "VMCState", "init_state", "make_evaluate", "make_step"]
 
 
 class VMCState(NamedTuple):
@@ -34,25 +33,22 @@ class VMCState(NamedTuple):
     iteration: jax.Array
 
 
-def _transform(spec: PointSpec) -> optax.GradientTransformation:
-    return OPTIMIZERS[spec.optimizer.kind].transform()
-
-
-def init_state(spec: PointSpec, ansatz: Ansatz, key: jax.Array) -> VMCState:
+def init_state(problem: Problem, key: jax.Array) -> VMCState:
     k_params, k_chains = jax.random.split(key)
+    ansatz = problem.ansatz
     theta = ansatz.init(k_params)
-    chains = init_chains(k_chains, ansatz, theta, spec.sampler.n_chains, spec.n_sites, spec.sector, ansatz.real_dtype)
-    return VMCState(theta, _transform(spec).init(theta), chains, jnp.zeros((), jnp.int64))
+    chains = init_chains(k_chains, ansatz, theta, problem.sampler.n_chains, problem.n_sites, problem.sector, ansatz.real_dtype)
+    return VMCState(theta, OPTIMIZERS[problem.optimizer.kind].transform().init(theta), chains, jnp.zeros((), jnp.int64))
 
 
-def make_step(spec: PointSpec, ansatz: Ansatz):
-    """The jitted optimisation step for this spec's static structure."""
-    opt = spec.optimizer
+def make_step(problem: Problem):
+    """The jitted optimisation step for this problem's static structure."""
+    opt, ansatz = problem.optimizer, problem.ansatz
     optimizer = OPTIMIZERS[opt.kind]
     transform = optimizer.transform()
 
     def step(state: VMCState, key: jax.Array, hyper: Hyper) -> tuple[VMCState, dict]:
-        est = estimate(spec, ansatz, state.theta, state.chains, key, hyper, spec.sampler.n_samples)
+        est = estimate(problem, state.theta, state.chains, key, hyper, problem.sampler.n_samples)
         stats, sample, chains = est.stats, est.sample, est.chains
         jac, e_t = centred_jacobian(ansatz, state.theta, est.configs, est.e_loc, est.weights, real_only=ansatz.real_output)
         t = state.iteration.astype(jnp.float64)
@@ -84,19 +80,19 @@ def make_step(spec: PointSpec, ansatz: Ansatz):
 
 class Evaluation(NamedTuple):
     stats: Stats  # of the energy
-    observables: dict  # name -> (mean, error) of spec.observables, on the same configurations
+    observables: dict  # name -> (mean, error) of the problem's observables, on the same configurations
 
 
-def make_evaluate(spec: PointSpec, ansatz: Ansatz):
+def make_evaluate(problem: Problem):
     """Jitted final evaluation on a fresh, larger sample: the energy's statistics and, on the same
-    configurations (one draw), the observables the spec asks for."""
-    lattice = spec.lattice.build()
+    configurations (one draw), the observables the problem asks for."""
+    p = problem
 
     def evaluate(theta: jax.Array, chains: ChainState, key: jax.Array, hyper: Hyper) -> Evaluation:
-        est = estimate(spec, ansatz, theta, chains, key, hyper, spec.sampler.n_samples_eval)
+        est = estimate(p, theta, chains, key, hyper, p.sampler.n_samples_eval)
         observables = {}
-        if spec.observables:
-            values = local_observables(spec.observables, lattice, spec.marshall_sign, ansatz, theta, est.configs, est.e_loc)
+        if p.observables:
+            values = local_observables(p.observables, p.lattice, p.marshall_sign, p.ansatz, theta, est.configs, est.e_loc)
             for name, v in values.items():
                 st = sample_stats(est.sample, v)
                 observables[name] = (jnp.real(st.mean), st.error)
