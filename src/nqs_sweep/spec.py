@@ -395,6 +395,62 @@ TOP_KEYS = (
 )
 
 
+def _sampler(raw: Any, n_sites: int) -> SamplerSpec:
+    sa = _section(raw, "sampler", ("kind", "n_samples", "n_chains", "n_discard", "move", "sweep_size", "n_samples_eval"))
+    s_kind = _choice(sa.get("kind", "metropolis"), "sampler.kind", SAMPLER_KINDS)
+    move = _choice(sa.get("move", "local"), "sampler.move", tuple(MOVES))
+    n_samples = _int(sa.get("n_samples", 1024), "sampler.n_samples", minimum=1)
+    n_chains = _int(sa.get("n_chains", 16), "sampler.n_chains", minimum=1)
+    if s_kind in ("metropolis", "direct"):  # direct samples are grouped in n_chains rows for R̂ and τ
+        if n_samples < n_chains:
+            raise SpecError("sampler.n_samples", f"must be >= sampler.n_chains ({n_chains}); got {n_samples}")
+        if n_samples % n_chains:
+            raise SpecError("sampler.n_samples", f"must be a multiple of sampler.n_chains ({n_chains}); got {n_samples}")
+    if s_kind == "exact" and n_sites > EXACT_SAMPLER_MAX_SITES:
+        raise SpecError(
+            "sampler.kind", f"exact enumerates 2^N states and allows N <= {EXACT_SAMPLER_MAX_SITES}; this lattice has N={n_sites}"
+        )
+    n_eval = _int(sa.get("n_samples_eval", 4 * n_samples), "sampler.n_samples_eval", minimum=n_chains)
+    if s_kind in ("metropolis", "direct") and n_eval % n_chains:
+        raise SpecError("sampler.n_samples_eval", f"must be a multiple of sampler.n_chains ({n_chains}); got {n_eval}")
+    for key, count in (("n_samples", n_samples), ("n_samples_eval", n_eval)):
+        if count > MAX_SAMPLES:
+            raise SpecError(f"sampler.{key}", f"must be <= {MAX_SAMPLES}; got {count}")
+    sweep_size = _int(sa.get("sweep_size", n_sites), "sampler.sweep_size", minimum=1)
+    if sweep_size > MAX_SWEEP_PER_SITE * n_sites:
+        bound = MAX_SWEEP_PER_SITE * n_sites
+        raise SpecError("sampler.sweep_size", f"must be <= {MAX_SWEEP_PER_SITE} N = {bound}; got {sweep_size}")
+    return SamplerSpec(
+        kind=s_kind,
+        n_samples=n_samples,
+        n_chains=n_chains,
+        n_discard=_int(sa.get("n_discard", 16), "sampler.n_discard", minimum=0),
+        move=move,
+        sweep_size=sweep_size,
+        n_samples_eval=n_eval,
+    )
+
+
+def _sector(raw: Any, name: str, sampler: SamplerSpec, n_sites: int) -> str:
+    """The Hilbert sector: the one the Metropolis move keeps unless hilbert.sector names it."""
+    move = sampler.move
+    hi = _section(raw, "hilbert", ("sector",))
+    sector = _choice(hi.get("sector", MOVES[move].sector), "hilbert.sector", SECTORS)
+    if sector == "zero_magnetization" and n_sites % 2:
+        raise SpecError("hilbert.sector", f"zero_magnetization needs an even number of sites; got N={n_sites}")
+    if sector == "zero_magnetization" and not MODELS[name].conserves_magnetization:
+        where = "hilbert.sector" if "sector" in hi else "sampler.move"
+        raise SpecError(
+            where,
+            f"the {name} does not conserve the magnetisation: use sampler.move: {move_for_sector('full')} "
+            "and hilbert.sector: full",
+        )
+    if sampler.kind == "metropolis" and MOVES[move].sector != sector:
+        keeps = "; ".join(f"{m.name} moves go with hilbert.sector: {m.sector}" for m in MOVES.values())
+        raise SpecError("sampler.move", f"{move} moves stay in hilbert.sector: {MOVES[move].sector}, not {sector} ({keeps})")
+    return sector
+
+
 def parse_spec(raw: Any) -> PointSpec:
     """Validate a spec mapping (as loaded from YAML) and fill in defaults."""
     top = _section(raw, "spec", TOP_KEYS)
@@ -430,56 +486,9 @@ def parse_spec(raw: Any) -> PointSpec:
                 "(use an even L or lattice.pbc: false)",
             )
 
-    sa = _section(
-        top.get("sampler"), "sampler", ("kind", "n_samples", "n_chains", "n_discard", "move", "sweep_size", "n_samples_eval")
-    )
-    s_kind = _choice(sa.get("kind", "metropolis"), "sampler.kind", SAMPLER_KINDS)
-    move = _choice(sa.get("move", "local"), "sampler.move", tuple(MOVES))
-    n_samples = _int(sa.get("n_samples", 1024), "sampler.n_samples", minimum=1)
-    n_chains = _int(sa.get("n_chains", 16), "sampler.n_chains", minimum=1)
-    if s_kind in ("metropolis", "direct"):  # direct samples are grouped in n_chains rows for R̂ and τ
-        if n_samples < n_chains:
-            raise SpecError("sampler.n_samples", f"must be >= sampler.n_chains ({n_chains}); got {n_samples}")
-        if n_samples % n_chains:
-            raise SpecError("sampler.n_samples", f"must be a multiple of sampler.n_chains ({n_chains}); got {n_samples}")
-    if s_kind == "exact" and n_sites > EXACT_SAMPLER_MAX_SITES:
-        raise SpecError(
-            "sampler.kind", f"exact enumerates 2^N states and allows N <= {EXACT_SAMPLER_MAX_SITES}; this lattice has N={n_sites}"
-        )
-    n_eval = _int(sa.get("n_samples_eval", 4 * n_samples), "sampler.n_samples_eval", minimum=n_chains)
-    if s_kind in ("metropolis", "direct") and n_eval % n_chains:
-        raise SpecError("sampler.n_samples_eval", f"must be a multiple of sampler.n_chains ({n_chains}); got {n_eval}")
-    for key, count in (("n_samples", n_samples), ("n_samples_eval", n_eval)):
-        if count > MAX_SAMPLES:
-            raise SpecError(f"sampler.{key}", f"must be <= {MAX_SAMPLES}; got {count}")
-    sweep_size = _int(sa.get("sweep_size", n_sites), "sampler.sweep_size", minimum=1)
-    if sweep_size > MAX_SWEEP_PER_SITE * n_sites:
-        bound = MAX_SWEEP_PER_SITE * n_sites
-        raise SpecError("sampler.sweep_size", f"must be <= {MAX_SWEEP_PER_SITE} N = {bound}; got {sweep_size}")
-    sampler = SamplerSpec(
-        kind=s_kind,
-        n_samples=n_samples,
-        n_chains=n_chains,
-        n_discard=_int(sa.get("n_discard", 16), "sampler.n_discard", minimum=0),
-        move=move,
-        sweep_size=sweep_size,
-        n_samples_eval=n_eval,
-    )
-
-    hi = _section(top.get("hilbert"), "hilbert", ("sector",))
-    sector = _choice(hi.get("sector", MOVES[move].sector), "hilbert.sector", SECTORS)
-    if sector == "zero_magnetization" and n_sites % 2:
-        raise SpecError("hilbert.sector", f"zero_magnetization needs an even number of sites; got N={n_sites}")
-    if sector == "zero_magnetization" and not MODELS[name].conserves_magnetization:
-        where = "hilbert.sector" if "sector" in hi else "sampler.move"
-        raise SpecError(
-            where,
-            f"the {name} does not conserve the magnetisation: use sampler.move: {move_for_sector('full')} "
-            "and hilbert.sector: full",
-        )
-    if s_kind == "metropolis" and MOVES[move].sector != sector:
-        keeps = "; ".join(f"{m.name} moves go with hilbert.sector: {m.sector}" for m in MOVES.values())
-        raise SpecError("sampler.move", f"{move} moves stay in hilbert.sector: {MOVES[move].sector}, not {sector} ({keeps})")
+    sampler = _sampler(top.get("sampler"), n_sites)
+    s_kind, n_samples = sampler.kind, sampler.n_samples
+    sector = _sector(top.get("hilbert"), name, sampler, n_sites)
 
     ansatz = _ansatz(_required(top, "ansatz", "spec"), lattice, n_sites)
     _check_memory(ansatz, n_sites, n_samples)

@@ -222,6 +222,32 @@ def run_tvmc(
         return _run_tvmc(q, out, initial_run, exact, checkpoint_every, show_progress, caught)
 
 
+def _row_writer(rows: list[dict], k: int, time: float, exact: dict, last: dict, clock):
+    """row(label, mean, err, **extra) appends measurement k's row of that label to rows, with its
+    exact value (NaN without one) and what the last integrator step reported."""
+
+    def row(label: str, mean: float, err: float, **extra) -> None:
+        ex = exact.get(label, float("nan"))
+        rows.append(
+            {
+                "save_index": k,
+                "time": time,
+                "observable": label,
+                **extra,
+                "value": mean,
+                "error": err,
+                "exact_value": ex,
+                "abs_error": abs(mean - ex),
+                "dt": last["dt"],
+                "tdvp_residual": last["residual"],
+                "n_kept": last["n_kept"],
+                "wall_time_s": clock(),
+            }
+        )
+
+    return row
+
+
 def _run_tvmc(
     q: QuenchSpec, out: Path, initial_run, exact: bool, checkpoint_every: int, show_progress: bool, caught: list[str]
 ) -> pd.DataFrame:
@@ -270,27 +296,7 @@ def _run_tvmc(
 
     def record_measurement(st: TVMCState) -> TVMCState:
         k = int(st.n_saved)
-        exact = exact_rows[k] if exact_rows is not None else {}
-
-        def row(label: str, mean: float, err: float, **extra) -> None:
-            ex = exact.get(label, float("nan"))
-            traj_rows.append(
-                {
-                    "save_index": k,
-                    "time": times[k],
-                    "observable": label,
-                    **extra,
-                    "value": mean,
-                    "error": err,
-                    "exact_value": ex,
-                    "abs_error": abs(mean - ex),
-                    "dt": last["dt"],
-                    "tdvp_residual": last["residual"],
-                    "n_kept": last["n_kept"],
-                    "wall_time_s": clock(),
-                }
-            )
-
+        row = _row_writer(traj_rows, k, times[k], exact_rows[k] if exact_rows is not None else {}, last, clock)
         values, chains = measure(st.theta, st.chains, jax.random.fold_in(k_measure, k), hyper)
         values = jax.device_get(values)
         for name in dyn.observables:

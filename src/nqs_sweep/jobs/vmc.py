@@ -106,18 +106,7 @@ def _run_vmc(
     coords = coordinates(spec)
     problem = build_problem(spec)
     ansatz, hyper = problem.ansatz, problem.hyper
-    # symmetry.project: final trains the plain network, then projects it for the last final_steps
-    # steps (Chen and Heyl's protocol); the same θ serves both, and the last stage evaluates.
-    final_from = spec.optimizer.n_iter - spec.symmetry.final_steps if spec.symmetry and spec.symmetry.project == "final" else None
-    stages = {False: (problem, make_step(problem))}
-
-    def stage(i: int):
-        projected = final_from is not None and i >= final_from
-        if projected not in stages:
-            onto_sector = projected_problem(spec, problem)
-            stages[projected] = (onto_sector, make_step(onto_sector))
-        return stages[projected]
-
+    stage, final_from = _stages(spec, problem)
     final_problem = stage(spec.optimizer.n_iter)[0]
     evaluate = make_evaluate(final_problem)
     k_init, k_run, k_eval = jax.random.split(jax.random.key(spec.seed), 3)
@@ -179,16 +168,8 @@ def _run_vmc(
     )
 
     energies = np.array([r["energy"] for r in history.rows])
-    observables = {f"obs_{n}{suffix}": float("nan") for n in spec.observables for suffix in ("", "_error")}
-    if diverged:
-        status = "diverged"
-        final = dict.fromkeys(("mean", "error", "variance", "r_hat", "tau_corr", "error_naive"), float("nan"))
-    else:
-        evaluation = jax.device_get(evaluate(state.theta, state.chains, k_eval, hyper))
-        final = {k: float(np.real(v)) for k, v in evaluation.stats._asdict().items()}
-        for name, (mean, err) in evaluation.observables.items():
-            observables[f"obs_{name}"], observables[f"obs_{name}_error"] = float(mean), float(err)
-        status = convergence_status(energies) if math.isfinite(final["mean"]) else "diverged"
+    final, observables = _final_evaluation(spec, diverged, lambda: evaluate(state.theta, state.chains, k_eval, hyper))
+    status = "diverged" if diverged or not math.isfinite(final["mean"]) else convergence_status(energies)
     history.flush(out / HISTORY)
     if spec.measurements:
         estimates = None
@@ -199,18 +180,9 @@ def _run_vmc(
         write_table(measure.table(spec, estimates, exact), out / MEASUREMENTS)
 
     e = final["mean"]
-    n = spec.n_sites
     summary = {
         **coords,
-        "energy": e,
-        "energy_error": final["error"],
-        "energy_per_site": e / n,
-        "variance": final["variance"],
-        "v_score": n * final["variance"] / e**2 if e else float("nan"),
-        "r_hat": final["r_hat"],
-        "tau_corr": final["tau_corr"],
-        "exact_energy": exact_energy if exact_energy is not None else float("nan"),
-        "rel_error": abs(e - exact_energy) / abs(exact_energy) if exact_energy else float("nan"),
+        **_energy_columns(spec, final, exact_energy),
         "n_params": ansatz.n_params,
         "n_real_params": ansatz.n_real_params,
         "n_iter": len(energies),
@@ -229,6 +201,53 @@ def _run_vmc(
     )
     log.info("done: status %s, E=%.8f ± %.2e%s", status, e, final["error"], reference)
     return df
+
+
+def _stages(spec: PointSpec, problem):
+    """(iteration -> (problem, jitted step), first projected iteration or None).
+
+    symmetry.project: final trains the plain network, then projects it for the last final_steps
+    steps (Chen and Heyl's protocol); the same θ serves both, and the last stage evaluates.
+    """
+    sym = spec.symmetry
+    final_from = spec.optimizer.n_iter - sym.final_steps if sym and sym.project == "final" else None
+    stages = {False: (problem, make_step(problem))}
+
+    def stage(i: int):
+        projected = final_from is not None and i >= final_from
+        if projected not in stages:
+            onto_sector = projected_problem(spec, problem)
+            stages[projected] = (onto_sector, make_step(onto_sector))
+        return stages[projected]
+
+    return stage, final_from
+
+
+def _final_evaluation(spec: PointSpec, diverged: bool, evaluate) -> tuple[dict, dict]:
+    """The final evaluation's energy statistics and the spec's observables (NaN for a diverged run)."""
+    observables = {f"obs_{n}{suffix}": float("nan") for n in spec.observables for suffix in ("", "_error")}
+    if diverged:
+        return dict.fromkeys(("mean", "error", "variance", "r_hat", "tau_corr", "error_naive"), float("nan")), observables
+    evaluation = jax.device_get(evaluate())
+    final = {k: float(np.real(v)) for k, v in evaluation.stats._asdict().items()}
+    for name, (mean, err) in evaluation.observables.items():
+        observables[f"obs_{name}"], observables[f"obs_{name}_error"] = float(mean), float(err)
+    return final, observables
+
+
+def _energy_columns(spec: PointSpec, final: dict, exact_energy: float | None) -> dict:
+    e, n = final["mean"], spec.n_sites
+    return {
+        "energy": e,
+        "energy_error": final["error"],
+        "energy_per_site": e / n,
+        "variance": final["variance"],
+        "v_score": n * final["variance"] / e**2 if e else float("nan"),
+        "r_hat": final["r_hat"],
+        "tau_corr": final["tau_corr"],
+        "exact_energy": exact_energy if exact_energy is not None else float("nan"),
+        "rel_error": abs(e - exact_energy) / abs(exact_energy) if exact_energy else float("nan"),
+    }
 
 
 def _chain_length(spec: PointSpec) -> int:
