@@ -286,6 +286,47 @@ def test_vmc_checkpoint_every_below_one(tmp_path, capsys, no_compute):
     assert not out.exists()
 
 
+def test_an_out_that_cannot_be_created_is_refused(tmp_path, capsys, no_compute):
+    """--out below a file: exit 2 naming --out and the file, instead of a traceback after the run started."""
+    path = write_spec(tmp_path, base())
+    (tmp_path / "a_file").write_text("")
+    assert cli.main(["vmc", "--spec", str(path), "--out", str(tmp_path / "a_file" / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "cannot be created" in err and "a_file is a file" in err
+
+
+def test_an_unwritable_out_is_refused(tmp_path, capsys, no_compute, monkeypatch):
+    """A directory this user cannot write (or a read-only file system): exit 2 naming --out, nothing written.
+    os.access is stubbed to say so: as root (CI) permission bits would not stop the write."""
+    import os
+
+    path = write_spec(tmp_path, base())
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setattr(os, "access", lambda p, mode: os.fspath(p) != os.fspath(out))
+    assert cli.main(["vmc", "--spec", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "not writable" in err
+    assert list(out.iterdir()) == []
+
+
+def test_a_failure_that_cannot_be_recorded_exits_1_with_both_messages(tmp_path, capsys, monkeypatch):
+    """The run fails, and the directory can no longer take its failure record (e.g. a full disk)."""
+    path = write_spec(tmp_path, base())
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("the run broke")
+
+    def cannot_write(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(driver, "run_vmc", fails)
+    monkeypatch.setattr(driver, "record_failure", cannot_write)
+    assert cli.main(["vmc", "--spec", str(path), "--out", str(tmp_path / "out"), "--exact", "none", "--record-failures"]) == 1
+    err = capsys.readouterr().err
+    assert "the run broke" in err and "could not be recorded" in err and "No space left" in err
+
+
 def test_vmc_into_out_of_another_spec(tmp_path, capsys, no_compute):
     """`vmc` into an --out holding another spec's summary exits 2 and leaves the directory untouched."""
     path = write_spec(tmp_path, base())

@@ -239,3 +239,22 @@ def test_the_summary_reports_the_sampling_health(tmp_path):
     summary = run_vmc(parse_spec(SMALL), tmp_path / "run", show_progress=False).iloc[0]
     assert "health" in summary and isinstance(summary["health"], str)
     assert "acceptance" not in summary["health"]
+
+
+def test_steps_whose_solve_fell_back_are_in_the_health_column(tmp_path):
+    # With the exact sampler on 16 states the sample-space kernel of the centred Jacobian has rank
+    # at most 15 (centring removes one direction): with no diagonal shift Cholesky breaks down
+    # and the step falls back to the pseudo-inverse.
+    raw = {
+        "model": {"name": "tfim", "J": 1.0, "h": 1.0},
+        "lattice": {"kind": "chain", "L": 4},
+        "ansatz": {"name": "rbm", "alpha": 2, "dtype": "float64"},
+        "sampler": {"kind": "exact"},
+        "optimizer": {"kind": "minsr", "learning_rate": 0.05, "diag_shift": 0.0, "n_iter": 4},
+    }
+    run_vmc(parse_spec(raw), tmp_path / "run", show_progress=False)
+    history = pd.read_parquet(tmp_path / "run" / "history.parquet")
+    summary = pd.read_parquet(tmp_path / "run" / "summary.parquet").iloc[0]
+    n_fell_back = int((history["solver_fallback"] > 0).sum())
+    assert n_fell_back > 0, history["solver_fallback"].tolist()
+    assert f"solver_fallback={n_fell_back} of 4 steps" in summary["health"]

@@ -75,3 +75,4 @@ def test_health_flags_name_each_sampling_problem():
     assert health_flags(float("nan"), float("nan"), 1, float("nan")) == ""  # an enumeration: no chains
     flags = health_flags(1.3, 40.0, 256, 0.001)
     assert flags == "r_hat=1.30, tau=40 of 256, acceptance=0.001"
+    assert health_flags(1.01, 2.0, 256, 0.4, fallbacks=3, steps=300) == "solver_fallback=3 of 300 steps"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -69,8 +70,13 @@ def _recorded(run, record, out: Path, what: str, record_failures: bool):
         return None, EXIT_INTERRUPTED
     except Exception as err:  # a failed point is recorded, not lost
         message = f"{type(err).__name__}: {err}"
-        record(out, message)
-        (out / "error.txt").write_text(traceback.format_exc())
+        try:
+            record(out, message)
+            (out / "error.txt").write_text(traceback.format_exc())
+        except OSError as write_err:  # the directory became unwritable (or the disk full) during the run
+            print(f"nqs-sweep: {what} failed: {message}", file=sys.stderr)
+            print(f"nqs-sweep: and its failure could not be recorded in {out}: {write_err}", file=sys.stderr)
+            return None, 1
         print(f"nqs-sweep: {what} failed: {message}", file=sys.stderr)
         return None, 0 if record_failures else 1
 
@@ -89,8 +95,17 @@ def _finished(out: Path, replace_stale: bool, clear_stale, status, what: str) ->
 
 
 def _check_out(out: Path) -> None:
+    """--out must be a directory this process can create or write in (checked, not tried: nothing
+    is written before the input is accepted)."""
     if out.exists() and not out.is_dir():
         raise SpecError("--out", f"must be a directory (created if missing); {out} is a file")
+    existing = next(p for p in (out, *out.parents) if p.exists())
+    if not existing.is_dir():
+        raise SpecError("--out", f"{out} cannot be created: {existing} is a file")
+    # os.access answers for this user and for a read-only file system alike.
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "is" if existing == out else f"cannot be created: {existing} is"
+        raise SpecError("--out", f"{out} {where} not writable by this user (or on a read-only file system)")
 
 
 def cmd_vmc(args: argparse.Namespace) -> int:

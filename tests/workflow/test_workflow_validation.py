@@ -55,6 +55,20 @@ def test_bad_study_is_refused_before_any_job(workdir, mutate, words):
     assert not (workdir / "results").exists()
 
 
+def test_a_study_file_with_a_repeated_key_is_refused_before_any_job(workdir):
+    # Snakemake's own YAML reading keeps the last of two equal keys: an axis written twice would
+    # silently lose its first values. The study file is read again by the solver's loader.
+    text = (REPO / "tests" / "workflow" / "tiny.yaml").read_text()
+    repeated = text.replace("  ansatz.alpha: [1, 2]\n", "  ansatz.alpha: [1, 2]\n  lattice.L: [10]\n")
+    assert repeated != text
+    (workdir / "repeated.yaml").write_text(repeated)
+    proc = snakemake(workdir, "--configfile", "repeated.yaml", "-n", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "invalid study" in out and "repeated.yaml" in out and "duplicate key 'lattice.L'" in out, out[-2000:]
+    assert not (workdir / "results").exists()
+
+
 def refusal(study: dict) -> str:
     """The message of the first of common.smk's checks that refuses the study ('' if none does)."""
     from snakemake.exceptions import WorkflowError

@@ -7,7 +7,17 @@ import sys
 import yaml
 from snakemake.utils import validate
 
+from nqs_sweep.spec import SpecError, read_yaml_file
 from nqs_sweep.study import StudyError, expand_study, normalise_study, point_variant
+
+# Snakemake reads config files with a YAML loader that keeps the last of two equal keys: each
+# study file is read again by the solver's own loader, which refuses duplicate keys (and files
+# that are not UTF-8, too large or too deeply nested), so a repeated axis is not silently dropped.
+for _study_file in workflow.configfiles:
+    try:
+        read_yaml_file(_study_file, where=str(_study_file))
+    except SpecError as err:
+        raise WorkflowError(f"invalid study: {err}") from None
 
 try:
     # Bounded and read as the point specs are (1e-3 a number) before the schema sees it.

@@ -188,7 +188,9 @@ def _run_vmc(
         "n_iter": len(energies),
         "status": status,
         # sampling problems of the final evaluation and of the last tenth of the run ('' for none)
-        "health": health_flags(final["r_hat"], final["tau_corr"], _chain_length(spec), _late_acceptance(history.rows)),
+        "health": health_flags(
+            final["r_hat"], final["tau_corr"], _chain_length(spec), _late_acceptance(history.rows), *_fallbacks(history.rows)
+        ),
         "error_message": "",
         "runtime_s": clock(),
         **observables,  # obs_<name>, obs_<name>_error: only for the observables the spec asks for
@@ -252,6 +254,11 @@ def _energy_columns(spec: PointSpec, final: dict, exact_energy: float | None) ->
 
 def _chain_length(spec: PointSpec) -> int:
     return spec.sampler.n_samples_eval // spec.sampler.n_chains
+
+
+def _fallbacks(rows: list[dict]) -> tuple[int, int]:
+    """(steps whose solve fell back, steps) over the whole history."""
+    return sum(bool(r.get("solver_fallback", 0.0)) for r in rows), len(rows)
 
 
 def _late_acceptance(rows: list[dict]) -> float:

@@ -98,10 +98,12 @@ def weighted_stats(x: jnp.ndarray, weights: jnp.ndarray) -> Stats:
 HEALTH_LIMITS = {"r_hat": 1.1, "tau_fraction": 0.1, "acceptance": 0.02}
 
 
-def health_flags(r_hat: float, tau_corr: float, chain_length: int, acceptance: float) -> str:
-    """The sampling problems of a finished run, comma-separated ('' when none): split-R̂ above
-    1.1, τ_corr above a tenth of a chain's length, mean acceptance below 2 %. NaN (an enumeration
-    has no chains) raises nothing."""
+def health_flags(r_hat: float, tau_corr: float, chain_length: int, acceptance: float, fallbacks: int = 0, steps: int = 0) -> str:
+    """The problems of a finished run, comma-separated ('' when none): split-R̂ above 1.1, τ_corr
+    above a tenth of a chain's length, mean acceptance below 2 %, and the optimisation steps whose
+    linear solve fell back (a Cholesky that failed and went to the pseudo-inverse, or conjugate
+    gradients that missed their tolerance): a run that needed it is not silently the same as one
+    that did not. NaN (an enumeration has no chains) raises nothing."""
     flags = []
     if r_hat > HEALTH_LIMITS["r_hat"]:
         flags.append(f"r_hat={r_hat:.2f}")
@@ -109,4 +111,6 @@ def health_flags(r_hat: float, tau_corr: float, chain_length: int, acceptance: f
         flags.append(f"tau={tau_corr:.0f} of {chain_length}")
     if acceptance < HEALTH_LIMITS["acceptance"]:
         flags.append(f"acceptance={acceptance:.3f}")
+    if fallbacks:
+        flags.append(f"solver_fallback={fallbacks} of {steps} steps")
     return ", ".join(flags)
