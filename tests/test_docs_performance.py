@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import phases, sector_exact, throughput
+from benchmarks import phases, resnet_step, sector_exact, throughput
 from benchmarks import run as bench_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +45,7 @@ PARSERS = {
     "python -m benchmarks.phases": lambda argv: phases.build_parser().parse_args(argv),
     "python -m benchmarks.throughput": lambda argv: throughput.build_parser().parse_args(argv),
     "python -m benchmarks.sector_exact": lambda argv: sector_exact.build_parser().parse_args(argv),
+    "python -m benchmarks.resnet_step": lambda argv: resnet_step.build_parser().parse_args(argv),
 }
 
 
