@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from nqs_sweep.mc.jacobian import DenseJacobian, FactoredJacobian
-from nqs_sweep.mc.local_updates import connected_log_ratios, flip_context
+from nqs_sweep.mc.local_updates import connected_log_ratios, flip_context, flipped, has_kernels
 from nqs_sweep.mc.sampler import LogPsi
 from nqs_sweep.physics.hamiltonians import Hamiltonian, connected_elements, connected_moves, diagonal
 
@@ -22,6 +22,35 @@ def _moves_per_chunk() -> int:
     return MOVES_PER_CHUNK.get(jax.default_backend(), MOVES_PER_CHUNK["gpu"])
 
 
+# Without incremental kernels every connected configuration costs a forward pass; an exchange of
+# parallel spins has a zero element (about half the J2 bonds of a Néel-like state) and needs none.
+# The needed moves are gathered first and evaluated in groups of this many, as far as they go.
+FORWARD_GROUP = 512
+
+
+def _forward_log_ratios(log_psi, theta, x, sites, active, needed) -> jax.Array:
+    """log ψ(s'_c) − log ψ(s) (b, C) by forward passes on the moves where ``needed`` only (0 elsewhere)."""
+    x, sites, active = jnp.asarray(x), jnp.asarray(sites), jnp.asarray(active)  # indexed by traced values below
+    b, n_moves = needed.shape
+    total = b * n_moves
+    group = min(FORWARD_GROUP, total)
+    n_groups = -(-total // group)
+    # needed moves first (stable: in order), then the rest; padded to whole groups
+    order = jnp.argsort(~needed.reshape(-1), stable=True)
+    order = jnp.concatenate([order, jnp.broadcast_to(order[-1:], (n_groups * group - total,))])
+    base = log_psi(theta, x)
+
+    def evaluate(i, out):
+        idx = jax.lax.dynamic_slice(order, (i * group,), (group,))
+        row, move = idx // n_moves, idx % n_moves
+        moved = jax.vmap(flipped)(x[row], sites[move], active[move])
+        return out.at[idx].set(log_psi(theta, moved) - base[row])
+
+    done = -(-jnp.sum(needed) // group)
+    out = jnp.zeros(total, jnp.result_type(base.dtype, jnp.complex64))
+    return jax.lax.fori_loop(0, done, evaluate, out).reshape(b, n_moves)
+
+
 def local_energies(ham: Hamiltonian, log_psi: LogPsi, theta: jax.Array, s: jax.Array) -> jax.Array:
     """E_loc(s) = Σ_s' H_ss' ψ(s')/ψ(s) for s: (B, N) -> (B,) complex.
 
@@ -33,9 +62,14 @@ def local_energies(ham: Hamiltonian, log_psi: LogPsi, theta: jax.Array, s: jax.A
     sites, active = connected_moves(ham)
     context = flip_context(log_psi, theta)
 
+    generic = not has_kernels(log_psi)
+
     def chunk(x: jax.Array) -> jax.Array:
         mels = jax.vmap(connected_elements, in_axes=(None, 0))(ham, x)  # (b, C)
-        log_ratio = connected_log_ratios(log_psi, theta, context, x, sites, active)
+        if generic:
+            log_ratio = _forward_log_ratios(log_psi, theta, x, sites, active, mels != 0)
+        else:
+            log_ratio = connected_log_ratios(log_psi, theta, context, x, sites, active)
         # Zero elements (exchange of parallel spins) point outside the sector, where ψ
         # may not be finite: mask them instead of multiplying by zero.
         ratio = jnp.where(mels != 0, jnp.exp(jnp.where(mels != 0, log_ratio, 0.0)), 0.0)

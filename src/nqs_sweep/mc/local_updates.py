@@ -27,27 +27,27 @@ def flipped(s: jax.Array, sites: jax.Array, active: jax.Array) -> jax.Array:
     return s * (1 - 2 * hits)
 
 
-def _has_kernels(log_psi) -> bool:
+def has_kernels(log_psi) -> bool:
     return getattr(log_psi, "flip_ratio_tree", None) is not None
 
 
 def flip_context(log_psi, theta: jax.Array) -> Any:
     """What flip_log_ratio needs of θ, prepared once per parameter set (θ itself for the generic path)."""
-    if _has_kernels(log_psi):
+    if has_kernels(log_psi):
         return log_psi.flip_tables_tree(log_psi.to_tree(theta))
     return theta
 
 
 def init_cache(log_psi, theta: jax.Array, s: jax.Array) -> Any:
     """Per-configuration cache for s (B, N): a pytree whose leaves have leading axis B."""
-    if _has_kernels(log_psi):
+    if has_kernels(log_psi):
         return log_psi.cache_tree(log_psi.to_tree(theta), s)
     return log_psi(theta, s)
 
 
 def flip_log_ratio(log_psi, context: Any, s: jax.Array, cache: Any, sites: jax.Array, active: jax.Array) -> tuple[jax.Array, Any]:
     """(log ψ(s') − log ψ(s), cache of s') for one configuration s (N,) and one move (sites and flags of shape (2,))."""
-    if _has_kernels(log_psi):
+    if has_kernels(log_psi):
         return log_psi.flip_ratio_tree(context, s, cache, sites, active)
     new = log_psi(context, flipped(s, sites, active)[None])[0]
     return new - cache, new
