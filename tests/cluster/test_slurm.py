@@ -1,4 +1,5 @@
-"""The tiny study through a real single-node SLURM cluster gives the same tables as a local run.
+"""The tiny study through a real single-node SLURM cluster gives the same tables as a local run,
+and a point stopped by its SLURM time limit resumes from its checkpoint on the retry.
 
 Needs root (the fixture installs slurm-wlm and munge with apt-get if missing and starts the
 daemons with tests/cluster/slurm-up.sh); skipped otherwise, or failed if NQS_REQUIRE_SLURM=1.
@@ -11,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -22,7 +24,7 @@ REPO = HERE.parents[1]
 UP_TIMEOUT_S = 900  # a first run installs the packages
 SLURM_RUN_TIMEOUT_S = 600
 
-# One worker runs both tests (make test distributes whole modules, --dist loadfile): two workers
+# One worker runs all the tests (make test distributes whole modules, --dist loadfile): two workers
 # would each start the cluster, and the first to finish would stop it under the other.
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -188,3 +190,96 @@ def test_tiny_study_through_slurm_matches_a_local_run(slurm_cluster, tmp_path):
         assert len(got) == len(expected) > 0, name
         pd.testing.assert_frame_equal(got, expected, check_exact=True, obj=name)
     assert len(table(cluster, "energies", ["spec_hash"])) == n_points
+
+
+# An open TFIM chain, L=16, RBM α=2: 26-36 ms per step on one core here, so 4000 steps take 104-144 s,
+# past the at most ~50 s of steps the first job runs before its SIGTERM (below), also on a machine
+# twice as fast. No exact reference
+# (the open chain has no closed form; max_dim 0): its job would start beside the point's first job
+# and slow the point's start, which must come before the signal.
+LIMIT_STUDY = {
+    "study": "limit",
+    "defaults": {
+        "model": {"name": "tfim", "J": 1.0, "h": 1.0},
+        "lattice": {"kind": "chain", "pbc": False, "L": 16},
+        "ansatz": {"name": "rbm", "dtype": "float64", "alpha": 2},
+        "sampler": {"n_samples": 1024, "n_chains": 16, "n_discard": 4, "n_samples_eval": 1024},
+        "optimizer": {"kind": "sr", "learning_rate": 0.05, "diag_shift": 0.01, "n_iter": 4000},
+    },
+    "grid": {"seed": [0]},
+    "exact": {"max_dim": 0},
+}
+# slurmctld looks at time limits every 30 s and sends --signal=SIG@W at the first look within
+# W + 30 s of the limit: with a 1-minute limit and W = 1, 29 to 59 s after the job starts, when
+# the solver has run for up to ~50 s (it starts ~10 s in, after two Snakemake start-ups). With a
+# larger W it comes earlier, and from W = 30 on at the first look, maybe before the solver
+# has its handler: then nothing is checkpointed.
+SIGNAL_BEFORE_LIMIT_S = 1
+
+
+def run_log_time(line: str) -> datetime:
+    return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+
+
+def test_a_point_stopped_by_its_time_limit_resumes_from_its_checkpoint(slurm_cluster, tmp_path):
+    """The shipped profile's --signal=TERM@W, checkpoint and retries, on a 1-minute limit: the
+    first job of the point is signalled before its limit, the run checkpoints, the job fails, the
+    retry resumes from that checkpoint and the study's tables hold every iteration once."""
+    workdir = helpers.copy_workflow(tmp_path).resolve()
+    helpers.write_study(workdir / "limit.yaml", LIMIT_STUDY)
+    n_iter = LIMIT_STUDY["defaults"]["optimizer"]["n_iter"]
+    profile, _ = slurm_test_profile(workdir, slurm_cluster["cpus"], slurm_cluster["mem_mb"])
+    config_path = workdir / profile / "config.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    assert config["retries"] >= 1 and config["default-resources"]["slurm_extra"] == "'--signal=TERM@120'", config
+    vmc = config["set-resources"]["vmc"]
+    # The retry gets 10 minutes, out of reach of its signal: a second 1-minute job would be stopped
+    # again somewhere in its 29-59 s, and the number of jobs would depend on this machine's speed.
+    vmc.update(runtime="1 if attempt == 1 else 10", slurm_extra=f"'--signal=TERM@{SIGNAL_BEFORE_LIMIT_S}'")
+    # One core on any node: the step times above are one thread's.
+    vmc["cpus_per_task"] = config["set-threads"]["vmc"] = 1
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+    slurm_args = ["--workflow-profile", profile, "--slurm-no-account", "--slurm-keep-successful-logs", "--latency-wait", "10"]
+    # The tables, not the figures: the plots add three SLURM jobs (~25 s) and test_tiny_study_* runs them.
+    run = helpers.snakemake(workdir, "aggregate", "--configfile", "limit.yaml", *slurm_args, timeout=SLURM_RUN_TIMEOUT_S)
+    out = run.stdout + run.stderr
+
+    (point,) = [p.parent for p in (workdir / "results" / "limit" / "vmc").rglob("summary.parquet")]
+    summary = pd.read_parquet(point / "summary.parquet").iloc[0]
+    # What a finished run writes (vmc.convergence_status); a stopped one says interrupted or failed.
+    assert summary["status"] in ("converged", "not_converged") and summary["n_iter"] == n_iter, summary
+    assert pd.read_parquet(point / "history.parquet")["iteration"].tolist() == list(range(n_iter))
+    tables = workdir / "results" / "limit" / "tables"
+    energies = pd.read_parquet(tables / "energies.parquet")
+    assert energies[["spec_hash", "status", "n_iter"]].values.tolist() == [[summary["spec_hash"], summary["status"], n_iter]]
+    assert pd.read_parquet(tables / "convergence.parquet")["iteration"].tolist() == list(range(n_iter))
+
+    logs = slurm_logs(workdir, "vmc")
+    assert len(logs) > 1, f"the point finished in its first job, before SIGTERM: raise n_iter\n{out[-3000:]}"
+    assert len(logs) == 2, (sorted(logs), out[-3000:])
+    stopped, retried = sorted(logs, key=int)
+    first, second = scontrol_job(stopped), scontrol_job(retried)
+    assert first["JobState"] == "FAILED" and first["TimeLimit"] == "00:01:00", first
+    assert second["JobState"] == "COMPLETED" and second["TimeLimit"] == "00:10:00", second
+    # slurmstepd logs the signal to the step as "CANCELLED"; SLURM's own kill at the limit would
+    # add a line "DUE TO TIME LIMIT". SIGTERM reaches every process of the step, so the rule's bash
+    # dies of it at once ("died with <Signals.SIGTERM: 15>") while the solver checkpoints; a shell
+    # that exec'd the solver would leave Snakemake its exit 75 instead.
+    signalled = re.search(rf"STEP {stopped}\.0 ON \S+ CANCELLED AT (\S+) \*\*\*", logs[stopped])
+    assert signalled and "DUE TO TIME LIMIT" not in logs[stopped], logs[stopped][-3000:]
+    assert re.search(r"died with <Signals.SIGTERM: 15>|exit status 75", logs[stopped]), logs[stopped][-3000:]
+    signalled_at = datetime.fromisoformat(signalled.group(1))
+    assert signalled_at < datetime.fromisoformat(first["StartTime"]) + timedelta(minutes=1), (signalled_at, first)
+
+    # run.log: the stopped job's last checkpoint is the one written on the signal (a periodic one,
+    # every 25 iterations, would be older than the signal), and the retry resumes there.
+    lines = (point / "run.log").read_text().splitlines()
+    resumes = [i for i, line in enumerate(lines) if " resuming " in line]
+    # None: the signal came before the solver had its handler (a slow start), and nothing was saved.
+    assert len(resumes) == 1, "\n".join(line[:100] for line in lines[-60:])
+    (resumed,) = resumes
+    at = int(re.search(rf"resuming {summary['spec_hash']} at iteration (\d+)$", lines[resumed]).group(1))
+    checkpoint = [line for line in lines[:resumed] if re.search(r" iteration \d+: E=", line)][-1]
+    assert 0 < at < n_iter and f" iteration {at - 1}: E=" in checkpoint, lines[resumed - 3 : resumed + 1]
+    assert run_log_time(checkpoint) >= signalled_at, (checkpoint, signalled_at)
