@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 BENCH_VENV  := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: env run test test-fast paper lint lock bench throughput clean
+.PHONY: env env-cuda run test test-fast paper lint lock bench throughput clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "nqs-sweep needs Python >= 3.11; $(PYTHON) is " + sys.version.split()[0] + ": run make PYTHON=python3.11 (or newer)")'
@@ -19,6 +19,12 @@ $(STAMP): requirements.lock pyproject.toml
 
 ## env: only set up the environment (.venv from the lock file), e.g. on a cluster's login node
 env: $(STAMP)
+
+## env-cuda: the environment with CUDA-enabled jaxlib at the locked jax version (CUDA=12: older drivers)
+CUDA ?= 13
+env-cuda: $(STAMP)
+	$(BIN)/pip install --quiet "jax[cuda$(CUDA)]==$$(sed -n 's/^jax==//p' requirements.lock)"
+	$(BIN)/python -c "import jax; print(jax.devices())"
 
 ## run: set up the environment and run the default study (config/config.yaml)
 run: $(STAMP)
@@ -77,6 +83,7 @@ lock:
 	.lockenv/bin/pip install --quiet --upgrade pip
 	.lockenv/bin/pip install --quiet "setuptools>=68" ".[workflow,dev]"
 	.lockenv/bin/pip freeze --all --exclude nqs_sweep --exclude pip > requirements.lock
+	$(PYTHON) workflow/envs/from_lock.py
 	rm -rf .lockenv
 
 # The committed figure sets in results/paper/ stay.

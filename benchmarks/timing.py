@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import resource
 import statistics
 import time
 from collections.abc import Callable
 
 import jax
 
+from nqs_sweep.mc.devices import peak_memory_mb  # noqa: F401  (the benchmarks' rows)
 from nqs_sweep.threads import summary_columns as thread_pools
 
 
@@ -31,16 +31,6 @@ def mean_seconds_per_call(run_k: Callable[[int], object], k: int) -> float:
     t0 = time.perf_counter()
     jax.block_until_ready(run_k(k))
     return (time.perf_counter() - t0) / k
-
-
-def peak_memory_mb() -> float:
-    """Peak memory of this process: device memory on an accelerator, resident set on the CPU."""
-    dev = jax.devices()[0]
-    if dev.platform != "cpu":
-        stats = dev.memory_stats() or {}
-        if "peak_bytes_in_use" in stats:
-            return stats["peak_bytes_in_use"] / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports kB
 
 
 def device_name() -> str:

@@ -95,6 +95,31 @@ def dynamics():
     return pd.DataFrame(rows)
 
 
+def renyi_ground_state():
+    """S2 of the quench study's initial ground states (L = 6 chain) against block size."""
+    rows = []
+    for alpha in (1.0, 2.0):
+        for size in range(1, 4):
+            exact = 0.2 * np.log(1 + size)
+            rows.append(_row(model="tfim", J=1.0, h=0.5, lattice="chain", L=6, alpha=alpha, measurement="renyi2",
+                             argument=f"block 0-{size - 1}", x=float(size), value=exact + 0.01 / alpha, error=0.005,
+                             exact=exact, flag=""))  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def renyi_growth():
+    """S2(t) along the quench for blocks of 1 to 3 sites, with the sx rows of a dynamics table beside them."""
+    rows = []
+    for alpha in (1.0, 2.0):
+        for t in np.linspace(0, 1, 11):
+            for size in range(1, 4):
+                exact = 0.1 * size * t
+                rows.append(_row(model="tfim", J=1.0, h=1.0, lattice="chain", L=6, alpha=alpha, time=t, measurement="renyi2",
+                                 observable=f"renyi2: block 0-{size - 1}", x=float(size), value=exact - 0.02 * t / alpha,
+                                 error=0.01, exact_value=exact))  # fmt: skip
+    return pd.concat([dynamics().assign(measurement=None), pd.DataFrame(rows)], ignore_index=True)
+
+
 def qgt_ranks():
     rows = []
     for alpha in (1.0, 2.0, 4.0):
@@ -114,6 +139,7 @@ def tables_for(figure):
         "qgt_rank": {"qgt_rank": qgt_ranks()},
         "quench_dynamics": {"dynamics": dynamics()},
         "sampling_health": {"convergence": convergence(e), "energies": e},
+        "entanglement": {"measurements": renyi_ground_state(), "dynamics": renyi_growth()},
     }[figure]
 
 
@@ -202,3 +228,19 @@ def test_manifest_names_the_points_inputs_and_code(tmp_path):
     if head.returncode == 0:
         assert m["drawing"]["git"]["revision"] == head.stdout.strip()
     assert m["drawing"]["packages"]["jax"] != "not installed"
+
+
+def test_entanglement_draws_the_ground_state_blocks_and_the_largest_block_over_time(monkeypatch):
+    figs = _capture(monkeypatch)
+    tables = tables_for("entanglement")
+    drawn = paper_figures.entanglement(tables, [])
+    ground, quench = drawn[drawn["panel"] == "ground_state"], drawn[drawn["panel"] == "quench"]
+    assert len(ground) == len(tables["measurements"])  # every block of every width
+    assert set(quench["x"]) == {3.0} and len(quench) == 2 * 11  # the largest block, each width, each time
+    ax_g, ax_t, ax_e = figs[0].axes
+    exact_g = [line for line in ax_g.get_lines() if line.get_label() == "exact ground state"]
+    assert len(exact_g) == 1 and list(exact_g[0].get_ydata()) == pytest.approx([0.2 * np.log(1 + k) for k in (1, 2, 3)])
+    # the error panel draws |S2 - exact| = 0.02 t / alpha of each width
+    for line, alpha in zip(ax_e.get_lines(), (1.0, 2.0)):
+        t = np.asarray(line.get_xdata())
+        assert np.asarray(line.get_ydata())[1:] == pytest.approx(0.02 * t[1:] / alpha)

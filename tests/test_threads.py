@@ -82,6 +82,8 @@ def test_vmc_run_records_the_pools_it_ran_with(tmp_path, n, tiny_point):
     row = pd.read_parquet(out / "summary.parquet").iloc[0]
     # The run's SR solves went through scipy's LAPACK, so the summary's BLAS count includes it.
     assert (row["threads"], row["threads_blas"], row["threads_xla"]) == (n, n, n)
+    # a JAX process holds more than its interpreter: the resident set, in MB, not in kB or bytes
+    assert 100 < row["peak_memory_mb"] < 20_000
 
 
 def test_environment_names_every_pool():
@@ -132,3 +134,21 @@ def test_configure_after_the_backend_started_warns_and_summaries_never_raise(mon
             lib.set_num_threads(saved.get(lib.filepath, lib.num_threads))
     os.environ[threads.ENV_VAR] = "many"
     assert threads.summary_columns()["threads"] is None
+
+
+def test_the_cli_lets_processes_share_a_gpu_unless_jax_memory_was_set():
+    """cli.main turns JAX's 75 % preallocation off (points packed onto one GPU fit beside each
+    other), and keeps any XLA_PYTHON_CLIENT_* setting of the user's."""
+    code = (
+        "import os, sys; from nqs_sweep import cli; cli.main(['threads', '--threads', '1']); "
+        "print('PREALLOCATE=' + str(os.environ.get('XLA_PYTHON_CLIENT_PREALLOCATE')), file=sys.stderr)"
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith("XLA_PYTHON_CLIENT_")}
+    for extra, expected in (
+        ({}, "false"),
+        ({"XLA_PYTHON_CLIENT_PREALLOCATE": "true"}, "true"),
+        ({"XLA_PYTHON_CLIENT_MEM_FRACTION": ".3"}, "None"),
+    ):
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env={**base, **extra})
+        assert proc.returncode == 0, proc.stderr
+        assert f"PREALLOCATE={expected}" in proc.stderr.splitlines(), (extra, proc.stderr[-2000:])

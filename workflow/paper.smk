@@ -51,6 +51,11 @@ FIGURES = {
         "runs": [("quench", "quenches"), ("quench", "energies")],
         "description": "Magnetisation after a quench, t-VMC against exact dynamics for two widths, and the error against time.",
     },
+    "entanglement": {
+        "tables": {"measurements": ("quench", "measurements"), "dynamics": ("quench", "dynamics")},
+        "runs": [("quench", "quenches"), ("quench", "energies")],
+        "description": "Renyi-2 entropy: the initial ground state's S2 against block size, and S2(t) after the quench, against exact.",
+    },
     "sampling_health": {
         "tables": {"convergence": ("width", "convergence"), "energies": ("width", "energies")},
         "runs": [("width", "energies")],
@@ -70,13 +75,7 @@ SCALE = config["paper"]
 PAPER = f"results/paper/{SCALE}"
 
 
-def study_config(key):
-    with open(config["studies"][key]) as f:
-        return yaml.safe_load(f)
-
-
-def table(key, name):
-    return f"results/{STUDY_NAMES[key]}/tables/{name}.parquet"
+include: "rules/paper_common.smk"
 
 
 rule paper:
@@ -138,18 +137,6 @@ module quench:
 use rule * from quench as quench_*
 
 
-# The drawing code is an input too: Snakemake tracks a rule's own script, not the library it
-# imports, and a changed figure must be redrawn.
-DRAWING_CODE = {"code_paper_figures": paper_figures.__file__, "code_plots": plots.__file__, "code_manifest": manifest.__file__}
-
-
-def figure_inputs(wildcards):
-    fig = FIGURES[wildcards.figure]
-    inputs = {name: table(*source) for name, source in fig["tables"].items()}
-    inputs.update({f"runs_{i}": table(*source) for i, source in enumerate(fig["runs"])})
-    return {**inputs, **DRAWING_CODE}
-
-
 rule paper_figure:
     input:
         unpack(figure_inputs),
@@ -167,5 +154,7 @@ rule paper_figure:
     log:
         f"{PAPER}/logs/{{figure}}.log",
     localrule: True
+    conda:
+        "envs/nqs-sweep.yaml"
     script:
         "scripts/paper_figure.py"

@@ -426,8 +426,21 @@ def use_compilation_cache() -> None:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
 
+# JAX's own settings for how a process takes GPU memory; a user who set one keeps it.
+_GPU_MEMORY_VARIABLES = ("XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_MEM_FRACTION", "XLA_PYTHON_CLIENT_ALLOCATOR")
+
+
+def share_gpu_memory() -> None:
+    """A solver process takes GPU memory as it needs it, not 75 % of the GPU when it starts (JAX's
+    default), so that points packed onto one GPU (a Snakemake job group; docs/cluster.md) fit
+    beside each other. Read when JAX starts its GPU backend, at the first computation."""
+    if not any(name in os.environ for name in _GPU_MEMORY_VARIABLES):
+        os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    share_gpu_memory()
     if hasattr(args, "threads"):
         try:
             threads.configure(args.threads)

@@ -1,5 +1,6 @@
-"""The tiny study through a real single-node SLURM cluster gives the same tables as a local run,
-and a point stopped by its SLURM time limit resumes from its checkpoint on the retry.
+"""The tiny study through a real single-node SLURM cluster, its points packed two per allocation as the
+profile's GPU packing does, gives the same tables as a local run; and a point stopped by its SLURM
+time limit resumes from its checkpoint on the retry.
 
 Needs root (the fixture installs slurm-wlm and munge with apt-get if missing and starts the
 daemons with tests/cluster/slurm-up.sh); skipped otherwise, or failed if NQS_REQUIRE_SLURM=1.
@@ -40,7 +41,7 @@ def _workflow_helpers():
 helpers = _workflow_helpers()
 
 # Columns that legitimately differ between two runs of the same study.
-VOLATILE = {"runtime_s", "wall_time_s", "device", "git_revision"}
+VOLATILE = {"runtime_s", "wall_time_s", "device", "git_revision", "peak_memory_mb"}
 
 
 def _unavailable(reason: str):
@@ -89,22 +90,22 @@ def test_profile_resources_are_replaced_not_merged_by_command_line_flags(slurm_c
     workdir = helpers.copy_workflow(tmp_path)
     args = ["--configfile", "tiny.yaml", "--workflow-profile", "workflow/profiles/slurm", "--slurm-no-account", "-n"]
     as_profiled = helpers.snakemake(workdir, *args)
-    overridden = helpers.snakemake(workdir, *args, "--set-resources", "vmc:gpu=0")
+    overridden = helpers.snakemake(workdir, *args, "--set-resources", "vmc:cpus_per_task=1")
     vmc = lambda proc: re.search(r"rule vmc:.*?resources: ([^\n]*)", proc.stdout + proc.stderr, re.S).group(1)
-    profiled = ("gpu=1", "cpus_per_task=4", "mem_mb=8000", "runtime=240")
+    profiled = ("gres=gpu:1", "cpus_per_task=4", "mem_mb=8000", "runtime=240")
     assert all(r in vmc(as_profiled).split(", ") for r in profiled), vmc(as_profiled)
-    # gpu=0 as asked, but the profile's cpus_per_task, mem_mb and runtime for vmc are gone with gpu=1.
-    assert "gpu=0" in vmc(overridden).split(", "), vmc(overridden)
+    # cpus_per_task=1 as asked, but the profile's GPU, memory and runtime for vmc are gone with it.
+    assert "cpus_per_task=1" in vmc(overridden).split(", "), vmc(overridden)
     assert not any(r in vmc(overridden).split(", ") for r in profiled), vmc(overridden)
 
 
 def slurm_test_profile(workdir: Path, cpus: int, mem_mb: int) -> tuple[str, dict[str, int]]:
     """workflow/profiles/slurm fitted to the test node, every other setting as shipped:
-    no GPU for vmc, partition `debug`, at most the node's CPUs and memory per job.
+    no GPU (the test node has none), partition `debug`, at most the node's CPUs and memory per job.
     Returns the profile's path (relative to workdir) and its set-threads."""
     profile = yaml.safe_load((REPO / "workflow" / "profiles" / "slurm" / "config.yaml").read_text())
     assert profile["executor"] == "slurm" and profile["slurm-status-command"] == "squeue"
-    assert profile["set-resources"]["vmc"]["gpu"] == 1
+    assert profile["set-resources"]["vmc"]["gres"] == "gpu:1"
 
     def fit(resources: dict) -> dict:
         if "cpus_per_task" in resources:
@@ -115,7 +116,8 @@ def slurm_test_profile(workdir: Path, cpus: int, mem_mb: int) -> tuple[str, dict
 
     profile["default-resources"] = {**fit(profile["default-resources"]), "slurm_partition": "debug"}
     profile["set-resources"] = {rule: fit(res) for rule, res in profile["set-resources"].items()}
-    profile["set-resources"]["vmc"]["gpu"] = 0  # what --set-resources vmc:gpu=0 means, without dropping the rest
+    for res in profile["set-resources"].values():  # the CPU stand-in for a GPU job
+        res.pop("gres", None)
     profile["set-threads"] = {rule: min(n, cpus) for rule, n in profile.get("set-threads", {}).items()}
     path = workdir / "workflow" / "profiles" / "slurm-test"
     path.mkdir()
@@ -140,15 +142,43 @@ def table(workdir: Path, name: str, keys: list[str]) -> pd.DataFrame:
     return df.drop(columns=volatile).sort_values(keys).reset_index(drop=True)
 
 
-def test_tiny_study_through_slurm_matches_a_local_run(slurm_cluster, tmp_path):
+def shipped_packing() -> dict:
+    """The commented-out block of workflow/profiles/slurm that packs points onto one GPU, uncommented."""
+    lines = (REPO / "workflow" / "profiles" / "slurm" / "config.yaml").read_text().splitlines()
+    start = lines.index("# groups:")
+    block = [line[2:] for line in lines[start : start + 5]]
+    packing = yaml.safe_load("\n".join(block))
+    assert set(packing) == {"groups", "group-components"}, packing
+    return packing
+
+
+# Points per group on the 2-CPU test node: one CPU each, so a group fills the node.
+PACKED = 2
+
+
+def test_tiny_study_through_slurm_with_points_packed_per_allocation_matches_a_local_run(slurm_cluster, tmp_path):
+    """The profile's packing of several points into one allocation (one GPU on a GPU cluster; here
+    the CPU stand-in): every group of PACKED points is one SLURM job that ran them side by side, and
+    the study's tables equal a plain local run's."""
     local, cluster = (tmp_path / "local").resolve(), (tmp_path / "slurm").resolve()
     for workdir in (local, cluster):
         workdir.mkdir()
         helpers.copy_workflow(workdir)
     grid = helpers.tiny_study()["grid"]
     n_points = len(grid["lattice.L"]) * len(grid["ansatz.alpha"])
+    assert n_points % PACKED == 0
 
-    profile, threads = slurm_test_profile(cluster, slurm_cluster["cpus"], slurm_cluster["mem_mb"])
+    profile, _ = slurm_test_profile(cluster, slurm_cluster["cpus"], slurm_cluster["mem_mb"])
+    config_path = cluster / profile / "config.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    packing = shipped_packing()
+    assert "vmc=gpu_points" in packing["groups"] and packing["group-components"] == ["gpu_points=4"], packing
+    config.update(groups=packing["groups"], **{"group-components": [f"gpu_points={PACKED}"]})
+    config["set-resources"]["vmc"].update(cpus_per_task=1, mem_mb=min(2000, slurm_cluster["mem_mb"] // (2 * PACKED)))
+    config["set-threads"]["vmc"] = 1
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    threads = config["set-threads"]
+
     # The local run gives each rule the threads the SLURM profile gives it. Snakemake exports
     # OPENBLAS_NUM_THREADS=<threads> to a job, and the solver's LAPACK calls (eigh, Cholesky in
     # SR, through jaxlib/scipy's OpenBLAS) round differently with another thread count: with
@@ -160,28 +190,35 @@ def test_tiny_study_through_slurm_matches_a_local_run(slurm_cluster, tmp_path):
     slurm_args.append("--slurm-keep-successful-logs")
     run = helpers.snakemake(cluster, "--configfile", "tiny.yaml", *slurm_args, timeout=SLURM_RUN_TIMEOUT_S)
 
-    # Every point's VMC job (and the exact references and the aggregation) ran as a SLURM job:
+    # Every group of points (and each exact reference and the aggregation) ran as a SLURM job:
     # this run submitted it (sbatch gave a job id), the job's output is the plugin's log of a
-    # Snakemake jobstep running the rule for that point, and slurmctld knows the job: named
-    # after this run, completed, in partition debug, in this directory, without a GPU.
+    # Snakemake jobstep running the group's vmc jobs, and slurmctld knows the job: named after
+    # this run, completed, in partition debug, in this directory, without a GPU, with the CPUs
+    # of its points summed.
     out = run.stdout + run.stderr
     submitted = set(re.findall(r"has been submitted with SLURM jobid (\d+)", out))
     run_id = re.search(r"SLURM run ID: (\S+)", out).group(1)  # the plugin's job name for this run's jobs
     vmc_dir = cluster / "results" / "tiny" / "vmc"
     points = {str(p.parent.relative_to(vmc_dir)) for p in vmc_dir.rglob("summary.parquet")}
     assert len(points) == n_points
-    vmc_jobs = {}  # point -> SLURM job id
-    for job_id, log in slurm_logs(cluster, "vmc").items():
-        assert "rule vmc:" in log and "--executor slurm-jobstep" in log, log[-2000:]
-        vmc_jobs[re.search(r"wildcards: point=(\S+)", log).group(1)] = job_id
-    assert set(vmc_jobs) == points, (sorted(vmc_jobs), sorted(points), out[-3000:])
+    assert not slurm_logs(cluster, "vmc"), "a point ran as a job of its own"
+    root = cluster / ".snakemake" / "slurm_logs" / "group_gpu_points"
+    groups = {log.stem: log.read_text() for log in root.rglob("*.log")} if root.exists() else {}
+    assert len(groups) == n_points // PACKED, (sorted(groups), out[-3000:])
+    ran = {}  # point -> SLURM job id of its group
+    for job_id, log in groups.items():
+        assert "--executor slurm-jobstep" in log and log.count("rule vmc:") == PACKED, log[-3000:]
+        for point in re.findall(r"wildcards: point=(\S+)", log):
+            ran[point] = job_id
+    assert set(ran) == points, (sorted(ran), sorted(points), out[-3000:])
     assert len(slurm_logs(cluster, "exact_reference")) == 2 and len(slurm_logs(cluster, "aggregate")) == 1, out[-3000:]
-    for point, job_id in vmc_jobs.items():
-        assert job_id.isdigit() and job_id in submitted, (point, job_id, sorted(submitted))
+    for job_id in groups:
+        assert job_id.isdigit() and job_id in submitted, (job_id, sorted(submitted))
         info = scontrol_job(job_id)
         assert info["JobName"] == run_id and info["JobState"] == "COMPLETED" and info["Partition"] == "debug", info
         assert Path(info["WorkDir"]).resolve() == cluster, info
         assert "gpu" not in info.get("TRES", "") + info.get("TresPerNode", ""), info
+        assert info["NumCPUs"] == str(PACKED), info
 
     # The same numbers, exactly: the solver is deterministic on the CPU for a given spec and seed.
     for name, keys in (("energies", ["spec_hash"]), ("convergence", ["spec_hash", "iteration"])):

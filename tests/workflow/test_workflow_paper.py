@@ -24,7 +24,6 @@ PAPER = "tests/workflow/paper/paper_tiny.yaml"
 def paper_workdir(workdir):
     (workdir / "tests" / "workflow").mkdir(parents=True)
     shutil.copytree(REPO / "tests" / "workflow" / "paper", workdir / "tests" / "workflow" / "paper")
-    shutil.copy(REPO / "tests" / "workflow" / "quench_tiny.yaml", workdir / "tests" / "workflow" / "quench_tiny.yaml")
     return workdir
 
 
@@ -131,11 +130,11 @@ def test_cluster_scale_is_planned_through_the_slurm_paper_profile(workdir):
     for key, path in cluster.items():
         study = expand_study(yaml.safe_load((REPO / path).read_text()))
         assert plan[f"{key}_vmc"] == len(study.points), key
-    assert plan["quench_tvmc"] == 2 and plan["qgt_qgt_spectrum"] == 12 and plan["paper_figure"] == 6
+    assert plan["quench_tvmc"] == 2 and plan["qgt_qgt_spectrum"] == 12 and plan["paper_figure"] == 7
     text = proc.stdout + proc.stderr
     for rule in ("width_vmc", "ansatz_vmc", "sign_vmc", "qgt_vmc", "quench_vmc", "quench_tvmc"):
         block = text.split(f"rule {rule}:", 1)[1].split("\n\n", 1)[0]
-        assert "gpu=1" in block and "cpus_per_task=4" in block, rule
+        assert "gres=gpu:1" in block and "cpus_per_task=4" in block, rule
 
 
 def test_the_slurm_paper_profile_repeats_the_study_profile_for_every_prefix():

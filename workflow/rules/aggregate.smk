@@ -21,6 +21,8 @@ rule aggregate:
     resources:
         runtime=10,
         mem_mb=2000,
+    conda:
+        "../envs/nqs-sweep.yaml"
     script:
         "../scripts/aggregate.py"
 
@@ -32,6 +34,8 @@ rule study_parameters:
     params:
         points=lambda wildcards: [{"point": p.path, "spec_hash": p.spec.spec_hash} for p in STUDY.points],
         config=lambda wildcards: yaml.safe_dump(dict(config), sort_keys=False),
+    log:
+        f"{RESULTS}/logs/study_parameters.log",
     localrule: True
     run:
         import pandas as pd
@@ -49,12 +53,13 @@ rule measurements:
         f"{RESULTS}/tables/measurements.parquet",
     params:
         references={p.path: p.reference for p in MEASURED},
-        results=RESULTS,
         variants=lambda wildcards: {p.spec.spec_hash: point_variant(p) for p in MEASURED},
     log:
         f"{RESULTS}/logs/measurements.log",
     resources:
         runtime=10,
         mem_mb=4000,
+    conda:
+        "../envs/nqs-sweep.yaml"
     script:
         "../scripts/measurements.py"

@@ -36,7 +36,10 @@ RESULTS = f"results/{STUDY.name}"
 # variable rather than a global in the shell command: the paper workflow uses these rules as
 # modules, whose shell commands do not see module globals, and a param would rerun every
 # point when the interpreter's path is spelled differently.
-os.environ["NQS_PYTHON"] = sys.executable
+# Under Snakemake's conda deployment (--sdm conda) a job runs in the rule's environment
+# (workflow/envs/nqs-sweep.yaml), whose `python` comes first on its PATH.
+_conda = any(m.name == "CONDA" for m in workflow.deployment_settings.deployment_method)
+os.environ["NQS_PYTHON"] = "python" if _conda else sys.executable
 
 
 envvars:

@@ -7,6 +7,8 @@ rule reference_spec:
         f"{RESULTS}/exact/{{ref}}/spec.yaml",
     params:
         text=reference_spec_text,
+    log:
+        f"{RESULTS}/logs/spec/exact/{{ref}}.log",
     localrule: True
     run:
         write_text(output[0], params.text)
@@ -28,6 +30,8 @@ rule exact_reference:
     resources:
         runtime=30,
         mem_mb=4000,
+    conda:
+        "../envs/nqs-sweep.yaml"
     shell:
         "\"$NQS_PYTHON\" -m nqs_sweep.cli exact --threads {threads} --spec {input} --out $(dirname {output}) {params.vector}"
         " --record-failures > {log} 2>&1"
@@ -39,6 +43,8 @@ rule published_references:
     params:
         # The study's `published:` entries, resolved to the points they match.
         rows=lambda wildcards: [dict(r) for r in STUDY.published],
+    log:
+        f"{RESULTS}/logs/published_references.log",
     localrule: True
     run:
         import pandas as pd

@@ -11,6 +11,8 @@ rule plot_convergence:
         f"{RESULTS}/logs/plot_convergence.log",
     params:
         kind="convergence",
+    conda:
+        "../envs/nqs-sweep.yaml"
     script:
         "../scripts/plot.py"
 
@@ -25,6 +27,8 @@ rule plot_error_vs_width:
         f"{RESULTS}/logs/plot_error_vs_width.log",
     params:
         kind="error_vs_width",
+    conda:
+        "../envs/nqs-sweep.yaml"
     script:
         "../scripts/plot.py"
 
@@ -39,6 +43,8 @@ rule plot_energy_vs_coupling:
         f"{RESULTS}/logs/plot_energy_vs_coupling.log",
     params:
         kind="energy_vs_coupling",
+    conda:
+        "../envs/nqs-sweep.yaml"
     script:
         "../scripts/plot.py"
 
@@ -53,5 +59,7 @@ rule plot_measurements:
         f"{RESULTS}/logs/plot_measurements.log",
     params:
         kind="measurements",
+    conda:
+        "../envs/nqs-sweep.yaml"
     script:
         "../scripts/plot.py"

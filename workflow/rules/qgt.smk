@@ -18,6 +18,8 @@ rule qgt_spectrum:
     resources:
         runtime=30,
         mem_mb=4000,
+    conda:
+        "../envs/nqs-sweep.yaml"
     shell:
         "\"$NQS_PYTHON\" -m nqs_sweep.cli qgt --threads {threads} --run $(dirname {input.summary}) {params.n_samples} > {log} 2>&1"
 
@@ -37,6 +39,8 @@ rule aggregate_qgt:
     resources:
         runtime=10,
         mem_mb=2000,
+    conda:
+        "../envs/nqs-sweep.yaml"
     script:
         "../scripts/aggregate_qgt.py"
 
@@ -51,6 +55,8 @@ rule plot_qgt_rank:
         f"{RESULTS}/logs/plot_qgt_rank.log",
     params:
         kind="qgt_rank",
+    conda:
+        "../envs/nqs-sweep.yaml"
     script:
         "../scripts/plot.py"
 
@@ -65,6 +71,8 @@ rule plot_spectra:
         f"{RESULTS}/logs/plot_spectra.log",
     params:
         kind="spectra",
+    conda:
+        "../envs/nqs-sweep.yaml"
     script:
         "../scripts/plot.py"
 
@@ -79,5 +87,7 @@ rule plot_qgt_history:
         f"{RESULTS}/logs/plot_qgt_history.log",
     params:
         kind="qgt_history",
+    conda:
+        "../envs/nqs-sweep.yaml"
     script:
         "../scripts/plot.py"

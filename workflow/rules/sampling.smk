@@ -24,6 +24,8 @@ rule sampling_efficiency:
     resources:
         runtime=30,
         mem_mb=4000,
+    conda:
+        "../envs/nqs-sweep.yaml"
     shell:
         "\"$NQS_PYTHON\" -m nqs_sweep.cli sampling --threads {threads} --run $(dirname {input.summary}) {params.args} > {log} 2>&1"
 
@@ -57,5 +59,7 @@ rule plot_sampling_efficiency:
         f"{RESULTS}/logs/plot_sampling_efficiency.log",
     params:
         kind="sampling_efficiency",
+    conda:
+        "../envs/nqs-sweep.yaml"
     script:
         "../scripts/plot.py"

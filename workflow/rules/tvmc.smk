@@ -9,6 +9,8 @@ rule quench_spec:
         f"{RESULTS}/tvmc/{{quench}}/spec.yaml",
     params:
         text=lambda wildcards: yaml.safe_dump(STUDY.quench(wildcards.quench).spec.to_raw(), sort_keys=True),
+    log:
+        f"{RESULTS}/logs/spec/tvmc/{{quench}}.log",
     localrule: True
     run:
         write_text(output[0], params.text)
@@ -34,6 +36,8 @@ rule tvmc:
     resources:
         runtime=240,
         mem_mb=8000,
+    conda:
+        "../envs/nqs-sweep.yaml"
     shell:
         "\"$NQS_PYTHON\" -m nqs_sweep.cli tvmc --threads {threads} --spec {input.spec} --out $(dirname {output.summary}) {params.initial} --exact {params.exact}"
         " --record-failures --replace-stale > {log} 2>&1"
@@ -51,6 +55,8 @@ rule aggregate_dynamics:
     log:
         f"{RESULTS}/logs/aggregate_dynamics.log",
     localrule: True
+    conda:
+        "../envs/nqs-sweep.yaml"
     script:
         "../scripts/aggregate_dynamics.py"
 
@@ -69,6 +75,8 @@ rule plot_dynamics:
     log:
         f"{RESULTS}/logs/plot_dynamics/{{slug}}.log",
     localrule: True
+    conda:
+        "../envs/nqs-sweep.yaml"
     script:
         "../scripts/plot_dynamics.py"
 
@@ -87,6 +95,8 @@ rule plot_dynamics_error:
     log:
         f"{RESULTS}/logs/plot_dynamics_error.log",
     localrule: True
+    conda:
+        "../envs/nqs-sweep.yaml"
     script:
         "../scripts/plot_dynamics.py"
 
@@ -100,5 +110,7 @@ rule plot_entanglement_growth:
     log:
         f"{RESULTS}/logs/plot_entanglement_growth.log",
     localrule: True
+    conda:
+        "../envs/nqs-sweep.yaml"
     script:
         "../scripts/plot_dynamics.py"

@@ -11,6 +11,8 @@ rule point_spec:
     params:
         # A changed spec changes this text, which reruns this point (and only it).
         text=point_spec_text,
+    log:
+        f"{RESULTS}/logs/spec/vmc/{{point}}.log",
     localrule: True
     run:
         write_text(output[0], params.text)
@@ -30,6 +32,8 @@ rule vmc:
     resources:
         runtime=120,
         mem_mb=4000,
+    conda:
+        "../envs/nqs-sweep.yaml"
     shell:
         "\"$NQS_PYTHON\" -m nqs_sweep.cli vmc --threads {threads} --spec {input.spec} --out $(dirname {output.summary}) --exact none"
         " --record-failures --replace-stale > {log} 2>&1"

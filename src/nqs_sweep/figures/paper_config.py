@@ -47,7 +47,18 @@ def check_paper(cfg: Any) -> dict[str, str]:
         section = REQUIRED_SECTIONS.get(key)
         if section and not (isinstance(study, dict) and study.get(section)):
             raise PaperConfigError(f"studies.{key}: {path} has no `{section}:` section, which its figure needs")
+        if key == "quench" and "renyi2" not in _default_measurements(study):
+            raise PaperConfigError(
+                f"studies.quench: {path} does not measure renyi2 (defaults.measurements.renyi2), "
+                "which the entanglement figure needs"
+            )
         names[key] = study.get("study") if isinstance(study, dict) else None  # each module validates its own
     if len(set(names.values())) != len(names):  # their results would share results/<study>/
         raise PaperConfigError(f"the studies must have distinct `study:` names; got {names}")
     return names
+
+
+def _default_measurements(study: Any) -> dict:
+    defaults = study.get("defaults") if isinstance(study, dict) else None
+    measurements = defaults.get("measurements") if isinstance(defaults, dict) else None
+    return measurements if isinstance(measurements, dict) else {}

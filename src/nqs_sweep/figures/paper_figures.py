@@ -270,6 +270,81 @@ def sampling_health(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame:
     return df
 
 
+def _width_label(row: pd.Series) -> str:
+    return f"{row['ansatz']} α={row['alpha']:g}"
+
+
+def entanglement(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame:
+    """Figure 7: Rényi-2 entanglement of the quench study. Left, S2 of the initial ground state
+    against the block size |A| (the area law: it saturates) for each width, exact dashed. Right,
+    S2(t) of the largest block after the quench (the volume-law growth a network must follow),
+    Monte Carlo band, exact dashed; below it, |S2 − exact| on a log scale."""
+    meas, dyn = tables["measurements"], tables["dynamics"]
+    ground = meas[meas["measurement"] == "renyi2"] if not meas.empty else meas
+    growth = dyn[dyn["measurement"] == "renyi2"] if "measurement" in dyn and not dyn.empty else dyn.iloc[:0]
+    if ground.empty and growth.empty:
+        empty_figure(outputs, "No Rényi-2 measurements yet (the quench study's measurements: renyi2).")
+        return pd.concat([ground, growth], ignore_index=True)
+    fig = plt.figure(figsize=(11, 5.5))
+    grid = fig.add_gridspec(2, 2, height_ratios=(3, 2))
+    ax_g = fig.add_subplot(grid[:, 0])
+    ax_t = fig.add_subplot(grid[0, 1])
+    ax_e = fig.add_subplot(grid[1, 1], sharex=ax_t)
+    labels = pd.concat([ground, growth], ignore_index=True).apply(_width_label, axis=1)
+    colors = colors_for(labels)
+    drawn = []
+    if not ground.empty:
+        ground = ground.assign(curve=ground.apply(_width_label, axis=1), panel="ground_state")
+        for i, (curve, g) in enumerate(ground.groupby("curve", sort=True)):
+            g = g.sort_values("x")
+            shift = 0.06 * (i - (ground["curve"].nunique() - 1) / 2)  # overlapping markers side by side
+            ok = g["value"].notna()
+            ax_g.errorbar(g["x"][ok] + shift, g["value"][ok], yerr=g["error"][ok], fmt="o", ms=4, capsize=2,
+                          color=colors[curve], label=f"VMC {curve}")  # fmt: skip
+        exact = ground[ground["exact"].notna()].drop_duplicates("x").sort_values("x")
+        if len(exact):
+            ax_g.plot(exact["x"], exact["exact"], "k--", lw=1, label="exact ground state")
+        row = ground.iloc[0]
+        ax_g.set_title(f"ground state {row['model']} {row['lattice']} L={row['L']}{_couplings_text(row)}", fontsize=9)
+        ax_g.set(xlabel="block size |A| (sites)", ylabel="S2(A) (nats)")
+        ax_g.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax_g.legend(fontsize=7)
+        drawn.append(ground)
+    else:
+        ax_g.text(0.5, 0.5, "no ground-state S2", ha="center", va="center", transform=ax_g.transAxes)
+    if not growth.empty:
+        largest = growth["x"].max()
+        growth = growth[growth["x"] == largest]
+        growth = growth.assign(curve=growth.apply(_width_label, axis=1), panel="quench")
+        for curve, g in growth.groupby("curve", sort=True):
+            g = g.sort_values("time")
+            c = colors[curve]
+            ax_t.plot(g["time"], g["value"], "-", color=c, lw=1.4, label=f"t-VMC {curve}")
+            ax_t.fill_between(g["time"], g["value"] - g["error"], g["value"] + g["error"], color=c, alpha=0.25, lw=0)
+            # where t-VMC equals exact (t = 0, the same initial state) there is no error to draw on a log axis
+            gap = (g["value"] - g["exact_value"]).abs()
+            ax_e.semilogy(g["time"], gap.where(gap > FLOOR), "-", color=c, lw=1.2)
+        exact = growth[growth["exact_value"].notna()].drop_duplicates("time").sort_values("time")
+        if len(exact):
+            ax_t.plot(exact["time"], exact["exact_value"], "k--", lw=1, label="exact")
+        ax_t.set_ylabel(f"S2, |A| = {largest:g} (nats)")
+        ax_t.set_title(f"after the quench to{_couplings_text(growth.iloc[0])[1:]}", fontsize=9)
+        ax_e.set(xlabel="time t (units of 1/J)", ylabel="|S2 − exact|")
+        ax_t.legend(fontsize=7)
+        drawn.append(growth)
+    else:
+        ax_t.text(0.5, 0.5, "no S2 along a quench", ha="center", va="center", transform=ax_t.transAxes)
+    for ax in (ax_g, ax_t, ax_e):
+        ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    save_figure(fig, outputs)
+    return pd.concat(drawn, ignore_index=True)
+
+
+def _couplings_text(row: pd.Series) -> str:
+    return "".join(f", {c}={row[c]:g}" for c in COUPLING_COLUMNS if c in row and pd.notna(row[c]))
+
+
 FIGURES: dict[str, Callable[[Tables, list[str | Path]], pd.DataFrame]] = {
     "accuracy_vs_width": accuracy_vs_width,
     "ansatz_minima": ansatz_minima,
@@ -277,4 +352,5 @@ FIGURES: dict[str, Callable[[Tables, list[str | Path]], pd.DataFrame]] = {
     "qgt_rank": qgt_rank,
     "quench_dynamics": quench_dynamics,
     "sampling_health": sampling_health,
+    "entanglement": entanglement,
 }

@@ -101,7 +101,8 @@ def empty_figure(outputs, message: str) -> None:
 def colors_for(values) -> dict:
     values = sorted(set(values))
     cmap = plt.get_cmap("viridis")
-    return {v: cmap(i / max(len(values) - 1, 1) * 0.9) for i, v in enumerate(values)}
+    # up to 0.75 of viridis: its yellow end is hard to read on white
+    return {v: cmap(i / max(len(values) - 1, 1) * 0.75) for i, v in enumerate(values)}
 
 
 def over_seeds(rows: pd.DataFrame, by: str | list[str], columns: list[str]) -> pd.DataFrame:

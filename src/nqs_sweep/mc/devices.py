@@ -11,6 +11,8 @@ chain count the devices do not divide, nothing moves.
 
 from __future__ import annotations
 
+import resource
+
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -37,3 +39,14 @@ def describe() -> str:
     devices = jax.devices()
     kinds = sorted({getattr(d, "device_kind", d.platform) for d in devices})
     return f"{len(devices)} x {', '.join(kinds)} ({devices[0].platform})"
+
+
+def peak_memory_mb() -> float:
+    """Peak memory of this process so far: device memory on an accelerator (what decides how many
+    points share one GPU), the resident set on the CPU."""
+    dev = jax.devices()[0]
+    if dev.platform != "cpu":
+        stats = dev.memory_stats() or {}
+        if "peak_bytes_in_use" in stats:
+            return stats["peak_bytes_in_use"] / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports kB

@@ -17,6 +17,7 @@ import pandas as pd
 
 from nqs_sweep import threads
 from nqs_sweep.jobs.checkpoint import atomic_write_bytes
+from nqs_sweep.mc.devices import peak_memory_mb
 from nqs_sweep.spec import PointSpec, coupling_names
 
 # The couplings of the built-in models: every table has these columns (NaN where a model lacks
@@ -126,6 +127,7 @@ def provenance() -> dict[str, str | int | None]:
     dev = jax.devices()[0]
     return {
         "device": f"{dev.platform}:{getattr(dev, 'device_kind', '')}".rstrip(":"),
+        "peak_memory_mb": peak_memory_mb(),
         "git_revision": _git_revision(),
         "version_nqs_sweep": metadata.version("nqs_sweep") if _installed() else "unknown",
         **versions,
