@@ -29,8 +29,6 @@ env-cuda: $(STAMP)
 ## run: set up the environment and run the default study (config/config.yaml)
 run: $(STAMP)
 	$(BIN)/snakemake --cores all
-	@echo "Results: results/default/tables/ (energies.parquet, convergence.parquet) and results/default/figures/ (png, pdf)."
-	@echo "Report:  $(BIN)/snakemake --report results/default/report.html"
 
 ## paper: regenerate the paper's figures into results/paper/<scale>/ (workstation scale unless PAPER names another)
 PAPER ?= config/paper/workstation.yaml

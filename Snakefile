@@ -48,3 +48,7 @@ rule all:
         DYNAMICS_TARGETS,
         # correlations, structure factors, entanglement, when points have `measurements:`
         MEASUREMENT_TARGETS,
+
+
+onsuccess:
+    print(closing_lines())

@@ -16,3 +16,22 @@ def test_the_eta_leaves_the_compilation_out(monkeypatch):
     bar.update(11)  # t = 170: 10 units in 10 s since the first
     last = out.getvalue().strip().splitlines()[-1]
     assert "1.0 it/s" in last and "eta 89s" in last
+
+
+def test_a_terminal_gets_rich_bar_with_the_same_rate_and_eta(monkeypatch):
+    clock = iter([160.0, 170.0])  # unit 1 ends at 160 s, unit 11 at 170 s: 1 unit/s after compiling
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    out = Terminal()
+    bar = progress.Progress(100, 0, label="vmc", stream=out, every_s=0.0)
+    bar.update(1)
+    bar.update(11)
+    text = out.getvalue()
+    assert "\x1b[" in text  # drawn with terminal control sequences, by rich
+    assert "11/100" in text and "1.0 it/s" in text and "eta 89s" in text
+    bar.close()
+    bar.close()  # idempotent: the loop's finally and a final update may both close it

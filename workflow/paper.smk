@@ -158,3 +158,7 @@ rule paper_figure:
         "envs/nqs-sweep.yaml"
     script:
         "scripts/paper_figure.py"
+
+
+onsuccess:
+    print(f"Paper figures ({SCALE}): {PAPER}/ (<figure>.png, .pdf, .parquet, .manifest.json); each study's results under results/<study>/.")

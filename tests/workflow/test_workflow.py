@@ -24,8 +24,14 @@ def summaries(workdir, study="tiny"):
 
 
 def test_tiny_study_runs_end_to_end_and_reruns_only_what_changed(workdir):
-    snakemake(workdir, "--configfile", "tiny.yaml")
+    run = snakemake(workdir, "--configfile", "tiny.yaml")
     res = workdir / "results" / "tiny"
+    # quiet by default (the default profile): no rule blocks or shell commands, and the last words
+    # say where the results are
+    out = run.stdout + run.stderr
+    assert "rule vmc:" not in out and "nqs_sweep.cli vmc" not in out, out[-3000:]
+    assert "Study tiny: tables in results/tiny/tables/, figures in results/tiny/figures/" in out, out[-3000:]
+    assert "did not finish" not in out
 
     energies = pd.read_parquet(res / "tables" / "energies.parquet")
     assert len(energies) == 4
@@ -130,14 +136,22 @@ def test_failed_point_is_recorded_and_the_sweep_completes(workdir):
         leaf_0000=np.zeros(3),
         __meta__=np.array(json.dumps({"spec_hash": point.spec.spec_hash, "runtime_s": 0.0})),
     )
-    snakemake(workdir, "--configfile", "failing.yaml")
+    # and a fifth point diverges: a learning rate of 1e8 (explicit points are merged over the defaults)
+    study["points"] = [{"lattice": {"L": 6}, "ansatz": {"alpha": 1}, "optimizer": {"learning_rate": 1.0e8}}]
+    write_study(workdir / "failing.yaml", study)
+    run = snakemake(workdir, "--configfile", "failing.yaml")
+    last_words = "2 of 5 points did not finish (1 failed, 1 diverged): the status column says which."
+    assert last_words in run.stdout + run.stderr, (run.stdout + run.stderr)[-3000:]
     energies = pd.read_parquet(workdir / "results" / "failing" / "tables" / "energies.parquet")
-    assert len(energies) == 4
+    assert len(energies) == 5
     failed = energies[energies["status"] == "failed"]
     assert len(failed) == 1 and "checkpoint" in failed["error_message"].iloc[0]
-    assert (energies["status"] != "failed").sum() == 3
+    diverged = energies[energies["status"] == "diverged"]
+    assert list(diverged["variant"]) == ["optimizer_learning_rate~100000000.0"], energies[["status", "variant"]]
+    assert energies["status"].isin(["converged", "not_converged"]).sum() == 3
     assert (run_dir / "error.txt").exists()
     assert (workdir / "results" / "failing" / "figures" / "error_vs_width.png").exists()
     ranks = pd.read_parquet(workdir / "results" / "failing" / "tables" / "qgt_rank.parquet")
-    assert (ranks["source"] == "none").sum() == 1 and ranks.loc[ranks["source"] == "none", "status"].iloc[0] == "failed"
+    # no QGT spectrum of a point without a final state (failed) or with a diverged one
+    assert sorted(ranks.loc[ranks["source"] == "none", "status"]) == ["diverged", "failed"], ranks[["source", "status"]]
     assert (workdir / "results" / "failing" / "figures" / "qgt_rank.png").exists()

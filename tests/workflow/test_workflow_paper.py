@@ -37,7 +37,8 @@ def study_files(workdir):
 
 def test_tiny_paper_draws_every_figure_with_table_and_manifest_and_redoes_only_what_changed(workdir):
     workdir = paper_workdir(workdir)
-    run_paper(workdir)
+    run = run_paper(workdir)
+    assert "Paper figures (tiny): results/paper/tiny/" in run.stdout + run.stderr
     out = workdir / "results" / "paper" / "tiny"
     studies = {}
     for path in study_files(workdir).values():

@@ -119,3 +119,22 @@ def quench_initial_inputs(wildcards):
 def quench_initial_args(wildcards):
     q = STUDY.quench(wildcards.quench)
     return f"--initial-run {RESULTS}/vmc/{q.initial_point}" if q.initial_point else ""
+
+
+# The run's last words (onsuccess in the Snakefile): where the results are, and the points that
+# did not finish (a failed point is recorded in the tables and the sweep goes on, so say so here).
+def closing_lines():
+    lines = [
+        f"Study {STUDY.name}: tables in {RESULTS}/tables/, figures in {RESULTS}/figures/, logs in {RESULTS}/logs/.",
+        f"Report: snakemake --report {RESULTS}/report.html, with the same --configfile as this run.",
+    ]
+    energies = f"{RESULTS}/tables/energies.parquet"
+    if os.path.exists(energies):
+        import pandas as pd
+
+        status = pd.read_parquet(energies, columns=["status"])["status"]
+        unfinished = status[~status.isin(["converged", "not_converged"])].value_counts()
+        if len(unfinished):
+            counts = ", ".join(f"{n} {s}" for s, n in unfinished.items())
+            lines.append(f"{unfinished.sum()} of {len(status)} points did not finish ({counts}): the status column says which.")
+    return "\n".join(lines)

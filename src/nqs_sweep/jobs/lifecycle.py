@@ -343,15 +343,19 @@ def drive(
     here too.
     """
     progress = Progress(total, done(state), label=label) if show_progress else None
-    while done(state) < total:
-        state, text, stop = unit(state)
-        if stop:
-            return state, True
-        k = done(state)
-        if progress:
-            progress.update(k, text)
-        if k % every == 0 or k == total or caught:
-            save(state)
-        if caught:
-            raise Interrupted(caught[0], k)
+    try:
+        while done(state) < total:
+            state, text, stop = unit(state)
+            if stop:
+                return state, True
+            k = done(state)
+            if progress:
+                progress.update(k, text)
+            if k % every == 0 or k == total or caught:
+                save(state)
+            if caught:
+                raise Interrupted(caught[0], k)
+    finally:
+        if progress:  # a live bar on a terminal: stopped however the loop ends
+            progress.close()
     return state, False

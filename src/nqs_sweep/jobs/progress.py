@@ -1,7 +1,10 @@
-"""Progress for long loops: a redrawn bar on a terminal, periodic lines in a log.
+"""Progress for long loops: rich's live bar on a terminal, periodic plain lines in a log.
 
 The rate and the ETA are measured from the end of the first unit: the first one carries the
 compilation (seconds to minutes), and averaging it in made the first ETAs 50-100x too long.
+rich draws the bar (terminal width, redraws, the cursor); its own ETA column averages from the
+start, so the rate and ETA shown are ours. A log (Snakemake redirects every job's output to a
+file) gets a line every ``every_s`` seconds instead of a bar.
 """
 
 from __future__ import annotations
@@ -9,6 +12,10 @@ from __future__ import annotations
 import sys
 import time
 from typing import TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+from rich.progress import Progress as RichProgress
 
 
 class Progress:
@@ -19,6 +26,21 @@ class Progress:
         self.every_s = every_s
         self._last = 0.0
         self._first: tuple[float, int] | None = None
+        self._bar: RichProgress | None = None
+        if self.tty:
+            console = Console(file=self.stream, force_terminal=True)
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"))
+            self._bar = RichProgress(*columns, console=console, transient=False, auto_refresh=False)
+            self._task = self._bar.add_task(label, total=total, completed=start, info="compiling")
+            self._bar.start()
+
+    def _rate_and_eta(self, done: int, now: float) -> tuple[str, str]:
+        t0, d0 = self._first
+        rate = (done - d0) / (now - t0) if done > d0 and now > t0 else float("nan")
+        eta = (self.total - done) / rate if rate > 0 else float("nan")
+        eta_text = f"eta {eta:.0f}s" if eta == eta else "eta after compilation"
+        rate_text = f"{rate:.1f} it/s" if rate == rate else "compiling"
+        return rate_text, eta_text
 
     def update(self, done: int, text: str = "") -> None:
         now = time.perf_counter()
@@ -28,17 +50,17 @@ class Progress:
         if not final and now - self._last < (0.2 if self.tty else self.every_s):
             return
         self._last = now
-        t0, d0 = self._first
-        rate = (done - d0) / (now - t0) if done > d0 and now > t0 else float("nan")
-        eta = (self.total - done) / rate if rate > 0 else float("nan")
-        eta_text = f"eta {eta:.0f}s" if eta == eta else "eta after compilation"
-        rate_text = f"{rate:.1f} it/s" if rate == rate else "compiling"
-        frac = done / self.total
-        if self.tty:
-            bar = "#" * int(30 * frac) + "." * (30 - int(30 * frac))
-            self.stream.write(f"\r{self.label} [{bar}] {done}/{self.total} {rate_text} {eta_text} {text}\x1b[K")
+        rate_text, eta_text = self._rate_and_eta(done, now)
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done, info=f"{rate_text} {eta_text} {text}", refresh=True)
             if final:
-                self.stream.write("\n")
-        else:
-            self.stream.write(f"{self.label} {done}/{self.total} ({100 * frac:.0f}%) {rate_text} {eta_text} {text}\n")
+                self.close()
+            return
+        self.stream.write(f"{self.label} {done}/{self.total} ({100 * done / self.total:.0f}%) {rate_text} {eta_text} {text}\n")
         self.stream.flush()
+
+    def close(self) -> None:
+        """Leave the terminal as it was (the bar's last state stays on its line); idempotent."""
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
