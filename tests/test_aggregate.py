@@ -130,3 +130,22 @@ def test_references_join_on_the_symmetry_sector_and_earlier_tables_are_in_none(t
     old.to_parquet(tmp_path / "old.parquet")
     joined = energies_table([tmp_path / "old.parquet"], [tmp_path / "e2.parquet"])
     assert joined["exact_energy"].iloc[0] == -11.2111 and joined["symmetry"].iloc[0] == "none"
+
+
+def test_the_readable_energies_keep_the_main_columns_sorted_by_coordinates():
+    from nqs_sweep.tables.aggregate import readable_energies
+
+    coupling = COUPLING_COLUMNS[0]
+    unused = COUPLING_COLUMNS[1]
+    df = pd.DataFrame(
+        {
+            "model": ["tfim"] * 3, coupling: [2.0, 1.0, 1.0], unused: [np.nan] * 3, "lattice": ["chain"] * 3,
+            "L": [8, 8, 6], "ansatz": ["rbm"] * 3, "alpha": [1.0] * 3, "seed": [0] * 3, "variant": [""] * 3,
+            "energy": [-10.0, -9.0, -7.0], "energy_error": [1e-3] * 3, "status": ["converged"] * 3,
+            "spec_hash": ["a", "b", "c"], "runtime_s": [1.0] * 3,
+        }
+    )  # fmt: skip
+    out = readable_energies(df)
+    # no hash, no timing, no coupling that no point has, no variant column when no point has one
+    assert list(out.columns) == ["model", coupling, "lattice", "L", "ansatz", "alpha", "seed", "energy", "energy_error", "status"]
+    assert out[[coupling, "L"]].values.tolist() == [[1.0, 6], [1.0, 8], [2.0, 8]]

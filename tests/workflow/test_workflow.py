@@ -58,6 +58,11 @@ def test_tiny_study_runs_end_to_end_and_reruns_only_what_changed(workdir):
     snakemake(workdir, "--configfile", "tiny.yaml", "--report", "results/tiny/report.html")
     report = (res / "report.html").read_text(errors="replace")
     assert "convergence.png" in report and "error_vs_width.png" in report and "points.tsv" in report
+    # the energies for a reader: a TSV in the report, one row per point, the reference beside each
+    assert "energies.tsv" in report
+    readable = pd.read_csv(res / "tables" / "energies.tsv", sep="\t")
+    assert len(readable) == 4 and {"energy", "energy_error", "exact_energy", "rel_error", "status"} <= set(readable.columns)
+    assert sorted(readable["energy"]) == pytest.approx(sorted(energies["energy"]), rel=1e-9)
 
     # A new width adds two points; nothing else is recomputed.
     stamps = {p: p.stat().st_mtime_ns for p in summaries(workdir)}

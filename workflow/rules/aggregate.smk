@@ -8,6 +8,8 @@ rule aggregate:
         exacts=expand(f"{RESULTS}/exact/{{ref}}/exact.parquet", ref=REFERENCES) + PUBLISHED,
     output:
         energies=f"{RESULTS}/tables/energies.parquet",
+        # the same points for a reader, in the report
+        energies_tsv=report(f"{RESULTS}/tables/energies.tsv", category="Study", caption="../report/energies.rst"),
         convergence=f"{RESULTS}/tables/convergence.parquet",
         seed_ensembles=f"{RESULTS}/tables/seed_ensembles.parquet",
     params:

@@ -95,6 +95,22 @@ def with_variants(df: pd.DataFrame, variants: dict[str, str]) -> pd.DataFrame:
     return df.assign(variant=df["spec_hash"].map(dict(variants)).fillna("").astype(str))
 
 
+# The report's energies table (energies.tsv): what a reader compares, in this order; the Parquet
+# table keeps every column.
+_READABLE = ["model", *COUPLING_COLUMNS, "lattice", "L", "symmetry", "ansatz", "alpha", "seed", "variant", "n_params",
+             "energy", "energy_error", "exact_energy", "reference_method", "rel_error", "v_score", "status"]  # fmt: skip
+
+
+def readable_energies(energies: pd.DataFrame) -> pd.DataFrame:
+    """The energies table for a person: its main columns (those present; couplings only where
+    some point has one), one row per point, sorted by its coordinates."""
+    cols = [c for c in _READABLE if c in energies and not (c in COUPLING_COLUMNS and energies[c].isna().all())]
+    if "variant" in cols and not energies["variant"].astype(bool).any():
+        cols.remove("variant")
+    keys = [c for c in ("model", *COUPLING_COLUMNS, "lattice", "L", "ansatz", "alpha", "seed") if c in cols]
+    return energies[cols].sort_values(keys, kind="stable").reset_index(drop=True)
+
+
 def convergence_table(histories: list[str | Path], exacts: list[str | Path]) -> pd.DataFrame:
     df = _with_relative_error(histories, exacts)
     if not df.empty:
