@@ -19,8 +19,9 @@ import time
 import jax
 import numpy as np
 
-from benchmarks.timing import mean_seconds_per_call, median_seconds, peak_memory_mb, result_row
+from benchmarks.timing import mean_seconds_per_call, median_seconds, result_row
 from benchmarks.workloads import Workload
+from nqs_sweep.mc.devices import peak_memory_mb
 
 
 def _hamiltonian(w: Workload):

@@ -7,8 +7,9 @@ import time
 import jax
 import numpy as np
 
-from benchmarks.timing import mean_seconds_per_call, median_seconds, peak_memory_mb, result_row
+from benchmarks.timing import mean_seconds_per_call, median_seconds, result_row
 from benchmarks.workloads import Workload
+from nqs_sweep.mc.devices import peak_memory_mb
 from nqs_sweep.mc.estimate import draw_sample
 from nqs_sweep.optim.step import init_state, make_evaluate, make_step
 from nqs_sweep.problem import build_problem

@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 import jax
 
-from nqs_sweep.mc.devices import peak_memory_mb  # noqa: F401  (the benchmarks' rows)
 from nqs_sweep.threads import summary_columns as thread_pools
 
 

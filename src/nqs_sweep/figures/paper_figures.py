@@ -305,7 +305,7 @@ def entanglement(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame:
         if len(exact):
             ax_g.plot(exact["x"], exact["exact"], "k--", lw=1, label="exact ground state")
         row = ground.iloc[0]
-        ax_g.set_title(f"ground state {row['model']} {row['lattice']} L={row['L']}{_couplings_text(row)}", fontsize=9)
+        ax_g.set_title(f"ground state {row['model']} {row['lattice']} L={row['L']}, {_couplings(row)}".rstrip(", "), fontsize=9)
         ax_g.set(xlabel="block size |A| (sites)", ylabel="S2(A) (nats)")
         ax_g.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax_g.legend(fontsize=7)
@@ -328,7 +328,7 @@ def entanglement(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame:
         if len(exact):
             ax_t.plot(exact["time"], exact["exact_value"], "k--", lw=1, label="exact")
         ax_t.set_ylabel(f"S2, |A| = {largest:g} (nats)")
-        ax_t.set_title(f"after the quench to{_couplings_text(growth.iloc[0])[1:]}", fontsize=9)
+        ax_t.set_title(f"after the quench to {_couplings(growth.iloc[0])}".rstrip(), fontsize=9)
         ax_e.set(xlabel="time t (units of 1/J)", ylabel="|S2 − exact|")
         ax_t.legend(fontsize=7)
         drawn.append(growth)
@@ -339,10 +339,6 @@ def entanglement(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame:
     fig.tight_layout()
     save_figure(fig, outputs)
     return pd.concat(drawn, ignore_index=True)
-
-
-def _couplings_text(row: pd.Series) -> str:
-    return "".join(f", {c}={row[c]:g}" for c in COUPLING_COLUMNS if c in row and pd.notna(row[c]))
 
 
 FIGURES: dict[str, Callable[[Tables, list[str | Path]], pd.DataFrame]] = {
