@@ -23,7 +23,9 @@ import yaml
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 UP_TIMEOUT_S = 900  # a first run installs the packages
-SLURM_RUN_TIMEOUT_S = 600
+# A guard against a hung cluster, not a speed target: each run takes 200-280 s here on an idle
+# machine and more than twice that in CI, where the other worker's tests share the two cores.
+SLURM_RUN_TIMEOUT_S = 1200
 
 # One worker runs all the tests (make test distributes whole modules, --dist loadfile): two workers
 # would each start the cluster, and the first to finish would stop it under the other.
@@ -125,6 +127,30 @@ def slurm_test_profile(workdir: Path, cpus: int, mem_mb: int) -> tuple[str, dict
     return str(path.relative_to(workdir)), profile["set-threads"]
 
 
+def _shell(*cmd: str) -> str:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    return f"$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}"
+
+
+def run_on_cluster(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """Snakemake through the SLURM profile. On a timeout, the failure says what the cluster was
+    doing (queue, node, daemons' logs, the plugin's job logs) and this run's jobs are cancelled,
+    so that the next test does not queue behind them."""
+    try:
+        return helpers.snakemake(workdir, *args, timeout=SLURM_RUN_TIMEOUT_S)
+    except subprocess.TimeoutExpired as timeout:
+        stderr = timeout.stderr.decode(errors="replace") if isinstance(timeout.stderr, bytes) else timeout.stderr or ""
+        report = [f"snakemake {' '.join(args)} still running after {SLURM_RUN_TIMEOUT_S} s; its stderr ends:", stderr[-3000:]]
+        report += [_shell("squeue", "--all", "--long"), _shell("scontrol", "show", "node", "--oneliner")]
+        report += [_shell("tail", "-n", "30", "/var/log/slurm/slurmctld.log"), _shell("tail", "-n", "30", "/var/log/slurm/slurmd.log")]
+        for log in sorted((workdir / ".snakemake" / "slurm_logs").rglob("*.log"))[-4:]:
+            report.append(f"--- {log.relative_to(workdir)} ends:\n{log.read_text(errors='replace')[-1500:]}")
+        run_id = re.search(r"SLURM run ID: (\S+)", stderr)
+        if run_id:
+            report.append(_shell("scancel", f"--name={run_id.group(1)}"))
+        pytest.fail("\n".join(report), pytrace=False)
+
+
 def slurm_logs(workdir: Path, rule: str) -> dict[str, str]:
     """{SLURM job id: log text} of one rule's jobs, from the plugin's .snakemake/slurm_logs/rule_<rule>/[<wildcards>/]<id>.log."""
     root = workdir / ".snakemake" / "slurm_logs" / f"rule_{rule}"
@@ -158,8 +184,8 @@ PACKED = 2
 
 def test_tiny_study_through_slurm_with_points_packed_per_allocation_matches_a_local_run(slurm_cluster, tmp_path):
     """The profile's packing of several points into one allocation (one GPU on a GPU cluster; here
-    the CPU stand-in): every group of PACKED points is one SLURM job that ran them side by side, and
-    the study's tables equal a plain local run's."""
+    the CPU stand-in): every group of PACKED points is one SLURM job that ran them one after the
+    other, and the study's tables equal a plain local run's."""
     local, cluster = (tmp_path / "local").resolve(), (tmp_path / "slurm").resolve()
     for workdir in (local, cluster):
         workdir.mkdir()
@@ -188,7 +214,7 @@ def test_tiny_study_through_slurm_with_points_packed_per_allocation_matches_a_lo
     slurm_args = ["--workflow-profile", profile, "--slurm-no-account", "--jobs", "4", "--latency-wait", "10"]
     # --slurm-keep-successful-logs: the plugin deletes the logs of successful jobs otherwise.
     slurm_args.append("--slurm-keep-successful-logs")
-    run = helpers.snakemake(cluster, "--configfile", "tiny.yaml", *slurm_args, timeout=SLURM_RUN_TIMEOUT_S)
+    run = run_on_cluster(cluster, "--configfile", "tiny.yaml", *slurm_args)
 
     # Every group of points (and each exact reference and the aggregation) ran as a SLURM job:
     # this run submitted it (sbatch gave a job id), the job's output is the plugin's log of a
@@ -212,6 +238,12 @@ def test_tiny_study_through_slurm_with_points_packed_per_allocation_matches_a_lo
         assert "--executor slurm-jobstep" in log and "rule vmc:" in log, log[-3000:]
         mine = set(re.findall(r"wildcards: point=(\S+)", log))
         assert len(mine) == PACKED, (job_id, mine)
+        # One after the other (the plugin's jobstep runs with --jobs 1; docs/cluster.md says so):
+        # the k-th point starts after the group's Snakemake counted k done. Should the plugin
+        # start running a group's points side by side, this fails and the docs must change.
+        starts = sorted(log.index(f"wildcards: point={point}") for point in mine)
+        for k, start in enumerate(starts[1:], 1):
+            assert f"{k} of {PACKED} steps" in log[:start], log[-3000:]
         ran.update(dict.fromkeys(mine, job_id))
     assert set(ran) == points, (sorted(ran), sorted(points), out[-3000:])
     assert len(slurm_logs(cluster, "exact_reference")) == 2 and len(slurm_logs(cluster, "aggregate")) == 1, out[-3000:]
@@ -282,7 +314,7 @@ def test_a_point_stopped_by_its_time_limit_resumes_from_its_checkpoint(slurm_clu
 
     slurm_args = ["--workflow-profile", profile, "--slurm-no-account", "--slurm-keep-successful-logs", "--latency-wait", "10"]
     # The tables, not the figures: the plots add three SLURM jobs (~25 s) and test_tiny_study_* runs them.
-    run = helpers.snakemake(workdir, "aggregate", "--configfile", "limit.yaml", *slurm_args, timeout=SLURM_RUN_TIMEOUT_S)
+    run = run_on_cluster(workdir, "aggregate", "--configfile", "limit.yaml", *slurm_args)
     out = run.stdout + run.stderr
 
     (point,) = [p.parent for p in (workdir / "results" / "limit" / "vmc").rglob("summary.parquet")]
