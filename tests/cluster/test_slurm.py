@@ -142,7 +142,7 @@ def run_on_cluster(workdir: Path, *args: str) -> subprocess.CompletedProcess:
         stderr = timeout.stderr.decode(errors="replace") if isinstance(timeout.stderr, bytes) else timeout.stderr or ""
         report = [f"snakemake {' '.join(args)} still running after {SLURM_RUN_TIMEOUT_S} s; its stderr ends:", stderr[-3000:]]
         report += [_shell("squeue", "--all", "--long"), _shell("scontrol", "show", "node", "--oneliner")]
-        report += [_shell("tail", "-n", "30", "/var/log/slurm/slurmctld.log"), _shell("tail", "-n", "30", "/var/log/slurm/slurmd.log")]
+        report += [_shell("tail", "-n", "30", f"/var/log/slurm/{daemon}.log") for daemon in ("slurmctld", "slurmd")]
         for log in sorted((workdir / ".snakemake" / "slurm_logs").rglob("*.log"))[-4:]:
             report.append(f"--- {log.relative_to(workdir)} ends:\n{log.read_text(errors='replace')[-1500:]}")
         run_id = re.search(r"SLURM run ID: (\S+)", stderr)
