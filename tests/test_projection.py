@@ -47,6 +47,12 @@ CASES = [
     ("square", 3, {"momentum": [1, 2], "spin_flip": -1}),
     ("square", 3, {"momentum": [0, 0], "point_group": "B2"}),
     ("square", 4, {"momentum": [2, 2], "point_group": "A2", "spin_flip": 1}),
+    # smaller little groups and C4v's E (the states odd under the rotation by 180 degrees)
+    ("square", 3, {"momentum": [0, 0], "point_group": "E", "spin_flip": 1}),
+    ("square", 3, {"momentum": [1, 0], "point_group": "odd"}),
+    ("square", 3, {"momentum": [1, 2], "point_group": "even", "spin_flip": -1}),
+    ("square", 4, {"momentum": [2, 0], "point_group": "B1", "spin_flip": 1}),
+    ("square", 4, {"momentum": [2, 2], "point_group": "E"}),
 ]
 
 
@@ -134,6 +140,9 @@ def test_defaults_follow_the_ground_state_rule():
     assert spec().to_dict().get("symmetry") is None  # no symmetry: the hash of every earlier point stays
 
 
+PG = "symmetry.point_group"
+
+
 @pytest.mark.parametrize(
     "kwargs,field",
     [
@@ -150,6 +159,28 @@ def test_defaults_follow_the_ground_state_rule():
             "symmetry.point_group",
         ),
         ({"kind": "chain", "L": 7, "symmetry": {"project": "train"}}, "symmetry.momentum"),  # the rule does not know
+        # the little group of (π, 0) is C2v: no E there; (π/2, 0) keeps one reflection: even or odd
+        ({"kind": "square", "L": 4, "symmetry": {"momentum": [2, 0], "point_group": "E", "project": "train"}}, PG),
+        ({"kind": "square", "L": 4, "symmetry": {"momentum": [1, 0], "point_group": "B1", "project": "train"}}, PG),
+        # a space-group network's sum has no E and no (π, 0)
+        (
+            {
+                "kind": "square",
+                "L": 4,
+                "ansatz": {"name": "gcnn", "features": [2], "symmetries": "space_group"},
+                "symmetry": {"momentum": [2, 0], "point_group": "A1"},
+            },
+            "symmetry.point_group",
+        ),
+        (
+            {
+                "kind": "square",
+                "L": 4,
+                "ansatz": {"name": "rbm_symm", "symmetries": "space_group"},
+                "symmetry": {"momentum": [0, 0], "point_group": "E"},
+            },
+            "symmetry.point_group",
+        ),
     ],
 )
 def test_bad_sectors_are_refused_naming_the_field(kwargs, field):

@@ -9,7 +9,7 @@ from nqs_sweep.physics import exact, hilbert
 from nqs_sweep.physics.hamiltonians import build_hamiltonian
 from nqs_sweep.physics.lattice import Lattice, group_tables
 from nqs_sweep.physics.sector_exact import sector_ground_state
-from nqs_sweep.physics.symmetry import POINT_GROUP_IRREPS, Sector, SectorError, build_group
+from nqs_sweep.physics.symmetry import LITTLE_GROUP_IRREPS, Sector, SectorError, build_group, little_group
 from nqs_sweep.spec import parse_spec
 
 
@@ -37,10 +37,27 @@ def all_sectors(lat: Lattice):
     dim = 1 if lat.kind == "chain" else 2
     momenta = [tuple(int(x) for x in np.unravel_index(i, (lat.L,) * dim)) for i in range(lat.L**dim)]
     for k in momenta:
-        invariant = all((2 * m) % lat.L == 0 for m in k) and len(set(k)) == 1
-        for pg in [None, *(POINT_GROUP_IRREPS[lat.kind] if invariant else [])]:
+        group = little_group(lat.kind, lat.L, k)
+        for pg in [None, *(LITTLE_GROUP_IRREPS[group] if group else [])]:
             for flip in (None, 1, -1):
                 yield Sector(k, pg, flip)
+
+
+def little_group_order(lat: Lattice, sector: Sector) -> int:
+    """Point-group elements in the sector's group: the little group's order; 2 for E (the rotation by 180 degrees)."""
+    if sector.point_group is None:
+        return 1
+    if sector.point_group == "E":
+        return 2
+    return {"chain": 2, "C4v": 8, "C2v": 4}.get(little_group(lat.kind, lat.L, sector.momentum), 2)
+
+
+def test_little_groups_of_the_square_lattice():
+    momenta = [(0, 0), (2, 2), (2, 0), (0, 2), (1, 0), (1, 2), (0, 1), (1, 1), (1, 3), (2, 1)]
+    expected = ["C4v", "C4v", "C2v", "C2v", "Cs(y)", "Cs(y)", "Cs(x)", "Cs(d)", "Cs(d')", "Cs(x)"]
+    assert [little_group("square", 4, k) for k in momenta] == expected
+    assert little_group("square", 5, (1, 2)) is None and little_group("chain", 6, (1,)) is None
+    assert little_group("square", 4, None) == "C4v" and little_group("chain", 6, (3,)) == "chain"
 
 
 @pytest.mark.parametrize("kind,L", [("chain", 6), ("chain", 8), ("square", 3), ("square", 4)])
@@ -54,8 +71,7 @@ def test_characters_are_a_representation(kind, L):
         product, _ = group_tables(perms)
         assert np.allclose(chars[product], chars[:, None] * chars[None, :])
         assert np.allclose(np.abs(g.characters), 1)
-        expected = L ** (1 if kind == "chain" else 2) * (1 if sector.point_group is None else len(lat.point_group))
-        assert len(perms) == expected
+        assert len(perms) == L ** (1 if kind == "chain" else 2) * little_group_order(lat, sector)
 
 
 def test_quantum_numbers_that_are_no_representation_are_refused():
@@ -66,8 +82,14 @@ def test_quantum_numbers_that_are_no_representation_are_refused():
     with pytest.raises(SectorError) as err:
         build_group(Lattice("square", 4, pbc=False), Sector((0, 0), None, None))
     assert err.value.field == "symmetry.momentum"
+    with pytest.raises(SectorError) as err:  # (π, 0): C2v has no E, and its irreps are named
+        build_group(Lattice("square", 4), Sector((2, 0), "E", None))
+    assert err.value.field == "symmetry.point_group" and "A1, A2, B1, B2" in str(err.value) and "C2v" in str(err.value)
+    with pytest.raises(SectorError) as err:  # only the identity keeps k = (2π/5)(1, 2)
+        build_group(Lattice("square", 5), Sector((1, 2), "even", None))
+    assert err.value.field == "symmetry.point_group"
     with pytest.raises(SectorError):
-        build_group(Lattice("square", 4), Sector((2, 0), "A1", None))  # (π, 0): C4v does not leave it invariant
+        build_group(Lattice("square", 4), Sector((1, 0), "A1", None))  # Cs: even or odd
 
 
 def full_ground_state(spec):
@@ -149,7 +171,10 @@ def test_sector_spectra_partition_the_full_spectrum(kind, L, model, couplings):
         q = u[:, sv > 0.5]
         if q.shape[1] == 0:
             continue
-        expected = np.linalg.eigvalsh(q.conj().T @ dense @ q)[0]
+        levels = np.linalg.eigvalsh(q.conj().T @ dense @ q)
+        expected = levels[0]
+        if sector.point_group == "E":  # the states odd under the rotation by 180 degrees are C4v's E: pairs
+            assert levels[1] == pytest.approx(levels[0], abs=1e-9) and q.shape[1] % 2 == 0
         res = sector_ground_state(ham, n, "full", lat, sector, keep_vector=True)
         assert res.block_dim == q.shape[1]
         assert res.energy == pytest.approx(expected, abs=1e-9)
@@ -160,6 +185,21 @@ def test_sector_spectra_partition_the_full_spectrum(kind, L, model, couplings):
             lowest.append(res.energy)
     assert len(lowest) == 2 * lat.L**dim
     assert min(lowest) == pytest.approx(np.linalg.eigvalsh(dense)[0], abs=1e-9)
+
+
+@pytest.mark.parametrize("momentum,whole", [((2, 0), ("A1", "A2", "B1", "B2")), ((0, 0), ("A1", "A2", "B1", "B2", "E"))])
+def test_the_irreps_of_a_little_group_partition_its_momentum(momentum, whole):
+    """4 x 4 Heisenberg at zero magnetisation: the lowest level at a momentum is the lowest over the
+    irreps of its little group (C2v at (π, 0), C4v with E at (0, 0)), and E's lowest level is a pair."""
+    spec = point("heisenberg", "square", 4, hilbert_sector="zero_magnetization")
+    lat, ham = spec.lattice.build(), build_hamiltonian(spec, xp=np)
+    at_k = sector_ground_state(ham, 16, spec.sector, lat, Sector(momentum, None, None))
+    per_irrep = {pg: sector_ground_state(ham, 16, spec.sector, lat, Sector(momentum, pg, None)) for pg in whole}
+    assert sum(r.block_dim for r in per_irrep.values()) == at_k.block_dim  # E's block holds both partners
+    assert min(r.energy for r in per_irrep.values()) == pytest.approx(at_k.energy, abs=1e-9)
+    if "E" in whole:
+        e_block = sector_ground_state(ham, 16, spec.sector, lat, Sector(momentum, "E", None), n_levels=2)
+        assert e_block.levels[1] == pytest.approx(e_block.levels[0], abs=1e-8)
 
 
 def test_labels():

@@ -546,7 +546,7 @@ SYMMETRY_KEYS = ("momentum", "point_group", "spin_flip", "project", "final_steps
 
 def _symmetry(raw: Any, lattice: LatticeSpec, n_iter: int) -> SymmetrySpec:
     """The fields as given; those left out are filled by _symmetry_defaults (they need the point)."""
-    from nqs_sweep.physics.symmetry import POINT_GROUP_IRREPS, PROJECTIONS
+    from nqs_sweep.physics.symmetry import POINT_GROUP_NAMES, PROJECTIONS
 
     sy = _section(raw, "symmetry", SYMMETRY_KEYS)
     momentum = sy.get("momentum")
@@ -558,7 +558,7 @@ def _symmetry(raw: Any, lattice: LatticeSpec, n_iter: int) -> SymmetrySpec:
         momentum = tuple(_int(m, f"symmetry.momentum[{i}]") % lattice.L for i, m in enumerate(momentum))
     point_group = sy.get("point_group")
     if point_group is not None:
-        point_group = _choice(point_group, "symmetry.point_group", tuple(POINT_GROUP_IRREPS[lattice.kind]))
+        point_group = _choice(point_group, "symmetry.point_group", POINT_GROUP_NAMES[lattice.kind])
     spin_flip = sy.get("spin_flip")
     if spin_flip is not None and (isinstance(spin_flip, bool) or spin_flip not in (1, -1)):
         raise SpecError("symmetry.spin_flip", f"must be 1, -1 or null; got {spin_flip!r}")

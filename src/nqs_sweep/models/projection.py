@@ -32,7 +32,7 @@ import numpy as np
 from nqs_sweep.models.activations import log_conj, log_sum_exp
 from nqs_sweep.models.registry import NETWORKS
 from nqs_sweep.physics.hamiltonians import MODELS, build_hamiltonian
-from nqs_sweep.physics.symmetry import Sector, SectorError, SymmetryGroup, build_group, ground_state_sector
+from nqs_sweep.physics.symmetry import Sector, SectorError, SymmetryGroup, build_group, ground_state_sector, little_group
 
 if TYPE_CHECKING:
     from nqs_sweep.spec import PointSpec
@@ -91,6 +91,18 @@ def plan(spec: PointSpec) -> SymmetryPlan:
     own = Sector()
     if symmetric:
         own = quantum.restricted(translations=True, point_group=covers_point_group, spin_flip=False)
+        whole = "chain" if lat.kind == "chain" else "C4v"
+        if (
+            covers_point_group
+            and own.point_group is not None
+            and (own.point_group == "E" or little_group(lat.kind, lat.L, own.momentum) != whole)
+        ):
+            raise SectorError(
+                "symmetry.point_group",
+                f"{a.name} with ansatz.symmetries: space_group sums over the whole space group, whose one-dimensional "
+                f"irreps are those of {whole} at the momenta it keeps; {own.label(lat.L)} is not one of them: use "
+                "ansatz.symmetries: translations with symmetry.project: train (the projection takes the point group)",
+            )
         if own.momentum is None:
             raise SectorError("symmetry.momentum", f"{a.name} is covariant under translations: name the momentum")
         if covers_point_group and own.point_group is None:

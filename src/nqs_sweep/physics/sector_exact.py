@@ -36,6 +36,7 @@ class SectorResult:
     hilbert_dim: int
     runtime_s: float
     vector: np.ndarray | None = None  # the sector's ground state on the full space (2^N, our order), normalised
+    levels: tuple[float, ...] = ()  # the n_levels lowest eigenvalues of the block, ascending
 
 
 def _period(perm: np.ndarray) -> int:
@@ -70,9 +71,16 @@ def _static_list(ham: Hamiltonian) -> list:
 
 
 def sector_ground_state(
-    ham: Hamiltonian, n_sites: int, hilbert_sector: str, lattice: Lattice, sector: Sector, keep_vector: bool = False
+    ham: Hamiltonian,
+    n_sites: int,
+    hilbert_sector: str,
+    lattice: Lattice,
+    sector: Sector,
+    keep_vector: bool = False,
+    n_levels: int = 1,
 ) -> SectorResult:
-    """Lowest eigenvalue of H among the states of the sector (ValueError if the sector is empty)."""
+    """Lowest eigenvalue of H among the states of the sector (ValueError if the sector is empty),
+    and the n_levels lowest in ``levels``."""
     from quspin.basis import spin_basis_general
     from quspin.operators import hamiltonian
 
@@ -88,14 +96,17 @@ def sector_ground_state(
         dtype = np.float64 if group.is_real else np.complex128
         kw = {"check_symm": False, "check_herm": False, "check_pcon": False}
         h = hamiltonian(_static_list(ham), [], basis=basis, dtype=dtype, **kw)
-        if basis.Ns <= 64:
+        if basis.Ns <= max(64, 2 * n_levels):
             evals, evecs = np.linalg.eigh(h.toarray())
         else:
             v0 = np.random.default_rng(0).standard_normal(basis.Ns).astype(dtype)
-            evals, evecs = h.eigsh(k=1, which="SA", v0=v0, tol=1e-12)
+            evals, evecs = h.eigsh(k=n_levels, which="SA", v0=v0, tol=1e-12)
+            order = np.argsort(evals)
+            evals, evecs = evals[order], evecs[:, order]
         vector = None
         if keep_vector:
             vector = np.asarray(basis.project_from(evecs[:, 0], sparse=False)).ravel()
             vector = vector / np.linalg.norm(vector)
     dim = hilbert.hilbert_dim(n_sites, hilbert_sector)
-    return SectorResult(float(evals[0]), int(basis.Ns), dim, time.perf_counter() - start, vector)
+    levels = tuple(float(e) for e in evals[:n_levels])
+    return SectorResult(float(evals[0]), int(basis.Ns), dim, time.perf_counter() - start, vector, levels)

@@ -14,12 +14,17 @@ Quantum numbers, as the spec writes them (``symmetry:``):
 
 - ``momentum``: integers n, one per lattice direction, k = 2π n / L; the translation by a
   lattice vector r has χ = exp(i k·r), where (T_r s)_i = s_{i + r}. Periodic lattices only.
-- ``point_group``: an irrep of the point group about site 0 (periodic) or the centre (open):
-  chain ``even``/``odd`` (the reflection's character); square C4v's one-dimensional irreps
-  ``A1``, ``A2``, ``B1``, ``B2`` (Bradley-Cracknell: B1 is even under the axis reflections,
-  odd under the diagonal ones). The two-dimensional E is not supported. With a momentum, only
-  the momenta the whole point group leaves invariant are allowed (k = 0 and the zone corner
-  (π, π), or π on chains): there the space group's little group is the whole point group.
+- ``point_group``: an irrep of the little group of the momentum (of the whole point group about
+  site 0 when no momentum is given, or about the centre on open lattices). Chain: ``even``/``odd``
+  (the reflection's character), at k = 0 and π only. Square, at k = 0 and (π, π), C4v: ``A1``,
+  ``A2``, ``B1``, ``B2`` (Bradley-Cracknell: B1 is even under the axis reflections, odd under the
+  diagonal ones) and the two-dimensional ``E``, taken as the states odd under the rotation by 180
+  degrees (A and B states are even under it, E states odd). At (π, 0) and (0, π), C2v (the rotation
+  by 180 degrees and the axis reflections): ``A1``, ``A2``, ``B1``, ``B2`` with characters
+  (+,+), (+,−), (−,+), (−,−) under (the rotation, the reflection x → −x). Where one reflection
+  alone keeps k (k = (q, 0) or (q, π): y → −y; (0, q) or (π, q): x → −x; (q, q): x ↔ y;
+  (q, −q): x ↔ −y), Cs: ``even``/``odd`` under it. Elsewhere only the identity keeps k, and
+  ``point_group`` is refused.
 - ``spin_flip``: the parity ±1 under flipping every spin (every built-in model commutes with it;
   in the zero-magnetisation sector it needs an even number of sites, which that sector needs anyway).
 
@@ -37,16 +42,56 @@ import numpy as np
 
 from nqs_sweep.physics.lattice import Lattice
 
-# Characters of the point-group generators per irrep: the chain's reflection; the square's
-# rotation by 90 degrees and its reflection x -> -x.
-POINT_GROUP_IRREPS: dict[str, dict[str, tuple[int, ...]]] = {
-    "chain": {"even": (1,), "odd": (-1,)},
-    "square": {"A1": (1, 1), "A2": (1, -1), "B1": (-1, 1), "B2": (-1, -1)},
+# Point-group operations on integer coordinates (and on momenta: C4v's matrices are orthogonal).
+_REFLECT = np.array([[-1]])
+_C4, _C2 = np.array([[0, -1], [1, 0]]), np.array([[-1, 0], [0, -1]])
+_MX, _MY = np.array([[-1, 0], [0, 1]]), np.array([[1, 0], [0, -1]])
+_MD, _MD2 = np.array([[0, 1], [1, 0]]), np.array([[0, -1], [-1, 0]])
+_REFLECTIONS = {"x": _MX, "y": _MY, "d": _MD, "d'": _MD2}
+
+# The irreps of each little group as characters of its generators. Every irrep here is a
+# one-dimensional representation of a subgroup of the space group, which is what the projection,
+# the networks' characters and the sector Lanczos need. C4v's two-dimensional E is the exception
+# that fits: A1, A2, B1 and B2 are even under the rotation by 180 degrees and E is odd (its
+# character there is -2), so at k = 0 and (π, π) the E states are exactly those odd under it.
+LITTLE_GROUP_IRREPS: dict[str, dict[str, tuple[tuple[np.ndarray, int], ...]]] = {
+    "chain": {"even": ((_REFLECT, 1),), "odd": ((_REFLECT, -1),)},
+    "C4v": {
+        "A1": ((_C4, 1), (_MX, 1)),
+        "A2": ((_C4, 1), (_MX, -1)),
+        "B1": ((_C4, -1), (_MX, 1)),
+        "B2": ((_C4, -1), (_MX, -1)),
+        "E": ((_C2, -1),),
+    },
+    # at (π, 0) and (0, π): the rotation by 180 degrees and the axis reflections
+    "C2v": {"A1": ((_C2, 1), (_MX, 1)), "A2": ((_C2, 1), (_MX, -1)), "B1": ((_C2, -1), (_MX, 1)), "B2": ((_C2, -1), (_MX, -1))},
+    # where one reflection alone keeps k
+    **{
+        f"Cs({name})": {"even": ((op, 1),), "odd": ((op, -1),)} for name, op in (("x", _MX), ("y", _MY), ("d", _MD), ("d'", _MD2))
+    },
 }
-_GENERATOR_OPS = {
-    "chain": (np.array([[-1]]),),
-    "square": (np.array([[0, -1], [1, 0]]), np.array([[-1, 0], [0, 1]])),
-}
+POINT_GROUP_NAMES: dict[str, tuple[str, ...]] = {"chain": ("even", "odd"), "square": ("A1", "A2", "B1", "B2", "E", "even", "odd")}
+
+
+def little_group(kind: str, L: int, momentum: tuple[int, ...] | None) -> str | None:
+    """The name of the little group of k = 2π n / L in LITTLE_GROUP_IRREPS (the whole point group
+    without a momentum); None when only the identity keeps k."""
+    if kind == "chain":
+        return "chain" if momentum is None or (2 * momentum[0]) % L == 0 else None
+    if momentum is None:
+        return "C4v"
+    n = np.asarray(momentum)
+    keeps = lambda op: bool(np.all((op @ n - n) % L == 0))  # noqa: E731
+    if keeps(_C4):
+        return "C4v"
+    if keeps(_C2):
+        return "C2v"
+    for name, op in _REFLECTIONS.items():
+        if keeps(op):
+            return f"Cs({name})"
+    return None
+
+
 PROJECTIONS = ("none", "train", "final")
 
 
@@ -159,8 +204,8 @@ def generators(lattice: Lattice, sector: Sector) -> list[tuple[np.ndarray, bool,
         for perm, m in zip(_translation_generators(lattice), sector.momentum):
             gens.append((perm, False, complex(np.exp(2j * np.pi * m / lattice.L))))
     if sector.point_group is not None:
-        chars = POINT_GROUP_IRREPS[lattice.kind][sector.point_group]
-        for op, c in zip(_GENERATOR_OPS[lattice.kind], chars):
+        group = little_group(lattice.kind, lattice.L, sector.momentum)
+        for op, c in LITTLE_GROUP_IRREPS[group][sector.point_group]:
             gens.append((lattice.transform(op), False, complex(c)))
     if sector.spin_flip is not None:
         gens.append((identity, True, complex(sector.spin_flip)))
@@ -178,22 +223,21 @@ def check_sector(lattice: Lattice, sector: Sector) -> None:
                 "symmetry.momentum", f"needs {dim} integer(s) n, k = 2π n / L, on a {lattice.kind}; got {list(sector.momentum)}"
             )
     if sector.point_group is not None:
-        irreps = POINT_GROUP_IRREPS[lattice.kind]
+        group = little_group(lattice.kind, lattice.L, sector.momentum)
+        where = "" if sector.momentum is None else f" at momentum {list(sector.momentum)} on L={lattice.L}"
+        if group is None:
+            raise SectorError(
+                "symmetry.point_group",
+                f"no point-group element but the identity keeps the momentum{where}: drop point_group (null) "
+                "or change the momentum",
+            )
+        irreps = LITTLE_GROUP_IRREPS[group]
         if sector.point_group not in irreps:
             raise SectorError(
                 "symmetry.point_group",
-                f"must be one of {', '.join(irreps)} on a {lattice.kind} (one-dimensional irreps); got {sector.point_group!r}",
+                f"must be one of {', '.join(irreps)}{where} (the irreps of its little group {group}, docs/symmetry.md); "
+                f"got {sector.point_group!r}",
             )
-        if sector.momentum is not None:
-            k = [m % lattice.L for m in sector.momentum]
-            invariant = all((2 * m) % lattice.L == 0 for m in k) and len(set(k)) == 1
-            if not invariant:
-                allowed = "0 or L/2 (k = π)" if dim == 1 else "[0, 0] or [L/2, L/2] (k = (π, π))"
-                raise SectorError(
-                    "symmetry.point_group",
-                    f"applies at momenta the whole point group leaves invariant, n = {allowed}; got momentum "
-                    f"{list(sector.momentum)} on L={lattice.L}: drop point_group (null) or change the momentum",
-                )
     if sector.spin_flip is not None and sector.spin_flip not in (1, -1):
         raise SectorError("symmetry.spin_flip", f"must be 1 or -1 (or null); got {sector.spin_flip!r}")
 
@@ -295,7 +339,9 @@ def ground_state_sector(lattice: Lattice, flip_coef: np.ndarray, exch_coef: np.n
         momentum = None
         if lattice.pbc:
             momentum = tuple(0 if chi(t) == 1 else lattice.L // 2 for t in _translation_generators(lattice))
-        point_chars = tuple(chi(lattice.transform(op)) for op in _GENERATOR_OPS[lattice.kind])
-        irreps = {v: k for k, v in POINT_GROUP_IRREPS[lattice.kind].items()}
+        whole = LITTLE_GROUP_IRREPS["chain" if lattice.kind == "chain" else "C4v"]
+        ops = [op for op, _ in whole["even" if lattice.kind == "chain" else "A1"]]
+        point_chars = tuple(chi(lattice.transform(op)) for op in ops)
+        irreps = {tuple(c for _, c in gens): name for name, gens in whole.items() if len(gens) == len(ops)}
         return Sector(momentum, irreps.get(point_chars), swap)
     return None
