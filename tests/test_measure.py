@@ -405,9 +405,11 @@ def test_the_strings_table_is_evaluated_in_chunks_with_the_same_result(monkeypat
 
     spec = point("full", {"kind": "metropolis", "n_chains": 8, "n_samples_eval": 512, "n_discard": 20})
     whole = measured(spec)
-    assert base.chunk_size(512, 10) == 512 and base.chunk_size(512, 2**20) == 4 and base.chunk_size(7, 2**21) == 1
+    assert base.chunk_size(512, 10) == 512 and base.chunk_size(512, 2**20) == 4 and base.chunk_size(7, 2**21) == 2
+    # a prime count of samples: 2 chunks of 8191 (one sample of padding), not 16381 chunks of one
+    assert base.chunk_size(16381, 2**9) == 8191
     sizes = []
-    monkeypatch.setattr(base, "MAX_TABLE_ENTRIES", 600)  # over 100 strings here: chunks of a few samples
+    monkeypatch.setattr(base, "MAX_TABLE_ENTRIES", 600)  # over 100 strings here: chunks of a few samples, the last padded
     monkeypatch.setattr(base, "chunk_size", lambda n, k, f=base.chunk_size: sizes.append(f(n, k)) or sizes[-1])
     chunked = measured(spec)
     assert sizes and max(sizes) < 512

@@ -106,9 +106,12 @@ MAX_TABLE_ENTRIES = 2**22
 
 
 def chunk_size(n_samples: int, n_strings: int) -> int:
-    """The largest divisor of n_samples whose chunk of the strings' table fits MAX_TABLE_ENTRIES."""
+    """Samples per chunk: as few equal chunks as keep each chunk's strings' table within
+    MAX_TABLE_ENTRIES. The last chunk is padded when the size does not divide n_samples (a
+    divisor would leave a prime sample count in chunks of one sample)."""
     limit = max(1, MAX_TABLE_ENTRIES // max(1, n_strings))
-    return max(d for d in range(1, min(n_samples, limit) + 1) if n_samples % d == 0)
+    n_chunks = -(-n_samples // limit)
+    return -(-n_samples // n_chunks)
 
 
 def row_stats(sample: Sample, values: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -154,7 +157,10 @@ class PauliMeasurement(Measurement):
         n, n_sites = ctx.configs.shape
         size = chunk_size(n, len(strings))
         if size < n:
-            combined = jax.lax.map(rows_of, ctx.configs.reshape(n // size, size, n_sites)).reshape(n, -1)
+            n_chunks = -(-n // size)
+            # padded with copies of the first sample, whose rows are dropped after
+            padded = jnp.concatenate([ctx.configs, jnp.broadcast_to(ctx.configs[:1], (n_chunks * size - n, n_sites))])
+            combined = jax.lax.map(rows_of, padded.reshape(n_chunks, size, n_sites)).reshape(n_chunks * size, -1)[:n]
         else:
             combined = rows_of(ctx.configs)
         values = combined[:, : len(rows)]
