@@ -42,7 +42,13 @@ def test_every_figure_is_written_as_png_and_pdf(tmp_path):
 
 
 def test_empty_tables_give_a_figure_that_says_so(tmp_path):
-    for fn in (plots.plot_convergence, plots.plot_error_vs_width, plots.plot_energy_vs_coupling):
+    for fn in (
+        plots.plot_convergence,
+        plots.plot_error_vs_width,
+        plots.plot_energy_vs_coupling,
+        plots.plot_zero_variance,
+        plots.plot_varbench,
+    ):
         out = tmp_path / f"{fn.__name__}.png"
         fn(pd.DataFrame(columns=["exact_energy", "energy"]), [out])
         assert out.stat().st_size > 0

@@ -9,8 +9,8 @@ from nqs_sweep.physics.exact import free_fermion_energy
 from nqs_sweep.tables import varbench
 from nqs_sweep.tables.columns import COUPLING_COLUMNS
 
-ROOT = varbench.varbench_dir()
-pytestmark = pytest.mark.skipif(ROOT is None, reason="../shared/varbench is not beside the repository")
+ROOT = varbench.varbench_dir()  # None: the rows bundled with the package
+SOURCE = varbench.source_dir()
 
 
 def row(model, lattice, L, pbc=True, **couplings):
@@ -54,3 +54,69 @@ def test_the_join_adds_the_columns_and_the_distance_to_the_best():
     assert out["varbench_rel_to_best"].iloc[0] == pytest.approx(
         (-33.8 - out["varbench_best"].iloc[0]) / abs(out["varbench_best"].iloc[0])
     )
+
+
+@pytest.mark.skipif(SOURCE is None, reason="no checkout of the varbench data set (../shared/varbench or $NQS_VARBENCH)")
+def test_the_bundled_rows_are_the_data_sets(tmp_path):
+    """nqs_sweep/data/varbench.csv is what bundle() writes from the data set beside the repository:
+    every row of the chain and square files, unchanged (run bundle() again after updating it)."""
+    fresh = tmp_path / "varbench.csv"
+    varbench.bundle(SOURCE, fresh)
+    assert fresh.read_text() == varbench.BUNDLE.read_text()
+    # and the lookup reads the same numbers from the Markdown as from the bundle
+    r = row("j1j2", "square", 6, J1=1.0, J2=0.5)
+    from_markdown, from_bundle = varbench.lookup(r, SOURCE), varbench.lookup(r)
+    assert from_markdown.keys() == from_bundle.keys()
+    for key, value in from_bundle.items():
+        assert from_markdown[key] == value or (value != value and from_markdown[key] != from_markdown[key]), key
+
+
+def test_method_families():
+    assert varbench.family("Exact diagonalization") == varbench.family("Exact Solution") == "exact"
+    assert varbench.family("RBM+PP with momentum") == "neural_network"
+    assert varbench.family("1D MPS-RNN") == "neural_network"  # a network, though it says MPS
+    assert varbench.family("DMRG (bond dimension = 1024)") == "tensor_network"
+    assert varbench.family("VQE + symm. circuit") == "circuit"
+    assert varbench.family("Jastrow baseline") == varbench.family("mVMC with SU") == "physical_ansatz"
+    assert varbench.family("QMC") == "other"
+
+
+def test_best_energy_and_v_score_per_family():
+    """Ising 6 x 6 at h = 3 (TFIsing/square_36_P_3.md): its RBM row is the best network, with the
+    V-score varbench defines, 36 · 0.082848699 / 115.23165²; DMRG the best tensor network."""
+    out = varbench.lookup(row("tfim", "square", 6, J=1.0, h=3.0))
+    assert out["varbench_exact"] == pytest.approx(-115.232707303718, abs=1e-9)
+    assert out["varbench_best_neural_network"] == -115.23165
+    assert out["varbench_v_score_neural_network"] == pytest.approx(36 * 0.082848699 / 115.23165**2)
+    assert out["varbench_best_tensor_network"] == pytest.approx(-115.23270149009103)
+    assert np.isnan(out["varbench_best_circuit"])
+    # J = 2 doubles the energies; the V-score is scale-free
+    two = varbench.lookup(row("tfim", "square", 6, J=2.0, h=6.0))
+    assert two["varbench_best_neural_network"] == pytest.approx(2 * -115.23165)
+    assert two["varbench_v_score_neural_network"] == pytest.approx(out["varbench_v_score_neural_network"])
+
+
+def test_the_charts_rows_are_scaled_and_measured_against_the_exact_row():
+    rows = varbench.rows_for(row("tfim", "square", 6, J=2.0, h=6.0))
+    rbm = rows[rows["method"] == "RBM (alpha = 1)"].iloc[0]
+    assert rbm["energy"] == pytest.approx(-2 * 115.23165) and rbm["variance"] == pytest.approx(4 * 0.082848699)
+    assert rbm["rel_error"] == pytest.approx((115.232707303718 - 115.23165) / 115.232707303718)
+    assert "exact" not in set(rows["family"])
+    assert varbench.rows_for(row("heisenberg", "chain", 7, J=1.0)).empty
+
+
+def test_the_varbench_figure_draws_listed_systems_or_says_there_is_none(tmp_path):
+    from nqs_sweep.figures.plots import plot_varbench
+
+    points = pd.DataFrame(
+        [
+            {**row("tfim", "square", 6, J=1.0, h=3.0), "ansatz": "rbm_symm", "energy": -115.2, "v_score": 1e-3,
+             "exact_energy": np.nan, "status": "converged", "n_sites": 36},
+            {**row("tfim", "chain", 8, J=1.0, h=1.0), "ansatz": "rbm", "energy": -10.2, "v_score": 1e-4,
+             "exact_energy": -10.25, "status": "converged", "n_sites": 8},
+        ]
+    )  # fmt: skip
+    plot_varbench(varbench.join(points), [tmp_path / "vb.png"])
+    assert (tmp_path / "vb.png").stat().st_size > 10000
+    plot_varbench(varbench.join(points.iloc[1:]), [tmp_path / "none.png"])
+    assert 1000 < (tmp_path / "none.png").stat().st_size < (tmp_path / "vb.png").stat().st_size

@@ -44,7 +44,11 @@ def test_tiny_study_runs_end_to_end_and_reruns_only_what_changed(workdir):
     ranks = pd.read_parquet(res / "tables" / "qgt_rank.parquet")
     assert len(ranks) == 4 and (ranks["source"] == "exact").all()
     assert (ranks["rank_rel_1e-10"] <= 2 * ranks["hilbert_dim"]).all() and ranks["rel_error"].notna().all()
-    for name in ("convergence", "error_vs_width", "energy_vs_coupling", "qgt_rank", "qgt_spectra"):
+    # two widths per size: each size a family, extrapolated to zero variance through its two points
+    zero_variance = pd.read_parquet(res / "tables" / "zero_variance.parquet")
+    assert len(zero_variance) == 2 and (zero_variance["n_sizes"] == 2).all(), zero_variance
+    assert zero_variance["energy_extrapolated"].notna().all() and zero_variance["rel_error_best"].notna().all()
+    for name in ("convergence", "error_vs_width", "energy_vs_coupling", "qgt_rank", "qgt_spectra", "zero_variance"):
         for ext in ("png", "pdf"):
             assert (res / "figures" / f"{name}.{ext}").stat().st_size > 1000
     # One exact reference per (model, couplings, lattice), shared by both widths.

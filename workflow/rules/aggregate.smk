@@ -12,6 +12,7 @@ rule aggregate:
         energies_tsv=report(f"{RESULTS}/tables/energies.tsv", category="Study", caption="../report/energies.rst"),
         convergence=f"{RESULTS}/tables/convergence.parquet",
         seed_ensembles=f"{RESULTS}/tables/seed_ensembles.parquet",
+        zero_variance=f"{RESULTS}/tables/zero_variance.parquet",
     params:
         # per spec hash, the settings that set a point apart at equal coordinates (a column, and a
         # part of the figures' line labels)

@@ -49,6 +49,38 @@ rule plot_energy_vs_coupling:
         "../scripts/plot.py"
 
 
+rule plot_zero_variance:
+    input:
+        rules.aggregate.output.energies,
+    output:
+        png=report(f"{RESULTS}/figures/zero_variance.png", category="Figures", caption="../report/zero_variance.rst"),
+        pdf=f"{RESULTS}/figures/zero_variance.pdf",
+    log:
+        f"{RESULTS}/logs/plot_zero_variance.log",
+    params:
+        kind="zero_variance",
+    conda:
+        "../envs/nqs-sweep.yaml"
+    script:
+        "../scripts/plot.py"
+
+
+rule plot_varbench:
+    input:
+        rules.aggregate.output.energies,
+    output:
+        png=report(f"{RESULTS}/figures/varbench.png", category="Figures", caption="../report/varbench.rst"),
+        pdf=f"{RESULTS}/figures/varbench.pdf",
+    log:
+        f"{RESULTS}/logs/plot_varbench.log",
+    params:
+        kind="varbench",
+    conda:
+        "../envs/nqs-sweep.yaml"
+    script:
+        "../scripts/plot.py"
+
+
 rule plot_measurements:
     input:
         f"{RESULTS}/tables/measurements.parquet",

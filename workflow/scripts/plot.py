@@ -15,5 +15,7 @@ draw = {
     "spectra": plots.plot_spectra,
     "sampling_efficiency": plots.plot_sampling_efficiency,
     "measurements": measurement_plots.plot_measurements,
+    "zero_variance": plots.plot_zero_variance,
+    "varbench": plots.plot_varbench,
 }[snakemake.params.kind]  # noqa: F821
 draw(pd.read_parquet(snakemake.input[0]), [snakemake.output.png, snakemake.output.pdf])  # noqa: F821

@@ -590,3 +590,86 @@ def plot_sampling_efficiency(df: pd.DataFrame, outputs: list[str | Path]) -> Non
     fig.legend(handles, labels, loc="upper center", ncol=len(samplers), fontsize=8, bbox_to_anchor=(0.5, 1.06))
     fig.tight_layout()
     save_figure(fig, outputs)
+
+
+def plot_zero_variance(energies: pd.DataFrame, outputs: list[str | Path]) -> None:
+    """Energy against its variance, a panel per family of networks that differ only in size and
+    seed (tables.extrapolation): the points with their Monte Carlo error bars, the weighted linear
+    fit E = E0 + b σ² drawn to σ² = 0, the extrapolated E0 with its error there, and the reference
+    as a dashed line. Families with fewer than two distinct variances are left out."""
+    from nqs_sweep.tables.extrapolation import family_keys, zero_variance_extrapolation
+
+    table = zero_variance_extrapolation(energies) if not energies.empty else pd.DataFrame()
+    fits = table[table["energy_extrapolated"].notna()] if not table.empty else table
+    if fits.empty:
+        return empty_figure(outputs, "No family of two or more network sizes with finished points yet.")
+    keys = family_keys(energies)
+    coupling = sweep_coupling(energies)
+    ncols = min(3, len(fits))
+    nrows = -(-len(fits) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.8 * ncols, 3.0 * nrows), squeeze=False)
+    for ax in axes.flat[len(fits) :]:
+        ax.axis("off")
+    for ax, (_, fit) in zip(axes.flat, fits.iterrows()):
+        rows = energies
+        for k in keys:
+            rows = rows[_eq(rows[k], fit[k])]
+        rows = rows[rows["status"].isin(("converged", "not_converged")) & rows["energy"].notna()]
+        color = colors_for([0])[0]
+        ax.errorbar(rows["variance"], rows["energy"], yerr=rows["energy_error"], fmt="o", ms=4, capsize=2, color=color)
+        x = np.linspace(0.0, float(rows["variance"].max()) * 1.05, 50)
+        ax.plot(x, fit["energy_extrapolated"] + fit["slope"] * x, color=color, lw=1, label="linear fit")
+        ax.errorbar(
+            [0.0], [fit["energy_extrapolated"]], yerr=[fit["energy_extrapolated_error"]], fmt="s", ms=5, capsize=3,
+            color="crimson", label=f"E0 = {fit['energy_extrapolated']:.6g} ± {fit['energy_extrapolated_error']:.1g}",
+        )  # fmt: skip
+        if pd.notna(fit.get("exact_energy")):
+            ax.axhline(fit["exact_energy"], color="0.3", ls="--", lw=1, label=f"reference ({fit.get('reference_method')})")
+        ax.set_xlabel("variance σ² of the energy")
+        ax.set_ylabel("energy E")
+        title = _title(fit["model"], fit["lattice"], coupling, fit.get(coupling, np.nan), fit["L"])
+        ax.set_title(f"{title}\n{fit['ansatz']}, {int(fit['n_points'])} points", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, outputs)
+
+
+_FAMILY_MARKERS = {"neural_network": "o", "tensor_network": "s", "physical_ansatz": "^", "circuit": "D", "other": "v"}
+
+
+def plot_varbench(energies: pd.DataFrame, outputs: list[str | Path]) -> None:
+    """The varbench chart for every system of the study the table lists: relative error against
+    V-score, the published methods in grey (a marker per method family) and this study's finished
+    points in colour, one colour per network. The relative errors are against the exact energy (the
+    point's own reference; the table's exact row for the published ones)."""
+    from nqs_sweep.tables import varbench
+
+    listed = energies[energies["varbench_file"].notna()] if "varbench_file" in energies else energies.iloc[:0]
+    if listed.empty:
+        return empty_figure(outputs, "No point of this study is on a system the varbench table lists.")
+    listed = named_networks(listed)
+    files = sorted(listed["varbench_file"].unique())
+    fig, axes = plt.subplots(1, len(files), figsize=(4.6 * len(files), 3.6), squeeze=False)
+    colors = colors_for(listed["ansatz"])
+    for ax, name in zip(axes[0], files):
+        ours = listed[listed["varbench_file"] == name]
+        published = varbench.rows_for(ours.iloc[0])
+        published = published[np.isfinite(published["v_score"]) & np.isfinite(published["rel_error"])]
+        for fam, rows in published.groupby("family"):
+            ax.scatter(rows["v_score"], np.maximum(rows["rel_error"], FLOOR), marker=_FAMILY_MARKERS.get(fam, "v"),
+                       facecolors="none", edgecolors="0.45", s=28, label=f"varbench: {fam.replace('_', ' ')}")  # fmt: skip
+        reference = ours["exact_energy"].fillna(ours["varbench_exact"])
+        rel = (ours["energy"] - reference).abs() / reference.abs()
+        done = ours.assign(rel=rel)[ours["status"].isin(("converged", "not_converged")) & rel.notna() & (ours["v_score"] > 0)]
+        for ansatz, rows in done.groupby("ansatz"):
+            ax.scatter(rows["v_score"], np.maximum(rows["rel"], FLOOR), color=colors[ansatz], s=22, label=f"this study: {ansatz}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("V-score  N·Var(E)/E²")
+        ax.set_ylabel("relative error |E−E₀|/|E₀|")
+        ax.set_title(name.removesuffix(".md"), fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    save_figure(fig, outputs)
