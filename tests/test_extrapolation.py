@@ -46,6 +46,13 @@ def test_scatter_beyond_the_error_bars_widens_the_error():
     assert curved["energy_extrapolated_error"] > 10 * tight["energy_extrapolated_error"]
 
 
+def test_a_family_at_its_noise_floor_is_said_to_have_no_approach():
+    df = energies()
+    df["energy"] = np.where(df["h"] == 0.5, -10.0 - 0.01 * df["variance"], df["energy"])  # falling with σ²
+    table = zero_variance_extrapolation(df).set_index("h")
+    assert "no approach" in table.loc[0.5, "note"] and table.loc[1.0, "note"] == ""
+
+
 def energies(**overrides) -> pd.DataFrame:
     """A width sweep (α 1, 2, 4 with two seeds) at two couplings, like the energies table."""
     rows = []

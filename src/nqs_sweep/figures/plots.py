@@ -627,8 +627,10 @@ def plot_zero_variance(energies: pd.DataFrame, outputs: list[str | Path]) -> Non
             ax.axhline(fit["exact_energy"], color="0.3", ls="--", lw=1, label=f"reference ({fit.get('reference_method')})")
         ax.set_xlabel("variance σ² of the energy")
         ax.set_ylabel("energy E")
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
         title = _title(fit["model"], fit["lattice"], coupling, fit.get(coupling, np.nan), fit["L"])
-        ax.set_title(f"{title}\n{fit['ansatz']}, {int(fit['n_points'])} points", fontsize=9)
+        flat = "" if fit["slope"] - 2 * fit["slope_error"] > 0 else " (slope not > 0: no approach)"
+        ax.set_title(f"{title}\n{fit['ansatz']}, {int(fit['n_points'])} points{flat}", fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()

@@ -110,6 +110,10 @@ def _one_family(rows: pd.DataFrame) -> dict:
         out["rel_error_extrapolated"] = abs(fit["energy_extrapolated"] - exact) / abs(exact)
     if n_sizes == 2:
         out["note"] = "two network sizes: a line through them, no check of its linearity"
+    # The energy of a family approaching the ground state falls with its variance; a slope not
+    # clearly above zero means points at their Monte Carlo noise floor, or not converged.
+    if fit["slope"] - 2 * fit["slope_error"] <= 0:
+        out["note"] = "; ".join(filter(None, [out["note"], "slope not above zero by 2 errors: no approach to be extrapolated"]))
     return out
 
 
