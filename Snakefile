@@ -37,10 +37,7 @@ rule all:
         rules.aggregate.input.histories,
         rules.aggregate.output,
         rules.plot_convergence.output,
-        rules.plot_error_vs_width.output,
-        rules.plot_energy_vs_coupling.output,
-        rules.plot_zero_variance.output,
-        rules.plot_varbench.output,
+        rules.plot_energies.output,
         f"{RESULTS}/study/points.tsv",
         # QGT spectra and rank figures, when the study has a `qgt:` section
         QGT_TARGETS,

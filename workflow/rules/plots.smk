@@ -17,64 +17,24 @@ rule plot_convergence:
         "../scripts/plot.py"
 
 
-rule plot_error_vs_width:
+# The figures drawn from the energies table, in one job: each is a few seconds of drawing after
+# a few seconds of starting Python and importing the solver, and a study draws them all.
+ENERGY_FIGURES = ("error_vs_width", "energy_vs_coupling", "zero_variance", "varbench")
+
+
+rule plot_energies:
     input:
         rules.aggregate.output.energies,
     output:
-        png=report(f"{RESULTS}/figures/error_vs_width.png", category="Figures", caption="../report/error_vs_width.rst"),
-        pdf=f"{RESULTS}/figures/error_vs_width.pdf",
+        **{
+            name: report(f"{RESULTS}/figures/{name}.png", category="Figures", caption=f"../report/{name}.rst")
+            for name in ENERGY_FIGURES
+        },
+        **{f"{name}_pdf": f"{RESULTS}/figures/{name}.pdf" for name in ENERGY_FIGURES},
     log:
-        f"{RESULTS}/logs/plot_error_vs_width.log",
+        f"{RESULTS}/logs/plot_energies.log",
     params:
-        kind="error_vs_width",
-    conda:
-        "../envs/nqs-sweep.yaml"
-    script:
-        "../scripts/plot.py"
-
-
-rule plot_energy_vs_coupling:
-    input:
-        rules.aggregate.output.energies,
-    output:
-        png=report(f"{RESULTS}/figures/energy_vs_coupling.png", category="Figures", caption="../report/energy_vs_coupling.rst"),
-        pdf=f"{RESULTS}/figures/energy_vs_coupling.pdf",
-    log:
-        f"{RESULTS}/logs/plot_energy_vs_coupling.log",
-    params:
-        kind="energy_vs_coupling",
-    conda:
-        "../envs/nqs-sweep.yaml"
-    script:
-        "../scripts/plot.py"
-
-
-rule plot_zero_variance:
-    input:
-        rules.aggregate.output.energies,
-    output:
-        png=report(f"{RESULTS}/figures/zero_variance.png", category="Figures", caption="../report/zero_variance.rst"),
-        pdf=f"{RESULTS}/figures/zero_variance.pdf",
-    log:
-        f"{RESULTS}/logs/plot_zero_variance.log",
-    params:
-        kind="zero_variance",
-    conda:
-        "../envs/nqs-sweep.yaml"
-    script:
-        "../scripts/plot.py"
-
-
-rule plot_varbench:
-    input:
-        rules.aggregate.output.energies,
-    output:
-        png=report(f"{RESULTS}/figures/varbench.png", category="Figures", caption="../report/varbench.rst"),
-        pdf=f"{RESULTS}/figures/varbench.pdf",
-    log:
-        f"{RESULTS}/logs/plot_varbench.log",
-    params:
-        kind="varbench",
+        kind="energies",
     conda:
         "../envs/nqs-sweep.yaml"
     script:
