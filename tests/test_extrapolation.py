@@ -53,6 +53,27 @@ def test_a_family_at_its_noise_floor_is_said_to_have_no_approach():
     assert "no approach" in table.loc[0.5, "note"] and table.loc[1.0, "note"] == ""
 
 
+def test_a_depth_sweep_is_one_family_though_its_variants_name_the_depth():
+    """A layers sweep writes its depth into the variant column (study.point_variant); the family
+    is still every depth, and another setting in the variant still sets a family apart."""
+    df = energies()
+    df["variant"] = df["alpha"].map(lambda a: "" if a == 1 else f"ansatz_layers~{int(a)}")
+    df.loc[df["h"] == 1.0, "variant"] += "/optimizer_learning_rate~0.02"
+    table = zero_variance_extrapolation(df).set_index("h")
+    assert (table["n_sizes"] == 3).all() and (table["n_points"] == 6).all()
+    assert table.loc[1.0, "variant"] == "optimizer_learning_rate~0.02" and table.loc[0.5, "variant"] == ""
+
+
+def test_one_size_with_several_seeds_is_said_so_and_not_drawn(tmp_path):
+    df = energies()
+    df = df[df["alpha"] == 2].assign(variance=lambda d: d["variance"] + 0.01 * d["seed"])
+    table = zero_variance_extrapolation(df)
+    assert (table["n_sizes"] == 1).all() and table["note"].str.startswith("one network size").all()
+    plot_zero_variance(df, [tmp_path / "one.png"])
+    plot_zero_variance(energies(), [tmp_path / "three.png"])
+    assert (tmp_path / "one.png").stat().st_size < (tmp_path / "three.png").stat().st_size / 2
+
+
 def energies(**overrides) -> pd.DataFrame:
     """A width sweep (α 1, 2, 4 with two seeds) at two couplings, like the energies table."""
     rows = []

@@ -181,6 +181,15 @@ PG = "symmetry.point_group"
             },
             "symmetry.point_group",
         ),
+        (  # one integer on a square lattice: named, not a traceback
+            {
+                "kind": "square",
+                "L": 4,
+                "ansatz": {"name": "rbm_symm", "symmetries": "space_group"},
+                "symmetry": {"momentum": 2, "point_group": "A1"},
+            },
+            "symmetry.momentum",
+        ),
     ],
 )
 def test_bad_sectors_are_refused_naming_the_field(kwargs, field):

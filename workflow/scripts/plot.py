@@ -1,5 +1,6 @@
 # Thin: the drawing lives in nqs_sweep.figures.plots.
 import sys
+import traceback
 
 import pandas as pd
 
@@ -15,7 +16,13 @@ if kind == "energies":  # rule plot_energies: every figure drawn from the energi
         "zero_variance": plots.plot_zero_variance,
         "varbench": plots.plot_varbench,
     }.items():
-        draw(table, [out[name], out[f"{name}_pdf"]])
+        # One figure's failure must not take the others with it (a failed job loses all its
+        # outputs): its traceback goes to the rule's log and its files say where to look.
+        try:
+            draw(table, [out[name], out[f"{name}_pdf"]])
+        except Exception:
+            traceback.print_exc()
+            plots.empty_figure([out[name], out[f"{name}_pdf"]], f"{name} could not be drawn: see {snakemake.log[0]}")  # noqa: F821
 else:
     draw = {
         "convergence": plots.plot_convergence,

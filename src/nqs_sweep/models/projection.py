@@ -32,7 +32,15 @@ import numpy as np
 from nqs_sweep.models.activations import log_conj, log_sum_exp
 from nqs_sweep.models.registry import NETWORKS
 from nqs_sweep.physics.hamiltonians import MODELS, build_hamiltonian
-from nqs_sweep.physics.symmetry import Sector, SectorError, SymmetryGroup, build_group, ground_state_sector, little_group
+from nqs_sweep.physics.symmetry import (
+    Sector,
+    SectorError,
+    SymmetryGroup,
+    build_group,
+    check_sector,
+    ground_state_sector,
+    little_group,
+)
 
 if TYPE_CHECKING:
     from nqs_sweep.spec import PointSpec
@@ -92,6 +100,7 @@ def plan(spec: PointSpec) -> SymmetryPlan:
     if symmetric:
         own = quantum.restricted(translations=True, point_group=covers_point_group, spin_flip=False)
         whole = "chain" if lat.kind == "chain" else "C4v"
+        check_sector(lat, own)  # a malformed momentum or an irrep its little group lacks, named first
         if (
             covers_point_group
             and own.point_group is not None

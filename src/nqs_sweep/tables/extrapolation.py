@@ -43,9 +43,25 @@ COLUMNS = [
 ]
 
 
+# The size settings as the variant column writes them (study.point_variant: 'ansatz_layers~3').
+_SIZE_VARIANTS = tuple(f"ansatz_{c}" for c in SIZE_COORDINATES)
+
+
+def family_variant(variant: str) -> str:
+    """A point's variant without its size settings: a depth or plug-in kwargs sweep writes its
+    layers, features or kwargs there, and they must not set its points apart."""
+    parts = str(variant or "").split("/")
+    return "/".join(p for p in parts if p and not p.startswith(_SIZE_VARIANTS))
+
+
 def family_keys(frame: pd.DataFrame) -> list[str]:
-    """The columns that set families apart: every coordinate but the network's size and the seed."""
+    """The columns that set families apart: every coordinate but the network's size and the seed
+    (the variant without its size settings, family_variant)."""
     return [c for c in ensemble_keys(frame) if c not in SIZE_COORDINATES]
+
+
+def _families(energies: pd.DataFrame) -> pd.DataFrame:
+    return energies.assign(variant=energies["variant"].map(family_variant)) if "variant" in energies else energies
 
 
 def linear_fit(variance: np.ndarray, energy: np.ndarray, error: np.ndarray) -> dict[str, float]:
@@ -108,6 +124,8 @@ def _one_family(rows: pd.DataFrame) -> dict:
     out.update(fit)
     if np.isfinite(exact) and exact:
         out["rel_error_extrapolated"] = abs(fit["energy_extrapolated"] - exact) / abs(exact)
+    if n_sizes == 1:
+        out["note"] = "one network size: a fit over its seeds only"
     if n_sizes == 2:
         out["note"] = "two network sizes: a line through them, no check of its linearity"
     # The energy of a family approaching the ground state falls with its variance; a slope not
@@ -124,6 +142,7 @@ def zero_variance_extrapolation(energies: pd.DataFrame) -> pd.DataFrame:
     keys = family_keys(energies)
     if energies.empty or "variance" not in energies:
         return pd.DataFrame(columns=[*keys, *CARRIED, *COLUMNS])
+    energies = _families(energies)
     rows = []
     # dropna=False: a coupling the model does not have is NaN in every one of its points
     for key, group in energies.groupby(keys, dropna=False, sort=True) if keys else [((), energies)]:
