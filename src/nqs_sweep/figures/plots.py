@@ -597,14 +597,14 @@ def plot_zero_variance(energies: pd.DataFrame, outputs: list[str | Path]) -> Non
     seed (tables.extrapolation): the points with their Monte Carlo error bars, the weighted linear
     fit E = E0 + b σ² drawn to σ² = 0, the extrapolated E0 with its error there, and the reference
     as a dashed line. Families with fewer than two distinct variances are left out."""
-    from nqs_sweep.tables.extrapolation import _families, family_keys, zero_variance_extrapolation
+    from nqs_sweep.tables.extrapolation import family_keys, with_family_variants, zero_variance_extrapolation
 
     table = zero_variance_extrapolation(energies) if not energies.empty else pd.DataFrame()
     fits = table[table["energy_extrapolated"].notna() & (table["n_sizes"] > 1)] if not table.empty else table
     if fits.empty:
         return empty_figure(outputs, "No family of two or more network sizes with finished points yet.")
     keys = family_keys(energies)
-    energies = _families(energies)
+    energies = with_family_variants(energies)
     coupling = sweep_coupling(energies)
     ncols = min(3, len(fits))
     nrows = -(-len(fits) // ncols)

@@ -66,9 +66,7 @@ LITTLE_GROUP_IRREPS: dict[str, dict[str, tuple[tuple[np.ndarray, int], ...]]] = 
     # at (π, 0) and (0, π): the rotation by 180 degrees and the axis reflections
     "C2v": {"A1": ((_C2, 1), (_MX, 1)), "A2": ((_C2, 1), (_MX, -1)), "B1": ((_C2, -1), (_MX, 1)), "B2": ((_C2, -1), (_MX, -1))},
     # where one reflection alone keeps k
-    **{
-        f"Cs({name})": {"even": ((op, 1),), "odd": ((op, -1),)} for name, op in (("x", _MX), ("y", _MY), ("d", _MD), ("d'", _MD2))
-    },
+    **{f"Cs({name})": {"even": ((op, 1),), "odd": ((op, -1),)} for name, op in _REFLECTIONS.items()},
 }
 POINT_GROUP_NAMES: dict[str, tuple[str, ...]] = {"chain": ("even", "odd"), "square": ("A1", "A2", "B1", "B2", "E", "even", "odd")}
 

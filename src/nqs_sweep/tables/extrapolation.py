@@ -60,7 +60,8 @@ def family_keys(frame: pd.DataFrame) -> list[str]:
     return [c for c in ensemble_keys(frame) if c not in SIZE_COORDINATES]
 
 
-def _families(energies: pd.DataFrame) -> pd.DataFrame:
+def with_family_variants(energies: pd.DataFrame) -> pd.DataFrame:
+    """The table with each variant replaced by its family_variant."""
     return energies.assign(variant=energies["variant"].map(family_variant)) if "variant" in energies else energies
 
 
@@ -142,7 +143,7 @@ def zero_variance_extrapolation(energies: pd.DataFrame) -> pd.DataFrame:
     keys = family_keys(energies)
     if energies.empty or "variance" not in energies:
         return pd.DataFrame(columns=[*keys, *CARRIED, *COLUMNS])
-    energies = _families(energies)
+    energies = with_family_variants(energies)
     rows = []
     # dropna=False: a coupling the model does not have is NaN in every one of its points
     for key, group in energies.groupby(keys, dropna=False, sort=True) if keys else [((), energies)]:
