@@ -310,6 +310,45 @@ def test_an_unwritable_out_is_refused(tmp_path, capsys, no_compute, monkeypatch)
     assert list(out.iterdir()) == []
 
 
+def test_a_study_point_moves_an_unwritable_run_directory_aside_and_starts_afresh(tmp_path, capsys, monkeypatch):
+    """With --replace-stale (every study job), an unwritable run directory in a writable parent is
+    renamed <name>.unwritable and the point runs in a fresh one, so a retry does not fail the same way."""
+    import os
+
+    path = write_spec(tmp_path, base())
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("left by another user")
+    (tmp_path / "out.unwritable").mkdir()  # an earlier one is kept: the next name is taken
+    unwritable = {os.fspath(out)}
+    monkeypatch.setattr(os, "access", lambda p, mode: os.fspath(p) not in unwritable)
+    ran_in = []
+
+    def run(spec, run_dir, *args, **kwargs):
+        unwritable.clear()  # the fresh directory is this user's
+        ran_in.append(sorted(p.name for p in run_dir.iterdir()) if run_dir.exists() else None)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(driver, "run_vmc", run)
+    args = ["vmc", "--spec", str(path), "--out", str(out), "--exact", "none", "--replace-stale", "--record-failures"]
+    assert cli.main(args) == 0
+    assert (tmp_path / "out.unwritable-2" / "old.txt").read_text() == "left by another user"
+    assert ran_in in ([None], [[]]), ran_in  # nothing of the old directory in the new one
+    assert "moved aside to out.unwritable-2" in capsys.readouterr().err
+
+
+def test_an_unwritable_run_directory_that_cannot_be_moved_is_refused(tmp_path, capsys, no_compute, monkeypatch):
+    """Its parent unwritable too: exit 2 naming --out, nothing moved."""
+    import os
+
+    path = write_spec(tmp_path, base())
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setattr(os, "access", lambda p, mode: os.fspath(p) not in (os.fspath(out), os.fspath(tmp_path)))
+    assert cli.main(["vmc", "--spec", str(path), "--out", str(out), "--replace-stale"]) == 2
+    assert "--out" in capsys.readouterr().err and out.exists()
+
+
 def test_a_failure_that_cannot_be_recorded_exits_1_with_both_messages(tmp_path, capsys, monkeypatch):
     """The run fails, and the directory can no longer take its failure record (e.g. a full disk)."""
     path = write_spec(tmp_path, base())

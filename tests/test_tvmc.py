@@ -69,6 +69,14 @@ def test_quench_from_the_x_state_follows_exact_dynamics(tmp_path):
     assert steps["dt"].iloc[0] < 0.01 and abs(steps["time"].iloc[-1] + steps["dt"].iloc[-1] - 0.5) < 1e-12
 
 
+def test_the_largest_seed_runs_a_quench(tmp_path):
+    """Seeds go up to 2^63 - 1 (spec.py); the quench's own stream, seed + an offset, used to overflow
+    the signed 64-bit key there."""
+    dynamics = {**SMALL["dynamics"], "t_final": 0.02, "save_every": 0.02}
+    row = run_tvmc(parse_quench({**SMALL, "dynamics": dynamics, "seed": 2**63 - 1}), tmp_path, show_progress=False).iloc[0]
+    assert row["status"] == "completed"
+
+
 def test_amplitude_and_phase_networks_follow_the_same_quench(tmp_path):
     """Two real RBMs, log ψ = f_A + i f_φ, carry real-time evolution too (a phase network is the
     phase real time needs): the same product-state quench to the same 1e-4."""

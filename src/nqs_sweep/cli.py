@@ -21,6 +21,7 @@ import pandas as pd
 
 from nqs_sweep import threads
 from nqs_sweep.api import AUTO_EXACT_DYNAMICS_MAX_DIM, auto_reference, check_exact_feasible, exact_reference
+from nqs_sweep.jobs.rundir import move_aside_if_unwritable, writable
 from nqs_sweep.physics import hilbert
 from nqs_sweep.spec import PointSpec, SpecError, load_spec
 
@@ -87,6 +88,9 @@ def _finished(out: Path, replace_stale: bool, clear_stale, status, what: str) ->
     if not out.exists():
         return False
     if replace_stale:
+        if not writable(out):
+            _move_aside(out)
+            return False
         clear_stale()
     if status() != "complete":
         return False
@@ -94,18 +98,30 @@ def _finished(out: Path, replace_stale: bool, clear_stale, status, what: str) ->
     return True
 
 
-def _check_out(out: Path) -> None:
+def _check_out(out: Path, replace_stale: bool = False) -> None:
     """--out must be a directory this process can create or write in (checked, not tried: nothing
-    is written before the input is accepted)."""
+    is written before the input is accepted). With --replace-stale, an existing run directory
+    that cannot be written is accepted where its parent can be: it is moved aside (_move_aside),
+    so that a study's point starts afresh instead of failing the same way on every retry."""
     if out.exists() and not out.is_dir():
         raise SpecError("--out", f"must be a directory (created if missing); {out} is a file")
     existing = next(p for p in (out, *out.parents) if p.exists())
     if not existing.is_dir():
         raise SpecError("--out", f"{out} cannot be created: {existing} is a file")
-    # os.access answers for this user and for a read-only file system alike.
-    if not os.access(existing, os.W_OK | os.X_OK):
-        where = "is" if existing == out else f"cannot be created: {existing} is"
-        raise SpecError("--out", f"{out} {where} not writable by this user (or on a read-only file system)")
+    if writable(existing):
+        return
+    if replace_stale and existing == out and writable(out.parent):
+        return
+    where = "is" if existing == out else f"cannot be created: {existing} is"
+    raise SpecError("--out", f"{out} {where} not writable by this user (or on a read-only file system)")
+
+
+def _move_aside(out: Path) -> None:
+    try:
+        aside = move_aside_if_unwritable(out)
+    except OSError as err:
+        raise SpecError("--out", f"{out} is not writable and cannot be moved aside: {err}") from None
+    print(f"nqs-sweep: {out} was not writable; moved aside to {aside.name}, the point starts afresh", file=sys.stderr)
 
 
 def cmd_vmc(args: argparse.Namespace) -> int:
@@ -115,7 +131,7 @@ def cmd_vmc(args: argparse.Namespace) -> int:
     # Everything that can refuse the input is checked before anything is written.
     try:
         spec = load_spec(args.spec)
-        _check_out(args.out)
+        _check_out(args.out, args.replace_stale)
         exact_energy = None if args.exact in ("auto", "none") else _exact_energy_from(args.exact, spec)
         clear = lambda: clear_stale(spec, args.out)  # noqa: E731
         if _finished(args.out, args.replace_stale, clear, lambda: existing_status(spec, args.out), f"spec {spec.spec_hash}"):
@@ -177,7 +193,7 @@ def cmd_tvmc(args: argparse.Namespace) -> int:
 
     try:
         q = load_quench(args.spec)
-        _check_out(args.out)
+        _check_out(args.out, args.replace_stale)
         if args.initial_run is not None:
             _check_initial_run(q, args.initial_run)
         if args.exact not in ("auto", "none"):

@@ -19,6 +19,13 @@ ENERGY_COLUMNS = {"energy", "energy_error", "variance", "v_score", "exact_energy
 COORDS = {"study", "model", "h", "J", "lattice", "L", "alpha", "ansatz", "seed", "spec_hash"}
 
 
+def unprivileged_snakemake(workdir, *args):
+    """Snakemake where permission bits hold: as root (CI) without CAP_DAC_OVERRIDE, which lets root
+    write into a directory of mode 555."""
+    prefix = ("setpriv", "--bounding-set=-dac_override", "--") if os.geteuid() == 0 else ()
+    return snakemake(workdir, *args, prefix=prefix)
+
+
 def summaries(workdir, study="tiny"):
     return sorted((workdir / "results" / study / "vmc").rglob("summary.parquet"))
 
@@ -133,22 +140,30 @@ def test_killed_workflow_continues_each_point_from_its_checkpoint(workdir):
 
 
 def test_failed_point_is_recorded_and_the_sweep_completes(workdir):
+    """One study with every fault a point can meet: an incompatible checkpoint (recorded failed), a
+    damaged one (moved aside, the point runs afresh), an unwritable run directory (moved aside, the
+    point runs afresh) and a diverging point; the tables and figures are made, each point's status in them."""
     study = tiny_study()
     study["study"] = "failing"
     write_study(workdir / "failing.yaml", study)
+    points = expand_study(study).points
+    run_dirs = [workdir / "results" / "failing" / "vmc" / p.path for p in points[:3]]
+    for run_dir in run_dirs:
+        run_dir.mkdir(parents=True)
     # An incompatible checkpoint (as from another version of the solver) makes one point fail.
-    point = expand_study(study).points[0]
-    run_dir = workdir / "results" / "failing" / "vmc" / point.path
-    run_dir.mkdir(parents=True)
     np.savez(
-        run_dir / "checkpoint.npz",
+        run_dirs[0] / "checkpoint.npz",
         leaf_0000=np.zeros(3),
-        __meta__=np.array(json.dumps({"spec_hash": point.spec.spec_hash, "runtime_s": 0.0})),
+        __meta__=np.array(json.dumps({"spec_hash": points[0].spec.spec_hash, "runtime_s": 0.0})),
     )
+    (run_dirs[1] / "checkpoint.npz").write_bytes(np.random.default_rng(0).bytes(4096))  # damaged
+    (run_dirs[2] / "left_behind.txt").write_text("")
+    run_dirs[2].chmod(0o555)  # unwritable (for root too: see unprivileged_snakemake)
+    run_dir = run_dirs[0]
     # and a fifth point diverges: a learning rate of 1e8 (explicit points are merged over the defaults)
     study["points"] = [{"lattice": {"L": 6}, "ansatz": {"alpha": 1}, "optimizer": {"learning_rate": 1.0e8}}]
     write_study(workdir / "failing.yaml", study)
-    run = snakemake(workdir, "--configfile", "failing.yaml")
+    run = unprivileged_snakemake(workdir, "--configfile", "failing.yaml")
     last_words = "2 of 5 points did not finish (1 failed, 1 diverged): the status column says which."
     assert last_words in run.stdout + run.stderr, (run.stdout + run.stderr)[-3000:]
     energies = pd.read_parquet(workdir / "results" / "failing" / "tables" / "energies.parquet")
@@ -159,6 +174,11 @@ def test_failed_point_is_recorded_and_the_sweep_completes(workdir):
     assert list(diverged["variant"]) == ["optimizer_learning_rate~100000000.0"], energies[["status", "variant"]]
     assert energies["status"].isin(["converged", "not_converged"]).sum() == 3
     assert (run_dir / "error.txt").exists()
+    assert (run_dirs[1] / "checkpoint.npz.damaged").exists() and "resuming" not in (run_dirs[1] / "run.log").read_text()
+    aside = run_dirs[2].with_name(run_dirs[2].name + ".unwritable")
+    assert (aside / "left_behind.txt").exists() and not (run_dirs[2] / "left_behind.txt").exists()
+    by_hash = energies.set_index("spec_hash")["status"]
+    assert {by_hash[p.spec.spec_hash] for p in points[1:3]} <= {"converged", "not_converged"}, by_hash
     assert (workdir / "results" / "failing" / "figures" / "error_vs_width.png").exists()
     ranks = pd.read_parquet(workdir / "results" / "failing" / "tables" / "qgt_rank.parquet")
     # no QGT spectrum of a point without a final state (failed) or with a diverged one

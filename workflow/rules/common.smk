@@ -3,10 +3,12 @@
 # parser (nqs_sweep.study), which names the offending field.
 import os
 import sys
+from pathlib import Path
 
 import yaml
 from snakemake.utils import validate
 
+from nqs_sweep.jobs.rundir import move_aside_if_unwritable
 from nqs_sweep.spec import SpecError, read_yaml_file
 from nqs_sweep.study import StudyError, expand_study, normalise_study, point_variant
 
@@ -105,6 +107,17 @@ def reference_spec_text(wildcards):
 def write_text(path, text):
     with open(path, "w") as f:
         f.write(text)
+
+
+def write_run_spec(path, text):
+    """A point's or quench's spec into its run directory. One that this user cannot write is moved
+    aside first (<name>.unwritable), as the solver does: the point starts afresh, not failed."""
+    run_dir = Path(path).parent
+    aside = move_aside_if_unwritable(run_dir)
+    if aside is not None:
+        run_dir.mkdir()
+        print(f"{run_dir} was not writable; moved aside to {aside.name}", file=sys.stderr)
+    write_text(path, text)
 
 
 # Quenches start from the final state of their initial ground-state point (tvmc.smk).

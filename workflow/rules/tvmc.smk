@@ -13,7 +13,7 @@ rule quench_spec:
         f"{RESULTS}/logs/spec/tvmc/{{quench}}.log",
     localrule: True
     run:
-        write_text(output[0], params.text)
+        write_run_spec(output[0], params.text)
 
 
 rule tvmc:
@@ -38,8 +38,11 @@ rule tvmc:
         mem_mb=8000,
     conda:
         "../envs/nqs-sweep.yaml"
+    # exec: SLURM sends its SIGTERM to every process of the job step; a shell that waited for the
+    # solver would die of it at once, and Snakemake would see a killed job instead of the
+    # solver's exit 75 (interrupted, checkpoint written).
     shell:
-        "\"$NQS_PYTHON\" -m nqs_sweep.cli tvmc --threads {threads} --spec {input.spec} --out $(dirname {output.summary}) {params.initial} --exact {params.exact}"
+        "exec \"$NQS_PYTHON\" -m nqs_sweep.cli tvmc --threads {threads} --spec {input.spec} --out $(dirname {output.summary}) {params.initial} --exact {params.exact}"
         " --record-failures --replace-stale > {log} 2>&1"
 
 

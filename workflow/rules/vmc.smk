@@ -15,7 +15,7 @@ rule point_spec:
         f"{RESULTS}/logs/spec/vmc/{{point}}.log",
     localrule: True
     run:
-        write_text(output[0], params.text)
+        write_run_spec(output[0], params.text)
 
 
 rule vmc:
@@ -34,6 +34,9 @@ rule vmc:
         mem_mb=4000,
     conda:
         "../envs/nqs-sweep.yaml"
+    # exec: SLURM sends its SIGTERM to every process of the job step; a shell that waited for the
+    # solver would die of it at once, and Snakemake would see a killed job instead of the
+    # solver's exit 75 (interrupted, checkpoint written).
     shell:
-        "\"$NQS_PYTHON\" -m nqs_sweep.cli vmc --threads {threads} --spec {input.spec} --out $(dirname {output.summary}) --exact none"
+        "exec \"$NQS_PYTHON\" -m nqs_sweep.cli vmc --threads {threads} --spec {input.spec} --out $(dirname {output.summary}) --exact none"
         " --record-failures --replace-stale > {log} 2>&1"

@@ -47,6 +47,7 @@ EXACT = "exact_trajectory.parquet"
 INITIAL_DIR = "initial"
 # The measurements' draws: a stream of the measurement key that no measurement index k reaches.
 MORE_STREAM = 2**32 - 1
+TVMC_SEED_OFFSET = 7919
 FILES = RunFiles("quench", {TRAJECTORY: PARTIAL_TRAJECTORY, STEPS: PARTIAL_STEPS}, hashed=(EXACT,))
 QuenchConflict = RunConflict  # the name the CLI and tests know
 
@@ -259,7 +260,9 @@ def _run_tvmc(
     coords = quench_coordinates(q)
     problem = build_problem(spec)
     ansatz, hyper = problem.ansatz, problem.hyper
-    k_init, k_run, k_measure = jax.random.split(jax.random.key(spec.seed + 7919), 3)
+    # Its own stream, apart from the ground-state run's of the same seed; modulo 2^63, since
+    # spec seeds go up to 2^63 - 1 and the key is built from a signed 64-bit integer.
+    k_init, k_run, k_measure = jax.random.split(jax.random.key((spec.seed + TVMC_SEED_OFFSET) % 2**63), 3)
     k_more = jax.random.fold_in(k_measure, MORE_STREAM)
     times = dyn.save_times()
 
