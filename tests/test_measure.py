@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from nqs_sweep.measure import MEASUREMENTS, exact_values, make_measure, table
-from nqs_sweep.measure.pauli import PauliString, expectation
+from nqs_sweep.measure.pauli import PauliString, expectation, product
 from nqs_sweep.optim.step import init_state
 from nqs_sweep.physics import hilbert
 from nqs_sweep.physics.lattice import Lattice
@@ -56,6 +56,55 @@ def test_pauli_expectation_equals_dense(text, marshall):
     # a network in the Marshall frame holds U v; the physical value is ⟨v|P|v⟩ either way
     held = marshall_rotation(lat) @ v if marshall else v
     assert expectation(p, held, n, lat.sublattice, marshall) == pytest.approx(mean(op, v), abs=1e-12)
+
+
+def test_the_product_of_two_strings_is_the_dense_product():
+    rng = np.random.default_rng(0)
+    n = 4
+    for _ in range(50):
+        p, q = (PauliString.of({int(i): str(rng.choice(list("XYZ"))) for i in rng.choice(n, 3, replace=False)}) for _ in "pq")
+        phase, r = product(p, q)
+        assert phase in (1, -1, 1j, -1j)
+        assert np.allclose(dense(dict(p.terms), n) @ dense(dict(q.terms), n), phase * dense(dict(r.terms), n))
+
+
+@pytest.mark.parametrize(
+    "kind, L, pbc, sector", [("chain", 8, True, "full"), ("chain", 8, False, "zero_magnetization"), ("square", 3, True, "full")]
+)
+def test_heisenberg_dimers_are_the_symmetrised_dense_product(kind, L, pbc, sector):
+    """operator: heisenberg, D_b = σ_i · σ_j: ⟨½{D_b, D_b'}⟩ − ⟨D⟩² from dense matrices, bonds that
+    share a site (r = 1 on the chain) included."""
+    lattice = Lattice(kind, L, pbc)
+    n, coords = lattice.n_sites, lattice.coords.astype(float)
+    spec = parse_spec(
+        {
+            "model": {"name": "heisenberg"},
+            "lattice": {"kind": kind, "L": L, "pbc": pbc},
+            "hilbert": {"sector": sector},
+            "ansatz": {"name": "rbm", "alpha": 1},
+            "sampler": {"move": "exchange" if sector != "full" else "local"},
+            "measurements": {"dimers": {"operator": "heisenberg"}},
+        }
+    )
+    v = random_state(n, seed=3, sector=sector)
+    df = table(spec, None, exact_values(spec, v, False))
+    bonds = [(i, j) if (coords[j][0] - coords[i][0]) % L == 1 else (j, i) for i, j in lattice.nn_bonds]
+    bonds = [b for b in bonds if lattice.kind == "chain" or coords[b[0]][1] == coords[b[1]][1]]
+    d = [sum(dense({i: op, j: op}, n) for op in "XYZ") for i, j in bonds]
+    d_mean = np.mean([mean(x, v) for x in d])
+    by_r: dict[float, list[float]] = {}
+    for a in range(len(bonds)):
+        for b in range(a + 1, len(bonds)):
+            delta = coords[bonds[b][0]] - coords[bonds[a][0]]
+            if pbc:
+                delta = (delta + L // 2) % L - L // 2
+            by_r.setdefault(round(float(np.linalg.norm(delta)), 9), []).append(mean((d[a] @ d[b] + d[b] @ d[a]) / 2, v))
+    expected = {f"r={r:g}": np.mean(vals) - d_mean**2 for r, vals in by_r.items() if r > 0}
+    got = dict(zip(df["argument"], df["exact"]))
+    assert got.keys() == expected.keys() and len(got) > 1
+    for argument, value in expected.items():
+        assert got[argument] == pytest.approx(value, abs=1e-10), argument
+    assert any(len(b1 + b2) > len(set(b1 + b2)) for b1 in bonds for b2 in bonds if b1 != b2)  # shared sites were met
 
 
 def brute_force(lattice: Lattice, v: np.ndarray) -> dict[str, dict[str, float]]:
@@ -193,10 +242,12 @@ def measured(spec, key: int = 2):
 
 
 @pytest.mark.parametrize("sector", ["full", "zero_magnetization"])
-def test_the_enumeration_gives_the_exact_values_of_the_network(sector):
+@pytest.mark.parametrize("dimers", ["zz", "heisenberg"])
+def test_the_enumeration_gives_the_exact_values_of_the_network(sector, dimers):
     """Local estimators (JAX, over the enumeration) against the vector code (numpy): independent
     implementations of the same numbers, in the Marshall frame."""
-    df = measured(point(sector, {"kind": "exact"}))
+    measurements = {**ALL, "renyi2": {}, "dimers": {"operator": dimers}}
+    df = measured(point(sector, {"kind": "exact"}, **measurements))
     assert np.allclose(df["value"], df["exact"], atol=1e-10, rtol=0)
     assert (df["flag"] == "").all()
 

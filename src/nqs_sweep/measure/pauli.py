@@ -65,6 +65,37 @@ class PauliString:
         return m
 
 
+# σᵃσᵇ on one site = δ_ab + i ε_abc σᶜ: the product's phase and operator for a ≠ b.
+_SITE_PRODUCT = {("X", "Y"): (1j, "Z"), ("Y", "Z"): (1j, "X"), ("Z", "X"): (1j, "Y")}
+_SITE_PRODUCT.update({(b, a): (-phase, c) for (a, b), (phase, c) in list(_SITE_PRODUCT.items())})
+
+
+def product(p: PauliString, q: PauliString) -> tuple[complex, PauliString]:
+    """P Q = phase · R for Pauli strings: the phase is ±1 or ±i, R a Pauli string."""
+    ops, phase = dict(p.terms), 1 + 0j
+    for i, b in q.terms:
+        a = ops.pop(i, None)
+        if a is None:
+            ops[i] = b
+        elif a != b:
+            factor, c = _SITE_PRODUCT[(a, b)]
+            phase, ops[i] = phase * factor, c
+    return phase, PauliString.of(ops)
+
+
+def hermitian_product(p_terms, q_terms) -> tuple:
+    """The Hermitian part ½(AB + BA) of A = Σ a P and B = Σ b Q (real a, b) as (coefficient,
+    string) terms: a product of Hermitian strings is ±R or ±iR with R Hermitian, and ±iR is
+    anti-Hermitian, so the Hermitian part keeps the real phases. Equal strings are merged."""
+    merged: dict[PauliString, float] = {}
+    for a, pp in p_terms:
+        for b, qq in q_terms:
+            phase, r = product(pp, qq)
+            if phase.imag == 0:
+                merged[r] = merged.get(r, 0.0) + a * b * phase.real
+    return tuple((c, r) for r, c in merged.items() if c != 0)
+
+
 def z_string(sites) -> PauliString:
     """Π σᶻ over the sites, a site twice cancelling (σᶻσᶻ = 1)."""
     odd: set[int] = set()

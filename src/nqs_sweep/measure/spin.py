@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from nqs_sweep.measure.base import PauliMeasurement, Row, register_measurement
-from nqs_sweep.measure.pauli import PauliString, z_string
+from nqs_sweep.measure.pauli import PauliString, hermitian_product, z_string
 from nqs_sweep.physics.lattice import Lattice
 
 COMPONENTS = ("zz", "xx", "yy")
@@ -107,14 +107,37 @@ class StaggeredMagnetisation(PauliMeasurement):
         return [Row("m_s^2", 0.0, terms)]
 
 
+DIMER_OPERATORS = ("zz", "heisenberg")
+
+
+def dimer_terms(bond, operator: str) -> tuple:
+    """D_b as (coefficient, string) terms: σᶻ_i σᶻ_j, or σ_i · σ_j = XX + YY + ZZ."""
+    if operator == "zz":
+        return ((1.0, z_string(bond)),)
+    i, j = (int(x) for x in bond)
+    return tuple((1.0, PauliString.of({i: op, j: op})) for op in "XYZ")
+
+
 class Dimers(PauliMeasurement):
     name = "dimers"
     description = (
-        "connected dimer correlations ⟨D_b D_b'⟩ − ⟨D⟩² of D_b = σᶻ_i σᶻ_j on bonds b along x, "
-        "per distance between the bonds' first sites (b ≠ b')"
+        "connected dimer correlations ⟨D_b D_b'⟩ − ⟨D⟩² on bonds b along x, per distance between the "
+        "bonds' first sites (b ≠ b'); D_b = σᶻ_i σᶻ_j (operator: zz) or σ_i · σ_j (operator: heisenberg, "
+        "the symmetrised product ½{D_b, D_b'} where bonds share a site)"
     )
+    options = {"operator": "zz"}
+
+    def parse(self, raw, lattice, sector, path):
+        from nqs_sweep.spec import SpecError
+
+        opts = super().parse(raw, lattice, sector, path)
+        if opts["operator"] not in DIMER_OPERATORS:
+            raise SpecError(f"{path}.operator", f"must be one of {', '.join(DIMER_OPERATORS)}; got {opts['operator']!r}")
+        # The default is left out of the stored spec: points measured before the option existed keep their hash.
+        return {} if opts["operator"] == "zz" else opts
 
     def rows(self, lattice, options):
+        operator = options.get("operator", "zz")
         bonds = lattice.nn_bonds
         d = lattice.displacements[bonds[:, 0], bonds[:, 1]]
         along = (np.abs(d[:, 0]) == 1) & np.all(d[:, 1:] == 0, axis=1)
@@ -122,14 +145,17 @@ class Dimers(PauliMeasurement):
         along_x = np.where(d[along][:, :1] == 1, bonds[along], bonds[along][:, ::-1])
         if len(along_x) < 2:
             return []
-        mean_dimer = tuple((1.0 / len(along_x), z_string(b)) for b in along_x)
+        dimers = [dimer_terms(b, operator) for b in along_x]
+        mean_dimer = tuple((c / len(along_x), p) for terms in dimers for c, p in terms)
         pairs = all_pairs(len(along_x))
         first = np.stack([along_x[pairs[:, 0], 0], along_x[pairs[:, 1], 0]], axis=1)
         rows = []
         for r, members in distance_classes(lattice, first).items():
             if r == 0:
                 continue
-            terms = tuple((1.0 / len(members), z_string([*along_x[pairs[k, 0]], *along_x[pairs[k, 1]]])) for k in members)
+            terms = tuple(
+                (c / len(members), p) for k in members for c, p in hermitian_product(dimers[pairs[k, 0]], dimers[pairs[k, 1]])
+            )
             rows.append(Row(f"r={r:g}", r, terms, (mean_dimer, mean_dimer)))
         return rows
 
