@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from nqs_sweep.api import exact_table
-from nqs_sweep.physics.exact import MAX_EXACT_DIM, check_feasible, free_fermion_energy, ground_state, has_closed_form
+from nqs_sweep.physics.exact import (
+    MAX_EXACT_DIM,
+    check_feasible,
+    free_fermion_energy,
+    ground_state,
+    has_closed_form,
+    sign_rule_bound,
+)
 from nqs_sweep.spec import SpecError
 from reference import dense_hamiltonian
 
@@ -89,3 +96,41 @@ def test_exact_table_takes_free_fermions_past_lanczos(spec_factory):
     assert row["method"] == "free_fermions"
     assert row["hilbert_dim"] == float(2**80)
     assert row["exact_energy_per_site"] == pytest.approx(-4 / np.pi - np.pi / (6 * 80**2), abs=1e-7)
+
+
+def test_the_sign_rule_bound_is_the_ground_energy_where_the_rule_is_exact(spec_factory):
+    """The Heisenberg chain in the Marshall frame is stoquastic: its ground state is positive."""
+    spec = spec_factory(
+        model={"name": "heisenberg"}, lattice={"kind": "chain", "L": 10}, sampler={"move": "exchange"}, marshall_sign=True
+    )
+    assert sign_rule_bound(spec) == pytest.approx(ground_state(spec).energy, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # frustrated: the J2 bonds join one sublattice, the Marshall rule is wrong (E0 = -7)
+        dict(model={"name": "j1j2", "J2": 1.0}, lattice={"kind": "chain", "L": 4, "pbc": False}, marshall_sign=True),
+        # no rotation: the optimum sits on a corner (the Néel configurations alone)
+        dict(model={"name": "xxz", "Delta": 0.5}, lattice={"kind": "chain", "L": 4}),
+    ],
+    ids=["j1j2-open4-marshall", "xxz-ring4-unrotated"],
+)
+def test_the_sign_rule_bound_equals_the_minimum_over_every_support(spec_factory, raw):
+    """16 states: the minimum over non-negative vectors is, on its support S, the lowest eigenvector
+    of H_SS, with positive entries; every support is enumerated."""
+    from itertools import combinations
+
+    spec = spec_factory(**raw)
+    h = np.real(dense_hamiltonian(spec))
+    best = np.inf
+    for size in range(1, 17):
+        supports = np.array(list(combinations(range(16), size)))
+        # a local minimum on a face is the lowest eigenvector of its block: one batched eigh per size
+        vals, vecs = np.linalg.eigh(h[supports[:, :, None], supports[:, None, :]])
+        lowest = vecs[:, :, 0]
+        positive = np.all(lowest > 1e-12, axis=1) | np.all(lowest < -1e-12, axis=1)
+        best = min(best, vals[positive, 0].min(initial=np.inf))
+    bound = sign_rule_bound(spec)
+    assert bound == pytest.approx(best, abs=1e-9)
+    assert bound > ground_state(spec).energy + 0.5  # the sign rule is wrong in both: the bound is above E0
