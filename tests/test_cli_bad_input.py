@@ -139,6 +139,8 @@ BAD_SPECS = [
     pytest.param(with_("model.Delta", 0.5), ("model.Delta", "tfim", "allowed"), id="coupling-not-of-model"),
     pytest.param(with_("sampler.kind", "direct"), ("sampler.kind", "autoregressive", "arnn", "rbm"), id="direct-with-rbm"),
     pytest.param(with_("sampler.kind", "gibbs"), ("sampler.kind", "metropolis", "exact", "direct"), id="unknown-sampler"),
+    # an RBM is log cosh by definition: another activation would be ignored and still change the hash
+    pytest.param(with_("ansatz.activation", "tanh"), ("ansatz.activation", "cosh only", "ffnn"), id="activation-an-rbm-ignores"),
 ]
 
 

@@ -242,3 +242,26 @@ def test_a_time_step_too_small_for_any_run_is_refused():
     with pytest.raises(SpecError) as err:
         parse_quench(raw)
     assert err.value.field == "dynamics.dt"
+
+
+def test_a_checkpoint_declaring_a_huge_array_is_refused_without_allocating_it(tmp_path):
+    """Its .npy header says 10^6 x 10^6 float64 (8 TB) over a few bytes of data: refused from the
+    header, before any read of the data could try to allocate it."""
+    import io
+    import zipfile
+
+    def member(header: dict, payload: bytes) -> bytes:
+        buf = io.BytesIO()
+        np.lib.format.write_array_header_1_0(buf, header)
+        return buf.getvalue() + payload
+
+    path = tmp_path / "checkpoint.npz"
+    meta = io.BytesIO()
+    np.save(meta, np.array(json.dumps({"spec_hash": "x", "runtime_s": 0.0})))
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("__meta__.npy", meta.getvalue())
+        z.writestr("leaf_0000.npy", member({"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**6)}, b"\0" * 64))
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"leaf_0000 is \(1000000, 1000000\) float64, expected \(3,\) float64"):
+        checkpoint.load(path, {"theta": np.zeros(3)})
+    assert time.perf_counter() - start < 2

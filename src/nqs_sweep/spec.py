@@ -710,7 +710,7 @@ def _ansatz(raw: Any, lattice: LatticeSpec, n_sites: int) -> AnsatzSpec:
         name=a_name,
         alpha=alpha,
         dtype=dtype,
-        activation=_choice(an.get("activation", "cosh"), "ansatz.activation", ACTIVATIONS),
+        activation=_activation(an, a_name),
         init_scale=_float(an.get("init_scale", 0.01), "ansatz.init_scale", positive=True),
         layers=layers,
         symmetries=symmetries,
@@ -725,6 +725,16 @@ def _ansatz(raw: Any, lattice: LatticeSpec, n_sites: int) -> AnsatzSpec:
         if refused:
             raise SpecError(*refused)
     return spec
+
+
+def _activation(an: dict, a_name: str) -> str:
+    activation = _choice(an.get("activation", "cosh"), "ansatz.activation", ACTIVATIONS)
+    computes = NETWORKS[a_name].activations
+    if computes is not None and activation not in computes:
+        takers = ", ".join(n for n, net in NETWORKS.items() if net.activations is None or activation in net.activations)
+        only = ", ".join(computes)
+        raise SpecError("ansatz.activation", f"{a_name} computes with {only} only; {activation} applies to {takers}")
+    return activation
 
 
 def _network_size(an: dict, a_name: str, key: str, check: str, default: int, without: str) -> int:

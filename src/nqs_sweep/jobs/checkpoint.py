@@ -46,10 +46,21 @@ def load(path: str | Path, template: Any) -> tuple[Any, dict]:
             raise ValueError(f"checkpoint {path} has {len(stored)} arrays, the state needs {len(leaves)}")
         restored = []
         for key, leaf in zip(stored, leaves):
-            arr = data[key]
-            if arr.shape != np.shape(leaf) or arr.dtype != np.asarray(leaf).dtype:
+            # The header first: a damaged or foreign file may declare any shape, and reading the
+            # array would allocate it before the comparison could refuse it.
+            shape, dtype = _declared(data, key)
+            if shape != np.shape(leaf) or dtype != np.asarray(leaf).dtype:
                 raise ValueError(
-                    f"checkpoint {path}: {key} is {arr.shape} {arr.dtype}, expected {np.shape(leaf)} {np.asarray(leaf).dtype}"
+                    f"checkpoint {path}: {key} is {shape} {dtype}, expected {np.shape(leaf)} {np.asarray(leaf).dtype}"
                 )
-            restored.append(jax.numpy.asarray(arr))
+            restored.append(jax.numpy.asarray(data[key]))
     return jax.tree_util.tree_unflatten(treedef, restored), meta
+
+
+def _declared(data: np.lib.npyio.NpzFile, key: str) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) an .npz member declares in its .npy header, without reading its data."""
+    with data.zip.open(f"{key}.npy") as f:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(f)
+    return tuple(shape), np.dtype(dtype)

@@ -133,5 +133,11 @@ def product_state(n_sites: int, copies: int):
 
 
 register_network(
-    Network("rbm", build, "restricted Boltzmann machine, alpha N hidden units", product_state_check=any_product_state)
+    Network(
+        "rbm",
+        build,
+        "restricted Boltzmann machine, alpha N hidden units",
+        product_state_check=any_product_state,
+        activations=("cosh",),
+    )
 )

@@ -70,6 +70,7 @@ register_network(
         "short-range RBM: alpha hidden units per site, each on the sites within ansatz.range of it (area law)",
         per_site_features=True,
         product_state_check=any_product_state,
+        activations=("cosh",),
         local=check_range,
     )
 )

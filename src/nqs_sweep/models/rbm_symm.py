@@ -84,5 +84,6 @@ register_network(
         symmetric=True,
         per_site_features=True,
         product_state_check=any_product_state,
+        activations=("cosh",),
     )
 )

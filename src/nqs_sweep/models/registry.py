@@ -72,6 +72,9 @@ class Network:
     # A convolutional network (ansatz.kernel, its window's width): what the lattice refuses of it,
     # as check(ansatz_spec, lattice) -> (field, message) or None; None for networks without one.
     kernel: Callable[[Any, Any], tuple[str, str] | None] | None = None
+    # The ansatz.activation values the network computes with; None: every one the spec knows. An
+    # RBM's log cosh is its definition, so it refuses another instead of ignoring it (and hashing it).
+    activations: tuple[str, ...] | None = None
 
 
 def any_product_state(ansatz_spec: Any, direction: str) -> None:
