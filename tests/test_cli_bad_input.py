@@ -312,43 +312,84 @@ def test_an_unwritable_out_is_refused(tmp_path, capsys, no_compute, monkeypatch)
     assert list(out.iterdir()) == []
 
 
-def test_a_study_point_moves_an_unwritable_run_directory_aside_and_starts_afresh(tmp_path, capsys, monkeypatch):
-    """With --replace-stale (every study job), an unwritable run directory in a writable parent is
-    renamed <name>.unwritable and the point runs in a fresh one, so a retry does not fail the same way."""
+def unwritable(monkeypatch, *paths):
+    """os.access says these directories cannot be written (as root, CI, permission bits would not
+    stop a write); returns the set, to be emptied when a fresh directory is made."""
     import os
 
-    path = write_spec(tmp_path, base())
+    names = {os.fspath(p) for p in paths}
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: os.fspath(p) not in names and real(p, mode))
+    return names
+
+
+def test_a_study_point_moves_an_unwritable_run_directory_aside_and_starts_afresh(tmp_path, capsys, monkeypatch):
+    """With --replace-stale (every study job), an unwritable run directory in a writable parent is
+    renamed <name>.unwritable and the point runs in a fresh one, so a retry does not fail the same
+    way; the spec file the workflow keeps there (the job's input) comes along, with its times."""
     out = tmp_path / "out"
     out.mkdir()
+    path = write_spec(out, base())  # out/spec.yaml, as the workflow writes it
     (out / "old.txt").write_text("left by another user")
     (tmp_path / "out.unwritable").mkdir()  # an earlier one is kept: the next name is taken
-    unwritable = {os.fspath(out)}
-    monkeypatch.setattr(os, "access", lambda p, mode: os.fspath(p) not in unwritable)
+    names = unwritable(monkeypatch, out)
     ran_in = []
 
     def run(spec, run_dir, *args, **kwargs):
-        unwritable.clear()  # the fresh directory is this user's
-        ran_in.append(sorted(p.name for p in run_dir.iterdir()) if run_dir.exists() else None)
+        ran_in.append(sorted(p.name for p in run_dir.iterdir()))
         raise RuntimeError("stop here")
 
     monkeypatch.setattr(driver, "run_vmc", run)
+    monkeypatch.setattr(driver, "record_failure", lambda *a, **k: names.clear())
+    mtime = path.stat().st_mtime_ns
     args = ["vmc", "--spec", str(path), "--out", str(out), "--exact", "none", "--replace-stale", "--record-failures"]
     assert cli.main(args) == 0
     assert (tmp_path / "out.unwritable-2" / "old.txt").read_text() == "left by another user"
-    assert ran_in in ([None], [[]]), ran_in  # nothing of the old directory in the new one
+    assert ran_in == [["spec.yaml"]], ran_in  # nothing else of the old directory in the new one
+    assert path.stat().st_mtime_ns == mtime
     assert "moved aside to out.unwritable-2" in capsys.readouterr().err
 
 
-def test_an_unwritable_run_directory_that_cannot_be_moved_is_refused(tmp_path, capsys, no_compute, monkeypatch):
-    """Its parent unwritable too: exit 2 naming --out, nothing moved."""
+def test_an_unwritable_but_finished_run_is_left_alone(tmp_path, capsys, no_compute, monkeypatch):
+    """A read-only directory holding this spec's finished run (results someone protected) is the
+    answer, not a fault: nothing to do, nothing moved."""
+    path = write_spec(tmp_path, base())
+    out = tmp_path / "out"
+    out.mkdir()
+    unwritable(monkeypatch, out)
+    monkeypatch.setattr(driver, "existing_status", lambda spec, out: "complete")
+    assert cli.main(["vmc", "--spec", str(path), "--out", str(out), "--replace-stale"]) == 0
+    assert "nothing to do" in capsys.readouterr().err and not (tmp_path / "out.unwritable").exists()
+
+
+@pytest.mark.parametrize("why", ["parent unwritable", "rename refused", "in use"])
+def test_an_unwritable_run_directory_that_cannot_be_moved_is_refused(tmp_path, capsys, no_compute, monkeypatch, why):
+    """Exit 2 naming --out, nothing moved: its parent unwritable too; the rename refused (a sticky
+    shared parent, a mount point); or a live process holding its lock."""
     import os
+    import pathlib
+    import socket
 
     path = write_spec(tmp_path, base())
     out = tmp_path / "out"
     out.mkdir()
-    monkeypatch.setattr(os, "access", lambda p, mode: os.fspath(p) not in (os.fspath(out), os.fspath(tmp_path)))
+    if why == "parent unwritable":
+        unwritable(monkeypatch, out, tmp_path)
+    else:
+        unwritable(monkeypatch, out)
+    if why == "rename refused":
+
+        def refuse(self, target):
+            raise PermissionError(1, "Operation not permitted")
+
+        monkeypatch.setattr(pathlib.Path, "rename", refuse)
+    if why == "in use":
+        (out / "run.lock").write_text(json.dumps({"host": socket.gethostname(), "pid": os.getppid(), "since": 0}))
     assert cli.main(["vmc", "--spec", str(path), "--out", str(out), "--replace-stale"]) == 2
-    assert "--out" in capsys.readouterr().err and out.exists()
+    err = capsys.readouterr().err
+    assert "--out" in err and out.exists() and not (tmp_path / "out.unwritable").exists(), err
+    if why == "in use":
+        assert "in use" in err
 
 
 def test_a_failure_that_cannot_be_recorded_exits_1_with_both_messages(tmp_path, capsys, monkeypatch):

@@ -82,15 +82,26 @@ def _recorded(run, record, out: Path, what: str, record_failures: bool):
         return None, 0 if record_failures else 1
 
 
-def _finished(out: Path, replace_stale: bool, clear_stale, status, what: str) -> bool:
-    """With --replace-stale, clear another spec's files from out first; True (and a message)
-    if out already holds this spec's finished run, so there is nothing to do."""
+def _finished(out: Path, replace_stale: bool, clear_stale, status, what: str, spec_path: Path) -> bool:
+    """With --replace-stale, clear another spec's files from out first (or, where out cannot be
+    written, move it aside); True (and a message) if out already holds this spec's finished run,
+    so there is nothing to do: a finished run is never moved, even when it is read-only."""
     if not out.exists():
         return False
-    if replace_stale:
-        if not writable(out):
-            _move_aside(out)
+    if replace_stale and not writable(out):
+        try:
+            done = status() == "complete"
+        except Exception:  # another spec's files, or damaged ones it cannot set aside here: not ours to finish
+            done = False
+        if not done:
+            # a workflow's spec file lives in the run directory and is the job's input: it comes along
+            keep = (spec_path.name,) if spec_path.resolve().parent == out.resolve() else ()
+            try:
+                move_aside_if_unwritable(out, keep)
+            except OSError as err:
+                raise SpecError("--out", f"{out} is not writable and cannot be moved aside: {err}") from None
             return False
+    elif replace_stale:
         clear_stale()
     if status() != "complete":
         return False
@@ -101,7 +112,7 @@ def _finished(out: Path, replace_stale: bool, clear_stale, status, what: str) ->
 def _check_out(out: Path, replace_stale: bool = False) -> None:
     """--out must be a directory this process can create or write in (checked, not tried: nothing
     is written before the input is accepted). With --replace-stale, an existing run directory
-    that cannot be written is accepted where its parent can be: it is moved aside (_move_aside),
+    that cannot be written is accepted where its parent can be: it is moved aside (_finished),
     so that a study's point starts afresh instead of failing the same way on every retry."""
     if out.exists() and not out.is_dir():
         raise SpecError("--out", f"must be a directory (created if missing); {out} is a file")
@@ -116,14 +127,6 @@ def _check_out(out: Path, replace_stale: bool = False) -> None:
     raise SpecError("--out", f"{out} {where} not writable by this user (or on a read-only file system)")
 
 
-def _move_aside(out: Path) -> None:
-    try:
-        aside = move_aside_if_unwritable(out)
-    except OSError as err:
-        raise SpecError("--out", f"{out} is not writable and cannot be moved aside: {err}") from None
-    print(f"nqs-sweep: {out} was not writable; moved aside to {aside.name}, the point starts afresh", file=sys.stderr)
-
-
 def cmd_vmc(args: argparse.Namespace) -> int:
     from nqs_sweep.jobs.lifecycle import RunConflict
     from nqs_sweep.jobs.vmc import clear_stale, existing_status, record_failure, run_vmc
@@ -134,7 +137,8 @@ def cmd_vmc(args: argparse.Namespace) -> int:
         _check_out(args.out, args.replace_stale)
         exact_energy = None if args.exact in ("auto", "none") else _exact_energy_from(args.exact, spec)
         clear = lambda: clear_stale(spec, args.out)  # noqa: E731
-        if _finished(args.out, args.replace_stale, clear, lambda: existing_status(spec, args.out), f"spec {spec.spec_hash}"):
+        status = lambda: existing_status(spec, args.out)  # noqa: E731
+        if _finished(args.out, args.replace_stale, clear, status, f"spec {spec.spec_hash}", args.spec):
             return 0
     except (SpecError, RunConflict) as err:
         return _fail(str(err))
@@ -199,7 +203,8 @@ def cmd_tvmc(args: argparse.Namespace) -> int:
         if args.exact not in ("auto", "none"):
             raise SpecError("--exact", f"must be auto or none; got {args.exact!r}")
         clear = lambda: clear_stale_tvmc(q, args.out)  # noqa: E731
-        if _finished(args.out, args.replace_stale, clear, lambda: existing_quench(q, args.out), f"quench {q.spec_hash}"):
+        status = lambda: existing_quench(q, args.out)  # noqa: E731
+        if _finished(args.out, args.replace_stale, clear, status, f"quench {q.spec_hash}", args.spec):
             return 0
     except (SpecError, QuenchConflict) as err:
         return _fail(str(err))

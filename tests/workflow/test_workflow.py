@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from conftest import SNAKEMAKE, planned_jobs, snakemake, tiny_study, write_study
 from nqs_sweep.study import expand_study
@@ -157,6 +158,8 @@ def test_failed_point_is_recorded_and_the_sweep_completes(workdir):
         __meta__=np.array(json.dumps({"spec_hash": points[0].spec.spec_hash, "runtime_s": 0.0})),
     )
     (run_dirs[1] / "checkpoint.npz").write_bytes(np.random.default_rng(0).bytes(4096))  # damaged
+    # an interrupted run of the same point, left by another user: its spec and a file of its own
+    (run_dirs[2] / "spec.yaml").write_text(yaml.safe_dump(points[2].spec.to_raw(), sort_keys=True))
     (run_dirs[2] / "left_behind.txt").write_text("")
     run_dirs[2].chmod(0o555)  # unwritable (for root too: see unprivileged_snakemake)
     run_dir = run_dirs[0]

@@ -112,11 +112,7 @@ def write_text(path, text):
 def write_run_spec(path, text):
     """A point's or quench's spec into its run directory. One that this user cannot write is moved
     aside first (<name>.unwritable), as the solver does: the point starts afresh, not failed."""
-    run_dir = Path(path).parent
-    aside = move_aside_if_unwritable(run_dir)
-    if aside is not None:
-        run_dir.mkdir()
-        print(f"{run_dir} was not writable; moved aside to {aside.name}", file=sys.stderr)
+    move_aside_if_unwritable(Path(path).parent)
     write_text(path, text)
 
 

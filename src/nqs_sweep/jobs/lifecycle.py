@@ -45,6 +45,7 @@ import yaml
 
 from nqs_sweep.jobs import checkpoint
 from nqs_sweep.jobs.progress import Progress
+from nqs_sweep.jobs.rundir import LOCK, lock_owner
 from nqs_sweep.tables.columns import provenance, write_table
 
 CHECKPOINT = "checkpoint.npz"
@@ -52,7 +53,6 @@ SUMMARY = "summary.parquet"
 RUN_SPEC = "run_spec.yaml"
 LOG = "run.log"
 ERROR = "error.txt"
-LOCK = "run.lock"
 # The exit code of a run stopped by a signal after its checkpoint: EX_TEMPFAIL of sysexits.h,
 # "try again later", which a batch system's requeue or the workflow's retries then do.
 EXIT_INTERRUPTED = 75
@@ -182,14 +182,12 @@ def record_failure(out: Path, files: RunFiles, coords: dict[str, Any], row: dict
     write_table(pd.DataFrame([{**coords, **row, **provenance()}]), out / SUMMARY)
 
 
-def _alive(pid: int) -> bool:
+def _own(lock: Path) -> bool:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        owner = json.loads(lock.read_text())
+    except (OSError, ValueError):
         return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
+    return owner.get("host") == socket.gethostname() and owner.get("pid") == os.getpid()
 
 
 def check_not_in_use(out: Path, what: str) -> None:
@@ -198,18 +196,11 @@ def check_not_in_use(out: Path, what: str) -> None:
     on this host is stale and removed; on another host the owner cannot be checked, and the
     message says which file to remove."""
     path = Path(out) / LOCK
-    if not path.exists():
+    owner = lock_owner(out)
+    if owner is None:
+        if path.exists() and not _own(path):
+            path.unlink(missing_ok=True)  # stale: its process is gone
         return
-    try:
-        owner = json.loads(path.read_text())
-    except (OSError, ValueError):
-        owner = {}  # being written, or damaged: held by a process we cannot name
-    if owner.get("host") == socket.gethostname() and isinstance(owner.get("pid"), int):
-        if owner["pid"] == os.getpid():
-            return
-        if not _alive(owner["pid"]):
-            path.unlink(missing_ok=True)
-            return
     holder = f"process {owner.get('pid', '?')} on {owner.get('host', '?')}"
     raise RunConflict(
         f"{out} is in use by another {what} run ({holder}; {LOCK}). Wait for it, or remove {path} if that process is gone"

@@ -83,7 +83,9 @@ def product(p: PauliString, q: PauliString) -> tuple[complex, PauliString]:
     return phase, PauliString.of(ops)
 
 
-def hermitian_product(p_terms, q_terms) -> tuple:
+def hermitian_product(
+    p_terms: tuple[tuple[float, PauliString], ...], q_terms: tuple[tuple[float, PauliString], ...]
+) -> tuple[tuple[float, PauliString], ...]:
     """The Hermitian part ½(AB + BA) of A = Σ a P and B = Σ b Q (real a, b) as (coefficient,
     string) terms: a product of Hermitian strings is ±R or ±iR with R Hermitian, and ±iR is
     anti-Hermitian, so the Hermitian part keeps the real phases. Equal strings are merged."""
@@ -91,7 +93,7 @@ def hermitian_product(p_terms, q_terms) -> tuple:
     for a, pp in p_terms:
         for b, qq in q_terms:
             phase, r = product(pp, qq)
-            if phase.imag == 0:
+            if phase.imag == 0:  # ±iR terms have no Hermitian part: left out, not stored as zeros
                 merged[r] = merged.get(r, 0.0) + a * b * phase.real
     return tuple((c, r) for r, c in merged.items() if c != 0)
 

@@ -110,7 +110,7 @@ class StaggeredMagnetisation(PauliMeasurement):
 DIMER_OPERATORS = ("zz", "heisenberg")
 
 
-def dimer_terms(bond, operator: str) -> tuple:
+def dimer_terms(bond: np.ndarray, operator: str) -> tuple[tuple[float, PauliString], ...]:
     """D_b as (coefficient, string) terms: σᶻ_i σᶻ_j, or σ_i · σ_j = XX + YY + ZZ."""
     if operator == "zz":
         return ((1.0, z_string(bond)),)

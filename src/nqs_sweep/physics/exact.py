@@ -153,14 +153,14 @@ def sign_rule_bound(spec: PointSpec, max_dim: int = 2**20, seed: int = 0) -> flo
     min over a ≥ 0 of aᵀHa / aᵀa, by L-BFGS-B with the bounds a ≥ 0 from a random positive start,
     then polished: on its support S the minimiser is an eigenvector of H_SS, so where the lowest
     one is positive its eigenvalue is the answer to machine precision. A local minimum, not proven
-    global; tests/test_exact.py checks it against every support of a 16-state problem, and on 4×4
-    J1-J2 (J2 = 0.5) four random starts agreed to 1e-7 relative. Equal to the ground energy where
-    the Hamiltonian is stoquastic in this basis (Perron-Frobenius)."""
+    global; tests/test_exact.py checks it against every support of two 16-state problems, and on
+    4×4 J1-J2 (J2 = 0.5) two random starts agreed to 1e-15 relative. Equal to the ground energy
+    where the Hamiltonian is stoquastic in this basis (Perron-Frobenius)."""
     from scipy.optimize import minimize
 
     dim = check_feasible(spec)
     if dim > max_dim:
-        raise SpecError("lattice", f"the sign-rule bound is computed up to {max_dim} basis states; this spec has {dim}")
+        raise SpecError("lattice.L", f"the sign-rule bound is computed up to {max_dim} basis states; this spec has {dim}")
     ham = build_hamiltonian(spec, xp=np)
     n = spec.n_sites
     op = sector_matrix(ham, n, spec.sector)
