@@ -45,7 +45,7 @@ import yaml
 
 from nqs_sweep.jobs import checkpoint
 from nqs_sweep.jobs.progress import Progress
-from nqs_sweep.jobs.rundir import LOCK, lock_owner
+from nqs_sweep.jobs.rundir import LOCK, holder, lock_state
 from nqs_sweep.tables.columns import provenance, write_table
 
 CHECKPOINT = "checkpoint.npz"
@@ -182,28 +182,19 @@ def record_failure(out: Path, files: RunFiles, coords: dict[str, Any], row: dict
     write_table(pd.DataFrame([{**coords, **row, **provenance()}]), out / SUMMARY)
 
 
-def _own(lock: Path) -> bool:
-    try:
-        owner = json.loads(lock.read_text())
-    except (OSError, ValueError):
-        return False
-    return owner.get("host") == socket.gethostname() and owner.get("pid") == os.getpid()
-
-
 def check_not_in_use(out: Path, what: str) -> None:
     """RunConflict if another live process holds out/run.lock (checked first, so a running
     directory is reported as in use whatever its files say). A lock whose process no longer runs
     on this host is stale and removed; on another host the owner cannot be checked, and the
     message says which file to remove."""
     path = Path(out) / LOCK
-    owner = lock_owner(out)
-    if owner is None:
-        if path.exists() and not _own(path):
-            path.unlink(missing_ok=True)  # stale: its process is gone
+    state, owner = lock_state(out)
+    if state == "stale":
+        path.unlink(missing_ok=True)
+    if state != "held":
         return
-    holder = f"process {owner.get('pid', '?')} on {owner.get('host', '?')}"
     raise RunConflict(
-        f"{out} is in use by another {what} run ({holder}; {LOCK}). Wait for it, or remove {path} if that process is gone"
+        f"{out} is in use by another {what} run ({holder(owner)}; {LOCK}). Wait for it, or remove {path} if that process is gone"
     )
 
 

@@ -31,21 +31,27 @@ def alive(pid: int) -> bool:
     return True
 
 
-def lock_owner(out: Path) -> dict | None:
-    """The owner recorded in out/run.lock while it may still run: None when there is no lock or
-    its process is gone from this host (a stale lock). A lock being written or damaged names no
-    one we can check, and counts as held."""
+def lock_state(out: Path) -> tuple[str, dict]:
+    """(state, owner) of out/run.lock: 'free' (no lock), 'own' (this process's), 'stale' (its
+    process is gone from this host) or 'held'. A lock being written or damaged names no one we
+    can check, and is held; so is one from another host, whose process cannot be checked."""
     path = Path(out) / LOCK
     if not path.exists():
-        return None
+        return "free", {}
     try:
         owner = json.loads(path.read_text())
     except (OSError, ValueError):
-        return {}
+        return "held", {}
     if owner.get("host") == socket.gethostname() and isinstance(owner.get("pid"), int):
-        if owner["pid"] == os.getpid() or not alive(owner["pid"]):
-            return None
-    return owner
+        if owner["pid"] == os.getpid():
+            return "own", owner
+        if not alive(owner["pid"]):
+            return "stale", owner
+    return "held", owner
+
+
+def holder(owner: dict) -> str:
+    return f"process {owner.get('pid', '?')} on {owner.get('host', '?')}"
 
 
 def move_aside_if_unwritable(out: Path, keep: tuple[str, ...] = ()) -> Path | None:
@@ -59,10 +65,9 @@ def move_aside_if_unwritable(out: Path, keep: tuple[str, ...] = ()) -> Path | No
     an immutable directory, a sticky shared parent)."""
     if not out.is_dir() or writable(out):
         return None
-    owner = lock_owner(out)
-    if owner is not None:
-        holder = f"process {owner.get('pid', '?')} on {owner.get('host', '?')}"
-        raise OSError(f"{out} is in use by {holder} ({LOCK})")
+    state, owner = lock_state(out)
+    if state == "held":
+        raise OSError(f"{out} is in use by {holder(owner)} ({LOCK})")
     k, aside = 1, out.with_name(f"{out.name}.unwritable")
     while aside.exists():
         k += 1
