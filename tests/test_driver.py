@@ -163,6 +163,41 @@ def test_diverging_run_is_recorded_as_diverged(tmp_path, monkeypatch):
     assert len(pd.read_parquet(tmp_path / "run" / "history.parquet")) == 4
 
 
+COLLAPSING = {
+    "model": {"name": "heisenberg"}, "lattice": {"kind": "chain", "L": 8}, "hilbert": {"sector": "zero_magnetization"},
+    "ansatz": {"name": "rbm", "alpha": 1, "dtype": "float64"}, "marshall_sign": True,
+    "sampler": {"n_samples": 64, "n_chains": 4, "move": "exchange"},
+    "optimizer": {"kind": "sgd", "learning_rate": 1.0, "n_iter": 40},
+}  # fmt: skip
+
+
+def test_a_run_whose_chains_freeze_is_recorded_as_collapsed_and_stopped(tmp_path):
+    """Plain gradient descent at learning rate 1 puts all the weight on the chains' configurations
+    in one step: no move is accepted again, and the energy stays at theirs (here -6, against the
+    ground state's -14.60). The run stops after COLLAPSE_STEPS such steps, says why, and is not
+    reported as converged."""
+    summary = run_vmc(parse_spec(COLLAPSING), tmp_path / "run", show_progress=False).iloc[0]
+    history = pd.read_parquet(tmp_path / "run" / "history.parquet")
+    assert summary["status"] == "collapsed" and "acceptance=0.000" in summary["health"]
+    start = int(summary["error_message"].split("collapsed at iteration ")[1].split(":")[0])
+    assert (history["acceptance"].iloc[start:] == 0).all() and history["acceptance"].iloc[start - 1] > 0
+    assert summary["n_iter"] == len(history) == start + driver.COLLAPSE_STEPS < 40
+    assert "optimizer.clip_local_energy" in summary["error_message"]
+
+
+def test_frozen_chains_on_an_eigenstate_are_not_a_collapse():
+    """The Ising chain at h = 0: a basis configuration is an eigenstate, and a network that learnt
+    it rightly accepts no move. With a field, the same frozen configuration is a collapse."""
+    rows = [{"acceptance": 0.0, "energy": -8.0, "variance": 0.0}] * driver.COLLAPSE_STEPS
+    configs = np.ones((4, 8))
+    hams = {h: build_problem(parse_spec({**SMALL, "model": {"name": "tfim", "h": h}})).hyper.ham for h in (0.0, 1.0)}
+    assert driver.collapse_start(rows, "metropolis", hams[0.0], configs) is None
+    assert driver.collapse_start(rows, "metropolis", hams[1.0], configs) == 0
+    assert driver.collapse_start(rows[1:], "metropolis", hams[1.0], configs) is None  # not yet long enough
+    assert driver.collapse_start([{**rows[0], "acceptance": 0.01}, *rows[1:]], "metropolis", hams[1.0], configs) is None
+    assert driver.collapse_start(rows, "exact", hams[1.0], configs) is None
+
+
 def test_failed_run_is_recorded_and_exits_1(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise FloatingPointError("solver exploded")

@@ -200,3 +200,49 @@ def test_symmetric_rbm_is_translation_invariant(spec_factory):
     base = ansatz.log_psi(theta, states)
     for perm in lat.translations:
         np.testing.assert_allclose(np.exp(ansatz.log_psi(theta, states[:, perm])), np.exp(base), rtol=1e-12)
+
+
+def test_clipping_moves_only_the_local_energies_outside_the_band():
+    """mean ± k mean absolute deviations, weighted as the estimator is; real and imaginary parts apart."""
+    from nqs_sweep.mc.estimators import clip_local_energies
+
+    e = np.array([-1.0, -1.2, -0.8, -1.1, 30.0, -0.9])
+    w = np.full(6, 1 / 6)
+    centre = e.mean()
+    spread = np.abs(e - centre).mean()
+    out = np.asarray(clip_local_energies(jnp.asarray(e), jnp.asarray(w), 1.0))
+    expected = np.clip(e, centre - spread, centre + spread)
+    np.testing.assert_allclose(out, expected, rtol=1e-14)
+    assert out[4] == pytest.approx(centre + spread) and out[4] < 30
+    # a band that holds every sample changes none
+    np.testing.assert_array_equal(np.asarray(clip_local_energies(jnp.asarray(e), jnp.asarray(w), 100.0)), e)
+    # weights: the enumeration's |ψ|² decide the centre (here the heavy sample sits at -1)
+    w2 = np.array([0.9, 0.02, 0.02, 0.02, 0.02, 0.02])
+    c2 = (w2 * e).sum()
+    s2 = (w2 * np.abs(e - c2)).sum()
+    out2 = np.asarray(clip_local_energies(jnp.asarray(e), jnp.asarray(w2), 2.0))
+    np.testing.assert_allclose(out2, np.clip(e, c2 - 2 * s2, c2 + 2 * s2), rtol=1e-14)
+    # complex: each part against its own band
+    z = e + 1j * np.array([0.0, 0.1, -0.1, 0.0, 0.05, -50.0])
+    outz = np.asarray(clip_local_energies(jnp.asarray(z), jnp.asarray(w), 1.0))
+    im = z.imag
+    np.testing.assert_allclose(outz.real, expected, rtol=1e-14)
+    np.testing.assert_allclose(
+        outz.imag, np.clip(im, im.mean() - np.abs(im - im.mean()).mean(), im.mean() + np.abs(im - im.mean()).mean())
+    )
+
+
+@pytest.mark.parametrize(
+    "value, words", [(0.5, "must be 0 (off) or >= 1"), (-1, "must be 0 (off) or >= 1"), ("5", "must be a number")]
+)
+def test_a_clipping_width_out_of_range_is_refused(value, words):
+    from nqs_sweep.spec import SpecError, parse_spec
+
+    spec = {"model": {"name": "tfim"}, "lattice": {"kind": "chain", "L": 6}, "ansatz": {"name": "rbm"}}
+    with pytest.raises(SpecError) as err:
+        parse_spec({**spec, "optimizer": {"clip_local_energy": value}})
+    assert err.value.field == "optimizer.clip_local_energy" and words in str(err.value)
+    # off by default, and then outside the hash: earlier points keep theirs
+    base, off, on = (parse_spec({**spec, "optimizer": o}) for o in ({}, {"clip_local_energy": 0}, {"clip_local_energy": 5}))
+    assert base.spec_hash == off.spec_hash != on.spec_hash
+    assert "clip_local_energy" not in base.to_raw()["optimizer"] and parse_spec(on.to_raw()) == on

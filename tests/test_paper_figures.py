@@ -120,6 +120,22 @@ def renyi_growth():
     return pd.concat([dynamics().assign(measurement=None), pd.DataFrame(rows)], ignore_index=True)
 
 
+def volume_growth():
+    """S2(t) of every block of a 6-site chain after a quench, for the RBM and two short-range RBMs,
+    and the quenches table with their parameter counts; the range-1 one stopped at t = 0.8."""
+    rows, quenches = [], []
+    for ansatz, reach, alpha, n_params in (("rbm", 0, 1.0, 48), ("rbm_local", 1, 2.0, 42), ("rbm_local", 2, 1.0, 42)):
+        row = _row(model="tfim", J=1.0, h=1.0, lattice="chain", L=6, alpha=alpha, ansatz=ansatz, range=reach)
+        quenches.append({**row, "n_params": n_params, "status": "completed" if reach != 1 else "failed"})
+        for t in np.linspace(0, 1 if reach != 1 else 0.8, 11 if reach != 1 else 9):
+            for size in range(1, 4):
+                exact = 0.5 * size * t
+                value = exact if ansatz == "rbm" else min(exact, 4 * reach * np.log(2) / 3)
+                rows.append({**row, "time": t, "measurement": "renyi2", "observable": f"renyi2: block 0-{size - 1}",
+                             "x": float(size), "value": value, "error": 0.01, "exact_value": exact})  # fmt: skip
+    return pd.concat([dynamics().assign(measurement=None), pd.DataFrame(rows)], ignore_index=True), pd.DataFrame(quenches)
+
+
 def qgt_ranks():
     rows = []
     for alpha in (1.0, 2.0, 4.0):
@@ -140,6 +156,7 @@ def tables_for(figure):
         "quench_dynamics": {"dynamics": dynamics()},
         "sampling_health": {"convergence": convergence(e), "energies": e},
         "entanglement": {"measurements": renyi_ground_state(), "dynamics": renyi_growth()},
+        "volume_law": dict(zip(("dynamics", "quenches"), volume_growth())),
     }[figure]
 
 
@@ -244,3 +261,33 @@ def test_entanglement_draws_the_ground_state_blocks_and_the_largest_block_over_t
     for line, alpha in zip(ax_e.get_lines(), (1.0, 2.0)):
         t = np.asarray(line.get_xdata())
         assert np.asarray(line.get_ydata())[1:] == pytest.approx(0.02 * t[1:] / alpha)
+
+
+def test_volume_law_draws_each_network_with_its_parameters_and_the_area_law_bounds(monkeypatch):
+    figs = _capture(monkeypatch)
+    dynamics, quenches = volume_growth()
+    drawn = paper_figures.volume_law({"dynamics": dynamics, "quenches": quenches}, [])
+    ax_t, ax_a = figs[0].axes
+    labels = {line.get_label() for line in ax_t.get_lines()}
+    assert {"rbm α=1, 48 params", "rbm_local R=1 α=2, 42 params", "rbm_local R=2 α=1, 42 params", "exact"} <= labels
+    growth, blocks = drawn[drawn["panel"] == "time"], drawn[drawn["panel"] == "blocks"]
+    assert set(growth["x"]) == {3.0} and len(growth) == 11 + 9 + 11  # the largest block of each network, each time
+    # the block panel is drawn where the exact S2 of the largest block peaks among the times every
+    # network reached: the exact S2 grows to t = 1, but the failed network stopped at 0.8
+    assert np.allclose(blocks["time"], 0.8) and len(blocks) == 3 * 3
+    # the bounds: 4R ln 2 for the short-range networks only, a dotted line each on both panels
+    bounds = drawn.groupby("ansatz")["area_law_bound"].first()
+    assert np.isnan(bounds["rbm"]) and list(drawn.loc[drawn["range"] == 2, "area_law_bound"].unique()) == [8 * np.log(2)]
+    for ax in (ax_t, ax_a):
+        dotted = {line.get_label(): line.get_ydata()[0] for line in ax.get_lines() if line.get_linestyle() == ":"}
+        assert dotted == {"area-law bound 4R ln 2, R=1": 4 * np.log(2), "area-law bound 4R ln 2, R=2": 8 * np.log(2)}
+
+
+def test_volume_law_blocks_are_drawn_at_the_exact_peak():
+    dynamics, quenches = volume_growth()
+    ok = quenches["range"] != 1
+    exact = 0.5 * 3 * np.sin(np.pi * dynamics["time"].fillna(0) / 1.2)  # the largest block's S2 peaks at t = 0.6
+    dynamics.loc[dynamics["x"] == 3.0, "exact_value"] = exact[dynamics["x"] == 3.0]
+    keep = dynamics["spec_hash"].isin(quenches.loc[ok, "spec_hash"]) | dynamics["measurement"].isna()
+    drawn = paper_figures.volume_law({"dynamics": dynamics[keep], "quenches": quenches[ok]}, [])
+    assert np.allclose(drawn.loc[drawn["panel"] == "blocks", "time"], 0.6)

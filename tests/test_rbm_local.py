@@ -55,6 +55,17 @@ def test_the_entanglement_is_bounded_by_the_units_across_the_cut():
     assert schmidt_rank("rbm", alpha=1, **kw) == 32
 
 
+def test_the_bound_is_set_by_the_range_not_by_the_number_of_units():
+    """The sharper form of the same law: every factor straddling a cut depends only on the 2R
+    sites on either side of it, so the Schmidt rank across one cut is at most 2^(2R) however many
+    units per site there are, and S2 of a block of the periodic chain (two cuts) is at most
+    4R ln 2. Three units per site of range 1 put 12 units across the cuts (a count bound of
+    2^12, above the 32 of a half chain), and the rank stays 16; range 2 lifts it to 2^8 > 32."""
+    kw = {"dtype": "complex128", "init_scale": 0.5}
+    assert schmidt_rank("rbm_local", alpha=3, range=1, **kw) == 16
+    assert schmidt_rank("rbm_local", alpha=1, range=2, **kw) == 32
+
+
 @pytest.mark.parametrize(
     "lattice, ansatz, field, words",
     [

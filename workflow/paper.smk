@@ -56,6 +56,11 @@ FIGURES = {
         "runs": [("quench", "quenches"), ("quench", "energies")],
         "description": "Renyi-2 entropy: the initial ground state's S2 against block size, and S2(t) after the quench, against exact.",
     },
+    "volume_law": {
+        "tables": {"dynamics": ("volume", "dynamics"), "quenches": ("volume", "quenches")},
+        "runs": [("volume", "quenches")],
+        "description": "Renyi-2 entropy after a quench, long-range against short-range RBMs at equal parameters: S2(t) and S2(|A|) against exact, with the area-law bound.",
+    },
     "sampling_health": {
         "tables": {"convergence": ("width", "convergence"), "energies": ("width", "energies")},
         "runs": [("width", "energies")],
@@ -135,6 +140,16 @@ module quench:
 
 
 use rule * from quench as quench_*
+
+
+module volume:
+    snakefile:
+        "../Snakefile"
+    config:
+        study_config("volume")
+
+
+use rule * from volume as volume_*
 
 
 rule paper_figure:

@@ -177,7 +177,7 @@ def _check_initial_run(q, run: Path) -> None:
     if not all((run / name).is_file() for name in needed):
         raise SpecError("--initial-run", f"{run} holds no finished nqs-sweep vmc run ({', '.join(needed)})")
     status = pd.read_parquet(run / "summary.parquet", columns=["status"]).iloc[0]["status"]
-    if status in ("failed", "diverged"):
+    if status in ("failed", "diverged", "collapsed"):
         raise SpecError("--initial-run", f"the ground-state run in {run} ended with status {status}")
     have = load_spec(run / "run_spec.yaml")
     field = same_state_space(have, want)

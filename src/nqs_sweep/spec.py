@@ -93,6 +93,7 @@ LATER_FIELDS = (
     ("", "observables", []),
     ("ansatz", "range", 0),
     ("ansatz", "kernel", 0),
+    ("optimizer", "clip_local_energy", 0.0),
 )
 
 
@@ -206,6 +207,10 @@ class OptimizerSpec:
     diag_shift: Schedule
     n_iter: int
     solver: str
+    # Local energies outside mean ± k mean absolute deviations are clipped there in the gradient
+    # (not in the reported energy); 0: off. Heavy tails of E_loc (configurations where ψ nearly
+    # vanishes) otherwise give single steps that collapse the state onto one configuration.
+    clip_local_energy: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -362,6 +367,15 @@ def _float(value: Any, path: str, positive: bool = False) -> float:
     return value
 
 
+def _clip_width(value: Any) -> float:
+    width = _float(value, "optimizer.clip_local_energy")
+    if width != 0 and width < 1:  # under one deviation most samples would be clipped: a biased gradient
+        raise SpecError(
+            "optimizer.clip_local_energy", f"must be 0 (off) or >= 1 (mean absolute deviations; 5 is usual); got {width}"
+        )
+    return width
+
+
 def _bool(value: Any, path: str) -> bool:
     if not isinstance(value, bool):
         raise SpecError(path, f"must be true or false; got {value!r}")
@@ -500,7 +514,9 @@ def parse_spec(raw: Any) -> PointSpec:
             "Use sampler.kind: metropolis or exact for it",
         )
 
-    op = _section(top.get("optimizer"), "optimizer", ("kind", "learning_rate", "diag_shift", "n_iter", "solver"))
+    op = _section(
+        top.get("optimizer"), "optimizer", ("kind", "learning_rate", "diag_shift", "n_iter", "solver", "clip_local_energy")
+    )
     n_iter = _int(op.get("n_iter", 300), "optimizer.n_iter", minimum=1)
     o_kind = _choice(op.get("kind", "sr"), "optimizer.kind", tuple(OPTIMIZERS))
     optimizer = OptimizerSpec(
@@ -509,6 +525,7 @@ def parse_spec(raw: Any) -> PointSpec:
         diag_shift=_schedule(op.get("diag_shift", 0.01), "optimizer.diag_shift", n_iter, allow_zero=True),
         n_iter=n_iter,
         solver=_choice(op.get("solver", "cholesky"), "optimizer.solver", SR_SOLVERS),
+        clip_local_energy=_clip_width(op.get("clip_local_energy", 0.0)),
     )
 
     dim = 2**n_sites if sector == "full" else math.comb(n_sites, n_sites // 2)

@@ -51,3 +51,20 @@ def test_bad_quench_is_refused_before_any_job(workdir, patch, words):
     out = proc.stdout + proc.stderr
     assert all(w in out for w in words), out[-2000:]
     assert not (workdir / "results").exists()
+
+
+@pytest.mark.slow
+def test_a_study_of_quenches_alone_from_a_product_state_ends_with_its_last_words(workdir):
+    """No ground-state point at all: its energies table has no rows, and the closing lines read
+    the quenches table instead (they raised on the empty energies table before)."""
+    study = quench_study()
+    study["study"] = "product_quench"
+    study["quenches"]["defaults"]["initial"] = {"kind": "product", "direction": "x"}
+    study["quenches"]["grid"] = {"ansatz.alpha": [1]}
+    write_study(workdir / "product.yaml", study)
+    run = snakemake(workdir, "--cores", "2", "--configfile", "product.yaml")
+    out = run.stdout + run.stderr
+    assert "Study product_quench: tables in results/product_quench/tables/" in out and "Traceback" not in out, out[-3000:]
+    assert "did not finish" not in out
+    quenches = pd.read_parquet(workdir / "results" / "product_quench" / "tables" / "quenches.parquet")
+    assert list(quenches["status"]) == ["completed"] and not (workdir / "results" / "product_quench" / "vmc").exists()

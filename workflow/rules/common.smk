@@ -137,13 +137,19 @@ def closing_lines():
         f"Study {STUDY.name}: tables in {RESULTS}/tables/, figures in {RESULTS}/figures/, logs in {RESULTS}/logs/.",
         f"Report: snakemake --report {RESULTS}/report.html, with the same --configfile as this run.",
     ]
-    energies = f"{RESULTS}/tables/energies.parquet"
-    if os.path.exists(energies):
+    # A study of quenches alone has an energies table without rows (nor columns); one of ground
+    # states alone, no quenches table.
+    for table, finished, what in (("energies", ("converged", "not_converged"), "points"), ("quenches", ("completed",), "quenches")):
+        path = f"{RESULTS}/tables/{table}.parquet"
+        if not os.path.exists(path):
+            continue
         import pandas as pd
 
-        status = pd.read_parquet(energies, columns=["status"])["status"]
-        unfinished = status[~status.isin(["converged", "not_converged"])].value_counts()
+        df = pd.read_parquet(path)
+        if "status" not in df:
+            continue
+        unfinished = df["status"][~df["status"].isin(finished)].value_counts()
         if len(unfinished):
             counts = ", ".join(f"{n} {s}" for s, n in unfinished.items())
-            lines.append(f"{unfinished.sum()} of {len(status)} points did not finish ({counts}): the status column says which.")
+            lines.append(f"{unfinished.sum()} of {len(df)} {what} did not finish ({counts}): the status column says which.")
     return "\n".join(lines)

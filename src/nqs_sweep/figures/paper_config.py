@@ -11,9 +11,11 @@ from typing import Any
 import yaml
 
 # The studies a paper file must name (workflow/paper.smk draws each figure from one of them).
-PAPER_STUDIES = ("width", "ansatz", "sign", "qgt", "quench")
+PAPER_STUDIES = ("width", "ansatz", "sign", "qgt", "quench", "volume")
 # Sections the figures need from a study beyond its points.
-REQUIRED_SECTIONS = {"qgt": "qgt", "quench": "quenches"}
+REQUIRED_SECTIONS = {"qgt": "qgt", "quench": "quenches", "volume": "quenches"}
+# Studies whose figures draw the Rényi-2 entropy: they must measure it.
+RENYI_FIGURES = {"quench": "the entanglement figure", "volume": "the volume-law figure"}
 
 
 class PaperConfigError(ValueError):
@@ -47,10 +49,9 @@ def check_paper(cfg: Any) -> dict[str, str]:
         section = REQUIRED_SECTIONS.get(key)
         if section and not (isinstance(study, dict) and study.get(section)):
             raise PaperConfigError(f"studies.{key}: {path} has no `{section}:` section, which its figure needs")
-        if key == "quench" and "renyi2" not in _default_measurements(study):
+        if key in RENYI_FIGURES and "renyi2" not in _default_measurements(study):
             raise PaperConfigError(
-                f"studies.quench: {path} does not measure renyi2 (defaults.measurements.renyi2), "
-                "which the entanglement figure needs"
+                f"studies.{key}: {path} does not measure renyi2 (defaults.measurements.renyi2), which {RENYI_FIGURES[key]} needs"
             )
         names[key] = study.get("study") if isinstance(study, dict) else None  # each module validates its own
     if len(set(names.values())) != len(names):  # their results would share results/<study>/

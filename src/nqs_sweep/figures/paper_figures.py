@@ -341,6 +341,84 @@ def entanglement(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame:
     return pd.concat(drawn, ignore_index=True)
 
 
+def area_law_bound(row: pd.Series) -> float:
+    """The largest S2 a short-range RBM (rbm_local) can have on a block of a periodic chain, in
+    nats: each of the two cuts is crossed only by factors of the 2R sites on either side, so at most
+    2^(2R) Schmidt values per cut (Deng, Li and Das Sarma), whatever the number of units. NaN for
+    other networks and lattices (no such bound drawn)."""
+    reach = row.get("range", 0)
+    if row.get("ansatz") != "rbm_local" or row.get("lattice") != "chain" or not reach or pd.isna(reach):
+        return float("nan")
+    return 4 * int(reach) * float(np.log(2))
+
+
+def _connectivity_label(row: pd.Series) -> str:
+    reach = row.get("range", 0)
+    name = f"{row['ansatz']} R={int(reach)}" if row["ansatz"] == "rbm_local" and pd.notna(reach) else row["ansatz"]
+    params = row.get("n_params", float("nan"))
+    return f"{name} α={row['alpha']:g}" + ("" if pd.isna(params) else f", {int(params)} params")
+
+
+def volume_law(tables: Tables, outputs: list[str | Path]) -> pd.DataFrame:
+    """Figure 8: volume-law entanglement on long-range against local networks at equal parameters.
+    Left, S2(t) of the largest block after the quench, a line per network, exact dashed, and each
+    short-range network's area-law bound 4R ln 2 dotted. Right, S2 against the block size |A| when
+    the exact S2 of the largest block peaks: the exact state's volume law against each network's.
+    n_params comes from the quenches table."""
+    dyn, quenches = tables["dynamics"], tables["quenches"]
+    s2 = dyn[dyn["measurement"] == "renyi2"] if "measurement" in dyn and not dyn.empty else dyn.iloc[:0]
+    if s2.empty:
+        empty_figure(outputs, "No Rényi-2 along a quench yet (the volume-law study's measurements: renyi2).")
+        return s2
+    s2 = s2.drop(columns=["n_params"], errors="ignore")
+    if not quenches.empty and "n_params" in quenches:
+        s2 = s2.merge(quenches[["spec_hash", "n_params"]].drop_duplicates("spec_hash"), on="spec_hash", how="left")
+    s2 = s2.assign(curve=s2.apply(_connectivity_label, axis=1), area_law_bound=s2.apply(area_law_bound, axis=1))
+    colors = colors_for(s2["curve"])
+    fig, (ax_t, ax_a) = plt.subplots(1, 2, figsize=(11, 4.5))
+    largest = s2["x"].max()
+    growth = s2[s2["x"] == largest].assign(panel="time")
+    # the right panel's time: where the exact S2 of the largest block peaks (the most entangled
+    # state of the run), among the times every network reached (a failed one stops early); the
+    # latest of those without an exact reference
+    reached = growth[growth["time"] <= s2.groupby("curve")["time"].max().min() + 1e-12]
+    peak = reached.dropna(subset=["exact_value"])
+    t_star = float(peak.loc[peak["exact_value"].idxmax(), "time"]) if len(peak) else float(reached["time"].max())
+    blocks = s2[np.isclose(s2["time"], t_star)].assign(panel="blocks")
+    for curve, g in growth.groupby("curve", sort=True):
+        g = g.sort_values("time")
+        ax_t.plot(g["time"], g["value"], "-", color=colors[curve], lw=1.4, label=curve)
+        ax_t.fill_between(g["time"], g["value"] - g["error"], g["value"] + g["error"], color=colors[curve], alpha=0.25, lw=0)
+    for curve, g in blocks.groupby("curve", sort=True):
+        g = g.sort_values("x")
+        ax_a.plot(g["x"], g["value"], "o-", ms=4, color=colors[curve], lw=1.2, label=curve)
+    for ax, rows, x in ((ax_t, growth, "time"), (ax_a, blocks, "x")):
+        exact = rows[rows["exact_value"].notna()].drop_duplicates(x).sort_values(x)
+        if len(exact):
+            ax.plot(exact[x], exact["exact_value"], "k--", lw=1, label="exact")
+    sizes = np.arange(1, int(largest) + 1)
+    ax_a.plot(sizes, sizes * np.log(2), color="0.6", lw=0.8, label="|A| ln 2 (largest possible)")
+    top = 1.15 * float(np.nanmax(blocks[["value", "exact_value"]].to_numpy(dtype=float), initial=0.0))
+    for ax, rows in ((ax_t, growth), (ax_a, blocks)):
+        for i, (bound, g) in enumerate(rows[rows["area_law_bound"].notna()].groupby("area_law_bound")):
+            ax.axhline(bound, color="0.4", ls=":", lw=1.2 + 0.6 * i, label=f"area-law bound 4R ln 2, R={int(g['range'].iloc[0])}")
+    row = s2.iloc[0]
+    ax_t.set_title(
+        f"{row['model']} {row['lattice']} L={row['L']}, quench to {_couplings(row)}: |A| = {largest:g}".rstrip(), fontsize=9
+    )
+    ax_t.set(xlabel="time t (units of 1/J)", ylabel="S2(A) (nats)")
+    ax_a.set_title(f"S2 against block size at t = {t_star:g} (the exact half-chain S2 at its peak)", fontsize=9)
+    ax_a.set(xlabel="block size |A| (sites)", ylabel="S2(A) (nats)")
+    ax_a.set_ylim(0, max(top, 0.1))  # the bounds and |A| ln 2 may lie above: the legend names them
+    ax_a.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    for ax in (ax_t, ax_a):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, outputs)
+    return pd.concat([growth, blocks], ignore_index=True)
+
+
 FIGURES: dict[str, Callable[[Tables, list[str | Path]], pd.DataFrame]] = {
     "accuracy_vs_width": accuracy_vs_width,
     "ansatz_minima": ansatz_minima,
@@ -349,4 +427,5 @@ FIGURES: dict[str, Callable[[Tables, list[str | Path]], pd.DataFrame]] = {
     "quench_dynamics": quench_dynamics,
     "sampling_health": sampling_health,
     "entanglement": entanglement,
+    "volume_law": volume_law,
 }

@@ -65,6 +65,12 @@ def named_networks(df: pd.DataFrame) -> pd.DataFrame:
         name = name.where(df["parametrization"] != "amplitude_phase", name + " amp/phase")
     if "readout" in df:
         name = name.where(df["readout"] != "dense", name + " dense readout")
+    if "range" in df:  # rbm_local's reach is part of what the network is
+        reach = pd.to_numeric(df["range"], errors="coerce").fillna(0).astype(int)
+        name = name.where(reach <= 0, name + " R=" + reach.astype(str))
+    if "kernel" in df and df["kernel"].nunique() > 1:
+        kernel = pd.to_numeric(df["kernel"], errors="coerce").fillna(0).astype(int)
+        name = name.where(kernel <= 0, name + " kernel " + kernel.astype(str))
     if "dtype" in df and df["dtype"].nunique() > 1:
         name = name + df["dtype"].map(lambda d: " complex" if str(d).startswith("complex") else "")
     if "marshall_sign" in df and df["marshall_sign"].nunique() > 1:

@@ -164,7 +164,7 @@ def _initial_theta(q: QuenchSpec, out: Path, initial_run, initial_exact_energy: 
         initial_run = out / INITIAL_DIR
         log.info("initial state: ground-state VMC in %s", initial_run)
         init = run_vmc(initial_point_spec(q), initial_run, exact_energy=known, show_progress=show_progress).iloc[0]
-        if init["status"] in ("diverged", "failed"):
+        if init["status"] in ("diverged", "failed", "collapsed"):
             raise RuntimeError(f"the initial ground-state run in {initial_run} ended with status {init['status']}")
     theta0 = load_initial_theta(initial_run)
     e_vmc = float(pd.read_parquet(Path(initial_run) / SUMMARY).iloc[0]["energy"])

@@ -20,6 +20,7 @@ import math
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
@@ -29,6 +30,7 @@ from nqs_sweep.jobs.lifecycle import SUMMARY, RunFiles, start_run
 from nqs_sweep.mc.devices import describe, place_chains
 from nqs_sweep.mc.stats import health_flags
 from nqs_sweep.optim.step import init_state, make_evaluate, make_step
+from nqs_sweep.physics.hamiltonians import connected_elements
 from nqs_sweep.problem import build_problem, projected_problem
 from nqs_sweep.spec import PointSpec
 from nqs_sweep.tables.columns import HistoryLogger, coordinates, provenance, write_table
@@ -38,6 +40,30 @@ PARTIAL_HISTORY = "history.partial.parquet"
 SNAPSHOTS = "snapshots.npz"
 MEASUREMENTS = measure.TABLE
 FILES = RunFiles("spec", {HISTORY: PARTIAL_HISTORY}, extras=(SNAPSHOTS, MEASUREMENTS))
+# Metropolis steps in a row with no accepted move and no energy variance: every chain sits on one
+# configuration, so the centred gradient vanishes and no later step can leave it (a collapse).
+COLLAPSE_STEPS = 5
+
+
+def collapse_start(rows: list[dict], sampler_kind: str, ham, configs) -> int | None:
+    """The first iteration of a collapse ending the rows, or None: COLLAPSE_STEPS steps without an
+    accepted move, on configurations that are not eigenstates (a move with a non-zero matrix
+    element leaves each). A state that has learnt a basis state which is an eigenstate, such as
+    the Ising chain's ordered configuration at h = 0, freezes its chains rightly. Only Metropolis
+    chains freeze: an enumeration or direct samples see the whole state."""
+    last = rows[-COLLAPSE_STEPS:]
+    if sampler_kind != "metropolis" or len(last) < COLLAPSE_STEPS or any(r.get("acceptance", 1.0) != 0 for r in last):
+        return None
+    elements = jax.vmap(lambda s: connected_elements(ham, s))(configs)
+    return len(rows) - COLLAPSE_STEPS if bool(jnp.all(jnp.any(elements != 0, axis=-1))) else None
+
+
+def collapse_message(start: int) -> str:
+    return (
+        f"collapsed at iteration {start}: every Markov chain froze where it was (no move accepted for {COLLAPSE_STEPS} steps, "
+        "though none is an eigenstate): a step that followed heavy-tailed local energies put all the weight "
+        "on them and no later step can move it. optimizer.clip_local_energy: 5 or a smaller learning rate avoid it"
+    )
 
 
 def existing_status(spec: PointSpec, out: Path) -> str | None:
@@ -125,6 +151,8 @@ def _run_vmc(
     log.info("spec %s: %s, %d parameters (%d real)", spec.spec_hash, spec.to_dict(), ansatz.n_params, ansatz.n_real_params)
     clock = lifecycle.Clock(previous_runtime)
 
+    collapsed: list[int] = []
+
     def unit(state):
         i = int(state.iteration)
         stage_problem, step = stage(i)
@@ -142,6 +170,11 @@ def _run_vmc(
         if not math.isfinite(row["energy"]):
             log.info("iteration %d: energy is not finite; stopping", i)
             return state, "", True
+        start = collapse_start(history.rows, spec.sampler.kind, hyper.ham, state.chains.configs)
+        if start is not None:
+            collapsed.append(start)
+            log.info("iteration %d: %s; stopping", i, collapse_message(start))
+            return state, "", True
         return state, f"E={row['energy']:.6f}±{row['energy_error']:.1e}", False
 
     def save(state) -> None:
@@ -155,7 +188,7 @@ def _run_vmc(
         i = int(state.iteration) - 1
         log.info("iteration %d: E=%.8f ± %.2e var=%.3e", i, row["energy"], row["energy_error"], row["variance"])
 
-    state, diverged = lifecycle.drive(
+    state, stopped = lifecycle.drive(
         state,
         done=lambda st: int(st.iteration),
         total=spec.optimizer.n_iter,
@@ -167,9 +200,12 @@ def _run_vmc(
         caught=caught,
     )
 
+    diverged = stopped and not collapsed
     energies = np.array([r["energy"] for r in history.rows])
     final, observables = _final_evaluation(spec, diverged, lambda: evaluate(state.theta, state.chains, k_eval, hyper))
     status = "diverged" if diverged or not math.isfinite(final["mean"]) else convergence_status(energies)
+    if collapsed and status != "diverged":
+        status = "collapsed"
     history.flush(out / HISTORY)
     if spec.measurements:
         estimates = None
@@ -191,7 +227,7 @@ def _run_vmc(
         "health": health_flags(
             final["r_hat"], final["tau_corr"], _chain_length(spec), _late_acceptance(history.rows), *_fallbacks(history.rows)
         ),
-        "error_message": "",
+        "error_message": collapse_message(collapsed[0]) if status == "collapsed" else "",
         "runtime_s": clock(),
         **observables,  # obs_<name>, obs_<name>_error: only for the observables the spec asks for
         **provenance(),

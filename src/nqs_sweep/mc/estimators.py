@@ -119,6 +119,24 @@ def centred_real_rows(o: jax.Array, e_loc: jax.Array, weights: jax.Array, real_o
     return o_t, e_t
 
 
+def clip_local_energies(e_loc: jax.Array, weights: jax.Array, width: float) -> jax.Array:
+    """E_loc with each part (real, imaginary) clipped to its mean ± ``width`` mean absolute deviations
+    from it, the statistics weighted as the estimator is (Pfau et al.'s FermiNet clipping).
+
+    For the gradient only: a sample where ψ nearly vanishes has a huge E_loc, which one step of
+    the natural gradient follows far enough to collapse the state onto a single configuration
+    (frozen chains, zero variance, no gradient left). Samples within the band are unchanged."""
+
+    def clip(x: jax.Array) -> jax.Array:
+        centre = jnp.sum(weights * x)
+        spread = jnp.sum(weights * jnp.abs(x - centre))
+        return jnp.clip(x, centre - width * spread, centre + width * spread)
+
+    if jnp.iscomplexobj(e_loc):
+        return jax.lax.complex(clip(e_loc.real), clip(e_loc.imag))
+    return clip(e_loc)
+
+
 def centred_jacobian(
     log_psi: LogPsi, theta: jax.Array, s: jax.Array, e_loc: jax.Array, weights: jax.Array, real_only: bool = False
 ) -> tuple[DenseJacobian | FactoredJacobian, jax.Array]:

@@ -3,8 +3,9 @@ each connected only to the sites within ``ansatz.range`` R of its own (Chebyshev
 square lattice, on periodic lattices): 2R + 1 sites on a chain, (2R + 1)² on a
 square lattice.
 
-Such a state obeys an area law: cutting a region A cuts only the hidden units within R of its
-boundary, so S(A) is bounded by their number, whatever the size of A. The fully connected RBM
+Such a state obeys an area law: the factors a cut separates depend only on the 2R sites on either
+side of it, so the Schmidt rank across one cut is at most 2^(2R) and S(A) <= (cuts) · 2R ln 2,
+whatever the size of A and the number of units (4R ln 2 for a block of a periodic chain). The fully connected RBM
 (models/rbm.py) can reach a volume law with as many parameters. The network is the RBM with a
 fixed sparsity pattern: the free weights (M, window) are scattered into the dense W, and the
 RBM's incremental flip kernels are reused on it.

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import optax
 
 from nqs_sweep.mc.estimate import Hyper, estimate, sample_stats
-from nqs_sweep.mc.estimators import centred_jacobian
+from nqs_sweep.mc.estimators import centred_jacobian, clip_local_energies
 from nqs_sweep.mc.observables import local_observables
 from nqs_sweep.mc.sampler import ChainState, init_chains
 from nqs_sweep.mc.stats import Stats
@@ -50,7 +50,8 @@ def make_step(problem: Problem):
     def step(state: VMCState, key: jax.Array, hyper: Hyper) -> tuple[VMCState, dict]:
         est = estimate(problem, state.theta, state.chains, key, hyper, problem.sampler.n_samples)
         stats, sample, chains = est.stats, est.sample, est.chains
-        jac, e_t = centred_jacobian(ansatz, state.theta, est.configs, est.e_loc, est.weights, real_only=ansatz.real_output)
+        e_loc = clip_local_energies(est.e_loc, est.weights, opt.clip_local_energy) if opt.clip_local_energy else est.e_loc
+        jac, e_t = centred_jacobian(ansatz, state.theta, est.configs, e_loc, est.weights, real_only=ansatz.real_output)
         t = state.iteration.astype(jnp.float64)
         lr = schedule_at(opt.learning_rate.kind, hyper.learning_rate, t)
         shift = schedule_at(opt.diag_shift.kind, hyper.diag_shift, t)

@@ -56,6 +56,9 @@ def coordinates(spec: PointSpec) -> dict[str, Any]:
         "symmetries": spec.ansatz.symmetries,
         "parametrization": spec.ansatz.parametrization,
         "readout": spec.ansatz.readout,
+        # rbm_local's reach and the convolutions' window: sweep axes of their own (0: not used)
+        "range": spec.ansatz.range,
+        "kernel": spec.ansatz.kernel,
         "activation": spec.ansatz.activation,
         "dtype": spec.ansatz.dtype,
         "sampler": spec.sampler.kind,

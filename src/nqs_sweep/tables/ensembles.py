@@ -31,6 +31,8 @@ POINT_COORDINATES = (
     "symmetries",
     "parametrization",
     "readout",
+    "range",
+    "kernel",
     "activation",
     "dtype",
     "sampler",
