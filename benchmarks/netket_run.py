@@ -31,6 +31,14 @@ def _hamiltonian(w: Workload):
     if w.model == "tfim":
         hi = nk.hilbert.Spin(0.5, N=graph.n_nodes)
         return hi, graph, nk.operator.IsingJax(hi, graph, h=1.0, J=-1.0)
+    if w.model == "j1j2":
+        # edge colour 0: nearest neighbours (J1, the Marshall rotation), 1: next-nearest (J2, the
+        # same sublattice, no sign change); the exchange sampler proposes along both, as ours
+        # proposes along every exchange bond of the Hamiltonian
+        graph = nk.graph.Square(w.L, pbc=True, max_neighbor_order=2)
+        hi = nk.hilbert.Spin(0.5, N=graph.n_nodes, total_sz=0)
+        ham = nk.operator.Heisenberg(hi, graph, J=[1.0, w.J2], sign_rule=[True, False]).to_jax_operator()
+        return hi, graph, ham
     hi = nk.hilbert.Spin(0.5, N=graph.n_nodes, total_sz=0)
     # NetKet's Heisenberg(sign_rule=True) is J Σ σ·σ with the Marshall rotation; J=1 in Pauli units.
     ham = nk.operator.Heisenberg(hi, graph, J=1.0, sign_rule=True).to_jax_operator()
@@ -43,7 +51,14 @@ def run(w: Workload, n_steps: int, repeats: int, seed: int = 0) -> dict:
 
     hi, graph, ham = _hamiltonian(w)
     init = jax.nn.initializers.normal(stddev=0.01)
-    model = nk.models.RBM(alpha=w.alpha, param_dtype=np.float64, kernel_init=init, hidden_bias_init=init, visible_bias_init=init)
+    if w.cnn is not None:  # the very module nqs-sweep runs as a plug-in
+        from benchmarks.deep_cnn import DeepCNN
+
+        model = DeepCNN(**w.ansatz()["kwargs"])
+    else:
+        model = nk.models.RBM(
+            alpha=w.alpha, param_dtype=np.float64, kernel_init=init, hidden_bias_init=init, visible_bias_init=init
+        )
     if w.move == "local":
         sampler = nk.sampler.MetropolisLocal(hi, n_chains=w.n_chains, sweep_size=hi.size)
     else:

@@ -28,6 +28,10 @@ class Workload:
     n_steps: int  # optimisation steps before the energy is compared
     n_discard: int = 4  # sweeps each chain discards before every step's samples
     gpu_only: bool = False
+    J2: float = 0.0  # model j1j2: the next-nearest-neighbour coupling (J1 = 1)
+    # (features, depth, kernel) of benchmarks.deep_cnn.DeepCNN, run as the same flax module in
+    # both codes; None: the RBM of width alpha (each code's own)
+    cnn: tuple[int, int, int] | None = None
 
     @property
     def n_sites(self) -> int:
@@ -35,8 +39,19 @@ class Workload:
 
     @property
     def n_params(self) -> int:
+        if self.cnn is not None:
+            from benchmarks.deep_cnn import n_params
+
+            return n_params(*self.cnn)
         n, m = self.n_sites, self.alpha * self.n_sites
         return n + m + n * m
+
+    def ansatz(self) -> dict:
+        if self.cnn is None:
+            return {"name": "rbm", "alpha": self.alpha, "dtype": "float64", "init_scale": 0.01}
+        features, depth, kernel = self.cnn
+        kwargs = {"L": self.L, "features": features, "depth": depth, "kernel": kernel}
+        return {"module": "benchmarks.deep_cnn:DeepCNN", "kwargs": kwargs}
 
     @property
     def exact_energy(self) -> float | None:
@@ -45,12 +60,16 @@ class Workload:
 
     def spec(self, seed: int = 0) -> dict:
         """The nqs-sweep point spec of this workload."""
-        model = {"name": "tfim", "J": 1.0, "h": 1.0} if self.model == "tfim" else {"name": "heisenberg", "J": 1.0}
+        model = {
+            "tfim": {"name": "tfim", "J": 1.0, "h": 1.0},
+            "heisenberg": {"name": "heisenberg", "J": 1.0},
+            "j1j2": {"name": "j1j2", "J1": 1.0, "J2": self.J2},
+        }[self.model]
         return {
             "model": model,
             "lattice": {"kind": self.lattice, "L": self.L, "pbc": True},
             "hilbert": {"sector": "zero_magnetization" if self.move == "exchange" else "full"},
-            "ansatz": {"name": "rbm", "alpha": self.alpha, "dtype": "float64", "init_scale": 0.01},
+            "ansatz": self.ansatz(),
             "sampler": {
                 "kind": "metropolis",
                 "n_samples": self.n_samples,
@@ -65,7 +84,7 @@ class Workload:
                 "diag_shift": self.diag_shift,
                 "n_iter": self.n_steps,
             },
-            "marshall_sign": self.model == "heisenberg",
+            "marshall_sign": self.model in ("heisenberg", "j1j2"),
             "seed": seed,
         }
 
@@ -86,6 +105,9 @@ def tfim_chain_energy(L: int, J: float = 1.0, h: float = 1.0) -> float:
 
 _EXACT[("tfim", "chain", 40)] = tfim_chain_energy(40)
 _EXACT[("heisenberg", "square", 6)] = -0.678873 * 4 * 36
+# J1-J2 6x6 at J2 = 0.5: -0.503810 per site in S units (Schulz, Ziman & Poilblanc 1996; varbench
+# J1J2/square_36_P_0.5: -72.5485902 in Pauli units)
+_EXACT[("j1j2", "square", 6)] = -72.5485902
 
 _HEISENBERG_6X6 = dict(model="heisenberg", lattice="square", L=6, alpha=2, n_samples=1024, n_chains=16, move="exchange")
 
@@ -129,6 +151,23 @@ WORKLOADS = {
             learning_rate=0.02,
             n_steps=100,
             gpu_only=True,
+        ),
+        Workload(
+            "W4",
+            "J1-J2 6x6 at J2=0.5, deep CNN (20 channels, 4 layers, 3x3: 11 060 parameters), MinSR",
+            model="j1j2",
+            J2=0.5,
+            lattice="square",
+            L=6,
+            alpha=0,
+            n_samples=4096,
+            n_chains=128,
+            move="exchange",
+            solver="minsr",
+            diag_shift=0.01,
+            learning_rate=0.02,
+            n_steps=5,
+            cnn=(20, 4, 3),
         ),
     )
 }

@@ -246,3 +246,20 @@ def test_a_clipping_width_out_of_range_is_refused(value, words):
     base, off, on = (parse_spec({**spec, "optimizer": o}) for o in ({}, {"clip_local_energy": 0}, {"clip_local_energy": 5}))
     assert base.spec_hash == off.spec_hash != on.spec_hash
     assert "clip_local_energy" not in base.to_raw()["optimizer"] and parse_spec(on.to_raw()) == on
+
+
+@pytest.mark.parametrize("ansatz_name", ["rbm-complex", "rbm-real", "ffnn-tanh-real"])
+def test_the_jacobian_in_chunks_equals_the_jacobian_at_once(spec_factory, monkeypatch, ansatz_name):
+    """Chunks of 3 configurations over 10 (the last one padded), real and complex networks, against
+    one batched pass; a network with real log ψ takes one reverse pass, and its imaginary part is zero."""
+    from nqs_sweep.mc import estimators
+
+    spec, ansatz, theta, states = setup(spec_factory, "tfim-chain8", ansatz_name)
+    s = states[:10]
+    whole = np.asarray(log_derivatives(ansatz, theta, s))
+    monkeypatch.setitem(estimators.JACOBIAN_CHUNK, jax.default_backend(), 3)
+    chunked = np.asarray(jax.jit(lambda th, x: log_derivatives(ansatz, th, x))(theta, s))
+    assert chunked.shape == whole.shape == (10, ansatz.n_real_params)
+    np.testing.assert_allclose(chunked, whole, rtol=1e-12, atol=1e-14)
+    # real parameters: log ψ is real up to signs iπ (ffnn's log of a signed sum), which have no derivative
+    assert not np.any(whole.imag) if ansatz.real_output else np.abs(whole.imag).max() > 0
