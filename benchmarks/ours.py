@@ -18,7 +18,7 @@ from nqs_sweep.spec import parse_spec
 
 def run(w: Workload, n_steps: int, repeats: int, seed: int = 0) -> dict:
     raw = w.spec(seed)
-    raw["sampler"]["n_samples_eval"] = 8 * w.n_samples
+    raw["sampler"]["n_samples_eval"] = w.eval_factor * w.n_samples
     spec = parse_spec(raw)
     problem = build_problem(spec)
     ansatz, hyper = problem.ansatz, problem.hyper

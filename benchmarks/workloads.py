@@ -32,6 +32,7 @@ class Workload:
     # (features, depth, kernel) of benchmarks.deep_cnn.DeepCNN, run as the same flax module in
     # both codes; None: the RBM of width alpha (each code's own)
     cnn: tuple[int, int, int] | None = None
+    eval_factor: int = 8  # the final energy from eval_factor x n_samples fresh samples
 
     @property
     def n_sites(self) -> int:
@@ -168,6 +169,9 @@ WORKLOADS = {
             learning_rate=0.02,
             n_steps=5,
             cnn=(20, 4, 3),
+            eval_factor=1,  # 4096 samples of a deep network cost minutes on a CPU already
+            # compile + 5 steps ran past 1500 s in each code on the 2-core CPU (docs/performance.md)
+            gpu_only=True,
         ),
     )
 }
