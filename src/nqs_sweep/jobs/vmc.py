@@ -40,8 +40,8 @@ PARTIAL_HISTORY = "history.partial.parquet"
 SNAPSHOTS = "snapshots.npz"
 MEASUREMENTS = measure.TABLE
 FILES = RunFiles("spec", {HISTORY: PARTIAL_HISTORY}, extras=(SNAPSHOTS, MEASUREMENTS))
-# Metropolis steps in a row with no accepted move and no energy variance: every chain sits on one
-# configuration, so the centred gradient vanishes and no later step can leave it (a collapse).
+# Metropolis steps in a row with no accepted move: every chain sits on its configuration, the
+# samples repeat them, and no later step can move the weight away (a collapse).
 COLLAPSE_STEPS = 5
 
 
