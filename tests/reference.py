@@ -87,6 +87,8 @@ def log_psi_reference(
         return _gcnn_reference(params, s.astype(float), translations, activation)
     if name == "resnet":
         return _resnet_reference(params, s.astype(float), activation)
+    if name == "vit":
+        return _vit_reference(params, s.astype(float), activation, width)
     if name in ("arnn", "arnn_conv"):
         return arnn_reference(params, s.astype(float), activation, zero_magnetization, width)
     p = {k: np.asarray(v) for k, v in params.items() if k != "hidden"}
@@ -159,6 +161,53 @@ def _resnet_reference(params: dict, s: np.ndarray, activation: str) -> np.ndarra
         x = x + conv(sigma(conv(sigma(x), block["a"])), block["b"])
     z = sigma(x) @ np.asarray(params["output"])
     return np.log(np.exp(z.astype(complex)).sum(-1))
+
+
+def _vit_reference(params: dict, s: np.ndarray, activation: str, width: int) -> np.ndarray:
+    """The transformer from its definition, token by token: site r's token is its patch (the b-wide
+    window starting at r, periodic), head h mixes token j into token i with weight a_h[r_i − r_j]
+    and acts on the h-th slice of the values; layer norm centres and divides by the rms modulus."""
+    sigma = _log_cosh if activation == "cosh" else np.tanh
+    n_batch, n = s.shape
+    blocks = [
+        {k: {q: np.asarray(w) for q, w in v.items()} if isinstance(v, dict) else np.asarray(v) for k, v in b.items()}
+        for b in params["blocks"]
+    ]
+    embed = {k: np.asarray(v) for k, v in params["embed"].items()}
+    window = embed["W"].shape[0]
+    L = width  # the row length: n on a chain, L on the L x L square
+    dim = 1 if L == n else 2
+    b = round(window ** (1 / dim))
+    coords = [np.unravel_index(r, (L,) * dim) for r in range(n)]
+
+    def site(c):
+        return int(np.ravel_multi_index(tuple(np.mod(c, L)), (L,) * dim))
+
+    def norm(x, p):
+        c = x - x.mean(-1, keepdims=True)
+        return c / np.sqrt((np.abs(c) ** 2).mean(-1, keepdims=True) + 1e-6) * p["g"] + p["b"]
+
+    tokens = np.zeros((n_batch, n, window))
+    for r in range(n):
+        for k, off in enumerate(np.ndindex(*(b,) * dim)):
+            tokens[:, r, k] = s[:, site(np.add(coords[r], off))]
+    x = (tokens @ embed["W"] + embed["b"]).astype(complex)
+    for blk in blocks:
+        heads, f = blk["attention"].shape[0], x.shape[-1]
+        v = norm(x, blk["norm_1"]) @ blk["value"]
+        mixed = np.zeros_like(v)
+        for h in range(heads):
+            cols = slice(h * f // heads, (h + 1) * f // heads)
+            for i in range(n):
+                for j in range(n):
+                    d = site(np.subtract(coords[i], coords[j]))
+                    mixed[:, i, cols] += blk["attention"][h, d] * v[:, j, cols]
+        x = x + mixed @ blk["out"]["W"] + blk["out"]["b"]
+        hidden = sigma(norm(x, blk["norm_2"]) @ blk["mlp_1"]["W"] + blk["mlp_1"]["b"])
+        x = x + hidden @ blk["mlp_2"]["W"] + blk["mlp_2"]["b"]
+    z = x.sum(1)
+    final = {k: np.asarray(v) for k, v in params["final"].items()}
+    return sigma(z @ final["W"] + final["b"]).sum(-1)
 
 
 def arnn_reference(

@@ -101,6 +101,8 @@ SYMMETRIC_CASES = [
     pytest.param(
         {"name": "resnet", "features": 2, "layers": 2, "kernel": 5, "dtype": "float64"}, "square", 6, id="resnet-k5-square6"
     ),
+    pytest.param({"name": "vit", "features": 4, "layers": 2, "heads": 2, "patch": 3}, "chain", 8, id="vit-chain8"),
+    pytest.param({"name": "vit", "features": 4, "layers": 2, "dtype": "float64"}, "square", 4, id="vit-square4"),
 ]
 
 
@@ -130,6 +132,7 @@ def test_symmetric_ansatz_is_invariant_under_every_group_element(ansatz, kind, L
     [
         pytest.param({"name": "gcnn", "alpha": 2, "layers": 2}, 3, id="gcnn-translations"),
         pytest.param({"name": "resnet", "features": 2, "layers": 1}, 4, id="resnet"),
+        pytest.param({"name": "vit", "features": 2, "layers": 1, "heads": 1}, 4, id="vit"),
     ],
 )
 def test_translation_only_networks_are_not_reflection_invariant(ansatz, L):
@@ -143,11 +146,12 @@ def test_translation_only_networks_are_not_reflection_invariant(ansatz, L):
     assert np.abs(np.exp(diff) - 1).max() > 1e-3
 
 
-def test_resnet_starts_nearly_uniform_however_deep():
+@pytest.mark.parametrize("name", ["resnet", "vit"])
+def test_residual_networks_start_nearly_uniform_however_deep(name):
     """Residual blocks start near the identity and the readout at init_scale: log ψ varies by little
     over configurations at any depth, so the first samples are nearly uniform."""
     for layers in (1, 8):
-        net = make_ansatz(spec_of({"name": "resnet", "features": 4, "layers": layers, "dtype": "float64"}, "square", 4))
+        net = make_ansatz(spec_of({"name": name, "features": 4, "layers": layers, "dtype": "float64"}, "square", 4))
         log_psi = np.asarray(net.log_psi(net.init(jax.random.key(0)), random_configs(jax.random.key(1), 64, 16)))
         assert np.ptp(log_psi.real) < 0.1
 
@@ -162,6 +166,11 @@ def test_parameter_counts():
     assert count({"name": "ffnn", "alpha": 1, "layers": 3}) == 2 * (n * n + n) + (n * n + 2 * n)
     # resnet: k^d F + F + layers 2 (k^d F^2 + F) + F
     assert count({"name": "resnet", "features": 4, "layers": 3, "kernel": 3}) == 9 * 4 + 4 + 3 * 2 * (9 * 16 + 4) + 4
+    # vit: b^d F + F + layers (6 F^2 + 8 F + H N) + F^2 + F
+    f, h, b = 8, 2, 2
+    assert count({"name": "vit", "features": f, "layers": 3, "heads": h, "patch": b}) == (
+        b**2 * f + f + 3 * (6 * f * f + 8 * f + h * n) + f * f + f
+    )
 
 
 def test_gcnn_with_one_layer_is_the_symmetrised_product_of_cosh():
@@ -258,6 +267,11 @@ def test_duplicated_hidden_unit_lowers_the_qgt_rank_by_one_unit(dtype, real_per_
         ({"name": "resnet", "layers": 2, "features": [4, 8]}, True, "ansatz.features", "equal channels"),
         ({"name": "resnet"}, False, "ansatz.name", "lattice.pbc: true"),
         ({"name": "gcnn", "kernel": 3}, True, "ansatz.kernel", "applies to resnet"),
+        ({"name": "vit", "features": 6, "heads": 4}, True, "ansatz.heads", "evenly"),
+        ({"name": "vit", "patch": 5}, True, "ansatz.patch", "exceeds L = 4"),
+        ({"name": "vit", "layers": 2, "features": [4, 8]}, True, "ansatz.features", "one width"),
+        ({"name": "resnet", "heads": 2}, True, "ansatz.heads", "applies to vit"),
+        ({"name": "gcnn", "patch": 2}, True, "ansatz.patch", "applies to vit"),
     ],
 )
 def test_bad_ansatz_fields_name_the_field(ansatz, pbc, field, words):
@@ -281,13 +295,14 @@ def test_bad_ansatz_fields_name_the_field(ansatz, pbc, field, words):
         {"name": "gcnn", "features": [2, 3], "layers": 2, "readout": "dense", "symmetries": "space_group"},
         {"name": "resnet", "features": 4, "layers": 3, "kernel": 3},
         {"name": "resnet", "alpha": 2, "layers": 2, "dtype": "float32"},
+        {"name": "vit", "features": 8, "layers": 2, "heads": 4, "patch": 3},
     ],
 )
 def test_ansatz_fields_round_trip_and_resolve(ansatz):
     spec = spec_of(ansatz, "square", 4)
     assert parse_spec(spec.to_raw()) == spec
     assert len(spec.ansatz.features) == spec.ansatz.layers
-    default = "translations" if ansatz["name"] in ("rbm_symm", "gcnn", "resnet") else "none"
+    default = "translations" if ansatz["name"] in ("rbm_symm", "gcnn", "resnet", "vit") else "none"
     assert spec.ansatz.symmetries == ansatz.get("symmetries", default)
     if "features" not in ansatz:
         assert "features" not in spec.to_raw()["ansatz"]

@@ -114,6 +114,13 @@ BAD_SPECS = [
     pytest.param(with_("model.name", "ising"), ("model.name", "tfim", "xxz", "j1j2"), id="unknown-model"),
     pytest.param(with_("ansatz.name", "cnn"), ("ansatz.name", "rbm", "ffnn"), id="unknown-ansatz"),
     pytest.param(with_("optimizer.kind", "lbfgs"), ("optimizer.kind", "sgd", "minsr"), id="unknown-optimizer"),
+    pytest.param(with_("optimizer.momentum", 1.0), ("optimizer.momentum", "[0, 1)"), id="momentum-one"),
+    pytest.param(
+        several(with_("optimizer.kind", "adam"), with_("optimizer.momentum", 0.9)),
+        ("optimizer.momentum", "natural-gradient", "sr", "minsr", "adam"),
+        id="momentum-with-adam",
+    ),
+    pytest.param(with_("optimizer.warmup", 10**6), ("optimizer.warmup", "optimizer.n_iter"), id="warmup-past-the-run"),
     pytest.param(with_("sampler.move", "swap"), ("sampler.move", "local", "exchange"), id="unknown-move"),
     pytest.param(
         several(

@@ -215,10 +215,12 @@ def test_failed_run_is_recorded_and_exits_1(tmp_path, monkeypatch):
     [
         ({"kind": "sr", "learning_rate": 0.05}, 2e-3),
         ({"kind": "minsr", "learning_rate": 0.05}, 2e-3),
+        ({"kind": "sr", "learning_rate": 0.05, "momentum": 0.9, "warmup": 10}, 2e-3),
+        ({"kind": "minsr", "learning_rate": 0.05, "momentum": 0.9}, 2e-3),
         ({"kind": "adam", "learning_rate": 0.01}, 2e-2),
         ({"kind": "sgd", "learning_rate": 0.01}, 5e-2),
     ],
-    ids=["sr", "minsr", "adam", "sgd"],
+    ids=["sr", "minsr", "sr-spring-warmup", "minsr-spring", "adam", "sgd"],
 )
 def test_every_optimizer_lowers_the_energy_toward_the_exact_one(tmp_path, optimizer, target):
     """Exact sampler on 6 spins: no noise, so each optimiser's progress is deterministic."""
@@ -240,6 +242,25 @@ def test_every_optimizer_lowers_the_energy_toward_the_exact_one(tmp_path, optimi
     assert summary["rel_error"].iloc[0] < target
     assert history["energy"].iloc[-1] < history["energy"].iloc[0]
     assert summary["energy_error"].iloc[0] == 0.0  # the enumeration has no statistical error
+
+
+def test_spring_momentum_carries_its_direction_through_checkpoints(tmp_path):
+    """The previous direction is part of the state: saved, restored by a template of the same
+    spec, and the learning rate's warm-up ramp is what the history reports."""
+    raw = {**SMALL, "optimizer": {**SMALL["optimizer"], "momentum": 0.8, "warmup": 4}}
+    spec = parse_spec(raw)
+    run_vmc(spec, tmp_path / "run", show_progress=False)
+    template = init_state(build_problem(spec), __import__("jax").random.key(0))
+    state, _ = checkpoint.load(tmp_path / "run" / "checkpoint.npz", template)
+    _, previous = state.opt_state
+    assert np.linalg.norm(np.asarray(previous)) > 0
+    plain = init_state(build_problem(parse_spec(SMALL)), __import__("jax").random.key(0))
+    with pytest.raises(ValueError, match="arrays"):  # a momentum checkpoint is not a plain one
+        checkpoint.load(tmp_path / "run" / "checkpoint.npz", plain)
+    lr = pd.read_parquet(tmp_path / "run" / "history.parquet")["learning_rate"].to_numpy()
+    np.testing.assert_allclose(lr[:5], 0.05 * np.array([0.25, 0.5, 0.75, 1.0, 1.0]))
+    assert spec.spec_hash != parse_spec(SMALL).spec_hash
+    assert parse_spec({**SMALL, "optimizer": {**SMALL["optimizer"], "momentum": 0.0}}).spec_hash == parse_spec(SMALL).spec_hash
 
 
 def test_progress_is_shown_on_stderr(tmp_path, capsys):

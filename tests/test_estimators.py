@@ -76,6 +76,9 @@ ANSATZE = {
     # residual CNN: complex on a chain, real with tanh on a square lattice (its 2D convolutions)
     "resnet-complex": {"name": "resnet", "features": 2, "layers": 2, "dtype": "complex128"},
     "resnet-tanh-real": {"name": "resnet", "features": 2, "layers": 1, "dtype": "float64", "activation": "tanh"},
+    # transformer: complex with two heads on a chain, real with tanh and 2x2 patches on a square lattice
+    "vit-complex": {"name": "vit", "features": 4, "layers": 2, "heads": 2, "patch": 3, "dtype": "complex128"},
+    "vit-tanh-real": {"name": "vit", "features": 2, "layers": 1, "heads": 1, "dtype": "float64", "activation": "tanh"},
 }
 # The issue-5 ansatze run on one problem each (all pairs would cost minutes of the suite's
 # time budget); tests/test_ansatze.py checks their symmetries on more lattices.
@@ -94,8 +97,10 @@ ONLY_ON = {
     "gcnn-dense_readout": ("heisenberg-chain6-marshall",),
     "resnet-complex": ("xxz-chain8-sz0",),
     "resnet-tanh-real": ("tfim-square3",),
+    "vit-complex": ("xxz-chain8-sz0",),
+    "vit-tanh-real": ("tfim-square3",),
 }
-SYMMETRIC = ("rbm_symm", "gcnn", "resnet")
+SYMMETRIC = ("rbm_symm", "gcnn", "resnet", "vit")
 
 
 def _runs(problem: str, ansatz: str) -> bool:
@@ -137,7 +142,8 @@ def test_local_energy_energy_gradient_and_qgt_match_dense(spec_factory, problem,
     # log ψ against the formula evaluated directly (compared as ψ: log ψ is defined mod 2πi)
     lat = Lattice(spec.lattice.kind, spec.lattice.L, spec.lattice.pbc)
     group = lat.translations if spec.ansatz.symmetries == "none" else lat.symmetry_group(spec.ansatz.symmetries)
-    width = None if ansatz.name != "arnn_conv" else (spec.lattice.L if spec.lattice.kind == "square" else spec.n_sites)
+    row = spec.lattice.L if spec.lattice.kind == "square" else spec.n_sites
+    width = row if ansatz.name in ("arnn_conv", "vit") else None
     ref = log_psi_reference(
         ansatz.name,
         ansatz.to_tree(theta),

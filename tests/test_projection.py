@@ -96,12 +96,20 @@ def test_coset_projection_of_an_equivariant_network():
     assert ansatz.real_output  # real characters keep ψ real (signs only)
 
 
-def test_resnet_is_projected_on_the_point_group_and_spin_flip_only():
-    """The residual network is invariant under translations, so its projection onto k = 0, A1 and
-    even spin parity on the 4 x 4 square sums over 8 x 2 = 16 cosets (not 256 elements), and equals
-    the full sum over the group / |T| (on random configurations: the ones that would break it)."""
+@pytest.mark.parametrize(
+    "resnet",
+    [
+        {"name": "resnet", "features": 2, "layers": 1, "dtype": "float64"},
+        {"name": "vit", "features": 2, "heads": 1, "dtype": "float64"},
+    ],
+    ids=["resnet", "vit"],
+)
+def test_translation_invariant_networks_are_projected_on_the_point_group_and_spin_flip_only(resnet):
+    """The residual network and the transformer are invariant under translations, so their projection
+    onto k = 0, A1 and even spin parity on the 4 x 4 square sums over 8 x 2 = 16 cosets (not 256
+    elements), and equals the full sum over the group / |T| (on random configurations: the ones that
+    would break it)."""
     sym = {"momentum": [0, 0], "point_group": "A1", "spin_flip": 1, "project": "train"}
-    resnet = {"name": "resnet", "features": 2, "layers": 1, "dtype": "float64"}
     point = spec("square", 4, ansatz=resnet, symmetry=sym, model="j1j2")
     p = plan(point)
     assert len(p.cosets) == 16 and p.network_characters is None

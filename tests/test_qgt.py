@@ -45,3 +45,26 @@ def test_cg_reports_a_solve_it_could_not_finish():
     finally:
         qgt.CG_MAXITER = old
     assert bool(fell_back)
+
+
+@pytest.mark.parametrize("rows, params", [(30, 12), (12, 30)])
+@pytest.mark.parametrize("kind", ["sr", "minsr"])
+def test_spring_direction_is_the_minimiser_of_its_regularised_least_squares(rows, params, kind):
+    """φ = argmin |Õφ − ẽ|² + ε|φ − μφ_prev|², i.e. (ÕᵀÕ + εI)φ = Õᵀẽ + εμφ_prev (dense normal
+    equations), in either space; μ = 0 is the plain step."""
+    from nqs_sweep.optim.optimizers import OPTIMIZERS
+    from nqs_sweep.optim.step import spring_direction
+
+    o_t = jax.random.normal(jax.random.key(4), (rows, params))
+    e_t = jax.random.normal(jax.random.key(5), (rows,))
+    previous = jax.random.normal(jax.random.key(6), (params,))
+    shift, mu = 1e-2, 0.9
+    o, e, p = (np.asarray(x) for x in (o_t, e_t, previous))
+    normal = np.linalg.solve(o.T @ o + shift * np.eye(params), o.T @ e + shift * mu * p)
+    phi, fell_back = spring_direction(OPTIMIZERS[kind], DenseJacobian(o_t), e_t, previous, mu, shift, "cholesky")
+    assert not bool(fell_back)
+    np.testing.assert_allclose(np.asarray(phi), normal, rtol=1e-8, atol=1e-10)
+    plain, _ = natural_gradient(DenseJacobian(o_t), e_t, o_t.T @ e_t, shift, kind, "cholesky")
+    zero, _ = spring_direction(OPTIMIZERS[kind], DenseJacobian(o_t), e_t, previous, 0.0, shift, "cholesky")
+    np.testing.assert_allclose(np.asarray(zero), np.asarray(plain), rtol=1e-12, atol=1e-14)
+    assert np.linalg.norm(np.asarray(phi) - np.asarray(plain)) > 1e-3  # the momentum does something

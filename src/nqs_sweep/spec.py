@@ -93,7 +93,11 @@ LATER_FIELDS = (
     ("", "observables", []),
     ("ansatz", "range", 0),
     ("ansatz", "kernel", 0),
+    ("ansatz", "patch", 0),
+    ("ansatz", "heads", 0),
     ("optimizer", "clip_local_energy", 0.0),
+    ("optimizer", "momentum", 0.0),
+    ("optimizer", "warmup", 0),
 )
 
 
@@ -165,6 +169,9 @@ class AnsatzSpec:
     range: int = 0
     # The width of each convolution's window per direction (networks with Network.kernel); 0: none.
     kernel: int = 0
+    # A transformer's token window per direction and its attention heads (Network.patch, .heads); 0: none.
+    patch: int = 0
+    heads: int = 0
     # A researcher's own network (nqs_sweep.models.plugin): its reference, its keyword arguments
     # as sorted (key, value) pairs with lists made tuples, and the hash of its source file.
     module: str = ""
@@ -211,6 +218,13 @@ class OptimizerSpec:
     # (not in the reported energy); 0: off. Heavy tails of E_loc (configurations where ψ nearly
     # vanishes) otherwise give single steps that collapse the state onto one configuration.
     clip_local_energy: float = 0.0
+    # SPRING (Goldshmidt et al. 2024; NetKet's VMC_SR ``momentum``): the natural-gradient
+    # direction φ_t minimises |Õφ − ẽ|² + ε|φ − μ φ_{t−1}|², so successive steps' solutions
+    # accumulate where a single noisy one would be cut by the shift. 0: off.
+    momentum: float = 0.0
+    # The learning rate ramps linearly from schedule(0)/warmup to the schedule over this many
+    # steps: the first steps from a random network have the largest, noisiest gradients.
+    warmup: int = 0
 
 
 @dataclass(frozen=True)
@@ -382,6 +396,19 @@ def _bool(value: Any, path: str) -> bool:
     return value
 
 
+def _momentum(value: Any, kind: str) -> float:
+    mu = _float(value, "optimizer.momentum")
+    if not 0.0 <= mu < 1.0:
+        raise SpecError("optimizer.momentum", f"must be in [0, 1) (0: off; SPRING uses about 0.9); got {mu}")
+    natural = tuple(name for name, o in OPTIMIZERS.items() if o.natural)
+    if mu and kind not in natural:
+        raise SpecError(
+            "optimizer.momentum",
+            f"SPRING momentum acts on a natural-gradient solve: optimizer.kind {', '.join(natural)}; got {kind}",
+        )
+    return mu
+
+
 def _schedule(value: Any, path: str, n_iter: int, allow_zero: bool = False) -> Schedule:
     if not isinstance(value, dict):
         v = _float(value, path)
@@ -515,7 +542,9 @@ def parse_spec(raw: Any) -> PointSpec:
         )
 
     op = _section(
-        top.get("optimizer"), "optimizer", ("kind", "learning_rate", "diag_shift", "n_iter", "solver", "clip_local_energy")
+        top.get("optimizer"),
+        "optimizer",
+        ("kind", "learning_rate", "diag_shift", "n_iter", "solver", "clip_local_energy", "momentum", "warmup"),
     )
     n_iter = _int(op.get("n_iter", 300), "optimizer.n_iter", minimum=1)
     o_kind = _choice(op.get("kind", "sr"), "optimizer.kind", tuple(OPTIMIZERS))
@@ -526,7 +555,11 @@ def parse_spec(raw: Any) -> PointSpec:
         n_iter=n_iter,
         solver=_choice(op.get("solver", "cholesky"), "optimizer.solver", SR_SOLVERS),
         clip_local_energy=_clip_width(op.get("clip_local_energy", 0.0)),
+        momentum=_momentum(op.get("momentum", 0.0), o_kind),
+        warmup=_int(op.get("warmup", 0), "optimizer.warmup", minimum=0),
     )
+    if optimizer.warmup >= n_iter:
+        raise SpecError("optimizer.warmup", f"must be < optimizer.n_iter ({n_iter}), or 0 for none; got {optimizer.warmup}")
 
     dim = 2**n_sites if sector == "full" else math.comb(n_sites, n_sites // 2)
     if o_kind == "minsr" and s_kind == "exact" and dim > MINSR_EXACT_MAX_DIM:
@@ -638,7 +671,7 @@ def _observables(raw: Any, sector: str) -> tuple[str, ...]:
 
 ANSATZ_KEYS = (
     *("name", "alpha", "dtype", "activation", "init_scale", "layers", "features"),
-    *("symmetries", "parametrization", "readout", "range", "kernel"),
+    *("symmetries", "parametrization", "readout", "range", "kernel", "patch", "heads"),
 )
 
 
@@ -707,6 +740,8 @@ def _ansatz(raw: Any, lattice: LatticeSpec, n_sites: int) -> AnsatzSpec:
 
     reach = _network_size(an, a_name, "range", "local", 1, "connects every hidden unit to every site")
     kernel = _network_size(an, a_name, "kernel", "kernel", 3, "has no convolution window")
+    patch = _network_size(an, a_name, "patch", "patch", 2, "has no patches")
+    heads = _network_size(an, a_name, "heads", "heads", 2, "has no attention heads")
 
     readout = _choice(an.get("readout", "symmetric"), "ansatz.readout", READOUTS)
     if readout not in network.readouts:
@@ -735,9 +770,11 @@ def _ansatz(raw: Any, lattice: LatticeSpec, n_sites: int) -> AnsatzSpec:
         readout=readout,
         range=reach,
         kernel=kernel,
+        patch=patch,
+        heads=heads,
     )
     spec = replace(spec, features=features or spec.default_features(n_sites))
-    for check in (network.local, network.kernel):
+    for check in (network.local, network.kernel, network.patch, network.heads):
         refused = check(spec, lattice.build()) if check is not None else None
         if refused:
             raise SpecError(*refused)

@@ -71,6 +71,10 @@ def named_networks(df: pd.DataFrame) -> pd.DataFrame:
     if "kernel" in df and df["kernel"].nunique() > 1:
         kernel = pd.to_numeric(df["kernel"], errors="coerce").fillna(0).astype(int)
         name = name.where(kernel <= 0, name + " kernel " + kernel.astype(str))
+    for field in ("patch", "heads"):  # the transformer's shape, where a study varies it
+        if field in df and df[field].nunique() > 1:
+            value = pd.to_numeric(df[field], errors="coerce").fillna(0).astype(int)
+            name = name.where(value <= 0, name + f" {field} " + value.astype(str))
     if "dtype" in df and df["dtype"].nunique() > 1:
         name = name + df["dtype"].map(lambda d: " complex" if str(d).startswith("complex") else "")
     if "marshall_sign" in df and df["marshall_sign"].nunique() > 1:

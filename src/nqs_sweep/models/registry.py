@@ -72,6 +72,10 @@ class Network:
     # A convolutional network (ansatz.kernel, its window's width): what the lattice refuses of it,
     # as check(ansatz_spec, lattice) -> (field, message) or None; None for networks without one.
     kernel: Callable[[Any, Any], tuple[str, str] | None] | None = None
+    # A transformer (ansatz.patch, its tokens' window; ansatz.heads, its attention heads): the
+    # same kind of check for each; None for networks without them.
+    patch: Callable[[Any, Any], tuple[str, str] | None] | None = None
+    heads: Callable[[Any, Any], tuple[str, str] | None] | None = None
     # The ansatz.activation values the network computes with; None: every one the spec knows. An
     # RBM's log cosh is its definition, so it refuses another instead of ignoring it (and hashing it).
     activations: tuple[str, ...] | None = None

@@ -30,6 +30,7 @@ class Optimizer:
     direction: Callable
     transform: Callable[[], optax.GradientTransformation]
     description: str
+    natural: bool = False  # solves with the QGT, so SPRING momentum applies (optimizer.momentum)
 
 
 OPTIMIZERS: dict[str, Optimizer] = {}
@@ -53,5 +54,5 @@ def _natural(kind: str) -> Callable:
 
 register_optimizer(Optimizer("sgd", gradient, optax.identity, "plain gradient descent"))
 register_optimizer(Optimizer("adam", gradient, optax.scale_by_adam, "Adam on the energy gradient"))
-register_optimizer(Optimizer("sr", _natural("sr"), optax.identity, "stochastic reconfiguration, (S + εI)⁻¹ ∇E"))
-register_optimizer(Optimizer("minsr", _natural("minsr"), optax.identity, "MinSR: SR solved in sample space"))
+register_optimizer(Optimizer("sr", _natural("sr"), optax.identity, "stochastic reconfiguration, (S + εI)⁻¹ ∇E", True))
+register_optimizer(Optimizer("minsr", _natural("minsr"), optax.identity, "MinSR: SR solved in sample space", True))

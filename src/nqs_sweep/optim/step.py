@@ -38,7 +38,21 @@ def init_state(problem: Problem, key: jax.Array) -> VMCState:
     ansatz = problem.ansatz
     theta = ansatz.init(k_params)
     chains = init_chains(k_chains, ansatz, theta, problem.sampler.n_chains, problem.n_sites, problem.sector, ansatz.real_dtype)
-    return VMCState(theta, OPTIMIZERS[problem.optimizer.kind].transform().init(theta), chains, jnp.zeros((), jnp.int64))
+    opt_state = OPTIMIZERS[problem.optimizer.kind].transform().init(theta)
+    if problem.optimizer.momentum:  # SPRING carries the previous direction (a leaf only then: old checkpoints load)
+        opt_state = (opt_state, jnp.zeros_like(theta))
+    return VMCState(theta, opt_state, chains, jnp.zeros((), jnp.int64))
+
+
+def spring_direction(optimizer, jac, e_t: jax.Array, previous: jax.Array, mu: float, shift: jax.Array, solver: str):
+    """SPRING: φ = μ φ_prev + (S + εI)⁻¹ Õᵀ(ẽ − μ Õ φ_prev), the minimiser of |Õφ − ẽ|² + ε|φ − μ φ_prev|².
+
+    The same solve as the plain step on a shifted right-hand side, so it holds in either space
+    (NetKet's VMC_SR ``momentum``, which does it in sample space). μ = 0 is the plain step.
+    """
+    e_mu = e_t - mu * jac.matvec(previous)
+    direction, fell_back = optimizer.direction(jac, e_mu, jac.rmatvec(e_mu), shift, solver)
+    return direction + mu * previous, fell_back
 
 
 def make_step(problem: Problem):
@@ -56,8 +70,16 @@ def make_step(problem: Problem):
         lr = schedule_at(opt.learning_rate.kind, hyper.learning_rate, t)
         shift = schedule_at(opt.diag_shift.kind, hyper.diag_shift, t)
         force = jac.rmatvec(e_t)
-        direction, fell_back = optimizer.direction(jac, e_t, force, shift, opt.solver)
-        update, opt_state = transform.update(direction, state.opt_state, state.theta)
+        if opt.warmup:
+            lr = lr * jnp.minimum(1.0, (t + 1.0) / opt.warmup)
+        if opt.momentum:
+            inner, previous = state.opt_state
+            direction, fell_back = spring_direction(optimizer, jac, e_t, previous, opt.momentum, shift, opt.solver)
+            update, inner = transform.update(direction, inner, state.theta)
+            opt_state = (inner, direction)
+        else:
+            direction, fell_back = optimizer.direction(jac, e_t, force, shift, opt.solver)
+            update, opt_state = transform.update(direction, state.opt_state, state.theta)
         theta = state.theta - lr.astype(state.theta.dtype) * update
 
         metrics = {

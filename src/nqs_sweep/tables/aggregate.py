@@ -19,7 +19,7 @@ REFERENCE_KEYS = ["model", *COUPLING_COLUMNS, "lattice", "L", "pbc", "sector", "
 
 
 # Coordinates added after results existed, with the value the earlier points had.
-LATER_COORDINATES = {"parametrization": "direct", "readout": "symmetric", "range": 0, "kernel": 0}
+LATER_COORDINATES = {"parametrization": "direct", "readout": "symmetric", "range": 0, "kernel": 0, "patch": 0, "heads": 0}
 # Reference keys added after references existed (in point tables and exact tables alike).
 LATER_REFERENCE_KEYS = {"symmetry": "none"}
 

@@ -59,6 +59,8 @@ def coordinates(spec: PointSpec) -> dict[str, Any]:
         # rbm_local's reach and the convolutions' window: sweep axes of their own (0: not used)
         "range": spec.ansatz.range,
         "kernel": spec.ansatz.kernel,
+        "patch": spec.ansatz.patch,
+        "heads": spec.ansatz.heads,
         "activation": spec.ansatz.activation,
         "dtype": spec.ansatz.dtype,
         "sampler": spec.sampler.kind,

@@ -33,6 +33,8 @@ POINT_COORDINATES = (
     "readout",
     "range",
     "kernel",
+    "patch",
+    "heads",
     "activation",
     "dtype",
     "sampler",
