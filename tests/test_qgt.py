@@ -68,3 +68,39 @@ def test_spring_direction_is_the_minimiser_of_its_regularised_least_squares(rows
     zero, _ = spring_direction(OPTIMIZERS[kind], DenseJacobian(o_t), e_t, previous, 0.0, shift, "cholesky")
     np.testing.assert_allclose(np.asarray(zero), np.asarray(plain), rtol=1e-12, atol=1e-14)
     assert np.linalg.norm(np.asarray(phi) - np.asarray(plain)) > 1e-3  # the momentum does something
+
+
+def test_a_single_precision_network_is_solved_in_double_precision():
+    """in_float64 keeps the float32 rows' values and does the kernel's sums in float64 (the float32
+    kernel is off by ~1e-7 relative); a float32 network's step keeps θ and SPRING's direction in
+    float32 (a float64 update would change the state's type and recompile every step)."""
+    from nqs_sweep.mc.jacobian import FactoredJacobian, in_float64
+    from nqs_sweep.optim.step import init_state, make_step
+    from nqs_sweep.problem import build_problem
+    from nqs_sweep.spec import parse_spec
+
+    u = jax.random.normal(jax.random.key(8), (64, 40), jnp.float32)
+    v = jax.random.normal(jax.random.key(9), (64, 30), jnp.float32)
+    w = jnp.full(64, 1 / 64, jnp.float32)
+    jac = FactoredJacobian([(u, v), (u, None)], w)
+    promoted = in_float64(jac)
+    assert promoted.kernel().dtype == jnp.float64
+    rows = np.concatenate([np.einsum("bi,bj->bij", np.float64(u), np.float64(v)).reshape(64, -1), np.float64(u)], axis=1)
+    rows = (rows - rows.mean(0)) / 8.0
+    exact = rows @ rows.T
+    np.testing.assert_allclose(np.asarray(promoted.kernel()), exact, rtol=1e-12, atol=1e-12 * np.abs(exact).max())
+    assert np.abs(np.asarray(jac.kernel(), np.float64) - exact).max() > 1e-9 * np.abs(exact).max()
+    assert promoted.blocks[0][0] is promoted.blocks[1][0]  # the repeated factor stays one array
+
+    raw = {
+        "model": {"name": "tfim", "h": 1.0},
+        "lattice": {"kind": "chain", "L": 8},
+        "ansatz": {"name": "rbm", "alpha": 1, "dtype": "float32"},
+        "sampler": {"n_samples": 64, "n_chains": 8},
+        "optimizer": {"kind": "sr", "momentum": 0.9},
+    }
+    problem = build_problem(parse_spec(raw))
+    state = init_state(problem, jax.random.key(0))
+    state, metrics = make_step(problem)(state, jax.random.key(1), problem.hyper)
+    assert state.theta.dtype == state.opt_state[1].dtype == jnp.float32
+    assert np.isfinite(float(metrics["energy"])) and np.linalg.norm(np.asarray(state.opt_state[1])) > 0

@@ -90,3 +90,26 @@ class DenseJacobian(NamedTuple):
 
     def dense(self) -> jax.Array:
         return self.rows
+
+
+def in_float64(jac: FactoredJacobian | DenseJacobian) -> FactoredJacobian | DenseJacobian:
+    """The same Jacobian in float64, for a float32 network's solve.
+
+    The network's passes (sampling, local energies, the rows themselves) are the step's cost and
+    keep their single precision; the kernel ÕÕᵀ or S sums B or P products of rows, and its
+    Cholesky factor squares the condition number that a diagonal shift of 1e-4 leaves near 1e4 ·
+    λ_max/λ_min: float32's 6e-8 would leave no digit. A repeated factor stays one array (the
+    factored kernel forms each Gram matrix once).
+    """
+    cast: dict[int, jax.Array] = {}
+
+    def f(x):
+        if x is None:
+            return None
+        if id(x) not in cast:
+            cast[id(x)] = x.astype(jnp.float64)
+        return cast[id(x)]
+
+    if isinstance(jac, FactoredJacobian):
+        return FactoredJacobian([(f(u), f(v)) for u, v in jac.blocks], f(jac.weights))
+    return DenseJacobian(f(jac.rows))

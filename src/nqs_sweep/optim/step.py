@@ -16,6 +16,7 @@ import optax
 
 from nqs_sweep.mc.estimate import Hyper, estimate, sample_stats
 from nqs_sweep.mc.estimators import centred_jacobian, clip_local_energies
+from nqs_sweep.mc.jacobian import in_float64
 from nqs_sweep.mc.observables import local_observables
 from nqs_sweep.mc.sampler import ChainState, init_chains
 from nqs_sweep.mc.stats import Stats
@@ -66,6 +67,8 @@ def make_step(problem: Problem):
         stats, sample, chains = est.stats, est.sample, est.chains
         e_loc = clip_local_energies(est.e_loc, est.weights, opt.clip_local_energy) if opt.clip_local_energy else est.e_loc
         jac, e_t = centred_jacobian(ansatz, state.theta, est.configs, e_loc, est.weights, real_only=ansatz.real_output)
+        if e_t.dtype == jnp.float32:  # a single-precision network: its passes stay float32, the solve not
+            jac, e_t = in_float64(jac), e_t.astype(jnp.float64)
         t = state.iteration.astype(jnp.float64)
         lr = schedule_at(opt.learning_rate.kind, hyper.learning_rate, t)
         shift = schedule_at(opt.diag_shift.kind, hyper.diag_shift, t)
@@ -75,10 +78,12 @@ def make_step(problem: Problem):
         if opt.momentum:
             inner, previous = state.opt_state
             direction, fell_back = spring_direction(optimizer, jac, e_t, previous, opt.momentum, shift, opt.solver)
+            direction = direction.astype(state.theta.dtype)
             update, inner = transform.update(direction, inner, state.theta)
             opt_state = (inner, direction)
         else:
             direction, fell_back = optimizer.direction(jac, e_t, force, shift, opt.solver)
+            direction = direction.astype(state.theta.dtype)
             update, opt_state = transform.update(direction, state.opt_state, state.theta)
         theta = state.theta - lr.astype(state.theta.dtype) * update
 
