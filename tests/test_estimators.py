@@ -167,7 +167,8 @@ def test_local_energy_energy_gradient_and_qgt_match_dense(spec_factory, problem,
     dense_energy = np.vdot(psi, H @ psi) / np.vdot(psi, psi)
     np.testing.assert_allclose(energy, dense_energy, rtol=1e-10, atol=1e-12)
 
-    o = jax.jit(lambda th, x: log_derivatives(ansatz.log_psi, th, x))(theta, states)
+    # the ansatz itself, so that a network with a closed form (rbm_symm) is checked on it
+    o = jax.jit(lambda th, x: log_derivatives(ansatz, th, x))(theta, states)
     o_t, e_t = centred_real_rows(o, jnp.asarray(e_loc), sample.weights)
     gradient = 2 * np.asarray(o_t.T @ e_t)
     S = np.asarray(qgt_matrix(o_t))
@@ -269,3 +270,40 @@ def test_the_jacobian_in_chunks_equals_the_jacobian_at_once(spec_factory, monkey
     np.testing.assert_allclose(chunked, whole, rtol=1e-12, atol=1e-14)
     # real parameters: log ψ is real up to signs iπ (ffnn's log of a signed sum), which have no derivative
     assert not np.any(whole.imag) if ansatz.real_output else np.abs(whole.imag).max() > 0
+
+
+@pytest.mark.parametrize(
+    "ansatz_spec",
+    [
+        {"name": "rbm_symm", "alpha": 2, "dtype": "float64", "symmetries": "space_group"},
+        {"name": "rbm_symm", "alpha": 2, "dtype": "complex128", "symmetries": "space_group"},
+        {"name": "rbm_symm", "alpha": 3, "dtype": "float64", "symmetries": "translations", "parametrization": "amplitude_phase"},
+    ],
+    ids=["real", "complex", "amplitude_phase"],
+)
+def test_a_closed_form_jacobian_equals_the_reverse_pass(spec_factory, monkeypatch, ansatz_spec):
+    """rbm_symm's closed-form log-derivatives (models.Ansatz.log_derivatives_tree) against reverse-mode
+    derivatives of its log ψ, on the 4x4 square lattice, in chunks of 7 over 20 configurations."""
+    from nqs_sweep.mc import estimators
+
+    spec = spec_factory(
+        model={"name": "heisenberg"},
+        lattice={"kind": "square", "L": 4, "pbc": True},
+        ansatz=ansatz_spec,
+        sampler={"move": "exchange"},
+    )
+    ansatz = make_ansatz(spec)
+    assert ansatz.log_derivatives_tree is not None
+    theta = 0.3 * jax.random.normal(jax.random.key(3), (ansatz.n_real_params,))
+    s = jnp.asarray(hilbert.random_states(jax.random.key(4), 20, spec.n_sites, spec.sector, jnp.float64))
+
+    def re_im(th, x):
+        out = ansatz.log_psi(th, x[None])[0]  # the bare function: the reverse pass, not the closed form
+        return jnp.stack([out.real, out.imag])
+
+    jac = jax.vmap(jax.jacrev(re_im), in_axes=(None, 0))(theta, s)
+    reverse = np.asarray(jac[:, 0] + 1j * jac[:, 1])
+    monkeypatch.setitem(estimators.JACOBIAN_CHUNK, jax.default_backend(), 7)
+    closed = np.asarray(jax.jit(lambda th, x: log_derivatives(ansatz, th, x))(theta, s))
+    assert closed.shape == reverse.shape == (20, ansatz.n_real_params)
+    np.testing.assert_allclose(closed, reverse, rtol=1e-11, atol=1e-12 * np.abs(reverse).max())

@@ -100,7 +100,7 @@ def _qgt_eigenvalues(problem: Problem, n_samples: int | None, seed: int):
     # Jitted as one program: op by op, a deep network's Jacobian costs seconds of dispatch.
     rows = jax.jit(
         lambda th, x, w: centred_real_rows(
-            log_derivatives(ansatz.log_psi, th, x), local_energies(hyper.ham, ansatz, th, x), w, real_only=ansatz.real_output
+            log_derivatives(ansatz, th, x), local_energies(hyper.ham, ansatz, th, x), w, real_only=ansatz.real_output
         )[0]
     )
     if n_samples is None and dim <= EXACT_QGT_MAX_DIM:

@@ -102,7 +102,7 @@ def make_rhs(problem: Problem, dyn: DynamicsSpec):
     def rhs(theta: jax.Array, chains: ChainState, key: jax.Array, hyper: Hyper):
         est = estimate(problem, theta, chains, key, hyper, problem.sampler.n_samples)
         configs, e_loc, weights, stats, chains = est.configs, est.e_loc, est.weights, est.stats, est.chains
-        o = log_derivatives(ansatz.log_psi, theta, configs)
+        o = log_derivatives(ansatz, theta, configs)
         o_t, e_t = centred_real_rows(o, e_loc, weights, real_only=real_only)
         y = target_rows(e_t, dyn.kind, n_blocks)
         theta_dot, filt, evals, qgt = regularised_direction(o_t, y, dyn.regularization, n_blocks, stochastic)

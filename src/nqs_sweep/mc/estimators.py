@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from nqs_sweep.mc.jacobian import DenseJacobian, FactoredJacobian
-from nqs_sweep.mc.local_updates import connected_log_ratios, flip_context, flipped, has_kernels
+from nqs_sweep.mc.local_updates import connected_log_ratios, flip_context, flipped, has_kernels, init_cache
 from nqs_sweep.mc.sampler import LogPsi
 from nqs_sweep.physics.hamiltonians import Hamiltonian, connected_elements, connected_moves, diagonal
 
@@ -16,10 +16,19 @@ from nqs_sweep.physics.hamiltonians import Hamiltonian, connected_elements, conn
 # temporary per call costs more in page faults than the arithmetic). A GPU wants large batches;
 # there the chunk only bounds memory (unchunked, W3 asked for 39 GB).
 MOVES_PER_CHUNK = {"cpu": 2**12, "gpu": 2**17}
+# The same on the CPU counted in kernel temporaries (moves × cached values per configuration):
+# a wide network's cache (rbm_symm at alpha 16 on 6x6 with the space group: 4608 values) made
+# 4096 moves a 150 MB temporary; at about 2^20 values its local energies ran 1.25x (alpha 16)
+# and 1.6x (alpha 4) faster. The RBMs of W1 and W2 (80 and 72 values) stay at MOVES_PER_CHUNK.
+KERNEL_VALUES_PER_CHUNK = {"cpu": 2**20}
 
 
-def _moves_per_chunk() -> int:
-    return MOVES_PER_CHUNK.get(jax.default_backend(), MOVES_PER_CHUNK["gpu"])
+def _moves_per_chunk(cache_size: int = 1) -> int:
+    backend = jax.default_backend()
+    moves = MOVES_PER_CHUNK.get(backend, MOVES_PER_CHUNK["gpu"])
+    if backend in KERNEL_VALUES_PER_CHUNK:
+        moves = min(moves, max(1, KERNEL_VALUES_PER_CHUNK[backend] // cache_size))
+    return moves
 
 
 # Without incremental kernels every connected configuration costs a forward pass; an exchange of
@@ -76,7 +85,11 @@ def local_energies(ham: Hamiltonian, log_psi: LogPsi, theta: jax.Array, s: jax.A
         e_loc = diagonal(ham, x) + jnp.sum(mels * ratio, axis=-1)
         return e_loc.astype(jnp.result_type(e_loc.dtype, jnp.complex64))  # complex on every path
 
-    size = max(1, _moves_per_chunk() // max(1, sites.shape[0]))
+    cache_size = 1
+    if not generic:
+        one = jax.eval_shape(lambda x: init_cache(log_psi, theta, x), s[:1])
+        cache_size = sum(leaf.size for leaf in jax.tree.leaves(one))
+    size = max(1, _moves_per_chunk(cache_size) // max(1, sites.shape[0]))
     batch = s.shape[0]
     if batch <= size:
         return chunk(s)
@@ -97,12 +110,16 @@ JACOBIAN_CHUNK = {"cpu": 256, "gpu": 4096}
 
 def log_derivatives(log_psi: LogPsi, theta: jax.Array, s: jax.Array) -> jax.Array:
     """O_k(s) = ∂ log ψ(s) / ∂θ_k for real θ: (B, P) complex, in chunks of JACOBIAN_CHUNK
-    configurations (jax.lax.map over them; the last one padded)."""
+    configurations (jax.lax.map over them; the last one padded). A network with a closed form
+    (models.Ansatz.log_derivatives_tree) uses it; any other takes reverse passes."""
     # log ψ real up to constant signs iπ (models.Ansatz.real_output): the imaginary part has no
     # derivative, and one reverse pass does instead of two
     real = bool(getattr(log_psi, "real_output", False))
+    closed_form = getattr(log_psi, "log_derivatives_tree", None) is not None
 
     def rows(x):
+        if closed_form:
+            return log_psi.log_derivatives(theta, x)
         if real:
             jac = jax.vmap(jax.grad(lambda th, c: log_psi(th, c[None])[0].real), in_axes=(None, 0))(theta, x)
             return jax.lax.complex(jac, jnp.zeros_like(jac))

@@ -52,6 +52,9 @@ class Ansatz:
     flip_tables_tree: Callable | None = None  # pytree -> what flip_ratio_tree needs, once per parameter set
     flip_ratio_tree: Callable | None = None  # (tables, s (N,), cache, sites (2,), active (2,)) -> (log ratio, cache)
     jacobian_blocks_tree: Callable | None = None  # (pytree, s (B, N)) -> {name: (U, V)}, real networks only
+    # (pytree, s (B, N)) -> the pytree of ∂ log ψ / ∂p, each leaf with leading axis B (holomorphic
+    # derivatives for complex parameters): a closed form instead of a reverse pass per configuration.
+    log_derivatives_tree: Callable | None = None
     # Autoregressive networks: (pytree, s (..., N)) -> (..., N, 2) normalised log ψ_i(±1 | s_<i),
     # and optionally a draw with cached layers, (pytree, u (N, B) uniforms) -> configurations (B, N).
     conditionals_tree: Callable | None = None
@@ -94,6 +97,14 @@ class Ansatz:
         if self.conditionals_tree is None:
             raise ValueError(f"the ansatz {self.name!r} is not autoregressive: it has no conditionals to sample from")
         return self.conditionals_tree(self.to_tree(theta), s)
+
+    def log_derivatives(self, theta: jax.Array, s: jax.Array) -> jax.Array:
+        """O (B, P) complex, ∂ log ψ / ∂θ in the order of θ, from ``log_derivatives_tree``."""
+        tree = self.log_derivatives_tree(self.to_tree(theta), s)
+        rows = jax.vmap(lambda t: ravel_pytree(t)[0])(tree)
+        rows = rows.astype(jnp.result_type(rows.dtype, jnp.complex64))
+        # θ = [Re p, Im p] of a holomorphic network: ∂/∂Re p = f', ∂/∂Im p = i f'
+        return jnp.concatenate([rows, 1j * rows], axis=1) if self.is_complex else rows
 
     def jacobian_blocks(self, theta: jax.Array, s: jax.Array) -> list:
         """Factored log-derivatives, in the order of θ (see nqs_sweep.mc.jacobian)."""

@@ -45,6 +45,16 @@ def wrap(init_params: Callable, log_psi_tree: Callable, kernels: dict) -> tuple[
             "flip_tables_tree": lambda p: (tables(p["amplitude"]), tables(p["phase"])),
             "flip_ratio_tree": flip_ratio,
         }
+    if kernels.get("log_derivatives_tree") is not None:
+        derivatives = kernels["log_derivatives_tree"]
+
+        def log_derivatives(p, s):
+            # real parameters: ∂ Re f = Re ∂f, and the phase network's enters log ψ times i
+            d_amplitude = jax.tree.map(jnp.real, derivatives(p["amplitude"], s))
+            d_phase = jax.tree.map(lambda d: 1j * jnp.real(d), derivatives(p["phase"], s))
+            return {"amplitude": d_amplitude, "phase": d_phase}
+
+        wrapped["log_derivatives_tree"] = log_derivatives
     if kernels.get("conditionals_tree") is not None:
         conditionals = kernels["conditionals_tree"]
         wrapped["conditionals_tree"] = lambda p, s: jnp.real(conditionals(p["amplitude"], s))
