@@ -15,7 +15,7 @@ Its kernels are the RBM's on the expanded parameters (``expanded_kernels``): a s
 flip updates alpha |G| cached pre-activations in O(alpha |G|) instead of a forward pass of
 O(alpha |G| N) (on 4x4 with the space group, 128 group elements, that pass made every
 Metropolis proposal cost as much as an RBM of alpha 128). Its log-derivatives are in
-closed form (``log_derivatives``): ∂/∂a = Σ_i s_i, ∂/∂b_f = Σ_t tanh θ_ft and
+closed form (``make_log_derivatives``): ∂/∂a = Σ_i s_i, ∂/∂b_f = Σ_t tanh θ_ft and
 ∂/∂W_f[n] = Σ_t tanh θ_ft (T_t s)_n.
 """
 
