@@ -116,8 +116,10 @@ else
 fi
 
 # --- 4. daemons ----------------------------------------------------------------------------
-running() { # running NAME PIDFILE
-    [[ -f $2 ]] && kill -0 "$(cat "$2")" 2>/dev/null && [[ $(cat "/proc/$(cat "$2")/comm" 2>/dev/null) == "$1" ]]
+running() { # running NAME PIDFILE; a zombie (killed, not yet reaped) is not running
+    local pid
+    [[ -f $2 ]] && pid=$(cat "$2") && kill -0 "$pid" 2>/dev/null || return 1
+    [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$1" ]] && [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]]
 }
 stop() { # stop NAME PIDFILE
     if running "$1" "$2"; then
@@ -144,11 +146,14 @@ else
 fi
 
 # --- 5. wait for the node --------------------------------------------------------------------
+# The deadline is on the clock, not a count of tries: with the controller down each sinfo
+# retries its connection for seconds.
 say "waiting up to ${WAIT_S}s for node $HOST to be idle"
 resumed=0
 state=""
-for ((i = 0; i < WAIT_S * 2; i++)); do
-    state=$(sinfo --noheader --nodes="$HOST" --format=%T 2>/dev/null | head -n 1 || true)
+deadline=$((SECONDS + WAIT_S))
+while ((SECONDS < deadline)); do
+    state=$(timeout 10 sinfo --noheader --nodes="$HOST" --format=%T 2>/dev/null | head -n 1 || true)
     case $state in
         idle | mixed | allocated | completing) break ;;
         drain* | down* | fail*)
@@ -165,7 +170,6 @@ done
 case $state in
     idle | mixed | allocated | completing)
         say "cluster is up: node $HOST is $state"
-        sinfo
         ;;
     *)
         printf '[slurm-up] node state: %s\n' "${state:-<no answer from slurmctld>}" >&2
@@ -176,3 +180,21 @@ case $state in
         die "node $HOST did not become idle within ${WAIT_S}s"
         ;;
 esac
+
+# --- 6. an empty queue -------------------------------------------------------------------------
+# slurmctld recovers its jobs from StateSaveLocation when it starts. Jobs of an earlier test run that
+# was killed (its Snakemake gone, or the daemons with it) are requeued or shown as running with no
+# process behind them, and the node stays theirs: a new run's jobs would wait behind them until
+# their time limits. This cluster is the tests' own, so whatever is queued when it comes up is
+# left over: cancel it and wait for the node to be free.
+queued() { timeout 10 squeue --noheader --states=PENDING,RUNNING,SUSPENDED,COMPLETING,CONFIGURING --format=%i 2>/dev/null; }
+left=$(queued | tr '\n' ' ')
+if [[ -n ${left// /} ]]; then
+    say "cancelling jobs left over from an earlier run: $left"
+    # shellcheck disable=SC2086 # one argument per job id
+    scancel $left || true
+    deadline=$((SECONDS + WAIT_S))
+    while ((SECONDS < deadline)) && [[ -n $(queued) ]]; do sleep 1; done
+    [[ -z $(queued) ]] || { squeue --all >&2; die "jobs left over from an earlier run did not end within ${WAIT_S}s"; }
+fi
+sinfo

@@ -85,6 +85,29 @@ def slurm_cluster():
         _slurm_down()
 
 
+def test_slurm_up_cancels_jobs_left_over_from_an_earlier_run(slurm_cluster):
+    """slurmctld recovers its queue when it starts; a job of an earlier, killed test run would hold
+    the node and the next run's jobs would wait behind it until they time out (it happened in CI:
+    a job left RUNNING with no process behind it). slurm-up.sh cancels whatever is queued."""
+    held = (
+        subprocess.run(
+            ["sbatch", "--parsable", "--hold", "--job-name=left-over", "--partition=debug", "--wrap=sleep 600"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .split(";")[0]
+    )
+    assert scontrol_job(held)["JobState"] == "PENDING"
+    up = _script("slurm-up.sh", timeout=UP_TIMEOUT_S)
+    assert up.returncode == 0, (up.stdout + up.stderr)[-3000:]
+    assert f"cancelling jobs left over from an earlier run: {held}" in up.stdout, up.stdout[-3000:]
+    assert scontrol_job(held)["JobState"] == "CANCELLED"
+    queued = subprocess.run(["squeue", "--noheader", "--format=%i"], capture_output=True, text=True, check=True).stdout
+    assert not queued.split(), queued
+
+
 def test_profile_resources_are_replaced_not_merged_by_command_line_flags(slurm_cluster, tmp_path):
     """Why the SLURM test writes a derived profile instead of passing --set-resources/--default-resources:
     Snakemake lets a command-line flag replace the whole top-level key of the workflow profile.
