@@ -23,7 +23,8 @@ MOVES_PER_CHUNK = {"cpu": 2**12, "gpu": 2**17}
 KERNEL_VALUES_PER_CHUNK = {"cpu": 2**20}
 
 
-def _moves_per_chunk(cache_size: int = 1) -> int:
+def _moves_per_chunk(cache_size: int) -> int:
+    """Connected moves per chunk of local energies; cache_size: the values one move's kernel keeps (1 without kernels)."""
     backend = jax.default_backend()
     moves = MOVES_PER_CHUNK.get(backend, MOVES_PER_CHUNK["gpu"])
     if backend in KERNEL_VALUES_PER_CHUNK:
