@@ -21,6 +21,9 @@ CTLD_SPOOL=/var/spool/slurmctld
 SLURMD_SPOOL=/var/spool/slurmd
 MUNGE_KEY=/etc/munge/munge.key
 WAIT_S=${SLURM_UP_WAIT_S:-60}
+# A cancelled job stays COMPLETING until slurmd confirms it, KillWait (30 s) and more for a job it
+# does not know any more.
+CANCEL_WAIT_S=${SLURM_UP_CANCEL_WAIT_S:-180}
 
 # --- 1. packages -----------------------------------------------------------------------
 if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v munged >/dev/null; then
@@ -193,8 +196,8 @@ if [[ -n ${left// /} ]]; then
     say "cancelling jobs left over from an earlier run: $left"
     # shellcheck disable=SC2086 # one argument per job id
     scancel $left || true
-    deadline=$((SECONDS + WAIT_S))
+    deadline=$((SECONDS + CANCEL_WAIT_S))
     while ((SECONDS < deadline)) && [[ -n $(queued) ]]; do sleep 1; done
-    [[ -z $(queued) ]] || { squeue --all >&2; die "jobs left over from an earlier run did not end within ${WAIT_S}s"; }
+    [[ -z $(queued) ]] || { squeue --all >&2; die "jobs left over from an earlier run did not end within ${CANCEL_WAIT_S}s"; }
 fi
 sinfo
