@@ -124,9 +124,9 @@ running() { # running NAME PIDFILE; a zombie (killed, not yet reaped) is not run
     [[ -f $2 ]] && pid=$(cat "$2") && kill -0 "$pid" 2>/dev/null || return 1
     [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$1" ]] && [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]]
 }
-stop() { # stop NAME PIDFILE
+stop() { # stop NAME PIDFILE [REASON]
     if running "$1" "$2"; then
-        say "stopping $1 (configuration changed)"
+        say "stopping $1 (${3:-configuration changed})"
         kill "$(cat "$2")"
         for _ in $(seq 50); do running "$1" "$2" || break; sleep 0.2; done
     fi
@@ -138,8 +138,11 @@ fi
 if running slurmctld "$RUN_DIR/slurmctld.pid"; then
     say "slurmctld already running (pid $(cat "$RUN_DIR/slurmctld.pid"))"
 else
-    say "starting slurmctld"
-    slurmctld || die "slurmctld failed to start; see $LOG_DIR/slurmctld.log"
+    # -c: recover no jobs from StateSaveLocation. A controller that is not running died with an
+    # earlier run (killed, or its machine restored), and the jobs it saved are that run's
+    # leftovers; recovered, one could hold the node as RUNNING with no process behind it.
+    say "starting slurmctld (without the jobs of its saved state)"
+    slurmctld -c || die "slurmctld failed to start; see $LOG_DIR/slurmctld.log"
 fi
 if running slurmd "$RUN_DIR/slurmd.pid"; then
     say "slurmd already running (pid $(cat "$RUN_DIR/slurmd.pid"))"
@@ -151,45 +154,47 @@ fi
 # --- 5. wait for the node --------------------------------------------------------------------
 # The deadline is on the clock, not a count of tries: with the controller down each sinfo
 # retries its connection for seconds.
-say "waiting up to ${WAIT_S}s for node $HOST to be idle"
-resumed=0
-state=""
-deadline=$((SECONDS + WAIT_S))
-while ((SECONDS < deadline)); do
-    state=$(timeout 10 sinfo --noheader --nodes="$HOST" --format=%T 2>/dev/null | head -n 1 || true)
+wait_for_node() {
+    say "waiting up to ${WAIT_S}s for node $HOST to be idle"
+    resumed=0
+    state=""
+    deadline=$((SECONDS + WAIT_S))
+    while ((SECONDS < deadline)); do
+        state=$(timeout 10 sinfo --noheader --nodes="$HOST" --format=%T 2>/dev/null | head -n 1 || true)
+        case $state in
+            idle | mixed | allocated | completing) break ;;
+            drain* | down* | fail*)
+                # Left over from an earlier run (e.g. slurmd stopped while the controller ran).
+                if ((!resumed)); then
+                    say "node is '$state'; asking slurmctld to resume it"
+                    scontrol update NodeName="$HOST" State=RESUME 2>/dev/null || true
+                    resumed=1
+                fi
+                ;;
+        esac
+        sleep 0.5
+    done
     case $state in
-        idle | mixed | allocated | completing) break ;;
-        drain* | down* | fail*)
-            # Left over from an earlier run (e.g. slurmd stopped while the controller ran).
-            if ((!resumed)); then
-                say "node is '$state'; asking slurmctld to resume it"
-                scontrol update NodeName="$HOST" State=RESUME 2>/dev/null || true
-                resumed=1
-            fi
+        idle | mixed | allocated | completing)
+            say "cluster is up: node $HOST is $state"
+            ;;
+        *)
+            printf '[slurm-up] node state: %s\n' "${state:-<no answer from slurmctld>}" >&2
+            for log in "$LOG_DIR/slurmctld.log" "$LOG_DIR/slurmd.log" /var/log/munge/munged.log; do
+                printf '\n===== last lines of %s =====\n' "$log" >&2
+                tail -n 40 "$log" >&2 2>/dev/null || true
+            done
+            die "node $HOST did not become idle within ${WAIT_S}s"
             ;;
     esac
-    sleep 0.5
-done
-case $state in
-    idle | mixed | allocated | completing)
-        say "cluster is up: node $HOST is $state"
-        ;;
-    *)
-        printf '[slurm-up] node state: %s\n' "${state:-<no answer from slurmctld>}" >&2
-        for log in "$LOG_DIR/slurmctld.log" "$LOG_DIR/slurmd.log" /var/log/munge/munged.log; do
-            printf '\n===== last lines of %s =====\n' "$log" >&2
-            tail -n 40 "$log" >&2 2>/dev/null || true
-        done
-        die "node $HOST did not become idle within ${WAIT_S}s"
-        ;;
-esac
+}
+wait_for_node
 
 # --- 6. an empty queue -------------------------------------------------------------------------
-# slurmctld recovers its jobs from StateSaveLocation when it starts. Jobs of an earlier test run that
-# was killed (its Snakemake gone, or the daemons with it) are requeued or shown as running with no
-# process behind them, and the node stays theirs: a new run's jobs would wait behind them until
-# their time limits. This cluster is the tests' own, so whatever is queued when it comes up is
-# left over: cancel it and wait for the node to be free.
+# A controller that was already running may still hold jobs of an earlier test run that was
+# killed (its Snakemake gone): pending or running, they hold the node, and a new run's jobs would
+# wait behind them until their time limits. This cluster is the tests' own, so whatever is queued
+# when it comes up is left over: cancel it and wait for the node to be free.
 queued() { timeout 10 squeue --noheader --states=PENDING,RUNNING,SUSPENDED,COMPLETING,CONFIGURING --format=%i 2>/dev/null; }
 left=$(queued | tr '\n' ' ')
 if [[ -n ${left// /} ]]; then
@@ -198,6 +203,14 @@ if [[ -n ${left// /} ]]; then
     scancel $left || true
     deadline=$((SECONDS + CANCEL_WAIT_S))
     while ((SECONDS < deadline)) && [[ -n $(queued) ]]; do sleep 1; done
-    [[ -z $(queued) ]] || { squeue --all >&2; die "jobs left over from an earlier run did not end within ${CANCEL_WAIT_S}s"; }
+    if [[ -n $(queued) ]]; then
+        # A job slurmd cannot confirm stays COMPLETING: start the controller again without it.
+        squeue --all
+        say "left-over jobs did not end within ${CANCEL_WAIT_S}s; restarting slurmctld without its saved jobs"
+        stop slurmctld "$RUN_DIR/slurmctld.pid" "left-over jobs"
+        slurmctld -c || die "slurmctld failed to start; see $LOG_DIR/slurmctld.log"
+        wait_for_node
+        [[ -z $(queued) ]] || { squeue --all >&2; die "jobs are still queued after a clean restart of slurmctld"; }
+    fi
 fi
 sinfo
