@@ -2,7 +2,8 @@
 # A single-node SLURM cluster on this machine, for tests/cluster/test_slurm.py.
 #   sudo bash tests/cluster/slurm-up.sh     # install (once), configure, start; waits until the node is idle
 #   sudo bash tests/cluster/slurm-down.sh   # stop the daemons
-# Idempotent: run it again while the cluster is up and it only checks. Needs root and
+# Idempotent: run it again while the cluster is up and it only checks, and cancels any jobs still
+# queued (the cluster is the tests' own: they are left over). Needs root and
 # Debian/Ubuntu packages (slurm-wlm, munge); no systemd: the daemons are started here.
 # One partition, `debug`, with this node in it; no accounting (use squeue, not sacct).
 set -euo pipefail
@@ -124,6 +125,13 @@ running() { # running NAME PIDFILE; a zombie (killed, not yet reaped) is not run
     [[ -f $2 ]] && pid=$(cat "$2") && kill -0 "$pid" 2>/dev/null || return 1
     [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$1" ]] && [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]]
 }
+start_slurmctld() {
+    # -c: recover no jobs from StateSaveLocation. A controller that is not running died with an
+    # earlier run (killed, or its machine restored), and the jobs it saved are that run's
+    # leftovers; recovered, one could hold the node as RUNNING with no process behind it.
+    say "starting slurmctld (without the jobs of its saved state)"
+    slurmctld -c || die "slurmctld failed to start; see $LOG_DIR/slurmctld.log"
+}
 stop() { # stop NAME PIDFILE [REASON]
     if running "$1" "$2"; then
         say "stopping $1 (${3:-configuration changed})"
@@ -138,11 +146,7 @@ fi
 if running slurmctld "$RUN_DIR/slurmctld.pid"; then
     say "slurmctld already running (pid $(cat "$RUN_DIR/slurmctld.pid"))"
 else
-    # -c: recover no jobs from StateSaveLocation. A controller that is not running died with an
-    # earlier run (killed, or its machine restored), and the jobs it saved are that run's
-    # leftovers; recovered, one could hold the node as RUNNING with no process behind it.
-    say "starting slurmctld (without the jobs of its saved state)"
-    slurmctld -c || die "slurmctld failed to start; see $LOG_DIR/slurmctld.log"
+    start_slurmctld
 fi
 if running slurmd "$RUN_DIR/slurmd.pid"; then
     say "slurmd already running (pid $(cat "$RUN_DIR/slurmd.pid"))"
@@ -156,9 +160,7 @@ fi
 # retries its connection for seconds.
 wait_for_node() {
     say "waiting up to ${WAIT_S}s for node $HOST to be idle"
-    resumed=0
-    state=""
-    deadline=$((SECONDS + WAIT_S))
+    local resumed=0 state="" deadline=$((SECONDS + WAIT_S))
     while ((SECONDS < deadline)); do
         state=$(timeout 10 sinfo --noheader --nodes="$HOST" --format=%T 2>/dev/null | head -n 1 || true)
         case $state in
@@ -208,7 +210,7 @@ if [[ -n ${left// /} ]]; then
         squeue --all
         say "left-over jobs did not end within ${CANCEL_WAIT_S}s; restarting slurmctld without its saved jobs"
         stop slurmctld "$RUN_DIR/slurmctld.pid" "left-over jobs"
-        slurmctld -c || die "slurmctld failed to start; see $LOG_DIR/slurmctld.log"
+        start_slurmctld
         wait_for_node
         [[ -z $(queued) ]] || { squeue --all >&2; die "jobs are still queued after a clean restart of slurmctld"; }
     fi
