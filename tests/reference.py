@@ -68,6 +68,31 @@ def _log_cosh(z):
     return np.log(np.cosh(z))
 
 
+def _permutation_sign(order: list[int]) -> int:
+    """(−1)^(number of transpositions), by following the permutation's cycles."""
+    seen, sign = set(), 1
+    for start in range(len(order)):
+        length, k = 0, start
+        while k not in seen:
+            seen.add(k)
+            k = order[k]
+            length += 1
+        if length:
+            sign *= (-1) ** (length - 1)
+    return sign
+
+
+def _pair_product_reference(f: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """log of (sign of the reordering from site order to ups, then downs) · det F[ups, downs]."""
+    out = []
+    for row in s:
+        ups = [i for i in range(len(row)) if row[i] > 0]
+        downs = [i for i in range(len(row)) if row[i] < 0]
+        det = np.linalg.det(f[np.ix_(ups, downs)])
+        out.append(np.log(complex(_permutation_sign(ups + downs) * det)))
+    return np.array(out)
+
+
 def log_psi_reference(
     name: str,
     params: dict,
@@ -102,6 +127,8 @@ def log_psi_reference(
     if name == "ffnn":
         act = np.cosh if activation == "cosh" else np.tanh
         return np.log((act(s @ p["W"].T + p["b"]) * p["V"]).sum(-1).astype(complex))
+    if name == "rbm_pp":
+        return _pair_product_reference(p["F"], s) + log_psi_reference("rbm", params["rbm"], s, translations)
     if name == "rbm_symm":
         out = p["a"] * s.sum(-1)
         for perm in translations:

@@ -79,6 +79,9 @@ ANSATZE = {
     # transformer: complex with two heads on a chain, real with tanh and 2x2 patches on a square lattice
     "vit-complex": {"name": "vit", "features": 4, "layers": 2, "heads": 2, "patch": 3, "dtype": "complex128"},
     "vit-tanh-real": {"name": "vit", "features": 2, "layers": 1, "heads": 1, "dtype": "float64", "activation": "tanh"},
+    # pair product times an RBM: real (its determinant's signs) and complex, zero magnetisation only
+    "rbm_pp-real": {"name": "rbm_pp", "alpha": 1, "dtype": "float64"},
+    "rbm_pp-complex": {"name": "rbm_pp", "alpha": 1, "dtype": "complex128"},
 }
 # The issue-5 ansatze run on one problem each (all pairs would cost minutes of the suite's
 # time budget); tests/test_ansatze.py checks their symmetries on more lattices.
@@ -99,6 +102,8 @@ ONLY_ON = {
     "resnet-tanh-real": ("tfim-square3",),
     "vit-complex": ("xxz-chain8-sz0",),
     "vit-tanh-real": ("tfim-square3",),
+    "rbm_pp-real": ("heisenberg-chain6-marshall", "j1j2-chain8-sz0-marshall"),
+    "rbm_pp-complex": ("xxz-chain8-sz0",),
 }
 SYMMETRIC = ("rbm_symm", "gcnn", "resnet", "vit")
 

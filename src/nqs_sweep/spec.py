@@ -533,6 +533,13 @@ def parse_spec(raw: Any) -> PointSpec:
 
     ansatz = _ansatz(_required(top, "ansatz", "spec"), lattice, n_sites)
     _check_memory(ansatz, n_sites, n_samples)
+    allowed_sectors = None if ansatz.module else NETWORKS[ansatz.name].sectors
+    if allowed_sectors is not None and sector not in allowed_sectors:
+        raise SpecError(
+            "hilbert.sector",
+            f"the {ansatz.name} network is defined on {', '.join(allowed_sectors)} only; got {sector} "
+            f"(with sampler.move: {move_for_sector(allowed_sectors[0])})",
+        )
     if s_kind == "direct" and (ansatz.module or not NETWORKS[ansatz.name].autoregressive):
         raise SpecError(
             "sampler.kind",

@@ -23,7 +23,7 @@ from nqs_sweep.models import amplitude_phase, plugin, projection
 # Each network module registers itself on import: one name here per network, in the order
 # error messages list them.
 # isort: off
-from nqs_sweep.models import rbm, ffnn, rbm_symm, gcnn, arnn, rbm_local, resnet, vit  # noqa: F401
+from nqs_sweep.models import rbm, ffnn, rbm_symm, gcnn, arnn, rbm_local, resnet, vit, pair_product  # noqa: F401
 
 # isort: on
 from nqs_sweep.models.registry import DTYPES, NETWORKS, Network, register_network

@@ -79,6 +79,9 @@ class Network:
     # The ansatz.activation values the network computes with; None: every one the spec knows. An
     # RBM's log cosh is its definition, so it refuses another instead of ignoring it (and hashing it).
     activations: tuple[str, ...] | None = None
+    # The hilbert.sector values the network is defined on; None: every one. A pair product's
+    # determinant needs exactly N/2 up spins.
+    sectors: tuple[str, ...] | None = None
 
 
 def any_product_state(ansatz_spec: Any, direction: str) -> None:
