@@ -102,7 +102,7 @@ ONLY_ON = {
     "resnet-tanh-real": ("tfim-square3",),
     "vit-complex": ("xxz-chain8-sz0",),
     "vit-tanh-real": ("tfim-square3",),
-    "rbm_pp-real": ("heisenberg-chain6-marshall", "j1j2-chain8-sz0-marshall"),
+    "rbm_pp-real": ("xxz-chain8-sz0",),  # it refuses the Marshall sign: its determinant carries the signs
     "rbm_pp-complex": ("xxz-chain8-sz0",),
 }
 SYMMETRIC = ("rbm_symm", "gcnn", "resnet", "vit")

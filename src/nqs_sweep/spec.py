@@ -19,7 +19,7 @@ import yaml
 
 from nqs_sweep.mc.moves import MOVES, move_for_sector
 from nqs_sweep.models import plugin
-from nqs_sweep.models.registry import NETWORKS, names
+from nqs_sweep.models.registry import NETWORKS, Network, names
 from nqs_sweep.optim.optimizers import OPTIMIZERS
 from nqs_sweep.physics.hamiltonians import MODELS
 from nqs_sweep.physics.lattice import LATTICE_KINDS, Lattice
@@ -57,6 +57,24 @@ def _physical_memory() -> int:
         return 2**40
 
 
+def _check_network_fits(network: Network, model: str, sector: str, sector_given: bool, marshall: bool) -> None:
+    """Refuse a network on a sector it is not defined on, or with a sign it would lose."""
+    allowed = network.sectors
+    if allowed is not None and sector not in allowed:
+        if "full" not in allowed and not MODELS[model].conserves_magnetization:
+            raise SpecError(
+                "ansatz.name", f"{network.name} needs hilbert.sector: {allowed[0]}, which the {model} does not conserve"
+            )
+        field = "hilbert.sector" if sector_given else "sampler.move"
+        raise SpecError(
+            field,
+            f"the {network.name} network is defined on hilbert.sector: {', '.join(allowed)} only; got {sector} "
+            f"(set sampler.move: {move_for_sector(allowed[0])}, whose sector that is)",
+        )
+    if network.carries_signs and marshall:
+        raise SpecError("marshall_sign", f"{network.name} carries its own signs (a determinant); use marshall_sign: false")
+
+
 def _check_memory(ansatz: AnsatzSpec, n_sites: int, n_samples: int) -> None:
     """Refuse a dense network whose parameters, or whose Jacobian over a step's samples (what SR
     and MinSR solve with), cannot fit: the feed-forward networks grow as alpha N^2."""
@@ -64,6 +82,8 @@ def _check_memory(ansatz: AnsatzSpec, n_sites: int, n_samples: int) -> None:
         return
     fan_in = [n_sites, *ansatz.features[:-1]]
     n_params = sum(f * (k + 1) for f, k in zip(ansatz.features, fan_in)) + n_sites
+    extra = NETWORKS[ansatz.name].extra_params
+    n_params += extra(n_sites) if extra else 0
     if n_params > MAX_PARAMS:
         size = f"about {n_params:.3g} parameters on N={n_sites} sites"
         raise SpecError("ansatz.alpha", f"gives {size}; allowed up to {MAX_PARAMS:.3g}")
@@ -533,13 +553,8 @@ def parse_spec(raw: Any) -> PointSpec:
 
     ansatz = _ansatz(_required(top, "ansatz", "spec"), lattice, n_sites)
     _check_memory(ansatz, n_sites, n_samples)
-    allowed_sectors = None if ansatz.module else NETWORKS[ansatz.name].sectors
-    if allowed_sectors is not None and sector not in allowed_sectors:
-        raise SpecError(
-            "hilbert.sector",
-            f"the {ansatz.name} network is defined on {', '.join(allowed_sectors)} only; got {sector} "
-            f"(with sampler.move: {move_for_sector(allowed_sectors[0])})",
-        )
+    if not ansatz.module:
+        _check_network_fits(NETWORKS[ansatz.name], name, sector, "sector" in (top.get("hilbert") or {}), marshall)
     if s_kind == "direct" and (ansatz.module or not NETWORKS[ansatz.name].autoregressive):
         raise SpecError(
             "sampler.kind",
@@ -756,6 +771,11 @@ def _ansatz(raw: Any, lattice: LatticeSpec, n_sites: int) -> AnsatzSpec:
         takes = ", ".join(network.readouts)
         raise SpecError("ansatz.readout", f"{readout} applies to {with_readouts}; {a_name} takes readout: {takes}")
     parametrization = _choice(an.get("parametrization", "direct"), "ansatz.parametrization", PARAMETRIZATIONS)
+    if parametrization == "amplitude_phase" and network.carries_signs:
+        raise SpecError(
+            "ansatz.parametrization",
+            f"amplitude_phase keeps only Re log ψ of each copy, which drops the signs {a_name} carries; use direct",
+        )
     if parametrization == "amplitude_phase":
         dtype = an.get("dtype", "float64")
         if dtype not in REAL_DTYPES:

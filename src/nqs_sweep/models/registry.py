@@ -82,6 +82,11 @@ class Network:
     # The hilbert.sector values the network is defined on; None: every one. A pair product's
     # determinant needs exactly N/2 up spins.
     sectors: tuple[str, ...] | None = None
+    # A network whose signs are its own structure (a determinant): the Marshall sign on top would
+    # scramble them, and amplitude_phase keeps only Re log ψ of each copy, which drops them.
+    carries_signs: bool = False
+    # Parameters besides alpha N hidden units on N inputs (the memory check's count), from N.
+    extra_params: Callable[[int], int] | None = None
 
 
 def any_product_state(ansatz_spec: Any, direction: str) -> None:
