@@ -118,6 +118,7 @@ LATER_FIELDS = (
     ("optimizer", "clip_local_energy", 0.0),
     ("optimizer", "momentum", 0.0),
     ("optimizer", "warmup", 0),
+    ("", "sign_prior", "none"),
 )
 
 
@@ -285,6 +286,8 @@ class PointSpec:
     symmetry: SymmetrySpec | None = None
     # Measurements beyond the energy at the end of the run (nqs_sweep.measure), in the order given.
     measurements: tuple = ()
+    # A fixed sign structure multiplied into the network (models.sign_prior); "none": the network's own.
+    sign_prior: str = "none"
 
     @property
     def n_sites(self) -> int:
@@ -452,7 +455,7 @@ def _schedule(value: Any, path: str, n_iter: int, allow_zero: bool = False) -> S
 
 TOP_KEYS = (
     *("model", "lattice", "hilbert", "ansatz", "sampler", "optimizer"),
-    *("marshall_sign", "seed", "study", "snapshot_every", "observables", "symmetry", "measurements"),
+    *("marshall_sign", "seed", "study", "snapshot_every", "observables", "symmetry", "measurements", "sign_prior"),
 )
 
 
@@ -602,6 +605,7 @@ def parse_spec(raw: Any) -> PointSpec:
     observables = _observables(top.get("observables", []), sector)
     symmetry = None if top.get("symmetry") is None else _symmetry(top["symmetry"], lattice, n_iter)
     point = PointSpec(model, lattice, sector, ansatz, sampler, optimizer, marshall, seed, study, snapshot_every, observables)
+    point = replace(point, sign_prior=_sign_prior(top.get("sign_prior", "none"), point))
     if symmetry is not None:
         point = replace(point, symmetry=symmetry)
         point = replace(point, symmetry=_symmetry_defaults(point, top["symmetry"]))
@@ -611,6 +615,29 @@ def parse_spec(raw: Any) -> PointSpec:
 
         point = replace(point, measurements=parse_measurements(top["measurements"], lattice, sector))
     return point
+
+
+def _sign_prior(raw: Any, point: PointSpec) -> str:
+    """A fixed sign structure (models.sign_prior): the sign of a pair product, so it needs zero
+    magnetisation, and the Z2 state's pairing is built on the periodic square with even L."""
+    from nqs_sweep.models.sign_prior import SIGN_PRIORS
+
+    kind = _choice(raw, "sign_prior", SIGN_PRIORS)
+    if kind == "none":
+        return kind
+    la = point.lattice
+    if la.kind != "square" or not la.pbc or la.L % 2:
+        where = f"a {la.kind} with L={la.L}, pbc={la.pbc}"
+        raise SpecError("sign_prior", f"{kind} is built on the periodic square lattice with even L; got {where}")
+    if point.sector != "zero_magnetization":
+        raise SpecError(
+            "sign_prior", f"{kind} is the sign of a pair product, defined at zero magnetisation; use sampler.move: exchange"
+        )
+    if point.marshall_sign:
+        raise SpecError("sign_prior", f"{kind} replaces the Marshall sign rule; set marshall_sign: false")
+    if not point.ansatz.module and NETWORKS[point.ansatz.name].carries_signs:
+        raise SpecError("sign_prior", f"{point.ansatz.name} carries its own signs (a determinant); use sign_prior: none")
+    return kind
 
 
 SYMMETRY_KEYS = ("momentum", "point_group", "spin_flip", "project", "final_steps")

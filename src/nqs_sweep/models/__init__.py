@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from nqs_sweep.models import amplitude_phase, plugin, projection
+from nqs_sweep.models import amplitude_phase, plugin, projection, sign_prior
 
 # Each network module registers itself on import: one name here per network, in the order
 # error messages list them.
@@ -135,6 +135,8 @@ def _make_ansatz(spec: PointSpec, projected: bool) -> Ansatz:
     init_params, log_psi_tree, kernels = built.init_params, built.log_psi_tree, built.kernels
     if a.parametrization == "amplitude_phase":
         init_params, log_psi_tree, kernels = amplitude_phase.wrap(init_params, log_psi_tree, kernels)
+    if spec.sign_prior != "none":  # before the projection, which then sums σ(T s) ψ(T s)
+        log_psi_tree, kernels = sign_prior.wrap(log_psi_tree, kernels, sign_prior.pairing(spec.sign_prior, lat))
     example = init_params(jax.random.key(0))
     flat, unravel = ravel_pytree(example)
     real_output = not a.complex_output

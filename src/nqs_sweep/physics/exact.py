@@ -147,8 +147,9 @@ def ground_state(spec: PointSpec, keep_vector: bool = False) -> ExactResult:
 
 def sign_rule_bound(spec: PointSpec, max_dim: int = 2**20, seed: int = 0) -> float:
     """The lowest energy of any state whose amplitudes are non-negative in the spec's basis (the
-    Marshall-rotated one with ``marshall_sign``): what a network with a positive output (real
-    parameters, equal-weight symmetric sums) can reach at best, however well it is optimised.
+    Marshall-rotated one with ``marshall_sign``), times the spec's ``sign_prior`` where it has one:
+    what a network with a positive output (real parameters, equal-weight symmetric sums) can reach
+    at best, however well it is optimised.
 
     min over a ≥ 0 of aᵀHa / aᵀa, by L-BFGS-B with the bounds a ≥ 0 from a random positive start,
     then polished: on its support S the minimiser is an eigenvector of H_SS, so where the lowest
@@ -164,6 +165,8 @@ def sign_rule_bound(spec: PointSpec, max_dim: int = 2**20, seed: int = 0) -> flo
     ham = build_hamiltonian(spec, xp=np)
     n = spec.n_sites
     op = sector_matrix(ham, n, spec.sector)
+    if spec.sign_prior != "none":
+        op = _signed(op, spec)
 
     def quotient(a: np.ndarray) -> tuple[float, np.ndarray]:
         norm = a @ a
@@ -188,3 +191,16 @@ def sign_rule_bound(spec: PointSpec, max_dim: int = 2**20, seed: int = 0) -> flo
         vals, vecs = eigsh(block, k=1, which="SA", v0=res.x[support], tol=1e-12)
     vec = vecs[:, 0] * np.sign(vecs[:, 0].sum())
     return float(min(vals[0], res.fun)) if np.all(vec > 0) else float(res.fun)
+
+
+def _signed(op: sp.csr_matrix, spec: PointSpec) -> sp.csr_matrix:
+    """D H D with D the spec's sign prior on the sector's basis states: the Hamiltonian in the
+    basis where the prior's signs are +1."""
+    import jax.numpy as jnp
+
+    from nqs_sweep.models import sign_prior
+
+    f = jnp.asarray(sign_prior.pairing(spec.sign_prior, spec.lattice.build()))
+    states = jnp.asarray(hilbert.all_states(spec.n_sites, spec.sector), f.dtype)
+    d = np.where(np.asarray(sign_prior.negative(f, states)), -1.0, 1.0)
+    return sp.diags(d) @ op @ sp.diags(d)

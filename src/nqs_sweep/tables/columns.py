@@ -67,6 +67,7 @@ def coordinates(spec: PointSpec) -> dict[str, Any]:
         "n_samples": spec.sampler.n_samples,
         "optimizer": spec.optimizer.kind,
         "marshall_sign": spec.marshall_sign,
+        "sign_prior": spec.sign_prior,
         "seed": spec.seed,
         "spec_hash": spec.spec_hash,
         # a plug-in network: what it is and with which arguments (absent for the built-in ones,

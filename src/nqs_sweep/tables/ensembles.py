@@ -41,6 +41,7 @@ POINT_COORDINATES = (
     "n_samples",
     "optimizer",
     "marshall_sign",
+    "sign_prior",
     "module",
     "kwargs",
     "variant",

@@ -1,0 +1,139 @@
+"""The fixed sign structure (models.sign_prior): the Z2 mean-field state it comes from, exact local
+energies, energies and gradients with it on the 4×4 lattice, its bound for positive networks
+against the Marshall rule's, and the spec's refusals."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.experimental import sparse as jsparse
+from scipy.sparse.linalg import eigsh
+
+from nqs_sweep.mc.estimators import centred_real_rows, local_energies, log_derivatives
+from nqs_sweep.mc.sampler import exact_sample
+from nqs_sweep.models import make_ansatz
+from nqs_sweep.models.pair_product import log_pair_product
+from nqs_sweep.models.sign_prior import negative, z2_pairing
+from nqs_sweep.physics import hilbert
+from nqs_sweep.physics.exact import sector_matrix, sign_rule_bound
+from nqs_sweep.physics.hamiltonians import build_hamiltonian
+from nqs_sweep.physics.lattice import Lattice
+from nqs_sweep.spec import SpecError, parse_spec
+
+J1J2 = {"model": {"name": "j1j2", "J1": 1.0, "J2": 0.5}, "lattice": {"kind": "square", "L": 4, "pbc": True}}
+PRIOR = {**J1J2, "sampler": {"move": "exchange"}, "sign_prior": "z2_spin_liquid"}
+
+
+@pytest.fixture(scope="module")
+def j1j2_4x4():
+    spec = parse_spec({**PRIOR, "ansatz": {"name": "rbm", "alpha": 1}})
+    states = hilbert.all_states(16, "zero_magnetization")
+    ham = sector_matrix(build_hamiltonian(spec, xp=np), 16, "zero_magnetization").tocsr()
+    vals, vecs = eigsh(ham, k=1, which="SA", tol=1e-12)
+    return states, ham, vals[0], vecs[:, 0]
+
+
+def test_z2_pairing_is_real_symmetric_and_translation_covariant():
+    f = z2_pairing(4)
+    np.testing.assert_allclose(f, f.T, atol=1e-14)
+    lat = Lattice("square", 4, True)
+    x, y = lat.coords[:, 0], lat.coords[:, 1]
+    # a translation by one site in x, with the antiperiodic boundary's sign on the sites that wrap
+    shifted = y * 4 + (x + 1) % 4
+    gauge = np.where(x == 3, -1.0, 1.0)
+    np.testing.assert_allclose(f[np.ix_(shifted, shifted)], gauge[:, None] * gauge[None, :] * f, atol=1e-14)
+    with pytest.raises(ValueError, match="even L"):
+        z2_pairing(5)
+
+
+def test_projected_z2_state_is_close_to_the_ground_state_and_symmetric(j1j2_4x4):
+    """The mean-field state itself is within 2 % of the exact 4×4 energy (a wrong sign convention or
+    a singular k point gives tens of percent), and its signs are covariant under the space group, so
+    that a symmetric network times σ stays in one sector."""
+    states, ham, e0, _ = j1j2_4x4
+    amp = np.exp(np.asarray(log_pair_product(jnp.asarray(z2_pairing(4)), jnp.asarray(states, jnp.float64)))).real
+    energy = amp @ (ham @ amp) / (amp @ amp)
+    assert 0 < (energy - e0) / abs(e0) < 0.02
+    basis = hilbert.sector_indices(16, "zero_magnetization")
+    large = np.abs(amp) > 1e-8 * np.abs(amp).max()
+    for perm in np.asarray(Lattice("square", 4, True).symmetry_group("space_group")):
+        image = np.searchsorted(basis, hilbert.states_to_index(states[:, perm]))
+        ratio = amp[image][large] / amp[large]
+        np.testing.assert_allclose(ratio, ratio[0], rtol=1e-8)
+        assert abs(abs(ratio[0]) - 1) < 1e-8
+
+
+@pytest.mark.parametrize(
+    "ansatz",
+    [
+        {"name": "rbm_symm", "alpha": 1, "dtype": "float64", "symmetries": "space_group"},  # flip kernels
+        pytest.param({"name": "rbm", "alpha": 1, "dtype": "complex128"}, marks=pytest.mark.slow),  # complex
+        pytest.param({"name": "ffnn", "alpha": 1, "dtype": "float64", "activation": "tanh"}, marks=pytest.mark.slow),  # generic
+    ],
+    ids=lambda a: f"{a['name']}-{a['dtype']}",
+)
+def test_local_energies_energy_and_gradient_match_the_sparse_state_vector(j1j2_4x4, ansatz):
+    states, ham, _, _ = j1j2_4x4
+    spec = parse_spec({**PRIOR, "ansatz": {**ansatz, "init_scale": 0.2}})
+    net = make_ansatz(spec)
+    theta = net.init(jax.random.key(5))
+    x = jnp.asarray(states, jnp.float64)
+    log_psi = np.asarray(jax.jit(net.log_psi)(theta, x))
+    # the sign is the pair product's: the network times σ, nothing else
+    plain = make_ansatz(parse_spec({**PRIOR, "sign_prior": "none", "ansatz": {**ansatz, "init_scale": 0.2}}))
+    sigma = np.where(np.asarray(negative(jnp.asarray(z2_pairing(4)), x)), -1.0, 1.0)
+    np.testing.assert_allclose(np.exp(log_psi), sigma * np.exp(np.asarray(plain.log_psi(theta, x))), rtol=1e-12)
+    assert 0.2 < np.mean(sigma < 0) < 0.8
+
+    psi = np.exp(log_psi - log_psi.real.max())
+    e_loc = np.asarray(jax.jit(lambda th, s: local_energies(build_hamiltonian(spec), net, th, s))(theta, x))
+    np.testing.assert_allclose(e_loc, (ham @ psi) / psi, rtol=1e-9, atol=1e-9)
+
+    sample = exact_sample(net.log_psi, theta, x)
+    o = jax.jit(lambda th, s: log_derivatives(net, th, s))(theta, x)
+    o_t, e_t = centred_real_rows(o, jnp.asarray(e_loc), sample.weights)
+    gradient = 2 * np.asarray(o_t.T @ e_t)
+    h = jsparse.BCOO.from_scipy_sparse(ham)
+
+    def energy(th):
+        lp = net.log_psi(th, x)
+        v = jnp.exp(lp - jax.lax.stop_gradient(jnp.max(lp.real)))
+        return jnp.real(jnp.vdot(v, h @ v)) / jnp.real(jnp.vdot(v, v))
+
+    reference = np.asarray(jax.jit(jax.grad(energy))(theta))
+    np.testing.assert_allclose(gradient, reference, rtol=1e-9, atol=1e-9 * np.abs(reference).max())
+
+
+def test_the_prior_lowers_the_bound_of_positive_networks_below_a_third_of_marshalls(j1j2_4x4):
+    """What issue 18 needs of it: on 4×4 J1-J2 at J2 = 0.5 the Marshall rule holds positive networks
+    4.49e-3 above the ground state (docs/symmetry.md); with the Z2 signs the bound is below a third of that."""
+    _, _, e0, _ = j1j2_4x4
+    bound = sign_rule_bound(parse_spec({**PRIOR, "ansatz": {"name": "rbm", "alpha": 1}}))
+    assert e0 - 1e-9 <= bound
+    assert (bound - e0) / abs(e0) < 4.49e-3 / 3
+
+
+@pytest.mark.parametrize(
+    "change,fragment",
+    [
+        ({"lattice": {"kind": "chain", "L": 16, "pbc": True}}, "periodic square lattice"),
+        ({"lattice": {"kind": "square", "L": 4, "pbc": False}}, "periodic square lattice"),
+        ({"sampler": {"move": "local"}}, "zero magnetisation"),
+        ({"marshall_sign": True}, "marshall_sign: false"),
+        ({"ansatz": {"name": "rbm_pp", "alpha": 1}}, "carries its own signs"),
+        ({"sign_prior": "d_wave"}, "none, z2_spin_liquid"),
+    ],
+)
+def test_refusals_name_the_field(change, fragment):
+    with pytest.raises(SpecError, match=fragment) as err:
+        parse_spec({**PRIOR, "ansatz": {"name": "rbm", "alpha": 1}, **change})
+    assert err.value.field == "sign_prior"
+
+
+def test_spec_hash_of_points_without_a_prior_is_unchanged():
+    plain = parse_spec({**J1J2, "sampler": {"move": "exchange"}, "ansatz": {"name": "rbm", "alpha": 1}})
+    assert "sign_prior" not in plain.to_dict()
+    with_prior = parse_spec({**PRIOR, "ansatz": {"name": "rbm", "alpha": 1}})
+    assert with_prior.to_dict()["sign_prior"] == "z2_spin_liquid"
+    assert with_prior.spec_hash != plain.spec_hash
+    assert parse_spec(with_prior.to_raw()) == with_prior
