@@ -137,3 +137,32 @@ def test_spec_hash_of_points_without_a_prior_is_unchanged():
     assert with_prior.to_dict()["sign_prior"] == "z2_spin_liquid"
     assert with_prior.spec_hash != plain.spec_hash
     assert parse_spec(with_prior.to_raw()) == with_prior
+
+
+def test_metropolis_chains_do_not_see_the_sign():
+    """|ψ|² is the network's: with the same θ and key the chains visit the same configurations with
+    and without the prior; the proposals take the network's own flip kernel, without determinants."""
+    from nqs_sweep.mc.sampler import init_chains, metropolis_sample
+
+    draws = []
+    for prior in ("none", "z2_spin_liquid"):
+        spec = parse_spec({**PRIOR, "sign_prior": prior, "ansatz": {"name": "rbm_symm", "alpha": 1, "init_scale": 0.3}})
+        net = make_ansatz(spec)
+        theta = net.init(jax.random.key(1))
+        chains = init_chains(jax.random.key(2), net, theta, 8, 16, "zero_magnetization", jnp.float64)
+        bonds = build_hamiltonian(spec).exch_bonds
+        sample, _ = metropolis_sample(
+            net,
+            theta,
+            chains,
+            jax.random.key(3),
+            n_per_chain=16,
+            n_discard=4,
+            sweep_size=16,
+            move="exchange",
+            exchange_bonds=bonds,
+        )
+        draws.append(np.asarray(sample.configs))
+        if prior != "none":
+            assert net.flip_modulus_ratio_tree is not None and net.flip_modulus_ratio_tree is not net.flip_ratio_tree
+    np.testing.assert_array_equal(draws[0], draws[1])

@@ -53,6 +53,15 @@ def flip_log_ratio(log_psi, context: Any, s: jax.Array, cache: Any, sites: jax.A
     return new - cache, new
 
 
+def flip_log_modulus_ratio(
+    log_psi, context: Any, s: jax.Array, cache: Any, sites: jax.Array, active: jax.Array
+) -> tuple[jax.Array, Any]:
+    """flip_log_ratio up to its imaginary part, which a Metropolis acceptance does not read."""
+    if getattr(log_psi, "flip_modulus_ratio_tree", None) is not None:
+        return log_psi.flip_modulus_ratio_tree(context, s, cache, sites, active)
+    return flip_log_ratio(log_psi, context, s, cache, sites, active)
+
+
 def connected_log_ratios(log_psi, theta: jax.Array, context: Any, s: jax.Array, sites: jax.Array, active: jax.Array) -> jax.Array:
     """log ψ(s'_c) − log ψ(s) for every configuration of s (B, N) and move c of (C, 2) tables: (B, C).
 

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nqs_sweep.mc.local_updates import flip_context, flip_log_ratio, flipped, init_cache
+from nqs_sweep.mc.local_updates import flip_context, flip_log_modulus_ratio, flipped, init_cache
 from nqs_sweep.mc.moves import MOVES, Move
 from nqs_sweep.physics import hilbert
 
@@ -50,7 +50,8 @@ def _metropolis_step(log_psi: LogPsi, context, move: Move, exchange_bonds, carry
     configs, cache = carry
     idx, u = rand
     sites, active = move.propose(configs, idx, exchange_bonds)
-    ratio, new_cache = jax.vmap(lambda s, c, i, a: flip_log_ratio(log_psi, context, s, c, i, a))(configs, cache, sites, active)
+    propose = jax.vmap(lambda s, c, i, a: flip_log_modulus_ratio(log_psi, context, s, c, i, a))
+    ratio, new_cache = propose(configs, cache, sites, active)
     # Written so that a NaN ratio accepts: between two states of zero amplitude (a projected
     # network has them, log ψ = -inf) the chain must move on, not stay where ψ = 0.
     accept = ~(2 * jnp.real(ratio) <= jnp.log(u))

@@ -51,6 +51,9 @@ class Ansatz:
     cache_tree: Callable | None = None  # (pytree, s (B, N)) -> per-configuration cache
     flip_tables_tree: Callable | None = None  # pytree -> what flip_ratio_tree needs, once per parameter set
     flip_ratio_tree: Callable | None = None  # (tables, s (N,), cache, sites (2,), active (2,)) -> (log ratio, cache)
+    # The same with a log ratio of the same real part, cheaper where the phase costs more (a fixed
+    # sign: models.sign_prior): all that a Metropolis acceptance reads. None: flip_ratio_tree.
+    flip_modulus_ratio_tree: Callable | None = None
     jacobian_blocks_tree: Callable | None = None  # (pytree, s (B, N)) -> {name: (U, V)}, real networks only
     # (pytree, s (B, N)) -> the pytree of ∂ log ψ / ∂p, each leaf with leading axis B (holomorphic
     # derivatives for complex parameters): a closed form instead of a reverse pass per configuration.
