@@ -33,15 +33,19 @@ def j1j2_4x4():
     return states, ham, vals[0], vecs[:, 0]
 
 
-def test_z2_pairing_is_real_symmetric_and_translation_covariant():
-    f = z2_pairing(4)
+@pytest.mark.parametrize("L", [4, 6])
+def test_z2_pairing_is_real_symmetric_and_translation_covariant(L):
+    """Antiperiodic in y, and in x for L = 0 mod 4 only: a translation by one site maps F onto
+    itself up to the boundary's sign on the sites that wrap."""
+    f = z2_pairing(L)
     np.testing.assert_allclose(f, f.T, atol=1e-14)
-    lat = Lattice("square", 4, True)
-    x, y = lat.coords[:, 0], lat.coords[:, 1]
-    # a translation by one site in x, with the antiperiodic boundary's sign on the sites that wrap
-    shifted = y * 4 + (x + 1) % 4
-    gauge = np.where(x == 3, -1.0, 1.0)
-    np.testing.assert_allclose(f[np.ix_(shifted, shifted)], gauge[:, None] * gauge[None, :] * f, atol=1e-14)
+    x, y = Lattice("square", L, True).coords.T
+    for shifted, wraps, antiperiodic in (
+        (y * L + (x + 1) % L, x == L - 1, L % 4 == 0),
+        (((y + 1) % L) * L + x, y == L - 1, True),
+    ):
+        gauge = np.where(wraps & antiperiodic, -1.0, 1.0)
+        np.testing.assert_allclose(f[np.ix_(shifted, shifted)], gauge[:, None] * gauge[None, :] * f, atol=1e-14)
     with pytest.raises(ValueError, match="even L"):
         z2_pairing(5)
 
