@@ -17,8 +17,9 @@ not symmetric under the 90° rotation (it maps to the state with the boundaries 
 L = 2 mod 4 the prior's sign is covariant under translations and the axis reflections only. Projected onto one fermion per site,
 it is the pair product with F_ij = (1/N) Σ_k (v_k/u_k) e^{ik(r_i − r_j)}, v_k/u_k = Δ_k/(ξ_k + E_k).
 Its sign is σ(s) = (−1)^{inv(s)} sign det F[ups, downs] (models.pair_product). On 4×4 J1-J2 at
-J2 = 0.5 the best positive state with these signs is 7.0e-4 above the exact energy against the
-Marshall rule's 4.49e-3, for every Δ2 in 0.1-0.4 and Δ1 in 0.5-2 we tried (docs/symmetry.md).
+J2 = 0.5 the best positive state with these signs is 5.8e-4 above the exact energy
+(physics.exact.sign_rule_bound) against the Marshall rule's 4.49e-3, and the sign structure was
+the same for every Δ2 in 0.1-0.4 and Δ1 in 0.5-2 we tried (docs/symmetry.md).
 """
 
 from __future__ import annotations
