@@ -10,10 +10,11 @@ from jax.experimental import sparse as jsparse
 from scipy.sparse.linalg import eigsh
 
 from nqs_sweep.mc.estimators import centred_real_rows, local_energies, log_derivatives
+from nqs_sweep.mc.local_updates import flipped
 from nqs_sweep.mc.sampler import exact_sample
 from nqs_sweep.models import make_ansatz
 from nqs_sweep.models.pair_product import log_pair_product
-from nqs_sweep.models.sign_prior import negative, z2_pairing
+from nqs_sweep.models.sign_prior import exchange_changes_sign, negative, pairing, z2_pairing
 from nqs_sweep.physics import hilbert
 from nqs_sweep.physics.exact import sector_matrix, sign_rule_bound
 from nqs_sweep.physics.hamiltonians import build_hamiltonian
@@ -85,7 +86,7 @@ def test_local_energies_energy_and_gradient_match_the_sparse_state_vector(j1j2_4
     log_psi = np.asarray(jax.jit(net.log_psi)(theta, x))
     # the sign is the pair product's: the network times σ, nothing else
     plain = make_ansatz(parse_spec({**PRIOR, "sign_prior": "none", "ansatz": {**ansatz, "init_scale": 0.2}}))
-    sigma = np.where(np.asarray(negative(jnp.asarray(z2_pairing(4)), x)), -1.0, 1.0)
+    sigma = np.where(np.asarray(negative(jnp.asarray(pairing("z2_spin_liquid", Lattice("square", 4, True))), x)), -1.0, 1.0)
     np.testing.assert_allclose(np.exp(log_psi), sigma * np.exp(np.asarray(plain.log_psi(theta, x))), rtol=1e-12)
     assert 0.2 < np.mean(sigma < 0) < 0.8
 
@@ -170,3 +171,34 @@ def test_metropolis_chains_do_not_see_the_sign():
         if prior != "none":
             assert net.flip_modulus_ratio_tree is not None and net.flip_modulus_ratio_tree is not net.flip_ratio_tree
     np.testing.assert_array_equal(draws[0], draws[1])
+
+
+def test_the_tie_break_decides_only_vanishing_pair_products_and_the_ratio_update_is_exact(j1j2_4x4):
+    """The prior's F is the mean field's plus a perturbation 1e-7 of its largest element: the signs
+    agree wherever the mean-field pair product does not vanish, and every determinant stays regular,
+    so the determinant-ratio update of a move equals two direct determinants on every exchange."""
+    states, _, _, _ = j1j2_4x4
+    lat = Lattice("square", 4, True)
+    x = jnp.asarray(states, jnp.float64)
+    exact_pp = np.asarray(log_pair_product(jnp.asarray(z2_pairing(4)), x))
+    f = jnp.asarray(pairing("z2_spin_liquid", lat))
+    vanishing = exact_pp.real < exact_pp.real.max() - 25  # below e^-25 of the largest: zero by symmetry
+    assert 0 < vanishing.sum() < 0.05 * len(states)
+    np.testing.assert_array_equal(np.asarray(negative(f, x))[~vanishing], (np.cos(exact_pp.imag) < 0)[~vanishing])
+
+    bonds = jnp.asarray(np.concatenate([lat.nn_bonds, lat.nnn_bonds, lat.nn_bonds[:, ::-1]]))
+    pairs = jnp.ones(bonds.shape, bool)
+    single = jnp.asarray([[True, False]] * len(bonds))  # a single flip: σ is left as it is
+
+    def per_state(s, active):
+        fast = jax.vmap(lambda b, a: exchange_changes_sign(f, s, b, a))(bonds, active)
+        direct = jax.vmap(lambda b, a: negative(f, s) != negative(f, flipped(s, b, a)))(bonds, active)
+        return fast, direct
+
+    fast, direct = (np.asarray(a) for a in jax.jit(jax.vmap(per_state, in_axes=(0, None)))(x, pairs))
+    # flipping two equal spins is no exchange (it leaves the sector; its matrix elements are zero)
+    opposite = np.asarray(x[:, bonds[:, 0]] != x[:, bonds[:, 1]])
+    np.testing.assert_array_equal(fast[opposite], direct[opposite])
+    assert fast[opposite].any() and not fast[~opposite].any()
+    fast, _ = jax.jit(jax.vmap(per_state, in_axes=(0, None)))(x, single)
+    assert not np.asarray(fast).any()
