@@ -83,7 +83,7 @@ def negative(f: jax.Array, s: jax.Array) -> jax.Array:
 def _inverse(a: jax.Array) -> jax.Array:
     """a⁻¹ for one small matrix by Gauss-Jordan elimination with partial pivoting, in XLA operations.
     Not jnp.linalg.inv: with its LAPACK call beside the determinants' in one program, runs with
-    several BLAS threads hung now and then (2 of 4 tries on the 4×4 test here)."""
+    several BLAS threads hung now and then (2 of 4 tries of the 4×4 check here)."""
     m = a.shape[-1]
     rows = jnp.arange(m)
 
