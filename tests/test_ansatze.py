@@ -340,6 +340,13 @@ def test_fields_added_later_keep_earlier_hashes():
     pair = spec_of({"name": "rbm", "alpha": 1, "parametrization": "amplitude_phase"}, "chain", 6)
     assert len({base.spec_hash, snap.spec_hash, pair.spec_hash}) == 3
     assert parse_spec(snap.to_raw()) == snap
+    # sampler.power likewise: absent at 2, in the text and the hash when set
+    raw = base.to_raw()
+    assert "power" not in raw["sampler"]
+    assert parse_spec({**raw, "sampler": {**raw["sampler"], "power": 2.0}}).spec_hash == base.spec_hash
+    biased = parse_spec({**raw, "sampler": {**raw["sampler"], "power": 1.0}})
+    assert biased.spec_hash != base.spec_hash and biased.to_raw()["sampler"]["power"] == 1.0
+    assert parse_spec(biased.to_raw()) == biased
 
 
 def test_snapshot_every_is_checked():

@@ -121,6 +121,18 @@ BAD_SPECS = [
         id="momentum-with-adam",
     ),
     pytest.param(with_("optimizer.warmup", 10**6), ("optimizer.warmup", "optimizer.n_iter"), id="warmup-past-the-run"),
+    pytest.param(with_("sampler.power", 3.0), ("sampler.power", "[0.25, 2]"), id="power-above-born"),
+    pytest.param(with_("sampler.power", 0.0), ("sampler.power", "[0.25, 2]"), id="power-zero"),
+    pytest.param(
+        several(with_("sampler.kind", "exact"), with_("sampler.power", 1.0)),
+        ("sampler.power", "metropolis"),
+        id="power-of-an-enumeration",
+    ),
+    pytest.param(
+        several(with_("measurements", {"renyi2": {"regions": "blocks"}}), with_("sampler.power", 1.0)),
+        ("sampler.power", "renyi2", "|ψ|²"),
+        id="power-with-renyi",
+    ),
     pytest.param(with_("sampler.move", "swap"), ("sampler.move", "local", "exchange"), id="unknown-move"),
     pytest.param(
         several(

@@ -20,7 +20,7 @@ CASES = {
 }
 
 
-def run_chains(spec, ansatz, theta, key, n_chains, n_per_chain, sweep_size=None, n_discard=50, state=None):
+def run_chains(spec, ansatz, theta, key, n_chains, n_per_chain, sweep_size=None, n_discard=50, state=None, power=2.0):
     ham = build_hamiltonian(spec)
     if state is None:
         state = init_chains(key, ansatz.log_psi, theta, n_chains, spec.n_sites, spec.sector, jnp.float64)
@@ -34,6 +34,7 @@ def run_chains(spec, ansatz, theta, key, n_chains, n_per_chain, sweep_size=None,
         sweep_size=sweep_size or spec.n_sites,
         move=spec.sampler.move,
         exchange_bonds=ham.exch_bonds,
+        power=power,
     )
     return sample, state
 
@@ -73,6 +74,50 @@ def test_metropolis_visits_configurations_with_probability_psi_squared(spec_fact
     freq = np.bincount(idx, minlength=64) / idx.size
     # 32000 samples over 64 states: the expected total variation of an exact sampler is ~0.02
     assert 0.5 * np.abs(freq - p).sum() < 0.04
+
+
+@pytest.mark.parametrize("power", [1.0, 0.5])
+def test_metropolis_of_a_power_visits_configurations_with_probability_psi_to_that_power(spec_factory, power):
+    """Chains of |ψ|^p: their frequencies follow |ψ|^p (not |ψ|²), and the sample's importance
+    weights equal |ψ|^(2−p) normalised over it."""
+    spec = spec_factory(ansatz={"name": "rbm", "alpha": 1}, model={"name": "tfim"}, lattice={"kind": "chain", "L": 6})
+    ansatz = make_ansatz(spec)
+    theta = 0.5 * jax.random.normal(jax.random.key(5), (ansatz.n_real_params,))
+    states = jnp.asarray(hilbert.all_states(6, "full"), jnp.float64)
+    log_abs = np.real(np.asarray(ansatz.log_psi(theta, states)))
+    target = np.exp(power * (log_abs - log_abs.max()))
+    target /= target.sum()
+    born = np.exp(2 * (log_abs - log_abs.max()))
+    born /= born.sum()
+    sample, _ = run_chains(spec, ansatz, theta, jax.random.key(2), n_chains=64, n_per_chain=500, power=power)
+    configs = np.asarray(sample.configs).reshape(-1, 6)
+    idx = hilbert.states_to_index(configs.astype(np.int64))
+    freq = np.bincount(idx, minlength=64) / idx.size
+    assert 0.5 * np.abs(freq - target).sum() < 0.04
+    assert 0.5 * np.abs(target - born).sum() > 0.1  # the two distributions are told apart
+    w = np.exp((2 - power) * log_abs[idx])
+    np.testing.assert_allclose(np.asarray(sample.reweight), w / w.sum(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_reweighted_metropolis_energy_agrees_with_exact_sampler(spec_factory, case):
+    """Samples of |ψ|¹ reweighted to |ψ|²: the estimate and its delta-method error bar hold."""
+    from nqs_sweep.mc.estimate import sample_stats
+
+    spec = spec_factory(ansatz={"name": "rbm", "alpha": 1, "dtype": "float64"}, **CASES[case])
+    ansatz = make_ansatz(spec)
+    theta = 0.2 * jax.random.normal(jax.random.key(3), (ansatz.n_real_params,))
+    ham = build_hamiltonian(spec)
+    states = jnp.asarray(hilbert.all_states(spec.n_sites, spec.sector), jnp.float64)
+    exact = exact_sample(ansatz.log_psi, theta, states)
+    e_exact = float(jnp.real(jnp.sum(exact.weights * local_energies(ham, ansatz.log_psi, theta, states))))
+    sample, _ = run_chains(spec, ansatz, theta, jax.random.key(11), n_chains=32, n_per_chain=256, power=1.0)
+    e_loc = local_energies(ham, ansatz.log_psi, theta, sample.configs.reshape(-1, spec.n_sites))
+    stats = sample_stats(sample, e_loc)
+    e_mc = float(jnp.real(stats.mean))
+    assert abs(e_mc - e_exact) < 4 * float(stats.error), (e_mc, e_exact, float(stats.error))
+    # the plain mean of the same samples is an estimate of another distribution's energy
+    assert abs(float(jnp.real(jnp.mean(e_loc))) - e_mc) > 4 * float(stats.error)
 
 
 def _ising_ring_chains(beta: float, start: jnp.ndarray, n_per_chain: int = 400):

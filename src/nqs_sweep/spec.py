@@ -99,6 +99,9 @@ def _check_memory(ansatz: AnsatzSpec, n_sites: int, n_samples: int) -> None:
         )
 
 
+# Below this the importance weights |ψ|^(2 − power) spread over so many orders of magnitude that a
+# few samples carry the estimate (at 0.5 the 4×4 J1-J2 runs were worse than at 1; docs/accuracy.md).
+MIN_POWER = 0.25
 # Full enumeration is exact but costs 2^N evaluations per step.
 EXACT_SAMPLER_MAX_SITES = 16
 # MinSR on an enumeration builds a (2 dim)^2 kernel.
@@ -119,6 +122,7 @@ LATER_FIELDS = (
     ("optimizer", "momentum", 0.0),
     ("optimizer", "warmup", 0),
     ("", "sign_prior", "none"),
+    ("sampler", "power", 2.0),
 )
 
 
@@ -226,6 +230,10 @@ class SamplerSpec:
     move: str
     sweep_size: int
     n_samples_eval: int
+    # Metropolis samples |ψ|^power and every estimate reweights by |ψ|^(2 − power)/Σ (importance
+    # sampling; NetKet's machine_pow). Below 2 the chains visit the configurations of small |ψ|
+    # whose local energies make the heavy tails of E_loc, and their weights tame those tails.
+    power: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -460,7 +468,7 @@ TOP_KEYS = (
 
 
 def _sampler(raw: Any, n_sites: int) -> SamplerSpec:
-    sa = _section(raw, "sampler", ("kind", "n_samples", "n_chains", "n_discard", "move", "sweep_size", "n_samples_eval"))
+    sa = _section(raw, "sampler", ("kind", "n_samples", "n_chains", "n_discard", "move", "sweep_size", "n_samples_eval", "power"))
     s_kind = _choice(sa.get("kind", "metropolis"), "sampler.kind", SAMPLER_KINDS)
     move = _choice(sa.get("move", "local"), "sampler.move", tuple(MOVES))
     n_samples = _int(sa.get("n_samples", 1024), "sampler.n_samples", minimum=1)
@@ -492,7 +500,22 @@ def _sampler(raw: Any, n_sites: int) -> SamplerSpec:
         move=move,
         sweep_size=sweep_size,
         n_samples_eval=n_eval,
+        power=_power(sa.get("power", 2.0), s_kind),
     )
+
+
+def _power(value: Any, kind: str) -> float:
+    power = _float(value, "sampler.power")
+    if not MIN_POWER <= power <= 2.0:
+        raise SpecError(
+            "sampler.power",
+            f"must be in [{MIN_POWER}, 2] (2: |ψ|², the plain estimator; about 1 against heavy tails); got {power}",
+        )
+    if power != 2.0 and kind != "metropolis":
+        raise SpecError(
+            "sampler.power", f"applies to sampler.kind: metropolis; {kind} samples |ψ|² itself, so power must be 2; got {power}"
+        )
+    return power
 
 
 def _sector(raw: Any, name: str, sampler: SamplerSpec, n_sites: int) -> str:
@@ -611,9 +634,13 @@ def parse_spec(raw: Any) -> PointSpec:
         point = replace(point, symmetry=_symmetry_defaults(point, top["symmetry"]))
     _check_symmetry(point)
     if top.get("measurements") is not None:
-        from nqs_sweep.measure import parse_measurements
+        from nqs_sweep.measure import MEASUREMENTS, parse_measurements
 
         point = replace(point, measurements=parse_measurements(top["measurements"], lattice, sector))
+        born = [m.name for m in point.measurements if MEASUREMENTS[m.name].born_samples]
+        if born and sampler.power != 2.0:
+            needs = f"must be 2 with the measurements {', '.join(born)}, which need samples of |ψ|² itself"
+            raise SpecError("sampler.power", f"{needs}; got {sampler.power}")
     return point
 
 

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 
 from nqs_sweep.mc.estimators import local_energies
 from nqs_sweep.mc.sampler import ChainState, Sample, direct_sample, exact_sample, metropolis_sample
-from nqs_sweep.mc.stats import Stats, chain_stats, weighted_stats
+from nqs_sweep.mc.stats import Stats, chain_stats, reweighted_chain_stats, weighted_stats
 from nqs_sweep.optim.schedules import ScheduleValues, schedule_values
 from nqs_sweep.physics import hilbert
 from nqs_sweep.physics.hamiltonians import Hamiltonian, build_hamiltonian
@@ -63,21 +63,29 @@ def draw_sample(problem: Problem, theta, chains, key, hyper: Hyper, n_samples: i
         sweep_size=sa.sweep_size,
         move=sa.move,
         exchange_bonds=bonds,
+        power=sa.power,
     )
-
-
-def _energy_stats(sample: Sample, e_loc: jax.Array) -> Stats:
-    if sample.weights is None:
-        return chain_stats(e_loc)
-    return weighted_stats(e_loc.reshape(-1), sample.weights)
 
 
 def sample_stats(sample: Sample, values: jax.Array) -> Stats:
     """Statistics of per-configuration values (B,): over chains (R̂, τ) for Markov-chain and
-    direct samples, weighted by |ψ|² for the enumeration."""
-    if sample.weights is None:
-        return chain_stats(values.reshape(sample.configs.shape[:2]))
-    return weighted_stats(values.reshape(-1), sample.weights)
+    direct samples (importance-weighted for chains of |ψ|^p, p < 2), weighted by |ψ|² for the
+    enumeration."""
+    if sample.weights is not None:
+        return weighted_stats(values.reshape(-1), sample.weights)
+    if sample.reweight is not None:
+        return reweighted_chain_stats(values.reshape(sample.configs.shape[:2]), sample.reweight)
+    return chain_stats(values.reshape(sample.configs.shape[:2]))
+
+
+def expectation_weights(sample: Sample, size: int, dtype) -> jax.Array:
+    """(B,) normalised weights of the |ψ|² expectation over the sample: the enumeration's
+    probabilities, the importance weights of chains of |ψ|^p, or uniform."""
+    if sample.weights is not None:
+        return sample.weights
+    if sample.reweight is not None:
+        return sample.reweight
+    return jnp.full(size, 1.0 / size, dtype)
 
 
 class Estimate(NamedTuple):
@@ -85,7 +93,7 @@ class Estimate(NamedTuple):
     chains: ChainState  # the chains after the draw
     configs: jax.Array  # (B, N)
     e_loc: jax.Array  # (B,) local energies
-    weights: jax.Array  # (B,) normalised: |ψ|² for the enumeration, uniform for samples
+    weights: jax.Array  # (B,) normalised: |ψ|² for the enumeration, importance weights for chains of |ψ|^p, else uniform
     stats: Stats  # of the energy
 
 
@@ -94,5 +102,5 @@ def estimate(problem: Problem, theta, chains, key, hyper: Hyper, n_samples: int)
     sample, chains = draw_sample(problem, theta, chains, key, hyper, n_samples)
     configs = sample.configs.reshape(-1, problem.n_sites)
     e_loc = local_energies(hyper.ham, problem.ansatz, theta, configs)
-    weights = sample.weights if sample.weights is not None else jnp.full(e_loc.shape, 1.0 / e_loc.size, e_loc.real.dtype)
+    weights = expectation_weights(sample, e_loc.size, e_loc.real.dtype)
     return Estimate(sample, chains, configs, e_loc, weights, sample_stats(sample, e_loc))

@@ -30,6 +30,9 @@ class Sample(NamedTuple):
     configs: jax.Array  # (n_chains, n_per_chain, N); enumeration: (1, dim, N)
     weights: jax.Array | None  # probabilities for an enumeration; None for Markov chains
     acceptance: jax.Array
+    # Markov chains of |ψ|^p, p < 2: the importance weights |ψ|^(2−p) normalised over the sample
+    # (B,), which every estimate uses; None for chains of |ψ|² and for enumerations
+    reweight: jax.Array | None = None
 
 
 LogPsi = Callable[[jax.Array, jax.Array], jax.Array]
@@ -46,7 +49,7 @@ def _sweep_unroll() -> int:
     return 10 if jax.default_backend() == "gpu" else 1
 
 
-def _metropolis_step(log_psi: LogPsi, context, move: Move, exchange_bonds, carry, rand):
+def _metropolis_step(log_psi: LogPsi, context, move: Move, exchange_bonds, power: float, carry, rand):
     configs, cache = carry
     idx, u = rand
     sites, active = move.propose(configs, idx, exchange_bonds)
@@ -54,7 +57,7 @@ def _metropolis_step(log_psi: LogPsi, context, move: Move, exchange_bonds, carry
     ratio, new_cache = propose(configs, cache, sites, active)
     # Written so that a NaN ratio accepts: between two states of zero amplitude (a projected
     # network has them, log ψ = -inf) the chain must move on, not stay where ψ = 0.
-    accept = ~(2 * jnp.real(ratio) <= jnp.log(u))
+    accept = ~(power * jnp.real(ratio) <= jnp.log(u))
     configs = jax.vmap(flipped)(configs, sites, active & accept[:, None])
     keep = lambda new, old: jnp.where(accept.reshape(accept.shape + (1,) * (new.ndim - 1)), new, old)  # noqa: E731
     # A swap of equal spins is a no-op; it must not count as an accepted move.
@@ -72,8 +75,12 @@ def metropolis_sample(
     sweep_size: int,
     move: str,
     exchange_bonds: jax.Array,
+    power: float = 2.0,
 ) -> tuple[Sample, ChainState]:
     """Draw n_per_chain samples from every chain (one per sweep) after n_discard sweeps.
+
+    The chains sample |ψ|^power (2: the Born distribution); for power < 2 the sample carries the
+    importance weights |ψ|^(2 − power), normalised, that turn its averages into |ψ|² expectations.
 
     Each proposal costs O(K·M) for a network with incremental kernels (the RBM) and
     one forward pass otherwise (nqs_sweep.mc.local_updates). The random numbers of a
@@ -83,7 +90,7 @@ def metropolis_sample(
     proposal = MOVES[move]
     n_choices = proposal.n_choices(n_sites, exchange_bonds)
     context = flip_context(log_psi, theta)
-    step = lambda carry, rand: _metropolis_step(log_psi, context, proposal, exchange_bonds, carry, rand)  # noqa: E731
+    step = lambda carry, rand: _metropolis_step(log_psi, context, proposal, exchange_bonds, power, carry, rand)  # noqa: E731
 
     def sweep(carry, k):
         k_idx, k_u = jax.random.split(k)
@@ -99,7 +106,13 @@ def metropolis_sample(
         carry, _ = jax.lax.scan(sweep, carry, jax.random.split(k_discard, n_discard))
     carry, (configs, acc) = jax.lax.scan(sweep, carry, jax.random.split(k_keep, n_per_chain))
     last = carry[0]
-    return Sample(jnp.swapaxes(configs, 0, 1), None, jnp.mean(acc)), ChainState(last, log_psi(theta, last))
+    configs = jnp.swapaxes(configs, 0, 1)
+    reweight = None
+    if power != 2.0:
+        # one forward pass over the sample: the chains keep no log ψ of their samples
+        log_w = (2.0 - power) * jnp.real(log_psi(theta, configs.reshape(-1, n_sites)))
+        reweight = jnp.exp(log_w - jax.scipy.special.logsumexp(log_w))
+    return Sample(configs, None, jnp.mean(acc), reweight), ChainState(last, log_psi(theta, last))
 
 
 def exact_sample(log_psi: LogPsi, theta: jax.Array, all_configs: jax.Array) -> Sample:

@@ -93,6 +93,20 @@ def weighted_stats(x: jnp.ndarray, weights: jnp.ndarray) -> Stats:
     return Stats(mean=mean, error=zero, variance=variance, r_hat=nan, tau_corr=nan, error_naive=zero)
 
 
+def reweighted_chain_stats(x: jnp.ndarray, weights: jnp.ndarray) -> Stats:
+    """Statistics of x: (n_chains, n_per_chain) drawn from |ψ|^p with normalised importance weights
+    (B,) to |ψ|²: the self-normalised mean Σ w x and variance Σ w |x − mean|², with the error, R̂
+    and τ of the ratio estimator to first order (delta method): those of z = mean + B w (x − mean),
+    whose plain chain mean is the mean itself. Uniform weights give chain_stats."""
+    n_chains, n = x.shape
+    flat = x.reshape(-1)
+    mean = jnp.sum(weights * flat)
+    variance = jnp.sum(weights * jnp.abs(flat - mean) ** 2)
+    z = (mean + weights.size * weights * (flat - mean)).reshape(n_chains, n)
+    linear = chain_stats(z)
+    return linear._replace(mean=mean, variance=variance)
+
+
 # When a run's sampling is not to be trusted (Vehtari et al. 2021 for R̂; τ against the chain
 # length: the error bar then rests on few independent samples; a chain that almost never moves).
 HEALTH_LIMITS = {"r_hat": 1.1, "tau_fraction": 0.1, "acceptance": 0.02}

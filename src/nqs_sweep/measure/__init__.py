@@ -89,7 +89,7 @@ def plan(lattice, measurements: tuple[MeasurementSpec, ...]) -> tuple[tuple[Meas
 def make_measure(problem):
     """Jitted: a fresh sample of sampler.n_samples_eval configurations, and every measurement of
     the problem (nqs_sweep.problem) on it: {name: Estimates}."""
-    from nqs_sweep.mc.estimate import draw_sample
+    from nqs_sweep.mc.estimate import draw_sample, expectation_weights
 
     p = problem
     steps = steps_on(p.lattice, p.measurements)
@@ -97,7 +97,7 @@ def make_measure(problem):
     def measure(theta, chains, key, hyper):
         sample, _ = draw_sample(p, theta, chains, key, hyper, p.sampler.n_samples_eval)
         configs = sample.configs.reshape(-1, p.n_sites)
-        weights = sample.weights if sample.weights is not None else jax.numpy.full(configs.shape[0], 1.0 / configs.shape[0])
+        weights = expectation_weights(sample, configs.shape[0], jax.numpy.real(configs).dtype)
         ctx = Context(p.lattice, p.marshall_sign, p.sector == "zero_magnetization", p.ansatz, theta, sample, configs, weights)
         return {m.name: m.estimate(ctx, options, rows) for m, options, rows in steps}
 

@@ -71,6 +71,9 @@ class Measurement:
     name: str = ""
     description: str = ""
     options: dict[str, Any] = {}
+    # True: the estimator needs samples of |ψ|² itself and cannot take importance weights (the
+    # swap trick pairs two independent |ψ|² samples), so the spec asks sampler.power: 2 for it.
+    born_samples: bool = False
 
     def parse(self, raw: dict, lattice: Lattice, sector: str, path: str) -> dict:
         """Validated options (SpecError naming path.key otherwise); the defaults filled in."""

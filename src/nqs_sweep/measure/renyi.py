@@ -65,6 +65,7 @@ def purity(v, region: np.ndarray, n_sites: int, xp=np):
 
 class Renyi2(Measurement):
     name = "renyi2"
+    born_samples = True
     description = "S2(A) = −ln Tr ρ_A² in nats, by the swap estimator, for each region A"
     options = {"regions": "blocks"}
 

@@ -65,6 +65,7 @@ def coordinates(spec: PointSpec) -> dict[str, Any]:
         "dtype": spec.ansatz.dtype,
         "sampler": spec.sampler.kind,
         "n_samples": spec.sampler.n_samples,
+        "sampler_power": spec.sampler.power,
         "optimizer": spec.optimizer.kind,
         "marshall_sign": spec.marshall_sign,
         "sign_prior": spec.sign_prior,

@@ -39,6 +39,7 @@ POINT_COORDINATES = (
     "dtype",
     "sampler",
     "n_samples",
+    "sampler_power",
     "optimizer",
     "marshall_sign",
     "sign_prior",
