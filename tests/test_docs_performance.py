@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import phases, resnet_step, sector_exact, throughput
+from benchmarks import phases, resnet_step, reweighting, sector_exact, throughput
 from benchmarks import run as bench_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +46,7 @@ PARSERS = {
     "python -m benchmarks.throughput": lambda argv: throughput.build_parser().parse_args(argv),
     "python -m benchmarks.sector_exact": lambda argv: sector_exact.build_parser().parse_args(argv),
     "python -m benchmarks.resnet_step": lambda argv: resnet_step.build_parser().parse_args(argv),
+    "python -m benchmarks.reweighting": lambda argv: reweighting.build_parser().parse_args(argv),
 }
 
 
@@ -56,6 +57,7 @@ def test_every_benchmark_command_shown_parses(prefix):
     for page, argv in commands:
         if argv and argv[-1] in ("T", "DIR"):  # a placeholder the text explains
             argv = argv[:-1] + ["1" if argv[-1] == "T" else "/tmp/x"]
+        argv = ["/tmp/x" if a in ("RUN", "RUN_DIR") else a for a in argv]  # a finished run's directory
         try:
             PARSERS[prefix](argv)
         except SystemExit as err:
