@@ -71,7 +71,11 @@ fi
 
 # --- 3. slurm.conf -------------------------------------------------------------------------
 install -d -m 0755 "$CONF_DIR" "$RUN_DIR" "$LOG_DIR" "$CTLD_SPOOL" "$SLURMD_SPOOL"
-CPUS=$(nproc)
+# nproc obeys OMP_NUM_THREADS, which the test suite's thread discipline sets to 1 in a pytest worker
+# once any test has configured the solver's threads: a node of 1 CPU then never fits a job that
+# packs two points (pending forever, reason PartitionConfig; it happened in CI). Cores of the
+# affinity mask, as slurmd counts them, without the OpenMP variables.
+CPUS=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
 MEM_MB=$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)
 REAL_MB=$((MEM_MB * 90 / 100)) # a bit below the machine's, so slurmd does not drain the node
 new_conf=$(mktemp)

@@ -53,7 +53,11 @@ def _unavailable(reason: str):
 
 
 def _script(name: str, timeout: int) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(HERE / name)], capture_output=True, text=True, timeout=timeout)
+    # OMP_NUM_THREADS=1 always: a pytest worker has it set once any of its tests configured the
+    # solver's threads, and whether one did depends on how xdist shared out the files. The worst
+    # case every time, so that a script misled by it fails here, not now and then in CI.
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(["bash", str(HERE / name)], capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def _slurm_down():
@@ -83,6 +87,13 @@ def slurm_cluster():
         yield {"cpus": cpus, "mem_mb": mem_mb}
     finally:
         _slurm_down()
+
+
+def test_the_node_has_the_cores_of_this_process_whatever_openmp_says(slurm_cluster):
+    """slurm-up.sh started with OMP_NUM_THREADS=1 (see _script) still gives the node every core
+    this process may run on: `nproc` alone obeys the variable, and a 1-CPU node left the packed
+    points' 2-CPU job pending forever in CI."""
+    assert slurm_cluster["cpus"] == len(os.sched_getaffinity(0)), slurm_cluster
 
 
 def test_slurm_up_cancels_jobs_left_over_from_an_earlier_run(slurm_cluster):
@@ -216,6 +227,8 @@ def test_tiny_study_through_slurm_with_points_packed_per_allocation_matches_a_lo
     grid = helpers.tiny_study()["grid"]
     n_points = len(grid["lattice.L"]) * len(grid["ansatz.alpha"])
     assert n_points % PACKED == 0
+    # A group job asks for its points' CPUs summed; on a smaller node it would pend until the timeout.
+    assert slurm_cluster["cpus"] >= PACKED, f"the node has {slurm_cluster['cpus']} CPUs; a group of {PACKED} points needs {PACKED}"
 
     profile, _ = slurm_test_profile(cluster, slurm_cluster["cpus"], slurm_cluster["mem_mb"])
     config_path = cluster / profile / "config.yaml"
