@@ -228,7 +228,7 @@ def test_tiny_study_through_slurm_with_points_packed_per_allocation_matches_a_lo
     n_points = len(grid["lattice.L"]) * len(grid["ansatz.alpha"])
     assert n_points % PACKED == 0
     # A group job asks for its points' CPUs summed; on a smaller node it would pend until the timeout.
-    assert slurm_cluster["cpus"] >= PACKED, f"the node has {slurm_cluster['cpus']} CPUs; a group of {PACKED} points needs {PACKED}"
+    assert slurm_cluster["cpus"] >= PACKED, f"the node has {slurm_cluster['cpus']} CPUs; a group of {PACKED} points needs as many"
 
     profile, _ = slurm_test_profile(cluster, slurm_cluster["cpus"], slurm_cluster["mem_mb"])
     config_path = cluster / profile / "config.yaml"
