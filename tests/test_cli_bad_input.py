@@ -121,6 +121,8 @@ BAD_SPECS = [
         id="momentum-with-adam",
     ),
     pytest.param(with_("optimizer.warmup", 10**6), ("optimizer.warmup", "optimizer.n_iter"), id="warmup-past-the-run"),
+    pytest.param(with_("optimizer.trust_radius", -0.1), ("optimizer.trust_radius", "0 (off)", "-0.1"), id="trust-negative"),
+    pytest.param(with_("optimizer.trust_radius", "wide"), ("optimizer.trust_radius", "number"), id="trust-radius-not-a-number"),
     pytest.param(with_("sampler.power", 3.0), ("sampler.power", "[0.25, 2]"), id="power-above-born"),
     pytest.param(with_("sampler.power", 0.0), ("sampler.power", "[0.25, 2]"), id="power-zero"),
     pytest.param(

@@ -332,3 +332,38 @@ def test_steps_whose_solve_fell_back_are_in_the_health_column(tmp_path):
     n_fell_back = int((history["solver_fallback"] > 0).sum())
     assert n_fell_back > 0, history["solver_fallback"].tolist()
     assert f"solver_fallback={n_fell_back} of 4 steps" in summary["health"]
+
+
+def test_trust_radius_scales_an_update_down_to_its_fubini_study_length():
+    """optimizer.trust_radius r: the step's update u has the Fubini-Study length lr·|Õu| (the
+    history's step_length, checked against the Jacobian of the same configurations); a longer one
+    is scaled down to r, a shorter one is taken whole, and r = 0 is the plain step (same hash)."""
+    import jax
+    import jax.numpy as jnp
+
+    from nqs_sweep.mc.estimate import estimate, make_hyper
+    from nqs_sweep.mc.estimators import centred_jacobian
+    from nqs_sweep.optim.step import make_step
+
+    def one_step(radius: float):
+        raw = {**SMALL, "sampler": {"kind": "exact"}, "optimizer": {**SMALL["optimizer"], "trust_radius": radius}}
+        spec = parse_spec(raw)
+        problem = build_problem(spec)
+        state = init_state(problem, jax.random.key(0))
+        new, metrics = make_step(problem)(state, jax.random.key(1), make_hyper(spec))
+        return spec, problem, state, np.asarray(new.theta - state.theta), metrics
+
+    spec_off, _, _, update_off, metrics_off = one_step(0.0)
+    assert "step_length" not in metrics_off
+    assert spec_off.spec_hash == parse_spec({**SMALL, "sampler": {"kind": "exact"}}).spec_hash
+
+    _, problem, state, update_wide, metrics = one_step(1e9)
+    np.testing.assert_array_equal(update_wide, update_off)
+    length = float(metrics["step_length"])
+    est = estimate(problem, state.theta, state.chains, jax.random.key(1), make_hyper(spec_off), 0)
+    jac, _ = centred_jacobian(problem.ansatz, state.theta, est.configs, est.e_loc, est.weights, real_only=True)
+    np.testing.assert_allclose(float(jnp.linalg.norm(jac.matvec(jnp.asarray(update_off)))), length, rtol=1e-10)
+
+    _, _, _, update_half, metrics_half = one_step(length / 2)
+    np.testing.assert_allclose(update_half, update_off / 2, rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(float(metrics_half["learning_rate"]), float(metrics_off["learning_rate"]) / 2, rtol=1e-10)

@@ -123,6 +123,7 @@ LATER_FIELDS = (
     ("optimizer", "warmup", 0),
     ("", "sign_prior", "none"),
     ("sampler", "power", 2.0),
+    ("optimizer", "trust_radius", 0.0),
 )
 
 
@@ -254,6 +255,9 @@ class OptimizerSpec:
     # The learning rate ramps linearly from schedule(0)/warmup to the schedule over this many
     # steps: the first steps from a random network have the largest, noisiest gradients.
     warmup: int = 0
+    # The largest Fubini-Study length of one update, lr·sqrt(δθᵀ S δθ) with this step's sampled
+    # S; a longer update is scaled down to it. 0: off.
+    trust_radius: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -419,6 +423,13 @@ def _clip_width(value: Any) -> float:
             "optimizer.clip_local_energy", f"must be 0 (off) or >= 1 (mean absolute deviations; 5 is usual); got {width}"
         )
     return width
+
+
+def _trust_radius(value: Any) -> float:
+    radius = _float(value, "optimizer.trust_radius")
+    if not (math.isfinite(radius) and radius >= 0):
+        raise SpecError("optimizer.trust_radius", f"must be 0 (off) or a positive Fubini-Study length per step; got {radius}")
+    return radius
 
 
 def _bool(value: Any, path: str) -> bool:
@@ -592,7 +603,7 @@ def parse_spec(raw: Any) -> PointSpec:
     op = _section(
         top.get("optimizer"),
         "optimizer",
-        ("kind", "learning_rate", "diag_shift", "n_iter", "solver", "clip_local_energy", "momentum", "warmup"),
+        ("kind", "learning_rate", "diag_shift", "n_iter", "solver", "clip_local_energy", "momentum", "warmup", "trust_radius"),
     )
     n_iter = _int(op.get("n_iter", 300), "optimizer.n_iter", minimum=1)
     o_kind = _choice(op.get("kind", "sr"), "optimizer.kind", tuple(OPTIMIZERS))
@@ -605,6 +616,7 @@ def parse_spec(raw: Any) -> PointSpec:
         clip_local_energy=_clip_width(op.get("clip_local_energy", 0.0)),
         momentum=_momentum(op.get("momentum", 0.0), o_kind),
         warmup=_int(op.get("warmup", 0), "optimizer.warmup", minimum=0),
+        trust_radius=_trust_radius(op.get("trust_radius", 0.0)),
     )
     if optimizer.warmup >= n_iter:
         raise SpecError("optimizer.warmup", f"must be < optimizer.n_iter ({n_iter}), or 0 for none; got {optimizer.warmup}")

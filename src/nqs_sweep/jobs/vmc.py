@@ -62,7 +62,8 @@ def collapse_message(start: int) -> str:
     return (
         f"collapsed at iteration {start}: every Markov chain froze where it was (no move accepted for {COLLAPSE_STEPS} steps, "
         "though none is an eigenstate): a step that followed heavy-tailed local energies put all the weight "
-        "on them and no later step can move it. optimizer.clip_local_energy: 5 or a smaller learning rate avoid it"
+        "on them and no later step can move it. optimizer.clip_local_energy: 5, optimizer.trust_radius "
+        "or a smaller learning rate avoid it"
     )
 
 

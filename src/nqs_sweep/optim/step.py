@@ -85,9 +85,17 @@ def make_step(problem: Problem):
             direction, fell_back = optimizer.direction(jac, e_t, force, shift, opt.solver)
             direction = direction.astype(state.theta.dtype)
             update, opt_state = transform.update(direction, state.opt_state, state.theta)
+        metrics = {}
+        if opt.trust_radius:
+            # The update's Fubini-Study length, lr·|Õ u| = lr·sqrt(uᵀSu) on this step's samples:
+            # a longer one (a rare configuration's huge local energy, or a near-singular S along
+            # a noisy force) is scaled down to the radius instead of taken whole.
+            length = lr * jnp.linalg.norm(jac.matvec(update))
+            lr = lr * jnp.minimum(1.0, opt.trust_radius / jnp.maximum(length, jnp.finfo(length.dtype).tiny))
+            metrics["step_length"] = length
         theta = state.theta - lr.astype(state.theta.dtype) * update
 
-        metrics = {
+        metrics |= {
             "energy": jnp.real(stats.mean),
             "energy_imag": jnp.imag(stats.mean),
             "energy_error": stats.error,
