@@ -312,3 +312,40 @@ def test_a_closed_form_jacobian_equals_the_reverse_pass(spec_factory, monkeypatc
     closed = np.asarray(jax.jit(lambda th, x: log_derivatives(ansatz, th, x))(theta, s))
     assert closed.shape == reverse.shape == (20, ansatz.n_real_params)
     np.testing.assert_allclose(closed, reverse, rtol=1e-11, atol=1e-12 * np.abs(reverse).max())
+
+
+@pytest.mark.parametrize("dtype", ["float64", "complex128"])
+def test_a_convolutional_plugin_takes_its_jacobian_one_configuration_at_a_time(spec_factory, monkeypatch, dtype):
+    """A flax module with convolutions (tests/plugins/tiny_flax.py: TinyCNN) is recognised, and its
+    log-derivatives, one configuration at a time on the CPU, equal the batched reverse pass."""
+    from pathlib import Path
+
+    from nqs_sweep.mc import estimators
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "plugins"))
+    spec = spec_factory(
+        model={"name": "heisenberg"},
+        lattice={"kind": "chain", "L": 8, "pbc": True},
+        ansatz={"module": "tiny_flax:TinyCNN", "kwargs": {"param_dtype": dtype}},
+        sampler={"move": "exchange"},
+    )
+    ansatz = make_ansatz(spec)
+    theta = ansatz.init(jax.random.key(0))
+    s = jnp.asarray(hilbert.random_states(jax.random.key(4), 12, spec.n_sites, spec.sector, jnp.float64))
+    assert estimators._convolves(ansatz, theta, s)
+    dense = make_ansatz(spec_factory(model={"name": "heisenberg"}, lattice={"kind": "chain", "L": 8, "pbc": True}))
+    assert not estimators._convolves(dense, dense.init(jax.random.key(0)), s)
+
+    def re_im(th, x):
+        out = ansatz.log_psi(th, x[None])[0]
+        return jnp.stack([out.real, out.imag])
+
+    jac = jax.vmap(jax.jacrev(re_im), in_axes=(None, 0))(theta, s)
+    batched = np.asarray(jac[:, 0] + 1j * jac[:, 1])
+    calls, real_map = [], jax.lax.map
+    monkeypatch.setattr(jax.lax, "map", lambda f, xs, **kw: calls.append(xs.shape) or real_map(f, xs, **kw))
+    ours = np.asarray(jax.jit(lambda th, x: log_derivatives(ansatz, th, x))(theta, s))
+    # one map over the configurations themselves, not over chunks of them
+    assert calls == [s.shape] if jax.default_backend() == "cpu" else calls == []
+    assert ours.shape == batched.shape == (12, ansatz.n_real_params)
+    np.testing.assert_allclose(ours, batched, rtol=1e-12, atol=1e-13 * np.abs(batched).max())

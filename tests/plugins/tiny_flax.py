@@ -39,3 +39,24 @@ class WrongShape(nn.Module):
     @nn.compact
     def __call__(self, x):
         return nn.Dense(2)(x)  # two numbers per configuration, not one log ψ
+
+
+class TinyCNN(nn.Module):
+    """A periodic 1D convolution, two layers: the kind of module whose per-configuration
+    Jacobian the CPU takes one configuration at a time (nqs_sweep.mc.estimators)."""
+
+    features: int = 3
+    kernel: int = 3
+    param_dtype: str = "float64"
+
+    @nn.compact
+    def __call__(self, x):
+        dtype = jnp.dtype(self.param_dtype)
+        init = nn.initializers.normal(0.3)
+        h = x[..., None]
+        for _ in range(2):
+            r = self.kernel // 2
+            h = jnp.pad(h, ((0, 0), (r, r), (0, 0)), mode="wrap")
+            h = nn.Conv(self.features, (self.kernel,), padding="VALID", param_dtype=dtype, kernel_init=init, bias_init=init)(h)
+            h = jnp.tanh(h)
+        return jnp.sum(h, axis=(1, 2))
