@@ -22,6 +22,7 @@ library its default (one thread per core).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -34,28 +35,35 @@ from nqs_sweep.threads import environment as thread_environment
 CODES = ("ours", "netket")
 
 
-def _worker(code: str, name: str, n_steps: int | None, repeats: int) -> None:
-    w = WORKLOADS[name]
+def _worker(code: str, name: str, n_steps: int | None, repeats: int, samples: int | None = None) -> None:
+    w = WORKLOADS[name] if samples is None else dataclasses.replace(WORKLOADS[name], n_samples=samples)
     if code == "ours":
         from benchmarks import ours as impl
     else:
         from benchmarks import netket_run as impl
     result = impl.run(w, n_steps if n_steps is not None else w.n_steps, repeats)
-    print("RESULT " + json.dumps({"workload": name, **result}), flush=True)
+    print("RESULT " + json.dumps({"workload": _label(name, samples), **result}), flush=True)
+
+
+def _label(name: str, samples: int | None) -> str:
+    return name if samples is None else f"{name} ({samples} samples)"
 
 
 LOAD_KINDS = ("busy", "copies")
 
 
-def _worker_cmd(code: str, name: str, n_steps: int | None, repeats: int) -> list[str]:
+def _worker_cmd(code: str, name: str, n_steps: int | None, repeats: int, samples: int | None = None) -> list[str]:
     cmd = [sys.executable, "-m", "benchmarks.run", "--worker", code, name, "--repeats", str(repeats)]
-    return cmd if n_steps is None else [*cmd, "--steps", str(n_steps)]
+    cmd += [] if n_steps is None else ["--steps", str(n_steps)]
+    return cmd if samples is None else [*cmd, "--samples", str(samples)]
 
 
-def _load_processes(k: int, kind: str, code: str, name: str, repeats: int, root: Path, env: dict) -> list[subprocess.Popen]:
+def _load_processes(
+    k: int, kind: str, code: str, name: str, repeats: int, root: Path, env: dict, samples: int | None = None
+) -> list[subprocess.Popen]:
     """k competing processes until killed: spinning loops ("busy", another job's compute) or
     copies of the measured workload in the same code ("copies", a sweep running one job per core)."""
-    cmd = [sys.executable, "-c", "while True: pass"] if kind == "busy" else _worker_cmd(code, name, 10**6, repeats)
+    cmd = [sys.executable, "-c", "while True: pass"] if kind == "busy" else _worker_cmd(code, name, 10**6, repeats, samples)
     procs: list[subprocess.Popen] = []
     for _ in range(k):
         procs.append(subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
@@ -71,8 +79,9 @@ def _spawn(
     load: int = 0,
     threads: str = "auto",
     load_kind: str = "busy",
+    samples: int | None = None,
 ) -> dict:
-    cmd = _worker_cmd(code, name, n_steps, repeats)
+    cmd = _worker_cmd(code, name, n_steps, repeats, samples)
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(root / "src"), os.environ.get("PYTHONPATH", "")])}
     for variable in thread_environment(1):  # auto: each library's own default, whatever this shell set
@@ -82,10 +91,10 @@ def _spawn(
     conditions = {"load": load, "load_kind": load_kind, "threads": threads}
     busy: list[subprocess.Popen] = []
     try:
-        busy = _load_processes(load, load_kind, code, name, repeats, root, env)
+        busy = _load_processes(load, load_kind, code, name, repeats, root, env, samples)
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=root, env=env)
     except subprocess.TimeoutExpired:
-        return {"workload": name, "code": code, **conditions, "error": f"timed out after {timeout:.0f} s"}
+        return {"workload": _label(name, samples), "code": code, **conditions, "error": f"timed out after {timeout:.0f} s"}
     finally:
         for p in busy:
             p.kill()
@@ -94,7 +103,7 @@ def _spawn(
         if line.startswith("RESULT "):
             return {**json.loads(line[len("RESULT ") :]), **conditions}
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-    return {"workload": name, "code": code, **conditions, "error": " | ".join(tail) or f"exit {proc.returncode}"}
+    return {"workload": _label(name, samples), "code": code, **conditions, "error": " | ".join(tail) or f"exit {proc.returncode}"}
 
 
 def format_table(rows: list[dict]) -> str:
@@ -135,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workloads", default=None, help="comma-separated names (default: W1,W2-SR,W2-MinSR, plus W3 on a GPU)")
     p.add_argument("--codes", default="ours,netket", help="comma-separated: ours, netket")
     p.add_argument("--steps", type=int, default=None, help="optimisation steps before the final energy (default: the workload's)")
+    p.add_argument(
+        "--samples", type=int, default=None, help="samples per step instead of the workload's (a multiple of its chains)"
+    )
     p.add_argument("--repeats", type=int, default=10, help="consecutive timed steps whose mean is reported")
     p.add_argument("--timeout", type=float, default=3600, help="seconds allowed to one (workload, code) process")
     p.add_argument("--load", default="0", help="comma-separated counts of busy processes sharing the cores (0: idle)")
@@ -171,13 +183,17 @@ def plan(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[str], 
     for n in names:
         if n not in WORKLOADS:
             p.error(f"--workloads: unknown workload {n!r}; allowed: {', '.join(WORKLOADS)}")
+    for n in names if args.samples is not None and not args.worker else ():
+        chains = WORKLOADS[n].n_chains
+        if args.samples < chains or args.samples % chains:
+            p.error(f"--samples: {n} runs {chains} chains; expected a positive multiple of {chains}; got {args.samples}")
     return args, names, loads, codes
 
 
 def main(argv: list[str] | None = None) -> int:
     args, names, loads, codes = plan(argv)
     if args.worker:
-        _worker(args.worker[0], args.worker[1], args.steps, args.repeats)
+        _worker(args.worker[0], args.worker[1], args.steps, args.repeats, args.samples)
         return 0
 
     rows = []
@@ -185,7 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         for load in loads:
             for c in codes:
                 print(f"running {n} in {c}, load {load}, threads {args.threads} ...", file=sys.stderr, flush=True)
-                rows.append(_spawn(c, n, args.steps, args.repeats, args.timeout, load, args.threads, args.load_kind))
+                rows.append(
+                    _spawn(c, n, args.steps, args.repeats, args.timeout, load, args.threads, args.load_kind, args.samples)
+                )
     table = format_table(rows)
     print(table)
     if args.out:

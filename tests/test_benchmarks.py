@@ -75,6 +75,25 @@ def test_unknown_workload_is_refused_with_the_allowed_names():
     assert "unknown workload 'W9'" in proc.stderr and "W1" in proc.stderr
 
 
+def test_samples_scales_a_workload_and_is_refused_off_its_chains(tmp_path):
+    """--samples runs the workload with that many samples per step (a deep network's CPU measurement at
+    a fraction of its samples) and labels the rows; a count the chains do not divide is refused."""
+    w = WORKLOADS["W0"]
+    samples = 2 * w.n_samples
+    cmd = [sys.executable, "-m", "benchmarks.run", "--workloads", "W0", "--codes", "ours", "--steps", "2", "--repeats", "1"]
+    proc = subprocess.run(
+        [*cmd, "--samples", str(samples), "--out", str(tmp_path)], capture_output=True, text=True, cwd=ROOT, timeout=600
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (row,) = json.loads((tmp_path / "results.json").read_text())
+    assert row["workload"] == f"W0 ({samples} samples)" and row["code"] == "nqs-sweep"
+    assert f"| W0 ({samples} samples) | 0 | auto | nqs-sweep |" in (tmp_path / "table.md").read_text()
+
+    bad = subprocess.run([*cmd, "--samples", str(w.n_chains + 1)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert bad.returncode == 2
+    assert f"--samples: W0 runs {w.n_chains} chains; expected a positive multiple of {w.n_chains}" in bad.stderr
+
+
 @pytest.mark.parametrize("L", [6, 8])
 def test_tfim_reference_energy_matches_exact_diagonalisation(L):
     from nqs_sweep.physics.exact import ground_state
