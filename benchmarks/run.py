@@ -4,6 +4,7 @@
     python -m benchmarks.run --workloads W1 --codes ours --steps 20
     python -m benchmarks.run --load 0,2 --threads 1   # idle, then beside 2 busy processes
     python -m benchmarks.run --load 0,1 --load-kind copies --threads 1   # idle, then beside a copy
+    python -m benchmarks.run --workloads W4 --samples 512 --steps 3   # a deep network at 1/8 of its samples
 
 Every (workload, code) pair runs in its own Python process, so peak memory is that
 code's alone and neither warms the other's caches. Timings exclude compilation
