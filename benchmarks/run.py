@@ -56,7 +56,8 @@ LOAD_KINDS = ("busy", "copies")
 def _worker_cmd(code: str, name: str, n_steps: int | None, repeats: int, samples: int | None = None) -> list[str]:
     cmd = [sys.executable, "-m", "benchmarks.run", "--worker", code, name, "--repeats", str(repeats)]
     cmd += [] if n_steps is None else ["--steps", str(n_steps)]
-    return cmd if samples is None else [*cmd, "--samples", str(samples)]
+    cmd += [] if samples is None else ["--samples", str(samples)]
+    return cmd
 
 
 def _load_processes(
