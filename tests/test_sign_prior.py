@@ -3,6 +3,7 @@ energies, energies and gradients with it on the 4×4 lattice, its bound for posi
 against the Marshall rule's, and the spec's refusals."""
 
 import jax
+import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -202,3 +203,104 @@ def test_the_tie_break_decides_only_vanishing_pair_products_and_the_ratio_update
     assert fast[opposite].any() and not fast[~opposite].any()
     fast, _ = jax.jit(jax.vmap(per_state, in_axes=(0, None)))(x, single)
     assert not np.asarray(fast).any()
+
+
+# The trained pair product (sign_prior: z2_pair_product): the Z2 state's pairing F is a parameter.
+TRAINED = {**PRIOR, "sign_prior": "z2_pair_product"}
+
+
+@pytest.mark.parametrize(
+    "ansatz",
+    [
+        {"name": "rbm_symm", "alpha": 1, "dtype": "float64", "symmetries": "space_group"},  # flip kernels
+        pytest.param({"name": "gcnn", "alpha": 1, "layers": 2, "dtype": "complex128"}, marks=pytest.mark.slow),  # generic
+    ],
+    ids=lambda a: f"{a['name']}-{a['dtype']}",
+)
+def test_trained_pair_product_is_the_network_times_the_pair_product_with_exact_estimators(j1j2_4x4, ansatz):
+    """ψ = ⟨s|PP(F)⟩ ψ_net with F a parameter: at the start F is the Z2 pairing (so ψ is the network
+    times the mean-field state), F has its own N² gradient components, and the local energies and
+    the energy's gradient in every parameter equal the sparse state vector's, after F has moved off
+    its start so that its signs differ from the fixed prior's."""
+    states, ham, _, _ = j1j2_4x4
+    spec = parse_spec({**TRAINED, "ansatz": {**ansatz, "init_scale": 0.2}})
+    net = make_ansatz(spec)
+    plain = make_ansatz(parse_spec({**TRAINED, "sign_prior": "none", "ansatz": {**ansatz, "init_scale": 0.2}}))
+    assert net.n_params == plain.n_params + 16 * 16
+    theta = net.init(jax.random.key(5))
+    x = jnp.asarray(states, jnp.float64)
+    tree = net.to_tree(theta)
+    f0 = np.asarray(tree["pairing"])
+    np.testing.assert_allclose(f0, z2_pairing(4) / np.abs(z2_pairing(4)).max(), atol=1e-6)  # and the tie-break
+    expected = np.asarray(plain.log_psi(plain.to_real(ravel(tree["net"])), x)) + np.asarray(log_pair_product(tree["pairing"], x))
+    np.testing.assert_allclose(np.exp(np.asarray(net.log_psi(theta, x))), np.exp(expected), rtol=1e-10)
+
+    moved = jax.tree.map(lambda a: a, tree)
+    noise = jax.random.normal(jax.random.key(7), f0.shape, f0.dtype)
+    moved["pairing"] = tree["pairing"] + 0.3 * noise.astype(tree["pairing"].dtype)
+    theta = net.to_real(ravel(moved))
+    log_psi = np.asarray(jax.jit(net.log_psi)(theta, x))
+    fixed = np.asarray(negative(jnp.asarray(pairing("z2_spin_liquid", Lattice("square", 4, True))), x))
+    assert np.mean((np.cos(log_psi.imag - np.asarray(plain.log_psi(plain.to_real(ravel(moved["net"])), x)).imag) < 0) != fixed) > 0.01
+
+    psi = np.exp(log_psi - log_psi.real.max())
+    e_loc = np.asarray(jax.jit(lambda th, s: local_energies(build_hamiltonian(spec), net, th, s))(theta, x))
+    np.testing.assert_allclose(e_loc, (ham @ psi) / psi, rtol=1e-9, atol=1e-9)
+    sample = exact_sample(net.log_psi, theta, x)
+    o = jax.jit(lambda th, s: log_derivatives(net, th, s))(theta, x)
+    o_t, e_t = centred_real_rows(o, jnp.asarray(e_loc), sample.weights)
+    gradient = 2 * np.asarray(o_t.T @ e_t)
+    h = jsparse.BCOO.from_scipy_sparse(ham)
+
+    def energy(th):
+        lp = net.log_psi(th, x)
+        v = jnp.exp(lp - jax.lax.stop_gradient(jnp.max(lp.real)))
+        return jnp.real(jnp.vdot(v, h @ v)) / jnp.real(jnp.vdot(v, v))
+
+    reference = np.asarray(jax.jit(jax.grad(energy))(theta))
+    np.testing.assert_allclose(gradient, reference, rtol=1e-9, atol=1e-9 * np.abs(reference).max())
+    assert np.abs(reference[-256:]).max() > 1e-3 * np.abs(reference).max()  # F's own components
+
+
+def test_trained_pair_product_flip_ratio_equals_two_evaluations(j1j2_4x4):
+    """The Metropolis kernels of the trained pair product: the network's ratio plus the
+    determinant ratio, equal to two direct evaluations on every nearest and next-nearest exchange
+    of 200 configurations, in modulus (what an acceptance reads) and in full."""
+    states, _, _, _ = j1j2_4x4
+    spec = parse_spec({**TRAINED, "ansatz": {"name": "rbm_symm", "alpha": 1, "symmetries": "space_group", "init_scale": 0.2}})
+    net = make_ansatz(spec)
+    theta = net.init(jax.random.key(3))
+    tree = net.to_tree(theta)
+    tree["pairing"] = tree["pairing"] + 0.3 * jax.random.normal(jax.random.key(4), tree["pairing"].shape)
+    theta = net.to_real(ravel(tree))
+    tables = net.flip_tables_tree(tree)
+    x = jnp.asarray(states[:: len(states) // 200][:200], jnp.float64)
+    lat = Lattice("square", 4, True)
+    bonds = jnp.asarray(np.concatenate([lat.nn_bonds, lat.nnn_bonds]))
+    active = jnp.ones(bonds.shape, bool)
+
+    def per_state(s, c):
+        full = jax.vmap(lambda b, a: net.flip_ratio_tree(tables, s, c, b, a)[0])(bonds, active)
+        modulus = jax.vmap(lambda b, a: net.flip_modulus_ratio_tree(tables, s, c, b, a)[0])(bonds, active)
+        direct = jax.vmap(lambda b, a: net.log_psi(theta, flipped(s, b, a)) - net.log_psi(theta, s))(bonds, active)
+        return full, modulus, direct
+
+    full, modulus, direct = (np.asarray(a) for a in jax.jit(jax.vmap(per_state))(x, net.cache_tree(tree, x)))
+    opposite = np.asarray(x[:, bonds[:, 0]] != x[:, bonds[:, 1]])
+    np.testing.assert_allclose(np.exp(full[opposite]), np.exp(direct[opposite]), rtol=1e-9)
+    np.testing.assert_allclose(modulus.real[opposite], direct.real[opposite], atol=1e-9)
+    assert np.any(np.cos(direct[opposite].imag) < 0)  # some moves change the sign
+
+
+def test_trained_pair_product_is_refused_where_the_fixed_prior_is():
+    with pytest.raises(SpecError, match="marshall_sign: false") as err:
+        parse_spec({**TRAINED, "marshall_sign": True, "ansatz": {"name": "rbm", "alpha": 1}})
+    assert err.value.field == "sign_prior"
+    with pytest.raises(SpecError, match="z2_spin_liquid, z2_pair_product"):
+        parse_spec({**PRIOR, "sign_prior": "pp", "ansatz": {"name": "rbm", "alpha": 1}})
+    trained = parse_spec({**TRAINED, "ansatz": {"name": "rbm", "alpha": 1}})
+    assert trained.spec_hash != parse_spec({**PRIOR, "ansatz": {"name": "rbm", "alpha": 1}}).spec_hash
+
+
+def ravel(tree):
+    return jax.flatten_util.ravel_pytree(tree)[0]

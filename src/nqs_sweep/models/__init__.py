@@ -138,7 +138,11 @@ def _make_ansatz(spec: PointSpec, projected: bool) -> Ansatz:
     init_params, log_psi_tree, kernels = built.init_params, built.log_psi_tree, built.kernels
     if a.parametrization == "amplitude_phase":
         init_params, log_psi_tree, kernels = amplitude_phase.wrap(init_params, log_psi_tree, kernels)
-    if spec.sign_prior != "none":  # before the projection, which then sums σ(T s) ψ(T s)
+    # before the projection, which then sums σ(T s) ψ(T s)
+    if spec.sign_prior == "z2_pair_product":
+        f0 = sign_prior.trainable_pairing(lat)
+        init_params, log_psi_tree, kernels = sign_prior.wrap_trainable(init_params, log_psi_tree, kernels, f0)
+    elif spec.sign_prior != "none":
         log_psi_tree, kernels = sign_prior.wrap(log_psi_tree, kernels, sign_prior.pairing(spec.sign_prior, lat))
     example = init_params(jax.random.key(0))
     flat, unravel = ravel_pytree(example)

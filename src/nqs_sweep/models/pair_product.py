@@ -60,6 +60,38 @@ def init(key: jax.Array, pairing: np.ndarray, n_hidden: int, dtype, scale: float
     return {"F": f, "rbm": rbm.init(k_rbm, n_sites, n_hidden, dtype, scale)}
 
 
+def slogdet(a: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """(sign or phase, log |det|) of a batch of small matrices (..., m, m), by Gaussian elimination
+    with partial pivoting in XLA operations; a singular matrix gives (0, −inf).
+
+    Not jnp.linalg.slogdet: its LAPACK call splits a batch over XLA's intra-op pool and waits on
+    it, and two such calls in one program (the determinants of s and of s' in a flip ratio, or of
+    the configurations of two terms) deadlocked with two threads: both pool threads blocked in
+    getrf's batch map, waiting for work queued behind each other (seen in a test here, traced in
+    gdb). The elimination is m steps of batched O(m²) updates, as fast for the m ≤ 50 of these
+    lattices, and reverse-differentiable (the pivot choice is piecewise constant)."""
+    m = a.shape[-1]
+    rows = jnp.arange(m)
+    real = jnp.finfo(a.dtype).dtype
+
+    def eliminate(k, carry):
+        a, sign, log_abs = carry
+        p = jnp.argmax(jnp.where(rows >= k, jnp.abs(a[..., :, k]), -1.0), axis=-1)
+        order = jnp.where(rows == k, p[..., None], jnp.where(rows == p[..., None], k, rows))
+        a = jnp.take_along_axis(a, order[..., :, None], axis=-2)
+        pivot = a[..., k, k]
+        size = jnp.abs(pivot)
+        safe = jnp.where(size > 0, pivot, 1.0)
+        sign = sign * jnp.where(p == k, 1.0, -1.0) * jnp.where(size > 0, safe / jnp.where(size > 0, size, 1.0), 0.0)
+        log_abs = log_abs + jnp.log(size)
+        below = jnp.where(rows > k, a[..., :, k] / safe[..., None], 0.0)
+        return a - below[..., :, None] * a[..., k, None, :], sign, log_abs
+
+    start = (a, jnp.ones(a.shape[:-2], a.dtype), jnp.zeros(a.shape[:-2], real))
+    _, sign, log_abs = jax.lax.fori_loop(0, m, eliminate, start)
+    return sign, log_abs
+
+
 def log_pair_product(f: jnp.ndarray, s: jnp.ndarray) -> jnp.ndarray:
     """log ⟨s|PP⟩ for configurations s (..., N) with N/2 up spins: complex (...). Other
     magnetisations give meaningless values (the first N/2 sorted sites are taken as the ups)."""
@@ -68,7 +100,7 @@ def log_pair_product(f: jnp.ndarray, s: jnp.ndarray) -> jnp.ndarray:
     # A stable sort puts the up sites first and keeps each kind in site order.
     order = jnp.argsort(~up, axis=-1, stable=True)
     ups, downs = order[..., :m], order[..., m:]
-    sign, log_abs = jnp.linalg.slogdet(f[ups[..., :, None], downs[..., None, :]])
+    sign, log_abs = slogdet(f[ups[..., :, None], downs[..., None, :]])
     down = (~up).astype(jnp.int32)
     downs_before = jnp.cumsum(down, axis=-1) - down
     inversions = jnp.sum(jnp.where(up, downs_before, 0), axis=-1)

@@ -36,7 +36,9 @@ from nqs_sweep.models.pair_product import log_pair_product
 # within the ranges above, so they are fixed, not spec fields.
 Z2_HOPPING, Z2_PAIRING_NN, Z2_PAIRING_NNN = 1.0, 1.0, 0.2
 
-SIGN_PRIORS = ("none", "z2_spin_liquid")
+# z2_spin_liquid: the fixed sign of the Z2 state. z2_pair_product: the Z2 state's pair product itself,
+# amplitude and sign, with its pairing F trained beside the network (``wrap_trainable``).
+SIGN_PRIORS = ("none", "z2_spin_liquid", "z2_pair_product")
 
 
 def z2_pairing(L: int, hopping: float = Z2_HOPPING, delta1: float = Z2_PAIRING_NN, delta2: float = Z2_PAIRING_NNN) -> np.ndarray:
@@ -68,7 +70,7 @@ TIE_BREAK = 1e-7
 
 def pairing(kind: str, lattice) -> np.ndarray:
     """The pairing matrix whose pair product's sign is the prior, with the tie-break added."""
-    if kind != "z2_spin_liquid":
+    if kind not in SIGN_PRIORS[1:]:
         raise ValueError(f"unknown sign prior {kind!r}; allowed: {', '.join(SIGN_PRIORS[1:])}")
     f = z2_pairing(lattice.L)
     noise = np.random.default_rng(0).normal(size=f.shape)
@@ -98,15 +100,16 @@ def _inverse(a: jax.Array) -> jax.Array:
     return aug[:, m:]
 
 
-def exchange_changes_sign(f: jax.Array, s: jax.Array, sites: jax.Array, active: jax.Array) -> jax.Array:
-    """Whether σ(s') ≠ σ(s) for s (N,) and s' = s with the spins at sites (2,) exchanged, from one
-    inverse of the pair matrix A = F[ups, downs] of s (made once per configuration when moves are
-    vmapped over) and O(M²) per move, instead of a determinant of s'.
+def exchange_ratio(f: jax.Array, s: jax.Array, sites: jax.Array, active: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """For s (N,) and s' = s with the spins at sites (2,) exchanged: whether the move exchanges
+    opposite spins, and det A'/det A of the pair matrices A = F[ups, downs], from one inverse of A
+    (made once per configuration when moves are vmapped over) and O(M²) per move, instead of a
+    determinant of s'. The pair product's ratio ⟨s'|PP⟩/⟨s|PP⟩ is −det A'/det A on an exchange.
 
     The exchange moves up site u into down slot b and down site d into up slot a: A' is A with row a
     and column b replaced, so det A'/det A = det(I₂ + Vᵀ A⁻¹ U) for the rank-2 change. Reordering
     the slots into site order and the change of inv(s) give together a factor −1 whatever u and d
-    (both count the sites between them). Anything but an exchange of opposite spins leaves σ."""
+    (both count the sites between them). Anything but an exchange of opposite spins leaves s."""
     m = s.shape[-1] // 2
     up = s > 0
     order = jnp.argsort(~up, stable=True)
@@ -120,6 +123,12 @@ def exchange_changes_sign(f: jax.Array, s: jax.Array, sites: jax.Array, active: 
     x = f[d, downs].at[b].set(f[d, u])  # the new row a: the up at d against the downs of s'
     w = (f[ups, u] - f[ups, d]).at[a].set(0.0)  # the new column b less the old, row a left to x
     ratio = (x @ inverse[:, a]) * (1 + inverse[b] @ w) - (x @ inverse @ w) * inverse[b, a]
+    return exchange, ratio
+
+
+def exchange_changes_sign(f: jax.Array, s: jax.Array, sites: jax.Array, active: jax.Array) -> jax.Array:
+    """Whether σ(s') ≠ σ(s) for s' = s with the spins at sites (2,) exchanged (``exchange_ratio``)."""
+    exchange, ratio = exchange_ratio(f, s, sites, active)
     return exchange & (ratio > 0)
 
 
@@ -146,3 +155,60 @@ def wrap(log_psi_tree: Callable, kernels: dict, f: np.ndarray) -> tuple[Callable
     # them by itself; they made the sampling 4x slower on 4x4)
     modulus = kernels.get("flip_modulus_ratio_tree") or base_ratio
     return signed, {**kernels, "flip_ratio_tree": flip_ratio_tree, "flip_modulus_ratio_tree": modulus}
+
+
+def trainable_pairing(lattice) -> np.ndarray:
+    """The Z2 state's pairing scaled to entries of at most 1, the start of ``z2_pair_product``:
+    log ⟨s|PP⟩ changes by a constant under F → cF, so the scale sets only how far one SR step of
+    the diagonal shift moves F (with entries near 1, as far as the network's weights)."""
+    f = pairing("z2_pair_product", lattice)
+    return f / np.abs(f).max()
+
+
+def wrap_trainable(init_params: Callable, log_psi_tree: Callable, kernels: dict, f0: np.ndarray) -> tuple[Callable, Callable, dict]:
+    """ψ(s) = ⟨s|PP(F)⟩ ψ_net(s) with F a parameter that starts at f0: the Z2 state's amplitude and
+    sign, which the optimisation may change where the fixed sign (``wrap``) is wrong. The Gutzwiller-
+    projected pair product times a network is Ferrari, Becca and Carrasquilla's neural projected
+    state (PRB 100, 125131, 2019) and Nomura et al.'s RBM+PP (PRB 96, 205152, 2017) with a trained
+    start. The network's flip kernels stay in use, with the determinant ratio added; the
+    log-derivatives and Jacobian blocks are dropped (the generic reverse pass takes F's too)."""
+    f0 = jnp.asarray(f0)
+
+    def init(key: jax.Array) -> dict:
+        net = init_params(key)
+        return {"net": net, "pairing": f0.astype(jax.tree.leaves(net)[0].dtype)}
+
+    def log_psi(params: dict, s: jax.Array) -> jax.Array:
+        out = log_psi_tree(params["net"], s)
+        return out.astype(jnp.result_type(out.dtype, jnp.complex64)) + log_pair_product(params["pairing"], s)
+
+    if "flip_ratio_tree" not in kernels:
+        return init, log_psi, {}
+    base_cache, base_tables, base_ratio = kernels["cache_tree"], kernels["flip_tables_tree"], kernels["flip_ratio_tree"]
+    base_modulus = kernels.get("flip_modulus_ratio_tree") or base_ratio
+
+    def log_pp_ratio(f: jax.Array, s: jax.Array, sites: jax.Array, active: jax.Array) -> jax.Array:
+        exchange, ratio = exchange_ratio(f, s, sites, active)
+        ratio = jnp.where(exchange, -ratio, 1.0).astype(jnp.result_type(f.dtype, jnp.complex64))
+        return jnp.log(ratio)
+
+    def flip_ratio_tree(tables, s: jax.Array, cache, sites: jax.Array, active: jax.Array):
+        net_tables, f = tables
+        ratio, new_cache = base_ratio(net_tables, s, cache, sites, active)
+        return ratio.astype(jnp.result_type(ratio.dtype, jnp.complex64)) + log_pp_ratio(f, s, sites, active), new_cache
+
+    def flip_modulus_ratio_tree(tables, s: jax.Array, cache, sites: jax.Array, active: jax.Array):
+        net_tables, f = tables
+        ratio, new_cache = base_modulus(net_tables, s, cache, sites, active)
+        return ratio + log_pp_ratio(f, s, sites, active).real.astype(ratio.real.dtype), new_cache
+
+    return (
+        init,
+        log_psi,
+        {
+            "cache_tree": lambda params, s: base_cache(params["net"], s),
+            "flip_tables_tree": lambda params: (base_tables(params["net"]), params["pairing"]),
+            "flip_ratio_tree": flip_ratio_tree,
+            "flip_modulus_ratio_tree": flip_modulus_ratio_tree,
+        },
+    )
