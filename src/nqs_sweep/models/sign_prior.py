@@ -165,7 +165,9 @@ def trainable_pairing(lattice) -> np.ndarray:
     return f / np.abs(f).max()
 
 
-def wrap_trainable(init_params: Callable, log_psi_tree: Callable, kernels: dict, f0: np.ndarray) -> tuple[Callable, Callable, dict]:
+def wrap_trainable(
+    init_params: Callable, log_psi_tree: Callable, kernels: dict, f0: np.ndarray
+) -> tuple[Callable, Callable, dict]:
     """ψ(s) = ⟨s|PP(F)⟩ ψ_net(s) with F a parameter that starts at f0: the Z2 state's amplitude and
     sign, which the optimisation may change where the fixed sign (``wrap``) is wrong. The Gutzwiller-
     projected pair product times a network is Ferrari, Becca and Carrasquilla's neural projected
