@@ -305,3 +305,15 @@ def test_trained_pair_product_is_refused_where_the_fixed_prior_is():
 
 def ravel(tree):
     return jax.flatten_util.ravel_pytree(tree)[0]
+
+
+def test_a_projection_of_the_trained_pair_product_sums_over_the_whole_group():
+    """Once F leaves its start, a space-group-symmetric network times the pair product is not
+    symmetric: its projection sums over all 256 elements of the 4×4 space group and spin flip, not
+    over the 2 cosets the symmetric network alone needs."""
+    from nqs_sweep.models.projection import plan
+
+    sym = {"momentum": [0, 0], "point_group": "A1", "spin_flip": 1, "project": "train"}
+    ansatz = {"name": "rbm_symm", "alpha": 1, "symmetries": "space_group"}
+    assert len(plan(parse_spec({**TRAINED, "ansatz": ansatz, "symmetry": sym})).cosets) == 256
+    assert len(plan(parse_spec({**PRIOR, "sign_prior": "none", "ansatz": ansatz, "symmetry": sym})).cosets) == 2

@@ -79,7 +79,9 @@ def plan(spec: PointSpec) -> SymmetryPlan:
     lat = spec.lattice.build()
     a = spec.ansatz
     network = None if a.module else NETWORKS[a.name]
-    symmetric = network is not None and network.symmetric
+    # A trained pair product times a symmetric network is not symmetric once F leaves its start:
+    # a projection must then sum over the whole group, as for an unsymmetric network.
+    symmetric = network is not None and network.symmetric and spec.sign_prior != "z2_pair_product"
     own_group = lat.symmetry_group(a.symmetries) if symmetric else None
     covers_point_group = symmetric and a.symmetries == "space_group"
     dim = 1 if lat.kind == "chain" else 2
