@@ -1,4 +1,5 @@
-"""A fixed sign structure multiplied into any network: ψ(s) = σ(s) ψ_net(s), σ(s) = ±1.
+"""A fixed sign structure multiplied into any network: ψ(s) = σ(s) ψ_net(s), σ(s) = ±1; or the
+pair product it comes from, trained with the network (``z2_pair_product``, ``wrap_trainable``).
 
 A network with a positive output can only take the signs it is given. With the Marshall rule
 (``marshall_sign``) on J1-J2 at J2 = 0.5 that limits the 4×4 energy to 4.49e-3 above the exact one
@@ -17,7 +18,7 @@ not symmetric under the 90° rotation (it maps to the state with the boundaries 
 L = 2 mod 4 the prior's sign is covariant under translations and the axis reflections only. Projected onto one fermion per site,
 it is the pair product with F_ij = (1/N) Σ_k (v_k/u_k) e^{ik(r_i − r_j)}, v_k/u_k = Δ_k/(ξ_k + E_k).
 Its sign is σ(s) = (−1)^{inv(s)} sign det F[ups, downs] (models.pair_product). On 4×4 J1-J2 at
-J2 = 0.5 the best positive state with these signs is 5.8e-4 above the exact energy
+J2 = 0.5 the best positive state with these signs is 6.2e-4 above the exact energy
 (physics.exact.sign_rule_bound) against the Marshall rule's 4.49e-3, and the sign structure was
 the same for every Δ2 in 0.1-0.4 and Δ1 in 0.5-2 we tried (docs/symmetry.md).
 """
