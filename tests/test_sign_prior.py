@@ -361,3 +361,17 @@ def test_the_trained_pair_product_learns_signs_the_fixed_prior_gets_wrong(tmp_pa
     fixed = sign_rule_bound(parse_spec({**PRIOR, "ansatz": {"name": "rbm", "alpha": 1}}))
     print(f"sign bound of the trained state {(best.fun - e0) / abs(e0):.2e}, of the Z2 prior {(fixed - e0) / abs(e0):.2e}")
     assert e0 - 1e-9 <= best.fun < e0 + 0.5 * (fixed - e0)
+
+
+def test_the_4x4_point_file_is_the_sota_study_point():
+    """config/j1j2_4x4.yaml (the command of docs/symmetry.md) and the study line that carries the
+    same run are one spec: the same hash, so the workflow and the one-line command share results."""
+    import yaml
+
+    from nqs_sweep.study import expand_study
+
+    root = __import__("pathlib").Path(__file__).parents[1]
+    point = parse_spec(yaml.safe_load((root / "config" / "j1j2_4x4.yaml").read_text()))
+    assert point.sign_prior == "z2_pair_product"
+    study = expand_study(yaml.safe_load((root / "config" / "studies" / "sota.yaml").read_text()))
+    assert point.spec_hash in {p.spec.spec_hash for p in study.points}
