@@ -68,8 +68,9 @@ def slogdet(a: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     it, and two such calls in one program (the determinants of s and of s' in a flip ratio, or of
     the configurations of two terms) deadlocked with two threads: both pool threads blocked in
     getrf's batch map, waiting for work queued behind each other (seen in a test here, traced in
-    gdb). The elimination is m steps of batched O(m²) updates, as fast for the m ≤ 50 of these
-    lattices, and reverse-differentiable (the pivot choice is piecewise constant)."""
+    gdb). The elimination is m steps of batched O(m²) updates: for 8192 matrices of 8 × 8, 15 ms
+    against LAPACK's 6.5 ms (one thread), a small part of a step. It is reverse-differentiable
+    (the pivot choice is piecewise constant)."""
     m = a.shape[-1]
     rows = jnp.arange(m)
     real = jnp.finfo(a.dtype).dtype

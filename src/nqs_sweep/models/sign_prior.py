@@ -110,7 +110,8 @@ def exchange_ratio(f: jax.Array, s: jax.Array, sites: jax.Array, active: jax.Arr
     The exchange moves up site u into down slot b and down site d into up slot a: A' is A with row a
     and column b replaced, so det A'/det A = det(I₂ + Vᵀ A⁻¹ U) for the rank-2 change. Reordering
     the slots into site order and the change of inv(s) give together a factor −1 whatever u and d
-    (both count the sites between them). Anything but an exchange of opposite spins leaves s."""
+    (both count the sites between them). On anything but an exchange of opposite spins the ratio
+    is meaningless, and the first value says so."""
     m = s.shape[-1] // 2
     up = s > 0
     order = jnp.argsort(~up, stable=True)
