@@ -301,6 +301,18 @@ def test_trained_pair_product_is_refused_where_the_fixed_prior_is():
         parse_spec({**PRIOR, "sign_prior": "pp", "ansatz": {"name": "rbm", "alpha": 1}})
     trained = parse_spec({**TRAINED, "ansatz": {"name": "rbm", "alpha": 1}})
     assert trained.spec_hash != parse_spec({**PRIOR, "ansatz": {"name": "rbm", "alpha": 1}}).spec_hash
+    # direct samples of an autoregressive network do not see the determinant's |⟨s|PP⟩|²
+    with pytest.raises(SpecError, match="direct samples") as err:
+        parse_spec(
+            {**TRAINED, "hilbert": {"sector": "zero_magnetization"}, "sampler": {"kind": "direct"}, "ansatz": {"name": "arnn"}}
+        )
+    assert err.value.field == "sign_prior"
+    # trained signs have no sign-rule bound, and the fixed prior's pairing is not its F
+    with pytest.raises(SpecError, match="fixed sign") as err:
+        sign_rule_bound(trained)
+    assert err.value.field == "sign_prior"
+    with pytest.raises(ValueError, match="not a fixed sign prior"):
+        pairing("z2_pair_product", Lattice("square", 4, True))
 
 
 def ravel(tree):

@@ -298,7 +298,8 @@ class PointSpec:
     symmetry: SymmetrySpec | None = None
     # Measurements beyond the energy at the end of the run (nqs_sweep.measure), in the order given.
     measurements: tuple = ()
-    # A fixed sign structure multiplied into the network (models.sign_prior); "none": the network's own.
+    # A fixed sign structure multiplied into the network, or the pair product it comes from, trained
+    # with it (models.sign_prior); "none": the network's own.
     sign_prior: str = "none"
 
     @property
@@ -657,8 +658,9 @@ def parse_spec(raw: Any) -> PointSpec:
 
 
 def _sign_prior(raw: Any, point: PointSpec) -> str:
-    """A fixed sign structure (models.sign_prior): the sign of a pair product, so it needs zero
-    magnetisation, and the Z2 state's pairing is built on the periodic square with even L."""
+    """A fixed sign structure (models.sign_prior), or the pair product it comes from trained with
+    the network: the sign of a pair product, so it needs zero magnetisation, and the Z2 state's
+    pairing is built on the periodic square with even L."""
     from nqs_sweep.models.sign_prior import SIGN_PRIORS
 
     kind = _choice(raw, "sign_prior", SIGN_PRIORS)
@@ -676,6 +678,13 @@ def _sign_prior(raw: Any, point: PointSpec) -> str:
         raise SpecError("sign_prior", f"{kind} replaces the Marshall sign rule; set marshall_sign: false")
     if not point.ansatz.module and NETWORKS[point.ansatz.name].carries_signs:
         raise SpecError("sign_prior", f"{point.ansatz.name} carries its own signs (a determinant); use sign_prior: none")
+    if kind == "z2_pair_product" and point.sampler.kind == "direct":
+        # the pair product's amplitude enters |ψ|², which the network's conditionals do not draw from
+        raise SpecError(
+            "sign_prior",
+            "z2_pair_product multiplies |ψ| by a determinant, so direct samples of the network are not "
+            "samples of ψ; use sampler.kind: metropolis or exact, or sign_prior: z2_spin_liquid",
+        )
     return kind
 
 

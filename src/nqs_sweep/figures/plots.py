@@ -80,7 +80,9 @@ def named_networks(df: pd.DataFrame) -> pd.DataFrame:
     if "marshall_sign" in df and df["marshall_sign"].nunique() > 1:
         name = name + df["marshall_sign"].map(lambda m: "" if m else ", no sign rule")
     if "sign_prior" in df and df["sign_prior"].fillna("none").nunique() > 1:
-        name = name + df["sign_prior"].fillna("none").map(lambda p: "" if p == "none" else f", {p} signs")
+        name = name + df["sign_prior"].fillna("none").map(
+            lambda p: "" if p == "none" else ", trained Z2 pair product" if p == "z2_pair_product" else f", {p} signs"
+        )
     if "sampler_power" in df and df["sampler_power"].fillna(2.0).nunique() > 1:
         name = name + df["sampler_power"].fillna(2.0).map(lambda p: "" if p == 2 else f", |ψ|^{p:g} samples")
     if "variant" in df and df["variant"].fillna("").nunique() > 1:  # settings outside the coordinates

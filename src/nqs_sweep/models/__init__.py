@@ -167,6 +167,7 @@ def _make_ansatz(spec: PointSpec, projected: bool) -> Ansatz:
         init_params=init_params,
         log_psi_tree=log_psi_tree,
         unravel=unravel,
-        product_state_tree=built.product_state,
+        # the trained pair product's parameters are {"net", "pairing"}: the network's product states do not apply
+        product_state_tree=None if spec.sign_prior == "z2_pair_product" else built.product_state,
         **kernels,
     )

@@ -71,9 +71,12 @@ TIE_BREAK = 1e-7
 
 def pairing(kind: str, lattice) -> np.ndarray:
     """The pairing matrix whose pair product's sign is the prior, with the tie-break added."""
-    if kind not in SIGN_PRIORS[1:]:
-        raise ValueError(f"unknown sign prior {kind!r}; allowed: {', '.join(SIGN_PRIORS[1:])}")
-    f = z2_pairing(lattice.L)
+    if kind != "z2_spin_liquid":  # z2_pair_product's F is a parameter: trainable_pairing is its start
+        raise ValueError(f"{kind!r} is not a fixed sign prior; allowed: z2_spin_liquid")
+    return _tie_broken(z2_pairing(lattice.L))
+
+
+def _tie_broken(f: np.ndarray) -> np.ndarray:
     noise = np.random.default_rng(0).normal(size=f.shape)
     return f + TIE_BREAK * np.abs(f).max() * (noise + noise.T) / 2
 
@@ -163,7 +166,7 @@ def trainable_pairing(lattice) -> np.ndarray:
     """The Z2 state's pairing scaled to entries of at most 1, the start of ``z2_pair_product``:
     log ⟨s|PP⟩ changes by a constant under F → cF, so the scale sets only how far one SR step of
     the diagonal shift moves F (with entries near 1, as far as the network's weights)."""
-    f = pairing("z2_pair_product", lattice)
+    f = _tie_broken(z2_pairing(lattice.L))
     return f / np.abs(f).max()
 
 
@@ -180,7 +183,7 @@ def wrap_trainable(
 
     def init(key: jax.Array) -> dict:
         net = init_params(key)
-        return {"net": net, "pairing": f0.astype(jax.tree.leaves(net)[0].dtype)}
+        return {"net": net, "pairing": f0.astype(jnp.result_type(*jax.tree.leaves(net)))}
 
     def log_psi(params: dict, s: jax.Array) -> jax.Array:
         out = log_psi_tree(params["net"], s)

@@ -159,6 +159,8 @@ def sign_rule_bound(spec: PointSpec, max_dim: int = 2**20, seed: int = 0) -> flo
     where the Hamiltonian is stoquastic in this basis (Perron-Frobenius)."""
     from scipy.optimize import minimize
 
+    if spec.sign_prior == "z2_pair_product":  # its signs are trained: no fixed sign to bound
+        raise SpecError("sign_prior", "z2_pair_product trains its signs; the sign-rule bound needs a fixed sign (z2_spin_liquid)")
     dim = check_feasible(spec)
     if dim > max_dim:
         raise SpecError("lattice.L", f"the sign-rule bound is computed up to {max_dim} basis states; this spec has {dim}")
