@@ -91,23 +91,7 @@ def test_local_energies_energy_and_gradient_match_the_sparse_state_vector(j1j2_4
     np.testing.assert_allclose(np.exp(log_psi), sigma * np.exp(np.asarray(plain.log_psi(theta, x))), rtol=1e-12)
     assert 0.2 < np.mean(sigma < 0) < 0.8
 
-    psi = np.exp(log_psi - log_psi.real.max())
-    e_loc = np.asarray(jax.jit(lambda th, s: local_energies(build_hamiltonian(spec), net, th, s))(theta, x))
-    np.testing.assert_allclose(e_loc, (ham @ psi) / psi, rtol=1e-9, atol=1e-9)
-
-    sample = exact_sample(net.log_psi, theta, x)
-    o = jax.jit(lambda th, s: log_derivatives(net, th, s))(theta, x)
-    o_t, e_t = centred_real_rows(o, jnp.asarray(e_loc), sample.weights)
-    gradient = 2 * np.asarray(o_t.T @ e_t)
-    h = jsparse.BCOO.from_scipy_sparse(ham)
-
-    def energy(th):
-        lp = net.log_psi(th, x)
-        v = jnp.exp(lp - jax.lax.stop_gradient(jnp.max(lp.real)))
-        return jnp.real(jnp.vdot(v, h @ v)) / jnp.real(jnp.vdot(v, v))
-
-    reference = np.asarray(jax.jit(jax.grad(energy))(theta))
-    np.testing.assert_allclose(gradient, reference, rtol=1e-9, atol=1e-9 * np.abs(reference).max())
+    assert_exact_estimators(spec, net, theta, x, ham, log_psi)
 
 
 def test_the_prior_lowers_the_bound_of_positive_networks_below_a_third_of_marshalls(j1j2_4x4):
@@ -244,22 +228,7 @@ def test_trained_pair_product_is_the_network_times_the_pair_product_with_exact_e
     net_phase = np.asarray(plain.log_psi(plain.to_real(ravel(moved["net"])), x)).imag
     assert np.mean((np.cos(log_psi.imag - net_phase) < 0) != fixed) > 0.01
 
-    psi = np.exp(log_psi - log_psi.real.max())
-    e_loc = np.asarray(jax.jit(lambda th, s: local_energies(build_hamiltonian(spec), net, th, s))(theta, x))
-    np.testing.assert_allclose(e_loc, (ham @ psi) / psi, rtol=1e-9, atol=1e-9)
-    sample = exact_sample(net.log_psi, theta, x)
-    o = jax.jit(lambda th, s: log_derivatives(net, th, s))(theta, x)
-    o_t, e_t = centred_real_rows(o, jnp.asarray(e_loc), sample.weights)
-    gradient = 2 * np.asarray(o_t.T @ e_t)
-    h = jsparse.BCOO.from_scipy_sparse(ham)
-
-    def energy(th):
-        lp = net.log_psi(th, x)
-        v = jnp.exp(lp - jax.lax.stop_gradient(jnp.max(lp.real)))
-        return jnp.real(jnp.vdot(v, h @ v)) / jnp.real(jnp.vdot(v, v))
-
-    reference = np.asarray(jax.jit(jax.grad(energy))(theta))
-    np.testing.assert_allclose(gradient, reference, rtol=1e-9, atol=1e-9 * np.abs(reference).max())
+    reference = assert_exact_estimators(spec, net, theta, x, ham, log_psi)
     assert np.abs(reference[-256:]).max() > 1e-3 * np.abs(reference).max()  # F's own components
 
 
@@ -387,3 +356,25 @@ def test_the_4x4_point_file_is_the_sota_study_point():
     assert point.sign_prior == "z2_pair_product"
     study = expand_study(yaml.safe_load((root / "config" / "studies" / "sota.yaml").read_text()))
     assert point.spec_hash in {p.spec.spec_hash for p in study.points}
+
+
+def assert_exact_estimators(spec, net, theta, x, ham, log_psi):
+    """Local energies and the energy's gradient from the estimators equal the sparse state vector's
+    on all configurations x; returns the reference gradient."""
+    psi = np.exp(log_psi - log_psi.real.max())
+    e_loc = np.asarray(jax.jit(lambda th, s: local_energies(build_hamiltonian(spec), net, th, s))(theta, x))
+    np.testing.assert_allclose(e_loc, (ham @ psi) / psi, rtol=1e-9, atol=1e-9)
+    sample = exact_sample(net.log_psi, theta, x)
+    o = jax.jit(lambda th, s: log_derivatives(net, th, s))(theta, x)
+    o_t, e_t = centred_real_rows(o, jnp.asarray(e_loc), sample.weights)
+    gradient = 2 * np.asarray(o_t.T @ e_t)
+    h = jsparse.BCOO.from_scipy_sparse(ham)
+
+    def energy(th):
+        lp = net.log_psi(th, x)
+        v = jnp.exp(lp - jax.lax.stop_gradient(jnp.max(lp.real)))
+        return jnp.real(jnp.vdot(v, h @ v)) / jnp.real(jnp.vdot(v, v))
+
+    reference = np.asarray(jax.jit(jax.grad(energy))(theta))
+    np.testing.assert_allclose(gradient, reference, rtol=1e-9, atol=1e-9 * np.abs(reference).max())
+    return reference
