@@ -1,6 +1,7 @@
 """Where one optimisation step of a workload spends its time, phase by phase.
 
     python -m benchmarks.phases --workload W1 --threads 1
+    python -m benchmarks.phases --spec config/j1j2_4x4.yaml --threads 1   # any point spec
 
 Each phase is compiled on its own and timed on the same inputs (median of --repeats calls):
 sampling (the Metropolis sweeps of one step), local energies, the centred Jacobian with the
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--workload", default="W1", choices=[n for n, w in WORKLOADS.items() if not w.gpu_only])
+    p.add_argument("--spec", default=None, help="a point spec (YAML) to time instead of a workload")
     p.add_argument("--threads", default="auto", help="threads of every pool, or auto (library defaults)")
     p.add_argument("--repeats", type=int, default=20)
     return p
@@ -57,8 +59,15 @@ def main(argv: list[str] | None = None) -> int:
     from nqs_sweep.problem import build_problem
     from nqs_sweep.spec import parse_spec
 
-    w = WORKLOADS[args.workload]
-    spec = parse_spec(w.spec(0))
+    if args.spec is not None:
+        import yaml
+
+        with open(args.spec) as f:
+            spec = parse_spec(yaml.safe_load(f))
+        label = args.spec
+    else:
+        spec = parse_spec(WORKLOADS[args.workload].spec(0))
+        label = args.workload
     problem = build_problem(spec)
     ansatz, hyper = problem.ansatz, problem.hyper
     state = init_state(problem, jax.random.key(0))
@@ -108,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         jax.block_until_ready(fn())  # compile
         times[name] = median_seconds(fn, args.repeats)
     report = {
-        "workload": w.name,
+        "workload": label,
         "threads": args.threads,
         "pools": threads.summary_columns(),
         "affinity_cores": threads.available_cores(),

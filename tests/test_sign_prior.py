@@ -15,7 +15,15 @@ from nqs_sweep.mc.local_updates import flipped
 from nqs_sweep.mc.sampler import exact_sample
 from nqs_sweep.models import make_ansatz
 from nqs_sweep.models.pair_product import log_pair_product
-from nqs_sweep.models.sign_prior import exchange_changes_sign, negative, pairing, z2_pairing
+from nqs_sweep.models.sign_prior import (
+    exchange_changes_sign,
+    negative,
+    pair_cache,
+    pair_move,
+    pairing,
+    trainable_pairing,
+    z2_pairing,
+)
 from nqs_sweep.physics import hilbert
 from nqs_sweep.physics.exact import sector_matrix, sign_rule_bound
 from nqs_sweep.physics.hamiltonians import build_hamiltonian
@@ -260,6 +268,65 @@ def test_trained_pair_product_flip_ratio_equals_two_evaluations(j1j2_4x4):
     np.testing.assert_allclose(np.exp(full[opposite]), np.exp(direct[opposite]), rtol=1e-9)
     np.testing.assert_allclose(modulus.real[opposite], direct.real[opposite], atol=1e-9)
     assert np.any(np.cos(direct[opposite].imag) < 0)  # some moves change the sign
+
+
+def test_the_cached_inverse_follows_a_chain_of_exchanges():
+    """pair_move along 600 exchanges, each applied to the configuration and the cache, rebuilt every
+    64 moves as the sampler's sweeps do (``refresh_cache_tree``): every ratio equals two direct
+    determinants, equal-spin swaps leave both alone, and the cache at the end (its slots out of
+    site order) holds the inverse of its own A = F[ups, downs]. The updates' rounding builds up
+    between rebuilds (1.6e-8 relative at worst here; without rebuilds 4e-7 after 300 moves from
+    the start F, whose near-singular pair matrices the chain passes through when every move is
+    taken). That is only the Metropolis acceptance's: the local energies build fresh caches."""
+    lat = Lattice("square", 4, True)
+    f = jnp.asarray(trainable_pairing(lat)) + 0.3 * jax.random.normal(jax.random.key(0), (16, 16), jnp.float64)
+    bonds = np.concatenate([lat.nn_bonds, lat.nnn_bonds])
+    rng = np.random.default_rng(1)
+    s = jnp.asarray(rng.permutation(np.repeat([1.0, -1.0], 8)))
+    cache = jax.tree.map(lambda a: a[0], pair_cache(f, s[None]))
+    move = jax.jit(lambda s, c, b: pair_move(f, s, c, b, jnp.ones(2, bool)))
+    log_pp = jax.jit(lambda s: log_pair_product(f, s[None])[0])
+    same = exchanged = 0
+    for k, bond in enumerate(rng.integers(0, len(bonds), 600)):
+        if k % 64 == 0:
+            cache = jax.tree.map(lambda a: a[0], pair_cache(f, s[None]))
+        sites = jnp.asarray(bonds[bond])
+        log_ratio, new = move(s, cache, sites)
+        moved = flipped(s, sites, jnp.asarray([s[sites[0]] != s[sites[1]]] * 2))
+        if s[sites[0]] == s[sites[1]]:
+            same += 1
+            assert log_ratio == 0
+            jax.tree.map(np.testing.assert_array_equal, new, cache)
+        else:
+            exchanged += 1
+            np.testing.assert_allclose(np.exp(log_ratio), np.exp(log_pp(moved) - log_pp(s)), rtol=1e-7)
+        s, cache = moved, new
+    assert same > 50 and exchanged > 300
+    ups, downs, slot, inverse = (np.asarray(a) for a in cache)
+    assert set(ups) == set(np.flatnonzero(np.asarray(s) > 0)) and set(downs) == set(np.flatnonzero(np.asarray(s) < 0))
+    assert np.any(np.diff(ups) < 0) or np.any(np.diff(downs) < 0)  # no longer in site order
+    np.testing.assert_array_equal(slot[ups], np.arange(8))
+    np.testing.assert_array_equal(slot[downs], np.arange(8))
+    np.testing.assert_allclose(inverse @ np.asarray(f)[np.ix_(ups, downs)], np.eye(8), atol=1e-9)
+
+
+def test_trained_pair_product_on_the_plain_rbm_keeps_a_factored_jacobian(j1j2_4x4):
+    """With the plain RBM, the Jacobian stays factored (the RBM's Kronecker blocks, F's rows as a
+    dense block) and equals the reverse pass's centred rows."""
+    from nqs_sweep.mc.estimators import centred_jacobian
+    from nqs_sweep.mc.jacobian import FactoredJacobian
+
+    states, _, _, _ = j1j2_4x4
+    net = make_ansatz(parse_spec({**TRAINED, "ansatz": {"name": "rbm", "alpha": 1, "dtype": "float64", "init_scale": 0.2}}))
+    theta = net.init(jax.random.key(2))
+    x = jnp.asarray(states[::50], jnp.float64)
+    weights = jnp.full(x.shape[0], 1.0 / x.shape[0])
+    e_loc = jax.random.normal(jax.random.key(3), (x.shape[0],), jnp.float64)
+    jac, e_t = centred_jacobian(net, theta, x, e_loc, weights, real_only=True)
+    assert isinstance(jac, FactoredJacobian)
+    reverse = jax.vmap(jax.grad(lambda th, c: net.log_psi(th, c[None])[0].real), in_axes=(None, 0))(theta, x)
+    dense, _ = centred_real_rows(reverse.astype(jnp.complex128), e_loc, weights, real_only=True)
+    np.testing.assert_allclose(np.asarray(jac.dense()), np.asarray(dense), atol=1e-10)
 
 
 def test_trained_pair_product_is_refused_where_the_fixed_prior_is():

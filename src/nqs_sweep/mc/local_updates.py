@@ -45,6 +45,12 @@ def init_cache(log_psi, theta: jax.Array, s: jax.Array) -> Any:
     return log_psi(theta, s)
 
 
+def refresh_cache(log_psi, context: Any, s: jax.Array, cache: Any) -> Any:
+    """The cache of s (B, N) rebuilt where the network's updates accumulate rounding, else as it is."""
+    refresh = getattr(log_psi, "refresh_cache_tree", None)
+    return cache if refresh is None else refresh(context, s, cache)
+
+
 def flip_log_ratio(log_psi, context: Any, s: jax.Array, cache: Any, sites: jax.Array, active: jax.Array) -> tuple[jax.Array, Any]:
     """(log ψ(s') − log ψ(s), cache of s') for one configuration s (N,) and one move (sites and flags of shape (2,))."""
     if has_kernels(log_psi):

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nqs_sweep.mc.local_updates import flip_context, flip_log_modulus_ratio, flipped, init_cache
+from nqs_sweep.mc.local_updates import flip_context, flip_log_modulus_ratio, flipped, init_cache, refresh_cache
 from nqs_sweep.mc.moves import MOVES, Move
 from nqs_sweep.physics import hilbert
 
@@ -97,6 +97,7 @@ def metropolis_sample(
         idx = jax.random.randint(k_idx, (sweep_size, n_chains), 0, n_choices)
         u = jax.random.uniform(k_u, (sweep_size, n_chains), dtype=jnp.real(state.log_psi).dtype)
         carry, accepted = jax.lax.scan(step, carry, (idx, u), unroll=_sweep_unroll())
+        carry = (carry[0], refresh_cache(log_psi, context, *carry))
         return carry, (carry[0], jnp.mean(accepted))
 
     # The cache belongs to the current parameters: it is rebuilt, never carried over from a step.

@@ -54,6 +54,9 @@ class Ansatz:
     # The same with a log ratio of the same real part, cheaper where the phase costs more (a fixed
     # sign: models.sign_prior): all that a Metropolis acceptance reads. None: flip_ratio_tree.
     flip_modulus_ratio_tree: Callable | None = None
+    # (tables, s (B, N), cache) -> the cache rebuilt where updates accumulate rounding (a matrix
+    # inverse updated move by move: models.sign_prior.pair_move); run after every sweep. None: kept.
+    refresh_cache_tree: Callable | None = None
     jacobian_blocks_tree: Callable | None = None  # (pytree, s (B, N)) -> {name: (U, V)}, real networks only
     # (pytree, s (B, N)) -> the pytree of ∂ log ψ / ∂p, each leaf with leading axis B (holomorphic
     # derivatives for complex parameters): a closed form instead of a reverse pass per configuration.

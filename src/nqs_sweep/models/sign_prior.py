@@ -26,6 +26,7 @@ the same for every Δ2 in 0.1-0.4 and Δ1 in 0.5-2 we tried (docs/symmetry.md).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -170,6 +171,68 @@ def trainable_pairing(lattice) -> np.ndarray:
     return f / np.abs(f).max()
 
 
+class PairCache(NamedTuple):
+    """What a move of the trained pair product needs of its configuration, per chain. The slots are
+    in no particular order once moves have been accepted: a move puts the new up site into the
+    vacated up slot, and det ratios and inverses are those of A = F[ups, downs] in slot order."""
+
+    ups: jax.Array  # (..., M) up sites, by slot
+    downs: jax.Array  # (..., M) down sites, by slot
+    slot: jax.Array  # (..., N) a site's slot among the ups or among the downs
+    inverse: jax.Array  # (..., M, M) A⁻¹
+
+
+def pair_cache(f: jax.Array, s: jax.Array) -> PairCache:
+    """The cache of configurations s (B, N) with N/2 up spins: slots in site order, A⁻¹ by elimination."""
+    m = s.shape[-1] // 2
+    up = s > 0
+    order = jnp.argsort(~up, axis=-1, stable=True)
+    ups, downs = order[..., :m], order[..., m:]
+    slot = jnp.where(up, jnp.cumsum(up, axis=-1), jnp.cumsum(~up, axis=-1)) - 1
+    inverse = jax.vmap(_inverse)(f[ups[..., :, None], downs[..., None, :]])
+    return PairCache(ups, downs, slot, inverse)
+
+
+def pair_move(f: jax.Array, s: jax.Array, cache: PairCache, sites: jax.Array, active: jax.Array) -> tuple[jax.Array, PairCache]:
+    """log ⟨s'|PP⟩/⟨s|PP⟩ for s' = s with the spins at sites (2,) exchanged, and the cache of s',
+    in O(M²) from the cache of s (no elimination, no sort). 0 and the same cache for any other move.
+
+    Up site u goes into down slot b, down site d into up slot a: A' = A + U Vᵀ with U = [e_a, w],
+    V = [x − A[a, :], e_b] (x: the new row a, w: the new column b less the old, row a left to x),
+    so det A'/det A = det C with C = I₂ + VᵀA⁻¹U, and A'⁻¹ = A⁻¹ − A⁻¹U C⁻¹ VᵀA⁻¹ (Woodbury).
+    With the reordering into site order and the change of inv(s), the amplitude ratio is −det C
+    whatever the slots' order (either only counts the up or down sites whose index lies between u
+    and d)."""
+    ups, downs, slot, inverse = cache
+    up = s > 0
+    i, j = sites[0], sites[1]
+    exchange = active[0] & active[1] & (up[i] != up[j])
+    u, d = jnp.where(up[i], i, j), jnp.where(up[i], j, i)
+    a, b = slot[u], slot[d]
+    x = f[d, downs].at[b].set(f[d, u])
+    w = (f[ups, u] - f[ups, d]).at[a].set(0.0)
+    v_t_inv = jnp.stack([x @ inverse - (jnp.arange(x.shape[0]) == a), inverse[b]])  # VᵀA⁻¹ (2, M)
+    inv_u = jnp.stack([inverse[:, a], inverse @ w], axis=1)  # A⁻¹U (M, 2)
+    c = jnp.eye(2, dtype=inverse.dtype) + jnp.stack([v_t_inv[:, a], v_t_inv @ w], axis=1)  # I₂ + VᵀA⁻¹U
+    det = c[0, 0] * c[1, 1] - c[0, 1] * c[1, 0]
+    adj = jnp.array([[c[1, 1], -c[0, 1]], [-c[1, 0], c[0, 0]]])
+    moved = PairCache(
+        ups.at[a].set(d), downs.at[b].set(u), slot.at[d].set(a).at[u].set(b), inverse - inv_u @ (adj / det) @ v_t_inv
+    )
+    cdtype = jnp.result_type(f.dtype, jnp.complex64)
+    log_ratio = jnp.where(exchange, jnp.log((-det).astype(cdtype)), 0.0)
+    return log_ratio, jax.tree.map(lambda new, old: jnp.where(exchange, new, old), moved, cache)
+
+
+def pair_log_derivatives(f: jax.Array, s: jax.Array) -> jax.Array:
+    """∂ log ⟨s|PP(F)⟩ / ∂F for s (B, N): (B, N, N), A⁻ᵀ at [ups, downs] and 0 elsewhere (d log det A
+    = tr A⁻¹ dA; holomorphic for a complex F)."""
+    ups, downs, _, inverse = pair_cache(f, s)
+    batch = jnp.arange(s.shape[0])[:, None, None]
+    out = jnp.zeros(s.shape[:1] + f.shape, inverse.dtype)
+    return out.at[batch, ups[:, :, None], downs[:, None, :]].set(jnp.swapaxes(inverse, -1, -2))
+
+
 def wrap_trainable(
     init_params: Callable, log_psi_tree: Callable, kernels: dict, f0: np.ndarray
 ) -> tuple[Callable, Callable, dict]:
@@ -177,8 +240,9 @@ def wrap_trainable(
     sign, which the optimisation may change where the fixed sign (``wrap``) is wrong. The Gutzwiller-
     projected pair product times a network is Ferrari, Becca and Carrasquilla's neural projected
     state (PRB 100, 125131, 2019) and Nomura et al.'s RBM+PP (PRB 96, 205152, 2017) with a trained
-    start. The network's flip kernels stay in use, with the determinant ratio added; the
-    log-derivatives and Jacobian blocks are dropped (the generic reverse pass takes F's too)."""
+    start. The network's flip kernels stay in use, with the pair product's A⁻¹ in the cache
+    (``pair_move``, refreshed by elimination after every sweep so rounding cannot build up); its
+    closed-form log-derivatives too, with F's beside them (``pair_log_derivatives``)."""
     f0 = jnp.asarray(f0)
 
     def init(key: jax.Array) -> dict:
@@ -189,33 +253,47 @@ def wrap_trainable(
         out = log_psi_tree(params["net"], s)
         return out.astype(jnp.result_type(out.dtype, jnp.complex64)) + log_pair_product(params["pairing"], s)
 
+    extra = {}
+    if "log_derivatives_tree" in kernels:
+        base_derivatives = kernels["log_derivatives_tree"]
+        extra["log_derivatives_tree"] = lambda params, s: {
+            "net": base_derivatives(params["net"], s),
+            "pairing": pair_log_derivatives(params["pairing"], s),
+        }
+    elif "jacobian_blocks_tree" in kernels:
+        base_blocks = kernels["jacobian_blocks_tree"]
+
+        def jacobian_blocks(params: dict, s: jax.Array) -> dict:
+            rows = pair_log_derivatives(params["pairing"], s)
+            return {"net": base_blocks(params["net"], s), "pairing": (rows.reshape(s.shape[0], -1), None)}
+
+        extra["jacobian_blocks_tree"] = jacobian_blocks
     if "flip_ratio_tree" not in kernels:
-        return init, log_psi, {}
+        return init, log_psi, extra
     base_cache, base_tables, base_ratio = kernels["cache_tree"], kernels["flip_tables_tree"], kernels["flip_ratio_tree"]
     base_modulus = kernels.get("flip_modulus_ratio_tree") or base_ratio
 
-    def log_pp_ratio(f: jax.Array, s: jax.Array, sites: jax.Array, active: jax.Array) -> jax.Array:
-        exchange, ratio = exchange_ratio(f, s, sites, active)
-        ratio = jnp.where(exchange, -ratio, 1.0).astype(jnp.result_type(f.dtype, jnp.complex64))
-        return jnp.log(ratio)
-
     def flip_ratio_tree(tables, s: jax.Array, cache, sites: jax.Array, active: jax.Array):
-        net_tables, f = tables
-        ratio, new_cache = base_ratio(net_tables, s, cache, sites, active)
-        return ratio.astype(jnp.result_type(ratio.dtype, jnp.complex64)) + log_pp_ratio(f, s, sites, active), new_cache
+        (net_tables, f), (net_cache, pp) = tables, cache
+        ratio, new_net = base_ratio(net_tables, s, net_cache, sites, active)
+        pp_ratio, new_pp = pair_move(f, s, pp, sites, active)
+        return ratio.astype(jnp.result_type(ratio.dtype, jnp.complex64)) + pp_ratio, (new_net, new_pp)
 
     def flip_modulus_ratio_tree(tables, s: jax.Array, cache, sites: jax.Array, active: jax.Array):
-        net_tables, f = tables
-        ratio, new_cache = base_modulus(net_tables, s, cache, sites, active)
-        return ratio + log_pp_ratio(f, s, sites, active).real.astype(ratio.real.dtype), new_cache
+        (net_tables, f), (net_cache, pp) = tables, cache
+        ratio, new_net = base_modulus(net_tables, s, net_cache, sites, active)
+        pp_ratio, new_pp = pair_move(f, s, pp, sites, active)
+        return ratio + pp_ratio.real.astype(ratio.real.dtype), (new_net, new_pp)
 
     return (
         init,
         log_psi,
         {
-            "cache_tree": lambda params, s: base_cache(params["net"], s),
+            **extra,
+            "cache_tree": lambda params, s: (base_cache(params["net"], s), pair_cache(params["pairing"], s)),
             "flip_tables_tree": lambda params: (base_tables(params["net"]), params["pairing"]),
             "flip_ratio_tree": flip_ratio_tree,
             "flip_modulus_ratio_tree": flip_modulus_ratio_tree,
+            "refresh_cache_tree": lambda tables, s, cache: (cache[0], pair_cache(tables[1], s)),
         },
     )
