@@ -144,7 +144,8 @@ def _make_ansatz(spec: PointSpec, projected: bool) -> Ansatz:
     # before the projection, which then sums σ(T s) ψ(T s)
     if spec.sign_prior == "z2_pair_product":
         f0 = sign_prior.trainable_pairing(lat)
-        init_params, log_psi_tree, kernels = sign_prior.wrap_trainable(init_params, log_psi_tree, kernels, f0)
+        group = sym.pair_product_group if projected else None
+        init_params, log_psi_tree, kernels = sign_prior.wrap_trainable(init_params, log_psi_tree, kernels, f0, group)
     elif spec.sign_prior != "none":
         log_psi_tree, kernels = sign_prior.wrap(log_psi_tree, kernels, sign_prior.pairing(spec.sign_prior, lat))
     example = init_params(jax.random.key(0))

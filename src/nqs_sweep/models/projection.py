@@ -57,6 +57,9 @@ class SymmetryPlan:
     sector: Sector  # the part of the asked sector the point's network is in: label, exact reference
     network_characters: np.ndarray | None  # χ on the rows of the network's own group (gcnn)
     cosets: SymmetryGroup | None  # what the projection sums over; None: no projection
+    # A trained pair product (sign_prior: z2_pair_product) times a symmetric network, projected:
+    # the network's own group, over which the projection sums the pair product alone.
+    pair_product_group: SymmetryGroup | None = None
 
     def label(self, L: int) -> str:
         return self.sector.label(L)
@@ -79,13 +82,17 @@ def plan(spec: PointSpec) -> SymmetryPlan:
     lat = spec.lattice.build()
     a = spec.ansatz
     network = None if a.module else NETWORKS[a.name]
-    # A trained pair product times a symmetric network is not symmetric once F leaves its start:
-    # a projection must then sum over the whole group, as for an unsymmetric network.
-    symmetric = network is not None and network.symmetric and spec.sign_prior != "z2_pair_product"
+    # A trained pair product times a symmetric network is not symmetric once F leaves its start.
+    # Projected, it is: the pair product is summed over the network's group (sign_prior.
+    # wrap_trainable), which costs |H| determinants instead of |H| networks, and the projection
+    # sums the product over the rest. Unprojected, the point is in no sector.
+    given = spec.symmetry
+    trained_pair_product = spec.sign_prior == "z2_pair_product"
+    projected = given is not None and given.project != "none"
+    symmetric = network is not None and network.symmetric and (projected or not trained_pair_product)
     own_group = lat.symmetry_group(a.symmetries) if symmetric else None
     covers_point_group = symmetric and a.symmetries == "space_group"
     dim = 1 if lat.kind == "chain" else 2
-    given = spec.symmetry
     if given is None:
         if not symmetric:
             return SymmetryPlan(Sector(), None, None)
@@ -162,7 +169,11 @@ def plan(spec: PointSpec) -> SymmetryPlan:
         if given is not None:
             build_group(lat, quantum)  # quantum numbers the network does not use are still checked
         sector = own
-    return SymmetryPlan(sector, characters, cosets)
+    pair_product_group = None
+    if symmetric and trained_pair_product:
+        n_own = len(own_group)
+        pair_product_group = SymmetryGroup(np.asarray(own_group, np.int32), np.zeros(n_own, bool), np.ones(n_own, complex))
+    return SymmetryPlan(sector, characters, cosets, pair_product_group)
 
 
 class _Cosets:
@@ -183,6 +194,11 @@ class _Cosets:
         """log Σ_c χ(c)* ψ(T_c s) from log ψ(T_c s) (..., C)."""
         z = lp.astype(jnp.result_type(lp.dtype, jnp.complex64))
         return log_sum_exp(z + self.log_weights.astype(z.dtype))
+
+
+def orbit_function(cosets: SymmetryGroup) -> Callable:
+    """s (..., N) -> (T_c s) (..., C, N)."""
+    return _Cosets(cosets).orbit
 
 
 def project(log_psi_tree: Callable, cosets: SymmetryGroup) -> Callable:

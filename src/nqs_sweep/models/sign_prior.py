@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nqs_sweep.models.activations import log_sum_exp
 from nqs_sweep.models.pair_product import log_pair_product
 
 # The mean-field couplings behind the prior: the sign structure on 4×4 did not depend on them
@@ -233,8 +234,30 @@ def pair_log_derivatives(f: jax.Array, s: jax.Array) -> jax.Array:
     return out.at[batch, ups[:, :, None], downs[:, None, :]].set(jnp.swapaxes(inverse, -1, -2))
 
 
+def _pair_product_parts(group) -> tuple[Callable, dict, Callable]:
+    """log ⟨s|PP(F)⟩ with its kernels and its F-derivative, or, for a group (a SymmetryGroup of
+    permutations), the pair product summed over it, Σ_h ⟨T_h s|PP(F)⟩ (models.projection's sum and
+    kernels, on the pair product alone)."""
+    from nqs_sweep.models import projection
+
+    kernels = {"cache_tree": pair_cache, "flip_tables_tree": lambda f: f, "flip_ratio_tree": pair_move}
+    if group is None:
+        return log_pair_product, kernels, pair_log_derivatives
+    orbit = projection.orbit_function(group)
+
+    def derivatives(f: jax.Array, s: jax.Array) -> jax.Array:
+        x = orbit(s)  # (B, H, N)
+        lp = log_pair_product(f, x)
+        weights = jnp.exp(lp - log_sum_exp(lp)[..., None])  # ⟨T_h s|PP⟩ / Σ_h
+        rows = pair_log_derivatives(f, x.reshape(-1, x.shape[-1])).reshape(*x.shape[:2], *f.shape)
+        return jnp.einsum("bh,bhij->bij", weights.astype(rows.dtype) if jnp.iscomplexobj(rows) else weights.real, rows)
+
+    log_pp = projection.project(log_pair_product, group)
+    return log_pp, projection.project_kernels(log_pair_product, kernels, group), derivatives
+
+
 def wrap_trainable(
-    init_params: Callable, log_psi_tree: Callable, kernels: dict, f0: np.ndarray
+    init_params: Callable, log_psi_tree: Callable, kernels: dict, f0: np.ndarray, group=None
 ) -> tuple[Callable, Callable, dict]:
     """ψ(s) = ⟨s|PP(F)⟩ ψ_net(s) with F a parameter that starts at f0: the Z2 state's amplitude and
     sign, which the optimisation may change where the fixed sign (``wrap``) is wrong. The Gutzwiller-
@@ -242,8 +265,14 @@ def wrap_trainable(
     state (PRB 100, 125131, 2019) and Nomura et al.'s RBM+PP (PRB 96, 205152, 2017) with a trained
     start. The network's flip kernels stay in use, with the pair product's A⁻¹ in the cache
     (``pair_move``, refreshed by elimination after every sweep so rounding cannot build up); its
-    closed-form log-derivatives too, with F's beside them (``pair_log_derivatives``)."""
+    closed-form log-derivatives too, with F's beside them (``pair_log_derivatives``).
+
+    With ``group`` (the network's own symmetry group, which the projection passes when the point is
+    projected) the pair product is summed over it: ψ = ψ_net(s) Σ_h ⟨T_h s|PP(F)⟩. For a network
+    covariant under the group, that is the projection of the product onto the network's sector at
+    the cost of |H| determinants, not |H| networks; the projection sums the rest (the spin flip)."""
     f0 = jnp.asarray(f0)
+    log_pp, pp_kernels, pp_derivatives = _pair_product_parts(group)
 
     def init(key: jax.Array) -> dict:
         net = init_params(key)
@@ -251,20 +280,20 @@ def wrap_trainable(
 
     def log_psi(params: dict, s: jax.Array) -> jax.Array:
         out = log_psi_tree(params["net"], s)
-        return out.astype(jnp.result_type(out.dtype, jnp.complex64)) + log_pair_product(params["pairing"], s)
+        return out.astype(jnp.result_type(out.dtype, jnp.complex64)) + log_pp(params["pairing"], s)
 
     extra = {}
     if "log_derivatives_tree" in kernels:
         base_derivatives = kernels["log_derivatives_tree"]
         extra["log_derivatives_tree"] = lambda params, s: {
             "net": base_derivatives(params["net"], s),
-            "pairing": pair_log_derivatives(params["pairing"], s),
+            "pairing": pp_derivatives(params["pairing"], s),
         }
     elif "jacobian_blocks_tree" in kernels:
         base_blocks = kernels["jacobian_blocks_tree"]
 
         def jacobian_blocks(params: dict, s: jax.Array) -> dict:
-            rows = pair_log_derivatives(params["pairing"], s)
+            rows = pp_derivatives(params["pairing"], s)
             return {"net": base_blocks(params["net"], s), "pairing": (rows.reshape(s.shape[0], -1), None)}
 
         extra["jacobian_blocks_tree"] = jacobian_blocks
@@ -276,13 +305,13 @@ def wrap_trainable(
     def flip_ratio_tree(tables, s: jax.Array, cache, sites: jax.Array, active: jax.Array):
         (net_tables, f), (net_cache, pp) = tables, cache
         ratio, new_net = base_ratio(net_tables, s, net_cache, sites, active)
-        pp_ratio, new_pp = pair_move(f, s, pp, sites, active)
+        pp_ratio, new_pp = pp_kernels["flip_ratio_tree"](f, s, pp, sites, active)
         return ratio.astype(jnp.result_type(ratio.dtype, jnp.complex64)) + pp_ratio, (new_net, new_pp)
 
     def flip_modulus_ratio_tree(tables, s: jax.Array, cache, sites: jax.Array, active: jax.Array):
         (net_tables, f), (net_cache, pp) = tables, cache
         ratio, new_net = base_modulus(net_tables, s, net_cache, sites, active)
-        pp_ratio, new_pp = pair_move(f, s, pp, sites, active)
+        pp_ratio, new_pp = pp_kernels["flip_ratio_tree"](f, s, pp, sites, active)
         return ratio + pp_ratio.real.astype(ratio.real.dtype), (new_net, new_pp)
 
     return (
@@ -290,10 +319,10 @@ def wrap_trainable(
         log_psi,
         {
             **extra,
-            "cache_tree": lambda params, s: (base_cache(params["net"], s), pair_cache(params["pairing"], s)),
+            "cache_tree": lambda params, s: (base_cache(params["net"], s), pp_kernels["cache_tree"](params["pairing"], s)),
             "flip_tables_tree": lambda params: (base_tables(params["net"]), params["pairing"]),
             "flip_ratio_tree": flip_ratio_tree,
             "flip_modulus_ratio_tree": flip_modulus_ratio_tree,
-            "refresh_cache_tree": lambda tables, s, cache: (cache[0], pair_cache(tables[1], s)),
+            "refresh_cache_tree": lambda tables, s, cache: (cache[0], pp_kernels["cache_tree"](tables[1], s)),
         },
     )
