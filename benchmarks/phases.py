@@ -57,13 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     from nqs_sweep.optim.qgt import regularised_solve
     from nqs_sweep.optim.step import init_state, make_step
     from nqs_sweep.problem import build_problem
-    from nqs_sweep.spec import parse_spec
+    from nqs_sweep.spec import load_spec, parse_spec
 
     if args.spec is not None:
-        import yaml
-
-        with open(args.spec) as f:
-            spec = parse_spec(yaml.safe_load(f))
+        spec = load_spec(args.spec)
         label = args.spec
     else:
         spec = parse_spec(WORKLOADS[args.workload].spec(0))
