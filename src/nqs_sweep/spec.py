@@ -124,6 +124,7 @@ LATER_FIELDS = (
     ("", "sign_prior", "none"),
     ("sampler", "power", 2.0),
     ("optimizer", "trust_radius", 0.0),
+    ("", "lanczos_samples", 0),
 )
 
 
@@ -301,6 +302,8 @@ class PointSpec:
     # A fixed sign structure multiplied into the network, or the pair product it comes from, trained
     # with it (models.sign_prior); "none": the network's own.
     sign_prior: str = "none"
+    # Samples for the energy after one Lanczos step at the end of the run (mc/lanczos.py); 0: none.
+    lanczos_samples: int = 0
 
     @property
     def n_sites(self) -> int:
@@ -476,6 +479,7 @@ def _schedule(value: Any, path: str, n_iter: int, allow_zero: bool = False) -> S
 TOP_KEYS = (
     *("model", "lattice", "hilbert", "ansatz", "sampler", "optimizer"),
     *("marshall_sign", "seed", "study", "snapshot_every", "observables", "symmetry", "measurements", "sign_prior"),
+    "lanczos_samples",
 )
 
 
@@ -642,6 +646,7 @@ def parse_spec(raw: Any) -> PointSpec:
     symmetry = None if top.get("symmetry") is None else _symmetry(top["symmetry"], lattice, n_iter)
     point = PointSpec(model, lattice, sector, ansatz, sampler, optimizer, marshall, seed, study, snapshot_every, observables)
     point = replace(point, sign_prior=_sign_prior(top.get("sign_prior", "none"), point))
+    point = replace(point, lanczos_samples=_lanczos_samples(top.get("lanczos_samples", 0), sampler))
     if symmetry is not None:
         point = replace(point, symmetry=symmetry)
         point = replace(point, symmetry=_symmetry_defaults(point, top["symmetry"]))
@@ -655,6 +660,17 @@ def parse_spec(raw: Any) -> PointSpec:
             needs = f"must be 2 with the measurements {', '.join(born)}, which need samples of |ψ|² itself"
             raise SpecError("sampler.power", f"{needs}; got {sampler.power}")
     return point
+
+
+def _lanczos_samples(raw: Any, sampler: SamplerSpec) -> int:
+    n = _int(raw, "lanczos_samples", minimum=0)
+    if n and sampler.kind != "exact":
+        if n < sampler.n_chains or n % sampler.n_chains:
+            allowed = f"0 (none) or a multiple of sampler.n_chains ({sampler.n_chains})"
+            raise SpecError("lanczos_samples", f"must be {allowed}; got {n}")
+        if n > MAX_SAMPLES:
+            raise SpecError("lanczos_samples", f"must be <= {MAX_SAMPLES}; got {n}")
+    return n
 
 
 def _sign_prior(raw: Any, point: PointSpec) -> str:

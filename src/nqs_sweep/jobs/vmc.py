@@ -28,6 +28,7 @@ from nqs_sweep import measure
 from nqs_sweep.jobs import checkpoint, lifecycle
 from nqs_sweep.jobs.lifecycle import SUMMARY, RunFiles, start_run
 from nqs_sweep.mc.devices import describe, place_chains
+from nqs_sweep.mc.lanczos import make_lanczos_step
 from nqs_sweep.mc.stats import health_flags
 from nqs_sweep.optim.step import init_state, make_evaluate, make_step
 from nqs_sweep.physics.hamiltonians import connected_elements
@@ -216,10 +217,17 @@ def _run_vmc(
         exact = None if exact_state is None else measure.exact_values(spec, *exact_state)
         write_table(measure.table(spec, estimates, exact), out / MEASUREMENTS)
 
+    lanczos = {}
+    if spec.lanczos_samples:
+        lanczos = _lanczos_columns(spec, final_problem, status, exact_energy, (state.theta, state.chains, k_eval, hyper))
+        if math.isfinite(lanczos["energy_lanczos"]):
+            log.info("one Lanczos step: E=%.8f ± %.2e", lanczos["energy_lanczos"], lanczos["energy_lanczos_error"])
+
     e = final["mean"]
     summary = {
         **coords,
         **_energy_columns(spec, final, exact_energy),
+        **lanczos,
         "n_params": ansatz.n_params,
         "n_real_params": ansatz.n_real_params,
         "n_iter": len(energies),
@@ -286,6 +294,21 @@ def _energy_columns(spec: PointSpec, final: dict, exact_energy: float | None) ->
         "tau_corr": final["tau_corr"],
         "exact_energy": exact_energy if exact_energy is not None else float("nan"),
         "rel_error": abs(e - exact_energy) / abs(exact_energy) if exact_energy else float("nan"),
+    }
+
+
+def _lanczos_columns(spec: PointSpec, problem, status: str, exact_energy: float | None, inputs: tuple) -> dict:
+    """The energy after one Lanczos step (mc/lanczos.py) on its own samples; NaN for a diverged run."""
+    nan = float("nan")
+    if status == "diverged":
+        return {"energy_lanczos": nan, "energy_lanczos_error": nan, "rel_error_lanczos": nan}
+    theta, chains, key, hyper = inputs
+    est = jax.device_get(make_lanczos_step(problem, spec.lanczos_samples)(theta, chains, jax.random.fold_in(key, 2), hyper))
+    e1 = float(np.real(est.energy))
+    return {
+        "energy_lanczos": e1,
+        "energy_lanczos_error": float(est.error),
+        "rel_error_lanczos": abs(e1 - exact_energy) / abs(exact_energy) if exact_energy else nan,
     }
 
 

@@ -69,12 +69,33 @@ def local_energies(ham: Hamiltonian, log_psi: LogPsi, theta: jax.Array, s: jax.A
     RBM instead of a forward pass of O(N·M). Samples are processed in chunks of
     MOVES_PER_CHUNK moves, sequentially (cache on the CPU, memory on a GPU).
     """
-    sites, active = connected_moves(ham)
-    context = flip_context(log_psi, theta)
-
-    generic = not has_kernels(log_psi)
+    terms = _connected_terms(ham, log_psi, theta)
 
     def chunk(x: jax.Array) -> jax.Array:
+        e_loc = diagonal(ham, x) + jnp.sum(terms(x), axis=-1)
+        return e_loc.astype(jnp.result_type(e_loc.dtype, jnp.complex64))  # complex on every path
+
+    return _map_chunks(chunk, s, _samples_per_chunk(ham, log_psi, theta, s))
+
+
+def connected_amplitudes(ham: Hamiltonian, log_psi: LogPsi, theta: jax.Array, s: jax.Array) -> jax.Array:
+    """H_ss' ψ(s')/ψ(s) for every move of connected_moves(ham): (B, C) complex, 0 where H_ss' = 0.
+
+    The terms whose sum (plus the diagonal) is E_loc; the Lanczos step (nqs_sweep.mc.lanczos)
+    weighs each with the local energy of its s'.
+    """
+    terms = _connected_terms(ham, log_psi, theta)
+    size = _samples_per_chunk(ham, log_psi, theta, s)
+    return _map_chunks(lambda x: terms(x).astype(jnp.result_type(x.dtype, jnp.complex64)), s, size)
+
+
+def _connected_terms(ham: Hamiltonian, log_psi: LogPsi, theta: jax.Array):
+    """x (b, N) -> H_xs' ψ(s')/ψ(x) (b, C) over the moves of connected_moves(ham)."""
+    sites, active = connected_moves(ham)
+    context = flip_context(log_psi, theta)
+    generic = not has_kernels(log_psi)
+
+    def terms(x: jax.Array) -> jax.Array:
         mels = jax.vmap(connected_elements, in_axes=(None, 0))(ham, x)  # (b, C)
         if generic:
             log_ratio = _forward_log_ratios(log_psi, theta, x, sites, active, mels != 0)
@@ -83,23 +104,32 @@ def local_energies(ham: Hamiltonian, log_psi: LogPsi, theta: jax.Array, s: jax.A
         # Zero elements (exchange of parallel spins) point outside the sector, where ψ
         # may not be finite: mask them instead of multiplying by zero.
         ratio = jnp.where(mels != 0, jnp.exp(jnp.where(mels != 0, log_ratio, 0.0)), 0.0)
-        e_loc = diagonal(ham, x) + jnp.sum(mels * ratio, axis=-1)
-        return e_loc.astype(jnp.result_type(e_loc.dtype, jnp.complex64))  # complex on every path
+        return mels * ratio
 
+    return terms
+
+
+def _samples_per_chunk(ham: Hamiltonian, log_psi: LogPsi, theta: jax.Array, s: jax.Array) -> int:
     cache_size = 1
-    if not generic:
+    if has_kernels(log_psi):
         one = jax.eval_shape(lambda x: init_cache(log_psi, theta, x), s[:1])
         cache_size = sum(leaf.size for leaf in jax.tree.leaves(one))
-    size = max(1, _moves_per_chunk(cache_size) // max(1, sites.shape[0]))
+    n_moves = connected_moves(ham)[0].shape[0]
+    return max(1, _moves_per_chunk(cache_size) // max(1, n_moves))
+
+
+def _map_chunks(fn, s: jax.Array, size: int) -> jax.Array:
+    """fn over chunks of ``size`` samples of s (B, N), sequentially; results concatenated along axis 0."""
     batch = s.shape[0]
     if batch <= size:
-        return chunk(s)
+        return fn(s)
     n_chunks = -(-batch // size)
     padded = jnp.concatenate([s, jnp.broadcast_to(s[:1], (n_chunks * size - batch, s.shape[1]))])
     # Chunk j takes samples j, j + n_chunks, ...: strided, so that with chains sharded over
     # devices every chunk spans all of them and no device waits for another's samples.
     strided = jnp.swapaxes(padded.reshape(size, n_chunks, -1), 0, 1)
-    return jnp.swapaxes(jax.lax.map(chunk, strided), 0, 1).reshape(-1)[:batch]
+    out = jax.lax.map(fn, strided)  # (n_chunks, size, ...)
+    return jnp.swapaxes(out, 0, 1).reshape(n_chunks * size, *out.shape[2:])[:batch]
 
 
 # Configurations per chunk of the per-sample Jacobian. Its temporaries grow with the batch: a
