@@ -31,6 +31,19 @@ def test_exact_energies_join_on_model_couplings_and_lattice_including_absent_cou
     assert df["exact_energy_per_site"].iloc[0] == -10.2 / 8
 
 
+def test_a_lanczos_step_gets_its_relative_error_from_the_same_reference(tmp_path):
+    pd.DataFrame(
+        [
+            {**coords("tfim", 8, J=1.0, h=1.0), "energy": -10.1, "energy_lanczos": -10.15, "status": "converged"},
+            {**coords("tfim", 8, J=1.0, h=2.0), "energy": -17.0, "energy_lanczos": np.nan, "status": "converged"},
+        ]
+    ).to_parquet(tmp_path / "s.parquet")
+    pd.DataFrame([{**coords("tfim", 8, J=1.0, h=1.0), "exact_energy": -10.2}]).to_parquet(tmp_path / "e.parquet")
+    df = energies_table([tmp_path / "s.parquet"], [tmp_path / "e.parquet"])
+    assert df["rel_error_lanczos"].iloc[0] == abs(-10.15 + 10.2) / 10.2
+    assert np.isnan(df["rel_error_lanczos"].iloc[1])
+
+
 def test_published_and_computed_references_join_with_their_method_and_error(tmp_path):
     """A study's published.parquet (written by the workflow from `published:`) joins like a
     Lanczos table, absent couplings (NaN) included, and says what the reference is."""

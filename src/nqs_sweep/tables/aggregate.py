@@ -74,6 +74,8 @@ def _with_relative_error(tables: list[str | Path], exacts: list[str | Path]) -> 
     df = _join_exact(_read_all(tables), _read_all(exacts))
     if not df.empty:
         df["rel_error"] = (df["energy"] - df["exact_energy"]).abs() / df["exact_energy"].abs()
+        if "energy_lanczos" in df:  # points with lanczos_samples (NaN for the others)
+            df["rel_error_lanczos"] = (df["energy_lanczos"] - df["exact_energy"]).abs() / df["exact_energy"].abs()
     return df
 
 
@@ -98,7 +100,8 @@ def with_variants(df: pd.DataFrame, variants: dict[str, str]) -> pd.DataFrame:
 # The report's energies table (energies.tsv): what a reader compares, in this order; the Parquet
 # table keeps every column.
 _READABLE = ["model", *COUPLING_COLUMNS, "lattice", "L", "symmetry", "ansatz", "alpha", "seed", "variant", "n_params",
-             "energy", "energy_error", "exact_energy", "reference_method", "rel_error", "v_score", "status"]  # fmt: skip
+             "energy", "energy_error", "exact_energy", "reference_method", "rel_error", "v_score",
+             "energy_lanczos", "energy_lanczos_error", "rel_error_lanczos", "status"]  # fmt: skip
 
 
 def readable_energies(energies: pd.DataFrame) -> pd.DataFrame:
