@@ -8,15 +8,16 @@ Correlated Systems*, ch. 6). With μ = ⟨H⟩, σ² = ⟨(H − μ)²⟩ and m�
     E₁ = μ − 2σ⁴ / (m₃ + √(m₃² + 4σ⁶)),
 
 the lower root of σ²λ² − m₃λ − σ⁴ = 0 written without cancellation (at m₃ = 0, E₁ = μ − σ).
-ψ₁ is a variational state like ψ, so E₁ ≥ E₀ when the moments are exact. From samples of |ψ|²
-(importance-weighted for chains of |ψ|^p):
+ψ₁ is a variational state like ψ, so E₁ ≥ E₀ when the moments are exact. Every moment comes
+from local quantities,
 
-    ⟨(H − μ)^k⟩ = E[ conj(E_L − μ) · ((H − μ)^{k−1} ψ)(s) / ψ(s) ],
-    (H²ψ)(s)/ψ(s) = G(s) = H_ss E_L(s) + Σ_{s'≠s} H_ss' ψ(s')/ψ(s) E_L(s'),
+    ((H − μ)²ψ)(s)/ψ(s) = G(s) − 2μ E_L(s) + μ²,
+    G(s) = (H²ψ)(s)/ψ(s) = H_ss E_L(s) + Σ_{s'≠s} H_ss' ψ(s')/ψ(s) E_L(s'),
 
 so the step costs the local energies of every connected s' of every sample: about C times a
-plain evaluation for C nonzero terms per row of H. The error bar is the jackknife over chains
-(independent by construction), which carries their autocorrelation and the weights with it.
+plain evaluation for C nonzero terms per row of H. Which samples they are averaged over is
+:func:`split_estimate`'s business: σ² and m₃ can live where |ψ|² never goes. An enumeration
+(the exact sampler) gives E₁ exactly.
 """
 
 from __future__ import annotations
@@ -82,35 +83,15 @@ def step_energy(mu: jax.Array, variance: jax.Array, m3: jax.Array) -> jax.Array:
     return mu - jnp.where(positive, 2 * variance**2 / jnp.where(positive, denominator, 1.0), 0.0)
 
 
-def _moments(e_loc: jax.Array, g: jax.Array, mu0: jax.Array) -> jax.Array:
-    """Per-sample terms (B, 3) of the moments about a fixed μ₀: E_L − μ₀, |E_L − μ₀|², and
-    Re conj(E_L − μ₀)·((H − μ₀)²ψ)/ψ."""
-    d = e_loc - mu0
-    g_shifted = g - 2 * mu0 * e_loc + mu0**2
-    return jnp.stack([jnp.real(d), jnp.real(g_shifted), jnp.real(jnp.conj(d) * g_shifted)], axis=-1)
-
-
-def _from_sums(mu0: jax.Array, weight: jax.Array, sums: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """(E₁, μ, σ²) from Σw and Σw·moments about μ₀, shifted to the sample's own mean."""
-    shift, m2, m3_0 = sums[..., 0] / weight, sums[..., 1] / weight, sums[..., 2] / weight
-    variance = m2 - shift**2
-    m3 = m3_0 - 3 * shift * m2 + 2 * shift**3
-    return step_energy(mu0 + shift, variance, m3), mu0 + shift, variance
-
-
-def lanczos_estimate(sample: Sample, e_loc: jax.Array, g: jax.Array, weights: jax.Array) -> LanczosEstimate:
-    """E₁ and its error from the local energies (B,), G (B,) and the |ψ|² weights (B,) of a sample."""
-    mu0 = jnp.sum(weights * jnp.real(e_loc))
-    x = weights[:, None] * _moments(e_loc, g, mu0)
-    energy, mu, variance = _from_sums(mu0, jnp.sum(weights), jnp.sum(x, axis=0))
-    if sample.weights is not None:  # an enumeration: exact
-        return LanczosEstimate(energy, jnp.zeros_like(energy), mu, variance)
-    n_chains = sample.configs.shape[0]
-    per_chain_w = jnp.sum(weights.reshape(n_chains, -1), axis=1)
-    per_chain_x = jnp.sum(x.reshape(n_chains, -1, 3), axis=1)
-    leave_out, _, _ = _from_sums(mu0, jnp.sum(weights) - per_chain_w, jnp.sum(x, axis=0) - per_chain_x)
-    error = jnp.sqrt((n_chains - 1) / n_chains * jnp.sum((leave_out - jnp.mean(leave_out)) ** 2))
-    return LanczosEstimate(energy, error, mu, variance)
+def exact_estimate(e_loc: jax.Array, g: jax.Array, probabilities: jax.Array) -> LanczosEstimate:
+    """E₁ on an enumeration: local energies (B,), G (B,) and the probabilities |ψ|² (B,) of every
+    configuration. Centred about μ before the third moment is formed, so nothing cancels."""
+    mu = jnp.sum(probabilities * jnp.real(e_loc))
+    d = e_loc - mu
+    variance = jnp.sum(probabilities * jnp.abs(d) ** 2)
+    m3 = jnp.sum(probabilities * jnp.real(jnp.conj(d) * (g - 2 * mu * e_loc + mu**2)))
+    energy = step_energy(mu, variance, m3)
+    return LanczosEstimate(energy, jnp.zeros_like(energy), mu, variance)
 
 
 def _jackknife(values: jax.Array) -> jax.Array:
@@ -186,7 +167,7 @@ def make_lanczos_step(problem: Problem, n_samples: int):
         g = second_local_energies(hyper.ham, p.ansatz, theta, configs, e_loc)
         weights = expectation_weights(sample, e_loc.size, jnp.real(e_loc).dtype)
         if p.sampler.kind == "exact":
-            return lanczos_estimate(sample, e_loc, g, weights)
+            return exact_estimate(e_loc, g, weights)
         mu = jnp.sum(weights * jnp.real(e_loc))
         log_phi = residual_state(p.ansatz, hyper.ham, mu)
         residual, _ = metropolis_sample(
