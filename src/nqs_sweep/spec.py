@@ -664,6 +664,10 @@ def parse_spec(raw: Any) -> PointSpec:
 
 def _lanczos_samples(raw: Any, sampler: SamplerSpec) -> int:
     n = _int(raw, "lanczos_samples", minimum=0)
+    if n and sampler.kind == "direct":
+        # the step's second sample is a Markov chain of |(H − μ)ψ|², which the direct sampler's
+        # runs do not keep (their chains are never advanced)
+        raise SpecError("lanczos_samples", "needs sampler.kind metropolis or exact; got direct (use 0)")
     if n and sampler.kind != "exact":
         if n < sampler.n_chains or n % sampler.n_chains:
             allowed = f"0 (none) or a multiple of sampler.n_chains ({sampler.n_chains})"

@@ -219,7 +219,7 @@ def _run_vmc(
 
     lanczos = {}
     if spec.lanczos_samples:
-        lanczos = _lanczos_columns(spec, final_problem, status, exact_energy, (state.theta, state.chains, k_eval, hyper))
+        lanczos = _lanczos_columns(spec, final_problem, status, exact_energy, (state.theta, state.chains, k_eval, hyper), log)
         if math.isfinite(lanczos["energy_lanczos"]):
             log.info("one Lanczos step: E=%.8f ± %.2e", lanczos["energy_lanczos"], lanczos["energy_lanczos_error"])
 
@@ -297,13 +297,17 @@ def _energy_columns(spec: PointSpec, final: dict, exact_energy: float | None) ->
     }
 
 
-def _lanczos_columns(spec: PointSpec, problem, status: str, exact_energy: float | None, inputs: tuple) -> dict:
+def _lanczos_columns(spec: PointSpec, problem, status: str, exact_energy: float | None, inputs: tuple, log) -> dict:
     """The energy after one Lanczos step (mc/lanczos.py) on its own samples; NaN for a diverged run."""
     nan = float("nan")
     if status == "diverged":
         return {"energy_lanczos": nan, "energy_lanczos_error": nan, "rel_error_lanczos": nan}
     theta, chains, key, hyper = inputs
-    est = jax.device_get(make_lanczos_step(problem, spec.lanczos_samples)(theta, chains, jax.random.fold_in(key, 2), hyper))
+    try:
+        est = jax.device_get(make_lanczos_step(problem, spec.lanczos_samples)(theta, chains, jax.random.fold_in(key, 2), hyper))
+    except Exception as err:  # noqa: BLE001  (memory, a bad state): the trained point must not be lost with it
+        log.warning("the Lanczos step failed, its columns are NaN: %s", err)
+        return {"energy_lanczos": nan, "energy_lanczos_error": nan, "rel_error_lanczos": nan}
     e1 = float(np.real(est.energy))
     return {
         "energy_lanczos": e1,

@@ -85,8 +85,12 @@ def connected_amplitudes(ham: Hamiltonian, log_psi: LogPsi, theta: jax.Array, s:
     weighs each with the local energy of its s'.
     """
     terms = _connected_terms(ham, log_psi, theta)
-    size = _samples_per_chunk(ham, log_psi, theta, s)
-    return _map_chunks(lambda x: terms(x).astype(jnp.result_type(x.dtype, jnp.complex64)), s, size)
+
+    def chunk(x: jax.Array) -> jax.Array:
+        out = terms(x)
+        return out.astype(jnp.result_type(out.dtype, jnp.complex64))
+
+    return _map_chunks(chunk, s, _samples_per_chunk(ham, log_psi, theta, s))
 
 
 def _connected_terms(ham: Hamiltonian, log_psi: LogPsi, theta: jax.Array):

@@ -77,10 +77,15 @@ def second_local_energies(ham: Hamiltonian, log_psi: LogPsi, theta: jax.Array, s
 
 
 def step_energy(mu: jax.Array, variance: jax.Array, m3: jax.Array) -> jax.Array:
-    """E₁ from the mean, variance and third central moment of H over ψ (μ itself at σ² = 0)."""
+    """E₁ from the mean, variance and third central moment of H over ψ (μ itself at σ² = 0).
+
+    The lower root λ = (m₃ − √(m₃² + 4σ⁶)) / 2σ² in whichever of its two forms adds terms of one
+    sign: −2σ⁴ / (m₃ + √…) for m₃ ≥ 0, the plain one for m₃ < 0."""
     positive = variance > 0
-    denominator = m3 + jnp.sqrt(m3**2 + 4 * variance**3)
-    return mu - jnp.where(positive, 2 * variance**2 / jnp.where(positive, denominator, 1.0), 0.0)
+    safe = jnp.where(positive, variance, 1.0)
+    root = jnp.sqrt(m3**2 + 4 * safe**3)
+    lam = jnp.where(m3 >= 0, -2 * safe**2 / jnp.where(m3 + root > 0, m3 + root, 1.0), (m3 - root) / (2 * safe))
+    return mu + jnp.where(positive, lam, 0.0)
 
 
 def exact_estimate(e_loc: jax.Array, g: jax.Array, probabilities: jax.Array) -> LanczosEstimate:
@@ -138,7 +143,11 @@ def split_estimate(
     cw2, cx2 = per_chain(residual, w2, r_phi)
     out_1 = energy(sums[0] - cw1, sums[1] - cx1, sums[2], sums[3])
     out_2 = energy(sums[0], sums[1], sums[2] - cw2, sums[3] - cx2)
-    error = jnp.sqrt(_jackknife(out_1) ** 2 + _jackknife(out_2) ** 2)
+    # μ is held at its estimate in the two jackknives (φ's sample was drawn with it); E₁ moves
+    # with μ at first order, so μ's own error is added (its covariance with the rest is ignored).
+    _, cmu = per_chain(sample, weights, jnp.real(e_loc))
+    mu_out = (jnp.sum(weights * jnp.real(e_loc)) - cmu) / (sums[0] - cw1)
+    error = jnp.sqrt(_jackknife(out_1) ** 2 + _jackknife(out_2) ** 2 + _jackknife(mu_out) ** 2)
     return LanczosEstimate(e1, error, mu, variance)
 
 
