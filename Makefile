@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 BENCH_VENV  := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: env env-cuda run test test-fast paper lint lock bench throughput clean
+.PHONY: env env-cuda run test test-fast paper lint lock bench throughput accuracy-4x4 clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "nqs-sweep needs Python >= 3.11; $(PYTHON) is " + sys.version.split()[0] + ": run make PYTHON=python3.11 (or newer)")'
@@ -70,6 +70,11 @@ bench: $(BENCH_STAMP)
 ## throughput: points per hour of the default study, cold and warm compilation cache
 throughput: $(STAMP)
 	$(BIN)/python -m benchmarks.throughput --out results/throughput
+
+## accuracy-4x4: issue 19's 4x4 J1-J2 target (relative error <= 1e-4 within 20 minutes, one thread); ~19 min
+accuracy-4x4: $(STAMP)
+	$(BIN)/nqs-sweep vmc --spec config/j1j2_4x4.yaml --out results/accuracy/j1j2_4x4 --threads 1
+	$(BIN)/python -m benchmarks.target results/accuracy/j1j2_4x4 --column rel_error_lanczos --max 1e-4 --seconds 1200
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -140,3 +140,15 @@ def test_reweighting_benchmark_compares_both_powers_on_a_finished_run(tmp_path, 
     reweighting.main([str(tmp_path / "run"), "--replicas", "4", "--samples", "128"])
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 2 and out[0].startswith("power 2:") and out[1].startswith("power 1:") and "beyond 4 bars" in out[1]
+
+
+def test_the_target_check_reads_a_summary_and_says_whether_it_meets_it(tmp_path):
+    import pandas as pd
+
+    from benchmarks.target import main
+
+    pd.DataFrame([{"rel_error": 2e-4, "rel_error_lanczos": 5e-5, "runtime_s": 1100.0}]).to_parquet(tmp_path / "summary.parquet")
+    assert main([str(tmp_path), "--column", "rel_error_lanczos", "--max", "1e-4", "--seconds", "1200"]) == 0
+    assert main([str(tmp_path), "--max", "1e-4"]) == 1  # the network alone
+    assert main([str(tmp_path), "--column", "rel_error_lanczos", "--max", "1e-4", "--seconds", "1000"]) == 1
+    assert main([str(tmp_path), "--column", "energy_lanczos", "--max", "1"]) == 1  # absent column
