@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nqs_sweep.models import projection
 from nqs_sweep.models.activations import log_sum_exp
 from nqs_sweep.models.pair_product import log_pair_product
 
@@ -238,8 +239,6 @@ def _pair_product_parts(group) -> tuple[Callable, dict, Callable]:
     """log ⟨s|PP(F)⟩ with its kernels and its F-derivative, or, for a group (a SymmetryGroup of
     permutations), the pair product summed over it, Σ_h ⟨T_h s|PP(F)⟩ (models.projection's sum and
     kernels, on the pair product alone)."""
-    from nqs_sweep.models import projection
-
     kernels = {"cache_tree": pair_cache, "flip_tables_tree": lambda f: f, "flip_ratio_tree": pair_move}
     if group is None:
         return log_pair_product, kernels, pair_log_derivatives
