@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.workloads import WORKLOADS
     from nqs_sweep.mc.estimate import draw_sample
     from nqs_sweep.mc.estimators import centred_jacobian, local_energies
-    from nqs_sweep.optim.qgt import regularised_solve
+    from nqs_sweep.optim.qgt import solve_shifted
     from nqs_sweep.optim.step import init_state, make_step
     from nqs_sweep.problem import build_problem
     from nqs_sweep.spec import load_spec, parse_spec
@@ -89,15 +89,24 @@ def main(argv: list[str] | None = None) -> int:
     jac_fn = jax.jit(jac_force)
     jac, e_t, force = jac_fn(theta, configs, e_loc)
     sample_space = opt.kind == "minsr" or jac.n_params > e_t.size
-    kernel_fn = jax.jit(lambda j: j.kernel() if sample_space else j.dense().T @ j.dense())
-    matrix = kernel_fn(jac)
     shift = jnp.asarray(opt.diag_shift.init)
+
+    def kernel(th, x, e):
+        # The Jacobian is rebuilt inside: a factored one passed into jit would arrive with its
+        # repeated factors as separate arrays, and its kernel would form every Gram matrix twice.
+        j = centred_jacobian(ansatz, th, x, e, weights, real_only=ansatz.real_output)[0]
+        if sample_space:
+            return j.kernel(shift, upper_only=True)  # what the step's Cholesky factorises
+        return j.dense().T @ j.dense() + shift * jnp.eye(j.n_params)
+
+    kernel_fn = jax.jit(kernel)
+    matrix = kernel_fn(theta, configs, e_loc)
 
     def solve(j, a, e, f):
         # the dense solve on the matrix the previous phase built, and the map back to parameters
         if sample_space:
-            return j.rmatvec(regularised_solve(a, e, shift, opt.solver)[0])
-        return regularised_solve(a, f, shift, opt.solver)[0]
+            return j.rmatvec(solve_shifted(lambda: a, e, opt.solver)[0])
+        return solve_shifted(lambda: a, f, opt.solver)[0]
 
     solve_fn = jax.jit(solve)
 
@@ -106,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         "sampling": lambda: sample_fn(theta, chains, key),
         "local energies": lambda: eloc_fn(theta, configs),
         "jacobian + force": lambda: jac_fn(theta, configs, e_loc),
-        "kernel" if sample_space else "QGT": lambda: kernel_fn(jac),
+        "kernel" if sample_space else "QGT": lambda: kernel_fn(theta, configs, e_loc),
         "solve (Cholesky)": lambda: solve_fn(jac, matrix, e_t, force),
     }
     times = {}

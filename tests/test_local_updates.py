@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from nqs_sweep.mc.estimators import centred_jacobian, centred_real_rows, local_energies, log_derivatives
+from nqs_sweep.mc.jacobian import DenseJacobian
 from nqs_sweep.mc.local_updates import connected_log_ratios, flip_context, flip_log_ratio, flipped, init_cache
 from nqs_sweep.models import make_ansatz
 from nqs_sweep.physics import hilbert
@@ -127,6 +128,11 @@ def test_factored_jacobian_equals_the_dense_centred_rows(name):
     np.testing.assert_allclose(np.asarray(e_f), np.asarray(e_t), atol=1e-12)
     np.testing.assert_allclose(np.asarray(factored.dense()), np.asarray(o_t), atol=1e-12)
     np.testing.assert_allclose(np.asarray(factored.kernel()), np.asarray(o_t @ o_t.T), atol=1e-12)
+    shifted = np.asarray(o_t @ o_t.T) + 0.25 * np.eye(o_t.shape[0])
+    np.testing.assert_allclose(np.asarray(factored.kernel(0.25)), shifted, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(DenseJacobian(o_t).kernel(0.25)), shifted, atol=1e-12)
+    upper = np.asarray(factored.kernel(0.25, upper_only=True))  # what the Cholesky solve reads
+    np.testing.assert_allclose(np.triu(upper), np.triu(shifted), atol=1e-12)
     np.testing.assert_allclose(np.asarray(factored.rmatvec(y)), np.asarray(o_t.T @ y), atol=1e-12)
     x = jax.random.normal(jax.random.key(1), (o_t.shape[1],), jnp.float64)
     np.testing.assert_allclose(np.asarray(factored.matvec(x)), np.asarray(o_t @ x), atol=1e-12)

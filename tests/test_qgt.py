@@ -17,7 +17,53 @@ def test_singular_system_without_shift_falls_back_to_pseudo_inverse():
     assert np.all(np.isfinite(np.asarray(x)))
     np.testing.assert_allclose(np.asarray(x), np.linalg.pinv(np.asarray(qgt_matrix(o_t))) @ np.asarray(b), rtol=1e-6, atol=1e-8)
     x2, fb2 = regularised_solve(qgt_matrix(o_t), b, 1e-2, "cholesky")
-    assert not bool(fb2) and np.all(np.isfinite(np.asarray(x2)))
+    assert not bool(fb2)
+    a = np.asarray(qgt_matrix(o_t)) + 1e-2 * np.eye(12)
+    np.testing.assert_allclose(np.asarray(x2), np.linalg.solve(a, np.asarray(b)), rtol=1e-8)
+
+
+def test_the_cholesky_solve_reads_only_the_upper_triangle():
+    """The sample-space step hands it a kernel whose lower blocks were never computed (zeros)."""
+    from nqs_sweep.optim.qgt import _cholesky_solve
+
+    o_t = jax.random.normal(jax.random.key(4), (10, 30))
+    a = np.asarray(o_t @ o_t.T) + 0.1 * np.eye(10)
+    b = jax.random.normal(jax.random.key(5), (10,))
+    garbage = np.triu(a) + np.tril(np.full((10, 10), 1e3), -1)
+    np.testing.assert_allclose(
+        np.asarray(_cholesky_solve(jnp.asarray(garbage), b)), np.linalg.solve(a, np.asarray(b)), rtol=1e-10
+    )
+
+
+def test_a_factored_kernel_of_many_row_blocks_gives_the_same_step():
+    """natural_gradient factors the upper-triangle kernel (row blocks, zeros below them): the same
+    update as the dense rows' solve, also where the rows do not split evenly into blocks."""
+    from nqs_sweep.mc.jacobian import FactoredJacobian
+
+    for rows in (7, 3, 1):  # 7 rows into 4 blocks; fewer rows than blocks
+        u = jax.random.normal(jax.random.key(6), (rows, 5))
+        v = jax.random.normal(jax.random.key(7), (rows, 4))
+        w = jax.random.uniform(jax.random.key(8), (rows,)) + 0.1
+        jac = FactoredJacobian([(u, v), (u, None), (v, None)], w / w.sum())
+        e_t = jax.random.normal(jax.random.key(9), (rows,))
+        o_t = jac.dense()
+        direct = np.linalg.solve(np.asarray(o_t.T @ o_t) + 1e-2 * np.eye(jac.n_params), np.asarray(o_t.T @ e_t))
+        x, fell_back = natural_gradient(jac, e_t, jac.rmatvec(e_t), 1e-2, "minsr", "cholesky")
+        assert not bool(fell_back)
+        np.testing.assert_allclose(np.asarray(x), direct, rtol=1e-8, atol=1e-10)
+
+
+def test_a_singular_factored_kernel_falls_back_on_the_whole_kernel():
+    """The pseudo-inverse (eigh) needs both triangles: its branch forms the whole kernel again."""
+    from nqs_sweep.mc.jacobian import FactoredJacobian
+
+    u = jax.random.normal(jax.random.key(10), (12, 3))  # rank 3 < 12 samples, no shift
+    jac = FactoredJacobian([(u, None)], jnp.full(12, 1 / 12))
+    e_t = jax.random.normal(jax.random.key(11), (12,))
+    x, fell_back = natural_gradient(jac, e_t, jac.rmatvec(e_t), 0.0, "minsr", "cholesky")
+    assert bool(fell_back)
+    o_t = np.asarray(jac.dense())
+    np.testing.assert_allclose(np.asarray(x), o_t.T @ np.linalg.pinv(o_t @ o_t.T) @ np.asarray(e_t), rtol=1e-6, atol=1e-9)
 
 
 @pytest.mark.parametrize("rows, params", [(30, 12), (12, 30)])
