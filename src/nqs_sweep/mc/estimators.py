@@ -38,27 +38,35 @@ def _moves_per_chunk(cache_size: int) -> int:
 FORWARD_GROUP = 512
 
 
-def _forward_log_ratios(log_psi, theta, x, sites, active, needed) -> jax.Array:
-    """log ψ(s'_c) − log ψ(s) (b, C) by forward passes on the moves where ``needed`` only (0 elsewhere)."""
+def map_needed_moves(fn, x: jax.Array, sites, active, needed: jax.Array, group: int, dtype) -> jax.Array:
+    """fn(moved, rows) on the configurations x[row] (b, N) moved by the connected move ``move``
+    of the tables (sites, active), for the (row, move) pairs where ``needed`` (b, C) only:
+    (b, C) of dtype, 0 elsewhere. The needed pairs are gathered first and evaluated in padded
+    groups of ``group`` (fn sees (group, N) configurations and their rows), as far as they go."""
     x, sites, active = jnp.asarray(x), jnp.asarray(sites), jnp.asarray(active)  # indexed by traced values below
     b, n_moves = needed.shape
     total = b * n_moves
-    group = min(FORWARD_GROUP, total)
+    group = min(group, total)
     n_groups = -(-total // group)
     # needed moves first (stable: in order), then the rest; padded to whole groups
     order = jnp.argsort(~needed.reshape(-1), stable=True)
     order = jnp.concatenate([order, jnp.broadcast_to(order[-1:], (n_groups * group - total,))])
-    base = log_psi(theta, x)
 
     def evaluate(i, out):
         idx = jax.lax.dynamic_slice(order, (i * group,), (group,))
         row, move = idx // n_moves, idx % n_moves
         moved = jax.vmap(flipped)(x[row], sites[move], active[move])
-        return out.at[idx].set(log_psi(theta, moved) - base[row])
+        return out.at[idx].set(fn(moved, row))
 
     done = -(-jnp.sum(needed) // group)
-    out = jnp.zeros(total, jnp.result_type(base.dtype, jnp.complex64))
-    return jax.lax.fori_loop(0, done, evaluate, out).reshape(b, n_moves)
+    return jax.lax.fori_loop(0, done, evaluate, jnp.zeros(total, dtype)).reshape(b, n_moves)
+
+
+def _forward_log_ratios(log_psi, theta, x, sites, active, needed) -> jax.Array:
+    """log ψ(s'_c) − log ψ(s) (b, C) by forward passes on the moves where ``needed`` only (0 elsewhere)."""
+    base = log_psi(theta, x)
+    dtype = jnp.result_type(base.dtype, jnp.complex64)
+    return map_needed_moves(lambda moved, row: log_psi(theta, moved) - base[row], x, sites, active, needed, FORWARD_GROUP, dtype)
 
 
 def local_energies(ham: Hamiltonian, log_psi: LogPsi, theta: jax.Array, s: jax.Array) -> jax.Array:

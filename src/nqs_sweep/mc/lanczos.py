@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nqs_sweep.mc.estimators import connected_amplitudes, local_energies
-from nqs_sweep.mc.local_updates import flipped
+from nqs_sweep.mc.estimators import connected_amplitudes, local_energies, map_needed_moves
 from nqs_sweep.mc.sampler import LogPsi, Sample
 from nqs_sweep.physics.hamiltonians import Hamiltonian, connected_moves, diagonal
 
@@ -56,21 +55,11 @@ def second_local_energies(ham: Hamiltonian, log_psi: LogPsi, theta: jax.Array, s
     sites, active = connected_moves(ham)
     amps = connected_amplitudes(ham, log_psi, theta, s)  # (B, C)
     needed = amps != 0
-    b, c = amps.shape
-    total = b * c
-    group = min(GROUP, total)
-    n_groups = -(-total // group)
-    order = jnp.argsort(~needed.reshape(-1), stable=True)  # the needed terms first, in order
-    order = jnp.concatenate([order, jnp.broadcast_to(order[-1:], (n_groups * group - total,))])
 
-    def evaluate(i, out):
-        idx = jax.lax.dynamic_slice(order, (i * group,), (group,))
-        row, move = idx // c, idx % c
-        moved = jax.vmap(flipped)(s[row], sites[move], active[move])
-        return out.at[idx].set(local_energies(ham, log_psi, theta, moved))
+    def energies(moved: jax.Array, rows: jax.Array) -> jax.Array:
+        return local_energies(ham, log_psi, theta, moved)
 
-    done = -(-jnp.sum(needed) // group)
-    e_moved = jax.lax.fori_loop(0, done, evaluate, jnp.zeros(total, amps.dtype)).reshape(b, c)
+    e_moved = map_needed_moves(energies, s, sites, active, needed, GROUP, amps.dtype)
     # Terms never evaluated (or padding past the sector, where ψ may not be finite) are masked.
     off = jnp.sum(jnp.where(needed, amps * jnp.where(needed, e_moved, 0.0), 0.0), axis=-1)
     return diagonal(ham, s) * e_loc + off
