@@ -123,15 +123,25 @@ def exchange_ratio(f: jax.Array, s: jax.Array, sites: jax.Array, active: jax.Arr
     order = jnp.argsort(~up, stable=True)
     ups, downs = order[:m], order[m:]
     inverse = _inverse(f[ups[:, None], downs[None, :]])
-    slot = jnp.cumsum(up) - 1, jnp.cumsum(~up) - 1  # a site's index among the ups, among the downs
+    slot = jnp.where(up, jnp.cumsum(up), jnp.cumsum(~up)) - 1  # a site's index among the ups or the downs
+    exchange, _, _, a, b, x, w = _exchange_change(f, s, ups, downs, slot, sites, active)
+    ratio = (x @ inverse[:, a]) * (1 + inverse[b] @ w) - (x @ inverse @ w) * inverse[b, a]
+    return exchange, ratio
+
+
+def _exchange_change(f: jax.Array, s: jax.Array, ups: jax.Array, downs: jax.Array, slot: jax.Array, sites, active):
+    """The rank-2 change of A = F[ups, downs] (slot order) when the spins at sites (2,) of s (N,) are
+    exchanged: (whether they are opposite spins, the up site u, the down site d, u's up slot a,
+    d's down slot b, x the new row a: the up at d against the downs of s', w the new column b
+    less the old, row a left to x). ``slot``: a site's slot among the ups or among the downs."""
+    up = s > 0
     i, j = sites[0], sites[1]
     exchange = active[0] & active[1] & (up[i] != up[j])
     u, d = jnp.where(up[i], i, j), jnp.where(up[i], j, i)
-    a, b = slot[0][u], slot[1][d]
-    x = f[d, downs].at[b].set(f[d, u])  # the new row a: the up at d against the downs of s'
-    w = (f[ups, u] - f[ups, d]).at[a].set(0.0)  # the new column b less the old, row a left to x
-    ratio = (x @ inverse[:, a]) * (1 + inverse[b] @ w) - (x @ inverse @ w) * inverse[b, a]
-    return exchange, ratio
+    a, b = slot[u], slot[d]
+    x = f[d, downs].at[b].set(f[d, u])
+    w = (f[ups, u] - f[ups, d]).at[a].set(0.0)
+    return exchange, u, d, a, b, x, w
 
 
 def exchange_changes_sign(f: jax.Array, s: jax.Array, sites: jax.Array, active: jax.Array) -> jax.Array:
@@ -206,13 +216,7 @@ def pair_move(f: jax.Array, s: jax.Array, cache: PairCache, sites: jax.Array, ac
     whatever the slots' order (either only counts the up or down sites whose index lies between u
     and d)."""
     ups, downs, slot, inverse = cache
-    up = s > 0
-    i, j = sites[0], sites[1]
-    exchange = active[0] & active[1] & (up[i] != up[j])
-    u, d = jnp.where(up[i], i, j), jnp.where(up[i], j, i)
-    a, b = slot[u], slot[d]
-    x = f[d, downs].at[b].set(f[d, u])
-    w = (f[ups, u] - f[ups, d]).at[a].set(0.0)
+    exchange, u, d, a, b, x, w = _exchange_change(f, s, ups, downs, slot, sites, active)
     v_t_inv = jnp.stack([x @ inverse - (jnp.arange(x.shape[0]) == a), inverse[b]])  # VᵀA⁻¹ (2, M)
     inv_u = jnp.stack([inverse[:, a], inverse @ w], axis=1)  # A⁻¹U (M, 2)
     c = jnp.eye(2, dtype=inverse.dtype) + jnp.stack([v_t_inv[:, a], v_t_inv @ w], axis=1)  # I₂ + VᵀA⁻¹U
