@@ -95,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         # The Jacobian is rebuilt inside: a factored one passed into jit would arrive with its
         # repeated factors as separate arrays, and its kernel would form every Gram matrix twice.
         j = centred_jacobian(ansatz, th, x, e, weights, real_only=ansatz.real_output)[0]
-        if sample_space:
-            return j.kernel(shift, upper_only=True)  # what the step's Cholesky factorises
+        if sample_space:  # what the step's Cholesky factorises (the pseudo-inverse needs all of it)
+            return j.kernel(shift, upper_only=opt.solver != "pinv")
         return j.dense().T @ j.dense() + shift * jnp.eye(j.n_params)
 
     kernel_fn = jax.jit(kernel)

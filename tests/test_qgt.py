@@ -33,6 +33,12 @@ def test_the_cholesky_solve_reads_only_the_upper_triangle():
     np.testing.assert_allclose(
         np.asarray(_cholesky_solve(jnp.asarray(garbage), b)), np.linalg.solve(a, np.asarray(b)), rtol=1e-10
     )
+    # a Hermitian matrix (aᵀ ≠ a), and a float32 right-hand side promoted as jax.scipy's cho_solve did
+    z = np.asarray(o_t) + 1j * np.asarray(jax.random.normal(jax.random.key(6), (10, 30)))
+    h = z @ z.conj().T + 0.1 * np.eye(10)
+    np.testing.assert_allclose(np.asarray(_cholesky_solve(jnp.asarray(h), b)), np.linalg.solve(h, np.asarray(b)), rtol=1e-10)
+    x32 = _cholesky_solve(jnp.asarray(a), jnp.asarray(b, jnp.float32))
+    assert x32.dtype == jnp.float64
 
 
 def test_a_factored_kernel_of_many_row_blocks_gives_the_same_step():

@@ -36,11 +36,12 @@ def _uncentred_kernel(blocks: list, rows: slice, cols: slice) -> jax.Array:
     return sum(gram(u) if v is None else gram(u) * gram(v) for u, v in blocks)
 
 
-# Row blocks of an upper-triangle kernel: block i multiplies its rows by the columns from its own
-# diagonal on, (1 + ... + b)/b² of the full products (10/16 for 4). The smaller products run a
-# little slower per operation; on W1's kernel (1024 samples, one thread) 4 blocks took the kernel
-# from 6.5 to 4.3 ms.
-KERNEL_ROW_BLOCKS = 4
+# Row blocks of an upper-triangle kernel, per backend: block i multiplies its rows by the columns
+# from its own diagonal on, (1 + ... + b)/b² of the full products (10/16 for 4). The smaller
+# products run a little slower per operation; on W1's kernel (1024 samples, one thread) 4 blocks
+# took the kernel from 6.5-7.1 to 4.2-5.4 ms (docs/performance.md). Measured on the CPU only: a
+# GPU keeps the one whole product until it is measured there.
+KERNEL_ROW_BLOCKS = {"cpu": 4}
 
 
 class FactoredJacobian(NamedTuple):
@@ -56,7 +57,7 @@ class FactoredJacobian(NamedTuple):
 
         With ``upper_only`` only the upper triangle (diagonal included) is K's, and the entries
         below the diagonal blocks of KERNEL_ROW_BLOCKS are 0: all that a Cholesky factorisation
-        of Kᵀ reads (optim.qgt), for 10/16 of the products.
+        of Kᵀ reads (optim.qgt), for 10/16 of the products on the CPU.
         """
         w = self.weights
         n = w.shape[0]
@@ -72,7 +73,8 @@ class FactoredJacobian(NamedTuple):
         kw = sum(gram_times_weights(u, v) for u, v in self.blocks)
         mean = w @ kw
         sw = jnp.sqrt(w)
-        edges = np.linspace(0, n, (KERNEL_ROW_BLOCKS if upper_only else 1) + 1).round().astype(int)
+        n_blocks = KERNEL_ROW_BLOCKS.get(jax.default_backend(), 1) if upper_only else 1
+        edges = np.linspace(0, n, n_blocks + 1).round().astype(int)
         rows = []
         for lo, hi in zip(edges[:-1], edges[1:]):
             if hi == lo:
@@ -80,7 +82,8 @@ class FactoredJacobian(NamedTuple):
             first = lo if upper_only else 0  # the first column this row block needs
             k = _uncentred_kernel(self.blocks, slice(lo, hi), slice(first, None))
             centred = k - kw[lo:hi, None] - kw[None, first:] + mean
-            block = sw[lo:hi, None] * centred * sw[None, first:] + shift * jnp.eye(hi - lo, n - first, lo - first, k.dtype)
+            # the diagonal starts each block: row lo is column lo, the block's first column or 0 = lo
+            block = sw[lo:hi, None] * centred * sw[None, first:] + shift * jnp.eye(hi - lo, n - first, dtype=k.dtype)
             rows.append(jnp.pad(block, ((0, 0), (first, 0))))
         return jnp.concatenate(rows) if len(rows) > 1 else rows[0]
 

@@ -29,17 +29,20 @@ def _pinv_solve(a: jax.Array, b: jax.Array) -> jax.Array:
 
 
 def _cholesky_solve(a: jax.Array, b: jax.Array) -> jax.Array:
-    """a⁻¹ b (b of shape (n,)) for symmetric positive definite a, by its Cholesky factor (non-finite
-    if it fails). Reads only the upper triangle of a, diagonal included.
+    """a⁻¹ b (b of shape (n,)) for Hermitian (real: symmetric) positive definite a, by its Cholesky
+    factor (non-finite if it fails). Reads only the upper triangle of a, diagonal included.
 
     LAPACK works on column-major arrays, so XLA copies a row-major input into a transposed
-    buffer first; for a symmetric matrix aᵀ = a, and factoring aᵀ (whose lower triangle, the
-    one jax's Cholesky reads, is a's upper) lets it use the buffer as it is. On W1's
-    1024 × 1024 kernel the solve went from 14.3 to 12.0 ms (one thread, minimum of 20 calls).
+    buffer first; for a Hermitian matrix a = conj(aᵀ), and factoring conj(aᵀ) (whose lower
+    triangle, the one jax's Cholesky reads, is a's upper) lets it use the buffer as it is. On
+    W1's 1024 × 1024 kernel the solve went from 14.3 to 12.0 ms (one thread, minimum of 20 calls).
     """
-    factor = jax.lax.linalg.cholesky(a.T, symmetrize_input=False)
+    dtype = jnp.result_type(a, b)  # as jax.scipy's cho_solve promoted: the triangular solves do not
+    a, b = a.astype(dtype), b.astype(dtype)
+    factor = jax.lax.linalg.cholesky(jnp.conj(a.T), symmetrize_input=False)
     y = jax.lax.linalg.triangular_solve(factor, b[:, None], left_side=True, lower=True)
-    return jax.lax.linalg.triangular_solve(factor, y, left_side=True, lower=True, transpose_a=True)[:, 0]
+    x = jax.lax.linalg.triangular_solve(factor, y, left_side=True, lower=True, transpose_a=True, conjugate_a=True)
+    return x[:, 0]
 
 
 def solve_shifted(
