@@ -85,7 +85,7 @@ class FactoredJacobian(NamedTuple):
             # the diagonal starts each block: row lo is column lo, the block's first column or 0 = lo
             block = sw[lo:hi, None] * centred * sw[None, first:] + shift * jnp.eye(hi - lo, n - first, dtype=k.dtype)
             rows.append(jnp.pad(block, ((0, 0), (first, 0))))
-        return jnp.concatenate(rows) if len(rows) > 1 else rows[0]
+        return jnp.concatenate(rows)
 
     def rmatvec(self, y: jax.Array) -> jax.Array:
         """Õᵀ y (P,) for y (B,)."""
