@@ -32,6 +32,7 @@ from pathlib import Path
 
 from benchmarks.workloads import WORKLOADS
 from nqs_sweep.threads import environment as thread_environment
+from nqs_sweep.xla_options import XLA_DEFAULT_SMALL_LOOP_BYTES, with_small_loop_bytes
 
 CODES = ("ours", "netket")
 
@@ -90,6 +91,10 @@ def _spawn(
         env.pop(variable, None)
     if threads != "auto":
         env.update(thread_environment(int(threads)))
+    if code == "netket":
+        # The worker imports nqs_sweep (for its memory probe), which would give NetKet our XLA settings
+        # (nqs_sweep.xla_options); the peer runs with XLA's own, as its users run it.
+        env["XLA_FLAGS"] = with_small_loop_bytes(env.get("XLA_FLAGS", ""), XLA_DEFAULT_SMALL_LOOP_BYTES, replace=True)
     conditions = {"load": load, "load_kind": load_kind, "threads": threads}
     busy: list[subprocess.Popen] = []
     try:

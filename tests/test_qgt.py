@@ -156,3 +156,84 @@ def test_a_single_precision_network_is_solved_in_double_precision():
     state, metrics = make_step(problem)(state, jax.random.key(1), problem.hyper)
     assert state.theta.dtype == state.opt_state[1].dtype == jnp.float32
     assert np.isfinite(float(metrics["energy"])) and np.linalg.norm(np.asarray(state.opt_state[1])) > 0
+
+
+@pytest.fixture
+def refine_every_size(monkeypatch):
+    """The mixed-precision solve for every system size on this backend (it starts at hundreds)."""
+    from nqs_sweep.optim import qgt
+
+    monkeypatch.setitem(qgt.REFINED_MIN_SIZE, jax.default_backend(), 1)
+    return qgt
+
+
+def _ill_conditioned(n: int, cond: float, seed: int) -> np.ndarray:
+    q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((n, n)))
+    return (q * np.logspace(0, -np.log10(cond), n)) @ q.T
+
+
+@pytest.mark.parametrize("rows, params", [(40, 90), (90, 40)])
+@pytest.mark.parametrize("kind", ["sr", "minsr"])
+def test_the_mixed_precision_solve_is_the_double_precision_solve(refine_every_size, rows, params, kind):
+    """Factored in float32, refined with float64 residuals: the update agrees with a float64 solve
+    to float64's precision, not float32's (a float32 solve alone is off by ~1e-6 here)."""
+    from nqs_sweep.mc.jacobian import FactoredJacobian
+
+    u = jnp.tanh(jax.random.normal(jax.random.key(20), (rows, 9)))
+    v = jnp.sign(jax.random.normal(jax.random.key(21), (rows, params // 9)))
+    jac = FactoredJacobian([(u, v), (u, None)], jnp.full(rows, 1 / rows))
+    e_t = jax.random.normal(jax.random.key(22), (rows,))
+    o_t = np.asarray(jac.dense())
+    direct = np.linalg.solve(o_t.T @ o_t + 1e-3 * np.eye(jac.n_params), o_t.T @ np.asarray(e_t))
+    for j in (jac, DenseJacobian(jnp.asarray(o_t))):
+        x, fell_back = natural_gradient(j, e_t, j.rmatvec(e_t), jnp.asarray(1e-3), kind, "cholesky")
+        assert not bool(fell_back)
+        np.testing.assert_allclose(np.asarray(x), direct, rtol=1e-11, atol=1e-13 * np.abs(direct).max())
+        assert x.dtype == jnp.float64
+
+
+def test_the_mixed_precision_solve_factors_in_single_precision(refine_every_size):
+    """The Cholesky of the refined path is float32 (a float64 shift once promoted the matrix back)."""
+    o_t = jax.random.normal(jax.random.key(23), (30, 50))
+    e_t = jax.random.normal(jax.random.key(24), (30,))
+    step = lambda s: natural_gradient(DenseJacobian(o_t), e_t, o_t.T @ e_t, s, "minsr", "cholesky")  # noqa: E731
+    jaxpr = str(jax.make_jaxpr(step)(jnp.asarray(1e-2)))
+    factorisations = [line.split("=")[0] for line in jaxpr.splitlines() if "= cholesky" in line]
+    assert any("f32[30,30]" in out for out in factorisations)  # the refined solve
+    assert any("f64[30,30]" in out for out in factorisations)  # its double-precision fallback
+
+
+def test_refinement_reports_what_it_could_not_do(refine_every_size):
+    qgt = refine_every_size
+    n = 60
+    a = _ill_conditioned(n, 1e3, 0)
+    b = jnp.asarray(np.random.default_rng(1).standard_normal(n))
+
+    def refinement(m, shift):
+        m = jnp.asarray(m)
+        return qgt.Refinement(lambda: m.astype(jnp.float32), lambda v: m @ v, jnp.asarray(shift))
+
+    x, ok = qgt.refined_solve(refinement(a, 1e-3), b)
+    assert bool(ok)
+    np.testing.assert_allclose(np.asarray(x), np.linalg.solve(a, np.asarray(b)), rtol=1e-10)
+    # ‖M‖_F / shift above REFINE_MAX_CONDITION: not tried; a zero shift bounds nothing
+    for shift in (0.0, 1e-9):
+        assert not bool(qgt.refined_solve(refinement(a, shift), b)[1])
+
+
+def test_when_refinement_fails_the_double_precision_solve_answers(refine_every_size, monkeypatch):
+    """No refinement allowed: the float32 solution misses the test, and solve_shifted's float64
+    Cholesky (and below it the pseudo-inverse) gives the answer, as without refinement."""
+    qgt = refine_every_size
+    monkeypatch.setattr(qgt, "REFINE_MAXITER", 0)
+    n = 50
+    a = _ill_conditioned(n, 1e3, 3) + 1e-3 * np.eye(n)
+    b = jnp.asarray(np.random.default_rng(4).standard_normal(n))
+    m = jnp.asarray(a)
+    refine = qgt.Refinement(lambda: m.astype(jnp.float32), lambda v: m @ v, jnp.asarray(1e-3))
+    assert not bool(qgt.refined_solve(refine, b)[1])
+    x, fell_back = qgt.solve_shifted(lambda: m, b, "cholesky", refine=refine)
+    assert not bool(fell_back)
+    np.testing.assert_allclose(np.asarray(x), np.linalg.solve(a, np.asarray(b)), rtol=1e-11)
+    # a singular matrix without shift: refinement not tried, Cholesky fails, the pseudo-inverse answers
+    test_a_singular_factored_kernel_falls_back_on_the_whole_kernel()

@@ -2,7 +2,10 @@
 
 import os
 
-from nqs_sweep import threads
+from nqs_sweep import threads, xla_options
+
+# Before JAX compiles anything: XLA reads its flags once (nqs_sweep.xla_options says which and why).
+xla_options.apply()
 
 # NQS_THREADS sizes every thread pool (BLAS, XLA, OpenMP) of a process that imports us: the
 # pools read their variables when their libraries load, which the next import starts.

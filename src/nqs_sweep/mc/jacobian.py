@@ -139,16 +139,22 @@ def in_float64(jac: FactoredJacobian | DenseJacobian) -> FactoredJacobian | Dens
     The network's passes (sampling, local energies, the rows themselves) are the step's cost and
     keep their single precision; the kernel ÕÕᵀ or S sums B or P products of rows, and its
     Cholesky factor squares the condition number that a diagonal shift of 1e-4 leaves near 1e4 ·
-    λ_max/λ_min: float32's 6e-8 would leave no digit. A repeated factor stays one array (the
-    factored kernel forms each Gram matrix once).
+    λ_max/λ_min: a float32 solve would leave no digit. (optim.qgt's mixed-precision solve
+    factors in float32 too, but refines the solution with float64 residuals from these rows.)
     """
+    return in_dtype(jac, jnp.float64)
+
+
+def in_dtype(jac: FactoredJacobian | DenseJacobian, dtype) -> FactoredJacobian | DenseJacobian:
+    """The same Jacobian in dtype. A repeated factor stays one array (the factored kernel forms
+    each Gram matrix once)."""
     cast: dict[int, jax.Array] = {}
 
     def f(x):
         if x is None:
             return None
         if id(x) not in cast:
-            cast[id(x)] = x.astype(jnp.float64)
+            cast[id(x)] = x.astype(dtype)
         return cast[id(x)]
 
     if isinstance(jac, FactoredJacobian):

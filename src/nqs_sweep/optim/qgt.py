@@ -9,9 +9,12 @@ equal by the push-through identity and cheaper when samples < parameters.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+
+from nqs_sweep.mc.jacobian import in_dtype
 
 # Eigenvalues below this fraction of the largest are dropped by the pseudo-inverse.
 PINV_RCOND = 1e-12
@@ -45,8 +48,89 @@ def _cholesky_solve(a: jax.Array, b: jax.Array) -> jax.Array:
     return x[:, 0]
 
 
+class Refinement(NamedTuple):
+    """What the mixed-precision solve of M x = b needs besides b (see refined_solve)."""
+
+    single: Callable[[], jax.Array]  # M in single precision; its upper triangle (diagonal included) is read
+    apply: Callable[[jax.Array], jax.Array]  # x ↦ M x in b's (double) precision, never forming M
+    shift: jax.Array  # the diagonal shift in M: its smallest eigenvalue is at least this
+
+
+# Mixed precision, as LAPACK's dsposv (Buttari et al. 2007): the matrix is formed and factored in
+# single precision, where the products and the Cholesky run at about twice the rate, and the
+# solution is refined with double-precision residuals until its backward error is double
+# precision's. Per backend, the smallest system where it was measured to pay (docs/performance.md);
+# a backend not listed (a GPU, until measured there) always solves in double precision.
+REFINED_MIN_SIZE = {"cpu": 768}
+REFINE_MAXITER = 10
+# Each refinement shrinks the error by about cond(M)·ε₃₂; above this bound on the condition
+# number (‖M‖_F / shift) the iterations would cost more than they save, and the double-precision
+# factorisation runs at once.
+REFINE_MAX_CONDITION = 1e5
+
+
+def refinable(size: int, dtype, solver: str) -> bool:
+    """Whether a dense solve of this many unknowns in dtype goes through refined_solve."""
+    return (
+        solver == "cholesky"
+        and jnp.dtype(dtype) in (jnp.float64, jnp.complex128)
+        and size >= REFINED_MIN_SIZE.get(jax.default_backend(), jnp.inf)
+    )
+
+
+def single_precision(dtype):
+    return jnp.complex64 if jnp.issubdtype(dtype, jnp.complexfloating) else jnp.float32
+
+
+def refined_solve(refine: Refinement, b: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """M x = b to double precision from a single-precision Cholesky factor of M. Returns (x, ok).
+
+    Stops when ‖b − M x‖₂ ≤ √n ε₆₄ ‖M‖ ‖x‖₂ (dsposv's test, with the bound ‖M‖₂ ≤ ‖M‖_F taken from
+    the upper triangle), after at most REFINE_MAXITER refinements. ok is False where it did not get
+    there, where the factorisation failed, or where M is too ill-conditioned to try
+    (REFINE_MAX_CONDITION); the caller then solves in double precision.
+    """
+    low = refine.single()
+    n = b.shape[0]
+    upper = jnp.arange(n)[:, None] <= jnp.arange(n)[None, :]
+    squares = jnp.where(upper, jnp.abs(low).astype(jnp.float64) ** 2, 0.0)
+    norm = jnp.sqrt(2 * jnp.sum(squares))  # ‖M‖_F² = 2 Σ_{i≤j} |M_ij|² − Σ_i M_ii² ≤ the first sum
+    tol = jnp.sqrt(n) * jnp.finfo(b.dtype).eps * norm
+
+    def converged(x, r):
+        return jnp.linalg.norm(r) <= tol * jnp.linalg.norm(x)  # False for non-finite x
+
+    def attempt():
+        factor = jax.lax.linalg.cholesky(jnp.conj(low.T), symmetrize_input=False)  # as _cholesky_solve
+
+        def correction(r):
+            y = jax.lax.linalg.triangular_solve(factor, r.astype(low.dtype)[:, None], left_side=True, lower=True)
+            y = jax.lax.linalg.triangular_solve(factor, y, left_side=True, lower=True, transpose_a=True, conjugate_a=True)
+            return y[:, 0].astype(b.dtype)
+
+        def going(carry):
+            x, r, k = carry
+            return (k < REFINE_MAXITER) & ~converged(x, r) & jnp.all(jnp.isfinite(x))
+
+        def refine_once(carry):
+            x, r, k = carry
+            x = x + correction(r)
+            return x, b - refine.apply(x), k + 1
+
+        x = correction(b)
+        x, r, _ = jax.lax.while_loop(going, refine_once, (x, b - refine.apply(x), 0))
+        return x, converged(x, r)
+
+    hopeless = ~(norm <= REFINE_MAX_CONDITION * refine.shift)  # also a zero shift: no bound on cond(M)
+    return jax.lax.cond(hopeless, lambda: (jnp.zeros_like(b), jnp.array(False)), attempt)
+
+
 def solve_shifted(
-    shifted: Callable[[], jax.Array], b: jax.Array, solver: str, upper: Callable[[], jax.Array] | None = None
+    shifted: Callable[[], jax.Array],
+    b: jax.Array,
+    solver: str,
+    upper: Callable[[], jax.Array] | None = None,
+    refine: Refinement | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """Solve M x = b for M = shifted(), a symmetric positive semi-definite matrix plus its shift.
 
@@ -55,13 +139,21 @@ def solve_shifted(
     again in the fallback branch: the factorisation then overwrites the only B × B array the
     step makes, instead of one of two kept alive for a branch that rarely runs. ``upper``, if
     given, makes a matrix whose upper triangle (diagonal included) is M's, the rest anything:
-    all that the factorisation reads.
+    all that the factorisation reads. With ``refine``, the mixed-precision solve comes first
+    (refined_solve), and this double-precision one only where it did not converge.
     """
     if solver == "pinv":
         return _pinv_solve(shifted(), b), jnp.array(False)
-    x = _cholesky_solve((upper or shifted)(), b)
-    ok = jnp.all(jnp.isfinite(x))
-    return jax.lax.cond(ok, lambda: x, lambda: _pinv_solve(shifted(), b)), ~ok
+
+    def double() -> tuple[jax.Array, jax.Array]:
+        x = _cholesky_solve((upper or shifted)(), b)
+        ok = jnp.all(jnp.isfinite(x))
+        return jax.lax.cond(ok, lambda: x, lambda: _pinv_solve(shifted(), b)), ~ok
+
+    if refine is None:
+        return double()
+    x, ok = refined_solve(refine, b)
+    return jax.lax.cond(ok, lambda: (x, jnp.array(False)), double)
 
 
 def regularised_solve(a: jax.Array, b: jax.Array, diag_shift: jax.Array, solver: str) -> tuple[jax.Array, jax.Array]:
@@ -113,12 +205,39 @@ def natural_gradient(
             y, fell_back = cg_solve(lambda v: jac.matvec(jac.rmatvec(v)), e_t, diag_shift)
             return jac.rmatvec(y), fell_back
         return cg_solve(lambda v: jac.rmatvec(jac.matvec(v)), force, diag_shift)
+    refine = refinable(size, e_t.dtype, solver)
+    low_dtype = single_precision(e_t.dtype)
+    low_shift = jnp.asarray(diag_shift).astype(low_dtype)  # a float64 shift would promote the matrix back
     if sample_space:
+        single = in_dtype(jac, low_dtype) if refine else None
         y, fell_back = solve_shifted(
-            lambda: jac.kernel(diag_shift), e_t, solver, upper=lambda: jac.kernel(diag_shift, upper_only=True)
+            lambda: jac.kernel(diag_shift),
+            e_t,
+            solver,
+            upper=lambda: jac.kernel(diag_shift, upper_only=True),
+            refine=Refinement(
+                lambda: single.kernel(low_shift, upper_only=True),
+                lambda v: jac.matvec(jac.rmatvec(v)) + diag_shift * v,
+                diag_shift,
+            )
+            if refine
+            else None,
         )
         return jac.rmatvec(y), fell_back
-    return sr_direction(jac.dense(), force, diag_shift, solver)
+    o_t = jac.dense()
+    if not refine:
+        return sr_direction(o_t, force, diag_shift, solver)
+    low = o_t.astype(low_dtype)
+    return solve_shifted(
+        lambda: qgt_matrix(o_t) + diag_shift * jnp.eye(o_t.shape[1], dtype=o_t.dtype),
+        force,
+        solver,
+        refine=Refinement(
+            lambda: qgt_matrix(low) + low_shift * jnp.eye(o_t.shape[1], dtype=low_dtype),
+            lambda v: o_t.T @ (o_t @ v) + diag_shift * v,
+            diag_shift,
+        ),
+    )
 
 
 # Rank cuts reported with every spectrum, named as in the tables (the issue's contract).

@@ -1,0 +1,51 @@
+"""XLA compiler settings that every solver process applies before its first compilation.
+
+**Small loops as one function.** XLA's CPU runtime runs a compiled program as a sequence of
+"thunks", one per fused kernel, and a ``while`` loop dispatches its body's thunks once per
+iteration. A Metropolis sweep is thousands of iterations of a dozen tiny kernels (W1: 16
+chains × 80 hidden units, 2720 proposals per step), so the dispatch, not the arithmetic, is
+most of the sampling time. XLA's ``SmallWhileLoopHoistingPass`` compiles a loop whose one
+iteration touches fewer than a threshold of bytes into a single function instead; its default
+threshold (1 KiB) leaves our samplers' loops out. At 1 MiB every sampler loop of the RBM
+workloads is one function, and the W1 sampling phase went from 9.2 to 6.8 ms (one thread,
+median of 60; docs/performance.md). Loops that touch more (large chain batches, networks evaluated
+in chunks) keep the thunk runtime, whose kernels may use several threads: there the arithmetic
+outweighs the dispatch. The pass leaves out loops with LAPACK calls, sorts and scatters.
+
+XLA reads ``XLA_FLAGS`` once, when it first compiles, so ``nqs_sweep`` sets it on import; a
+setting already in ``XLA_FLAGS`` is kept, so a user (or a benchmark of another code) can choose
+any threshold, XLA's own included. The threshold is a compiler option of the whole process: XLA
+does not take it per program (``jax.jit(compiler_options=...)`` refuses map-valued options).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import MutableMapping
+
+SMALL_LOOP_OPTION = "xla_cpu_small_while_loop_byte_threshold"
+SMALL_LOOP_BYTES = 1 << 20
+XLA_DEFAULT_SMALL_LOOP_BYTES = 1024  # XLA's own, for processes that should run as shipped
+_EXTRA = "--xla_backend_extra_options="
+
+
+def with_small_loop_bytes(flags: str, limit: int = SMALL_LOOP_BYTES, replace: bool = False) -> str:
+    """``flags`` (an XLA_FLAGS value) with the small-loop threshold at ``limit``; a threshold already
+    there is kept unless ``replace``."""
+    tokens = flags.split()
+    extra = next((i for i, t in enumerate(tokens) if t.startswith(_EXTRA)), None)
+    options = [o for o in tokens[extra][len(_EXTRA) :].split(",") if o] if extra is not None else []
+    if any(o.split("=")[0] == SMALL_LOOP_OPTION for o in options):
+        if not replace:
+            return flags
+        options = [o for o in options if o.split("=")[0] != SMALL_LOOP_OPTION]
+    token = _EXTRA + ",".join([*options, f"{SMALL_LOOP_OPTION}={limit}"])  # one comma-separated list
+    if extra is None:
+        return " ".join([*tokens, token])
+    return " ".join([*tokens[:extra], token, *tokens[extra + 1 :]])
+
+
+def apply(environ: MutableMapping[str, str] | None = None) -> None:
+    """Put this project's XLA settings into ``environ`` (default: this process's environment)."""
+    environ = os.environ if environ is None else environ
+    environ["XLA_FLAGS"] = with_small_loop_bytes(environ.get("XLA_FLAGS", ""))
