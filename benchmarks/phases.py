@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.workloads import WORKLOADS
     from nqs_sweep.mc.estimate import draw_sample
     from nqs_sweep.mc.estimators import centred_jacobian, local_energies
-    from nqs_sweep.optim.qgt import solve_shifted
+    from nqs_sweep.optim.qgt import Refinement, kernel_refinement, qgt_refinement, refinable, solve_shifted
     from nqs_sweep.optim.step import init_state, make_step
     from nqs_sweep.problem import build_problem
     from nqs_sweep.spec import load_spec, parse_spec
@@ -90,11 +90,15 @@ def main(argv: list[str] | None = None) -> int:
     jac, e_t, force = jac_fn(theta, configs, e_loc)
     sample_space = opt.kind == "minsr" or jac.n_params > e_t.size
     shift = jnp.asarray(opt.diag_shift.init)
+    # the step's mixed-precision path (optim.qgt.refined_solve) where it applies
+    refine = refinable(e_t.size if sample_space else jac.n_params, e_t.dtype, opt.solver)
 
     def kernel(th, x, e):
         # The Jacobian is rebuilt inside: a factored one passed into jit would arrive with its
         # repeated factors as separate arrays, and its kernel would form every Gram matrix twice.
         j = centred_jacobian(ansatz, th, x, e, weights, real_only=ansatz.real_output)[0]
+        if refine:
+            return (kernel_refinement(j, shift, e_t.dtype) if sample_space else qgt_refinement(j.dense(), shift)).single()
         if sample_space:  # what the step's Cholesky factorises (the pseudo-inverse needs all of it)
             return j.kernel(shift, upper_only=opt.solver != "pinv")
         return j.dense().T @ j.dense() + shift * jnp.eye(j.n_params)
@@ -103,10 +107,15 @@ def main(argv: list[str] | None = None) -> int:
     matrix = kernel_fn(theta, configs, e_loc)
 
     def solve(j, a, e, f):
-        # the dense solve on the matrix the previous phase built, and the map back to parameters
+        # the dense solve on the matrix the previous phase built (refined against the Jacobian where
+        # the step refines), and the map back to parameters
+        r = None
+        if refine:
+            r = kernel_refinement(j, shift, e.dtype) if sample_space else qgt_refinement(j.dense(), shift)
+            r = Refinement(lambda: a, r.apply, r.shift)
         if sample_space:
-            return j.rmatvec(solve_shifted(lambda: a, e, opt.solver)[0])
-        return solve_shifted(lambda: a, f, opt.solver)[0]
+            return j.rmatvec(solve_shifted(lambda: a, e, opt.solver, refine=r)[0])
+        return solve_shifted(lambda: a, f, opt.solver, refine=r)[0]
 
     solve_fn = jax.jit(solve)
 
@@ -116,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         "local energies": lambda: eloc_fn(theta, configs),
         "jacobian + force": lambda: jac_fn(theta, configs, e_loc),
         "kernel" if sample_space else "QGT": lambda: kernel_fn(theta, configs, e_loc),
-        "solve (Cholesky)": lambda: solve_fn(jac, matrix, e_t, force),
+        "solve (Cholesky)": lambda: solve_fn(jac, matrix, e_t, force),  # float32 and refined where the step is
     }
     times = {}
     for name, fn in phases.items():
@@ -128,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         "pools": threads.summary_columns(),
         "affinity_cores": threads.available_cores(),
         "omp_env": os.environ.get("OMP_NUM_THREADS"),
+        "solve": ("float32 Cholesky refined in float64" if refine else "float64 Cholesky")
+        if opt.solver == "cholesky"
+        else opt.solver,
         "ms": {k: round(v * 1e3, 2) for k, v in times.items()},
     }
     print(json.dumps(report))

@@ -5,12 +5,12 @@
 iteration. A Metropolis sweep is thousands of iterations of a dozen tiny kernels (W1: 16
 chains × 80 hidden units, 2720 proposals per step), so the dispatch, not the arithmetic, is
 most of the sampling time. XLA's ``SmallWhileLoopHoistingPass`` compiles a loop whose one
-iteration touches fewer than a threshold of bytes into a single function instead; its default
-threshold (1 KiB) leaves our samplers' loops out. At 1 MiB every sampler loop of the RBM
-workloads is one function, and the W1 sampling phase went from 9.2 to 6.8 ms (one thread,
-median of 60; docs/performance.md). Loops that touch more (large chain batches, networks evaluated
-in chunks) keep the thunk runtime, whose kernels may use several threads: there the arithmetic
-outweighs the dispatch. The pass leaves out loops with LAPACK calls, sorts and scatters.
+iteration touches fewer bytes than a threshold into a single function instead; at XLA's default
+(1 KiB) our samplers' loops stay thunks. At 512 KiB every sampler loop of the RBM workloads (W1,
+W2) is one function and W1's sampling phase took 6.7-6.8 ms instead of 9.2 (docs/performance.md).
+Loops that touch more keep the thunk runtime, whose kernels can be faster and multithreaded:
+1 MiB also took in the autoregressive network's sampling loop, and its step ran 3-6 % slower.
+The pass leaves out loops with LAPACK calls, sorts and scatters.
 
 XLA reads ``XLA_FLAGS`` once, when it first compiles, so ``nqs_sweep`` sets it on import; a
 setting already in ``XLA_FLAGS`` is kept, so a user (or a benchmark of another code) can choose
@@ -24,7 +24,7 @@ import os
 from collections.abc import MutableMapping
 
 SMALL_LOOP_OPTION = "xla_cpu_small_while_loop_byte_threshold"
-SMALL_LOOP_BYTES = 1 << 20
+SMALL_LOOP_BYTES = 1 << 19
 XLA_DEFAULT_SMALL_LOOP_BYTES = 1024  # XLA's own, for processes that should run as shipped
 _EXTRA = "--xla_backend_extra_options="
 

@@ -206,37 +206,43 @@ def natural_gradient(
             return jac.rmatvec(y), fell_back
         return cg_solve(lambda v: jac.rmatvec(jac.matvec(v)), force, diag_shift)
     refine = refinable(size, e_t.dtype, solver)
-    low_dtype = single_precision(e_t.dtype)
-    low_shift = jnp.asarray(diag_shift).astype(low_dtype)  # a float64 shift would promote the matrix back
     if sample_space:
-        single = in_dtype(jac, low_dtype) if refine else None
         y, fell_back = solve_shifted(
             lambda: jac.kernel(diag_shift),
             e_t,
             solver,
             upper=lambda: jac.kernel(diag_shift, upper_only=True),
-            refine=Refinement(
-                lambda: single.kernel(low_shift, upper_only=True),
-                lambda v: jac.matvec(jac.rmatvec(v)) + diag_shift * v,
-                diag_shift,
-            )
-            if refine
-            else None,
+            refine=kernel_refinement(jac, diag_shift, e_t.dtype) if refine else None,
         )
         return jac.rmatvec(y), fell_back
     o_t = jac.dense()
     if not refine:
         return sr_direction(o_t, force, diag_shift, solver)
-    low = o_t.astype(low_dtype)
-    return solve_shifted(
-        lambda: qgt_matrix(o_t) + diag_shift * jnp.eye(o_t.shape[1], dtype=o_t.dtype),
-        force,
-        solver,
-        refine=Refinement(
-            lambda: qgt_matrix(low) + low_shift * jnp.eye(o_t.shape[1], dtype=low_dtype),
-            lambda v: o_t.T @ (o_t @ v) + diag_shift * v,
-            diag_shift,
-        ),
+    shifted = lambda: qgt_matrix(o_t) + diag_shift * jnp.eye(o_t.shape[1], dtype=o_t.dtype)  # noqa: E731
+    return solve_shifted(shifted, force, solver, refine=qgt_refinement(o_t, diag_shift))
+
+
+def kernel_refinement(jac, diag_shift: jax.Array, dtype) -> Refinement:
+    """The mixed-precision solve of (ÕÕᵀ + εI) y = ẽ: the upper-triangle kernel from the Jacobian
+    in single precision, residuals through the double-precision one (O(B P), never a B × B product)."""
+    low = single_precision(dtype)
+    single = in_dtype(jac, low)
+    shift = jnp.asarray(diag_shift)
+    return Refinement(
+        lambda: single.kernel(shift.astype(low), upper_only=True),  # a float64 shift would promote K back
+        lambda v: jac.matvec(jac.rmatvec(v)) + shift * v,
+        shift,
+    )
+
+
+def qgt_refinement(o_t: jax.Array, diag_shift: jax.Array) -> Refinement:
+    """The mixed-precision solve of (ÕᵀÕ + εI) x = F (parameter space)."""
+    low = o_t.astype(single_precision(o_t.dtype))
+    shift = jnp.asarray(diag_shift)
+    return Refinement(
+        lambda: qgt_matrix(low) + shift.astype(low.dtype) * jnp.eye(o_t.shape[1], dtype=low.dtype),
+        lambda v: o_t.T @ (o_t @ v) + shift * v,
+        shift,
     )
 
 
