@@ -7,7 +7,7 @@ chains × 80 hidden units, 2720 proposals per step), so the dispatch, not the ar
 most of the sampling time. XLA's ``SmallWhileLoopHoistingPass`` compiles a loop whose one
 iteration touches fewer bytes than a threshold into a single function instead; at XLA's default
 (1 KiB) our samplers' loops stay thunks. At 512 KiB every sampler loop of the RBM workloads (W1,
-W2) is one function and W1's sampling phase took 6.7-6.8 ms instead of 9.2 (docs/performance.md).
+W2) is one function, and W1's sampling phase took 7.4 ms instead of 10.7-11.6 (docs/performance.md).
 Loops that touch more keep the thunk runtime, whose kernels can be faster and multithreaded:
 1 MiB also took in the autoregressive network's sampling loop, and its step ran 3-6 % slower.
 The pass leaves out loops with LAPACK calls, sorts and scatters.

@@ -3,7 +3,9 @@
 S = Re⟨ΔO* ΔO⟩ over real parameters. Stochastic reconfiguration solves
 (S + ε I) δ = F in parameter space (P × P); MinSR (Chen & Heyl 2024) solves the
 same regularised system in sample space, δ = Õᵀ (ÕÕᵀ + ε I)⁻¹ ẽ, which is exactly
-equal by the push-through identity and cheaper when samples < parameters.
+equal by the push-through identity and cheaper when samples < parameters. Large dense systems
+on the CPU are factored in single precision and refined to double precision's accuracy
+(refined_solve); beyond dense sizes, conjugate gradients.
 """
 
 from __future__ import annotations
