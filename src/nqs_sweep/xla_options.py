@@ -10,7 +10,9 @@ iteration touches fewer bytes than a threshold into a single function instead; a
 W2) is one function, and W1's sampling phase took 7.4 ms instead of 10.7-11.6 (docs/performance.md).
 Loops that touch more keep the thunk runtime, whose kernels can be faster and multithreaded:
 1 MiB also took in the autoregressive network's sampling loop, and its step ran 3-6 % slower.
-The pass leaves out loops with LAPACK calls, sorts and scatters.
+The pass leaves out loops with LAPACK calls, sorts and scatters. Other backends read no such
+key (XLA hands LLVM only the extra options that do not start with ``xla_``), so a GPU process
+carries the setting harmlessly.
 
 XLA reads ``XLA_FLAGS`` once, when it first compiles, so ``nqs_sweep`` sets it on import; a
 setting already in ``XLA_FLAGS`` is kept, so a user (or a benchmark of another code) can choose
