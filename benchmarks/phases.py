@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.workloads import WORKLOADS
     from nqs_sweep.mc.estimate import draw_sample
     from nqs_sweep.mc.estimators import centred_jacobian, local_energies
+    from nqs_sweep.mc.jacobian import in_float64
     from nqs_sweep.optim.qgt import Refinement, kernel_refinement, qgt_refinement, refinable, solve_shifted
     from nqs_sweep.optim.step import init_state, make_step
     from nqs_sweep.problem import build_problem
@@ -82,8 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     e_loc = eloc_fn(theta, configs)
     weights = jnp.full(e_loc.shape, 1.0 / e_loc.size)
 
-    def jac_force(th, x, e):
+    def centred(th, x, e):
         jac, e_t = centred_jacobian(ansatz, th, x, e, weights, real_only=ansatz.real_output)
+        if e_t.dtype == jnp.float32:  # as the step: a single-precision network is solved in float64
+            jac, e_t = in_float64(jac), e_t.astype(jnp.float64)
+        return jac, e_t
+
+    def jac_force(th, x, e):
+        jac, e_t = centred(th, x, e)
         return jac, e_t, jac.rmatvec(e_t)
 
     jac_fn = jax.jit(jac_force)
@@ -96,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     def kernel(th, x, e):
         # The Jacobian is rebuilt inside: a factored one passed into jit would arrive with its
         # repeated factors as separate arrays, and its kernel would form every Gram matrix twice.
-        j = centred_jacobian(ansatz, th, x, e, weights, real_only=ansatz.real_output)[0]
+        j = centred(th, x, e)[0]
         if refine:
             return (kernel_refinement(j, shift, e_t.dtype) if sample_space else qgt_refinement(j.dense(), shift)).single()
         if sample_space:  # what the step's Cholesky factorises (the pseudo-inverse needs all of it)

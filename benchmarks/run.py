@@ -93,7 +93,8 @@ def _spawn(
         env.update(thread_environment(int(threads)))
     if code == "netket":
         # The worker imports nqs_sweep (for its memory probe), which would give NetKet our XLA settings
-        # (nqs_sweep.xla_options); the peer runs with XLA's own, as its users run it.
+        # (nqs_sweep.xla_options); the peer runs with XLA's own, as its users run it. This also overrides a
+        # threshold set in this shell: after our import the two cannot be told apart.
         env["XLA_FLAGS"] = with_small_loop_bytes(env.get("XLA_FLAGS", ""), XLA_DEFAULT_SMALL_LOOP_BYTES, replace=True)
     conditions = {"load": load, "load_kind": load_kind, "threads": threads}
     busy: list[subprocess.Popen] = []

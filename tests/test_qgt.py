@@ -172,24 +172,31 @@ def _ill_conditioned(n: int, cond: float, seed: int) -> np.ndarray:
     return (q * np.logspace(0, -np.log10(cond), n)) @ q.T
 
 
-@pytest.mark.parametrize("rows, params", [(40, 90), (90, 40)])
+@pytest.mark.parametrize("rows, hidden, visible", [(40, 9, 10), (120, 9, 5)])  # 99 and 54 parameters
 @pytest.mark.parametrize("kind", ["sr", "minsr"])
-def test_the_mixed_precision_solve_is_the_double_precision_solve(refine_every_size, rows, params, kind):
+def test_the_mixed_precision_solve_is_the_double_precision_solve(refine_every_size, rows, hidden, visible, kind):
     """Factored in float32, refined with float64 residuals: the update agrees with a float64 solve
-    to float64's precision, not float32's (a float32 solve alone is off by ~1e-6 here)."""
+    to float64's precision, not float32's (a float32 solve alone is off by ~1e-6 here), and the
+    refinement itself converged (its float64 fallback would also pass the comparison)."""
     from nqs_sweep.mc.jacobian import FactoredJacobian
 
-    u = jnp.tanh(jax.random.normal(jax.random.key(20), (rows, 9)))
-    v = jnp.sign(jax.random.normal(jax.random.key(21), (rows, params // 9)))
+    qgt = refine_every_size
+    u = jnp.tanh(jax.random.normal(jax.random.key(20), (rows, hidden)))
+    v = jnp.sign(jax.random.normal(jax.random.key(21), (rows, visible)))
     jac = FactoredJacobian([(u, v), (u, None)], jnp.full(rows, 1 / rows))
     e_t = jax.random.normal(jax.random.key(22), (rows,))
     o_t = np.asarray(jac.dense())
+    shift = jnp.asarray(1e-3)
     direct = np.linalg.solve(o_t.T @ o_t + 1e-3 * np.eye(jac.n_params), o_t.T @ np.asarray(e_t))
     for j in (jac, DenseJacobian(jnp.asarray(o_t))):
-        x, fell_back = natural_gradient(j, e_t, j.rmatvec(e_t), jnp.asarray(1e-3), kind, "cholesky")
+        x, fell_back = natural_gradient(j, e_t, j.rmatvec(e_t), shift, kind, "cholesky")
         assert not bool(fell_back)
         np.testing.assert_allclose(np.asarray(x), direct, rtol=1e-11, atol=1e-13 * np.abs(direct).max())
         assert x.dtype == jnp.float64
+        if kind == "minsr" or rows < jac.n_params:
+            assert bool(qgt.refined_solve(qgt.kernel_refinement(j, shift, e_t.dtype), e_t)[1])
+        else:
+            assert bool(qgt.refined_solve(qgt.qgt_refinement(j.dense(), shift), j.rmatvec(e_t))[1])
 
 
 def test_the_mixed_precision_solve_factors_in_single_precision(refine_every_size):

@@ -33,18 +33,23 @@ _EXTRA = "--xla_backend_extra_options="
 
 def with_small_loop_bytes(flags: str, limit: int = SMALL_LOOP_BYTES, replace: bool = False) -> str:
     """``flags`` (an XLA_FLAGS value) with the small-loop threshold at ``limit``; a threshold already
-    there is kept unless ``replace``."""
-    tokens = flags.split()
-    extra = next((i for i, t in enumerate(tokens) if t.startswith(_EXTRA)), None)
-    options = [o for o in tokens[extra][len(_EXTRA) :].split(",") if o] if extra is not None else []
-    if any(o.split("=")[0] == SMALL_LOOP_OPTION for o in options):
-        if not replace:
-            return flags
-        options = [o for o in options if o.split("=")[0] != SMALL_LOOP_OPTION]
-    token = _EXTRA + ",".join([*options, f"{SMALL_LOOP_OPTION}={limit}"])  # one comma-separated list
-    if extra is None:
-        return " ".join([*tokens, token])
-    return " ".join([*tokens[:extra], token, *tokens[extra + 1 :]])
+    there is kept unless ``replace``.
+
+    The setting is a token of its own at the end: XLA merges repeated ``--xla_backend_extra_options``
+    into one map, a later value winning, so a user's token (quoted or not) is never edited. A value
+    that does not start with ``-`` names a file XLA reads its flags from, and is left as it is.
+    """
+    if flags.strip() and not flags.strip().startswith("-"):
+        return flags
+    chosen = any(
+        option.strip("\"'").split("=")[0] == SMALL_LOOP_OPTION
+        for token in flags.split()
+        if token.startswith(_EXTRA)
+        for option in token[len(_EXTRA) :].strip("\"'").split(",")
+    )
+    if chosen and not replace:
+        return flags
+    return " ".join([*flags.split(), f"{_EXTRA}{SMALL_LOOP_OPTION}={limit}"])
 
 
 def apply(environ: MutableMapping[str, str] | None = None) -> None:

@@ -65,9 +65,10 @@ class Refinement(NamedTuple):
 # a backend not listed (a GPU, until measured there) always solves in double precision.
 REFINED_MIN_SIZE = {"cpu": 768}
 REFINE_MAXITER = 10
-# Each refinement shrinks the error by about cond(M)·ε₃₂; above this bound on the condition
-# number (‖M‖_F / shift) the iterations would cost more than they save, and the double-precision
-# factorisation runs at once.
+# Each refinement shrinks the error by about cond(M)·ε₃₂ (more where the single-precision matrix
+# carries a larger error: the factored kernel is centred in float32, so its error scales with the
+# uncentred kernel); above this bound on the condition number (‖M‖_F / shift) the iterations would
+# cost more than they save, and the double-precision factorisation runs at once.
 REFINE_MAX_CONDITION = 1e5
 
 
@@ -75,7 +76,7 @@ def refinable(size: int, dtype, solver: str) -> bool:
     """Whether a dense solve of this many unknowns in dtype goes through refined_solve."""
     return (
         solver == "cholesky"
-        and jnp.dtype(dtype) in (jnp.float64, jnp.complex128)
+        and jnp.dtype(dtype) == jnp.float64  # real rows: the kernel and QGT are Re⟨ΔO* ΔO⟩
         and size >= REFINED_MIN_SIZE.get(jax.default_backend(), jnp.inf)
     )
 
@@ -87,8 +88,9 @@ def single_precision(dtype):
 def refined_solve(refine: Refinement, b: jax.Array) -> tuple[jax.Array, jax.Array]:
     """M x = b to double precision from a single-precision Cholesky factor of M. Returns (x, ok).
 
-    Stops when ‖b − M x‖₂ ≤ √n ε₆₄ ‖M‖ ‖x‖₂ (dsposv's test, with the bound ‖M‖₂ ≤ ‖M‖_F taken from
-    the upper triangle), after at most REFINE_MAXITER refinements. ok is False where it did not get
+    Stops when ‖b − M x‖₂ ≤ √n ε₆₄ ‖M‖ ‖x‖₂ (dsposv-like: dsposv uses ∞-norms; here the 2-norm and
+    the bound ‖M‖₂ ≤ ‖M‖_F ≤ √2 (Σ_{i≤j} M_ij²)^½ from the upper triangle), after at most
+    REFINE_MAXITER refinements. ok is False where it did not get
     there, where the factorisation failed, or where M is too ill-conditioned to try
     (REFINE_MAX_CONDITION); the caller then solves in double precision.
     """
@@ -100,7 +102,7 @@ def refined_solve(refine: Refinement, b: jax.Array) -> tuple[jax.Array, jax.Arra
     tol = jnp.sqrt(n) * jnp.finfo(b.dtype).eps * norm
 
     def converged(x, r):
-        return jnp.linalg.norm(r) <= tol * jnp.linalg.norm(x)  # False for non-finite x
+        return jnp.linalg.norm(r) <= tol * jnp.linalg.norm(x)  # False where x or r has a NaN
 
     def attempt():
         factor = jax.lax.linalg.cholesky(jnp.conj(low.T), symmetrize_input=False)  # as _cholesky_solve
@@ -121,7 +123,7 @@ def refined_solve(refine: Refinement, b: jax.Array) -> tuple[jax.Array, jax.Arra
 
         x = correction(b)
         x, r, _ = jax.lax.while_loop(going, refine_once, (x, b - refine.apply(x), 0))
-        return x, converged(x, r)
+        return x, converged(x, r) & jnp.all(jnp.isfinite(x))  # inf ≤ inf would pass the test
 
     hopeless = ~(norm <= REFINE_MAX_CONDITION * refine.shift)  # also a zero shift: no bound on cond(M)
     return jax.lax.cond(hopeless, lambda: (jnp.zeros_like(b), jnp.array(False)), attempt)
