@@ -81,10 +81,6 @@ def refinable(size: int, dtype, solver: str) -> bool:
     )
 
 
-def single_precision(dtype):
-    return jnp.complex64 if jnp.issubdtype(dtype, jnp.complexfloating) else jnp.float32
-
-
 def refined_solve(refine: Refinement, b: jax.Array) -> tuple[jax.Array, jax.Array]:
     """M x = b to double precision from a single-precision Cholesky factor of M. Returns (x, ok).
 
@@ -160,9 +156,13 @@ def solve_shifted(
     return jax.lax.cond(ok, lambda: (x, jnp.array(False)), double)
 
 
+def _plus_shift(a: jax.Array, shift: jax.Array) -> jax.Array:
+    return a + jnp.asarray(shift).astype(a.dtype) * jnp.eye(a.shape[0], dtype=a.dtype)
+
+
 def regularised_solve(a: jax.Array, b: jax.Array, diag_shift: jax.Array, solver: str) -> tuple[jax.Array, jax.Array]:
     """Solve (a + ε I) x = b for symmetric positive semi-definite a (see solve_shifted)."""
-    return solve_shifted(lambda: a + diag_shift * jnp.eye(a.shape[0], dtype=a.dtype), b, solver)
+    return solve_shifted(lambda: _plus_shift(a, diag_shift), b, solver)
 
 
 def sr_direction(o_t: jax.Array, force: jax.Array, diag_shift: jax.Array, solver: str) -> tuple[jax.Array, jax.Array]:
@@ -222,14 +222,13 @@ def natural_gradient(
     o_t = jac.dense()
     if not refine:
         return sr_direction(o_t, force, diag_shift, solver)
-    shifted = lambda: qgt_matrix(o_t) + diag_shift * jnp.eye(o_t.shape[1], dtype=o_t.dtype)  # noqa: E731
-    return solve_shifted(shifted, force, solver, refine=qgt_refinement(o_t, diag_shift))
+    return solve_shifted(lambda: _plus_shift(qgt_matrix(o_t), diag_shift), force, solver, refine=qgt_refinement(o_t, diag_shift))
 
 
 def kernel_refinement(jac, diag_shift: jax.Array, dtype) -> Refinement:
     """The mixed-precision solve of (ÕÕᵀ + εI) y = ẽ: the upper-triangle kernel from the Jacobian
     in single precision, residuals through the double-precision one (O(B P), never a B × B product)."""
-    low = single_precision(dtype)
+    low = jnp.float32
     single = in_dtype(jac, low)
     shift = jnp.asarray(diag_shift)
     return Refinement(
@@ -241,10 +240,10 @@ def kernel_refinement(jac, diag_shift: jax.Array, dtype) -> Refinement:
 
 def qgt_refinement(o_t: jax.Array, diag_shift: jax.Array) -> Refinement:
     """The mixed-precision solve of (ÕᵀÕ + εI) x = F (parameter space)."""
-    low = o_t.astype(single_precision(o_t.dtype))
+    low = o_t.astype(jnp.float32)
     shift = jnp.asarray(diag_shift)
     return Refinement(
-        lambda: qgt_matrix(low) + shift.astype(low.dtype) * jnp.eye(o_t.shape[1], dtype=low.dtype),
+        lambda: _plus_shift(qgt_matrix(low), shift),  # the shift cast down: a float64 one would promote S back
         lambda v: o_t.T @ (o_t @ v) + shift * v,
         shift,
     )
