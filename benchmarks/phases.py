@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     from nqs_sweep.mc.estimate import draw_sample
     from nqs_sweep.mc.estimators import centred_jacobian, local_energies
     from nqs_sweep.mc.jacobian import in_float64
-    from nqs_sweep.optim.qgt import Refinement, kernel_refinement, qgt_refinement, refinable, solve_shifted
+    from nqs_sweep.optim.qgt import kernel_refinement, qgt_refinement, refinable, solve_shifted
     from nqs_sweep.optim.step import init_state, make_step
     from nqs_sweep.problem import build_problem
     from nqs_sweep.spec import load_spec, parse_spec
@@ -116,13 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     def solve(j, a, e, f):
         # the dense solve on the matrix the previous phase built (refined against the Jacobian where
         # the step refines), and the map back to parameters
-        r = None
-        if refine:
+        r, m = None, a
+        if refine:  # a: the kernel phase's (matrix, Σ of its upper triangle's squares)
             r = kernel_refinement(j, shift, e.dtype) if sample_space else qgt_refinement(j.dense(), shift)
-            r = Refinement(lambda: a, r.apply, r.shift)
+            r, m = r._replace(single=lambda: a), a[0]
         if sample_space:
-            return j.rmatvec(solve_shifted(lambda: a, e, opt.solver, refine=r)[0])
-        return solve_shifted(lambda: a, f, opt.solver, refine=r)[0]
+            return j.rmatvec(solve_shifted(lambda: m, e, opt.solver, refine=r)[0])
+        return solve_shifted(lambda: m, f, opt.solver, refine=r)[0]
 
     solve_fn = jax.jit(solve)
 

@@ -160,11 +160,53 @@ def test_a_single_precision_network_is_solved_in_double_precision():
 
 @pytest.fixture
 def refine_every_size(monkeypatch):
-    """The mixed-precision solve for every system size on this backend (it starts at hundreds)."""
+    """The mixed-precision solve for every system size on this backend (it starts at hundreds),
+    with triangular solves in blocks of 16 rows (128 on the CPU: more than these systems have)."""
     from nqs_sweep.optim import qgt
 
     monkeypatch.setitem(qgt.REFINED_MIN_SIZE, jax.default_backend(), 1)
+    monkeypatch.setitem(qgt.SUBSTITUTION_BLOCK, jax.default_backend(), 16)
     return qgt
+
+
+@pytest.mark.parametrize("block", [None, 4, 5, 10, 64])  # one trsm; blocks that do and do not divide 10
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64, jnp.complex128])
+def test_the_blocked_substitution_solves_with_the_lower_triangle_only(monkeypatch, block, dtype):
+    from nqs_sweep.optim import qgt
+
+    if block is None:
+        monkeypatch.delitem(qgt.SUBSTITUTION_BLOCK, jax.default_backend(), raising=False)
+    else:
+        monkeypatch.setitem(qgt.SUBSTITUTION_BLOCK, jax.default_backend(), block)
+    rng = np.random.default_rng(7)
+    n = 10
+    z = rng.standard_normal((n, 2 * n)) + (1j * rng.standard_normal((n, 2 * n)) if dtype == jnp.complex128 else 0)
+    a = z @ z.conj().T / n + 0.5 * np.eye(n)
+    factor = np.linalg.cholesky(a)
+    factor[np.triu_indices(n, 1)] = np.nan  # never read
+    r = rng.standard_normal(n)
+    x = jax.jit(lambda f, v: qgt._triangular_solves(f)(v))(jnp.asarray(factor, dtype), jnp.asarray(r, dtype))
+    rtol = 1e-4 if dtype == jnp.float32 else 1e-12
+    np.testing.assert_allclose(np.asarray(x), np.linalg.solve(a, r), rtol=rtol)
+
+
+def test_the_trace_and_the_upper_squares_of_a_factored_kernel():
+    """squared_norm (the refinement's bound on λ_max) and upper_kernel's Σ_{i≤j} K_ij², without
+    forming Õ, against the dense rows and the whole kernel."""
+    from nqs_sweep.mc.jacobian import FactoredJacobian
+
+    rows = 9  # four row blocks on the CPU, of unequal sizes
+    u = jnp.tanh(jax.random.normal(jax.random.key(30), (rows, 5)))
+    v = jnp.sign(jax.random.normal(jax.random.key(31), (rows, 3)))
+    w = jax.random.uniform(jax.random.key(32), (rows,)) + 0.1
+    for jac in (FactoredJacobian([(u, v), (u, None), (v, None)], w / w.sum()),):
+        o_t = np.asarray(jac.dense())
+        for j in (jac, DenseJacobian(jnp.asarray(o_t))):
+            np.testing.assert_allclose(float(j.squared_norm()), np.sum(o_t**2), rtol=1e-12)
+            k = o_t @ o_t.T + 0.3 * np.eye(rows)
+            upper, squares = j.upper_kernel(0.3)
+            np.testing.assert_allclose(np.triu(np.asarray(upper)), np.triu(k), rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(float(squares), np.sum(np.triu(k) ** 2), rtol=1e-12)
 
 
 def _ill_conditioned(n: int, cond: float, seed: int) -> np.ndarray:
@@ -210,22 +252,57 @@ def test_the_mixed_precision_solve_factors_in_single_precision(refine_every_size
     assert any("f64[30,30]" in out for out in factorisations)  # its double-precision fallback
 
 
+def _refinement(qgt, m: np.ndarray, shift: float, trace: float | None = None, applied: list | None = None):
+    """A Refinement of the dense matrix m, which holds its shift; trace defaults to tr(m) − n·shift.
+    With ``applied``, each double-precision product appends to it as it runs."""
+    m64 = jnp.asarray(m)
+    n = m.shape[0]
+
+    def apply(v):
+        if applied is not None:
+            jax.debug.callback(lambda: applied.append(1))
+        return m64 @ v
+
+    return qgt.Refinement(
+        lambda: (m64.astype(jnp.float32), jnp.sum(jnp.triu(m64.astype(jnp.float32)) ** 2)),
+        apply,
+        jnp.asarray(shift),
+        jnp.asarray(np.trace(m) - n * shift if trace is None else trace),
+    )
+
+
 def test_refinement_reports_what_it_could_not_do(refine_every_size):
     qgt = refine_every_size
     n = 60
     a = _ill_conditioned(n, 1e3, 0)
     b = jnp.asarray(np.random.default_rng(1).standard_normal(n))
-
-    def refinement(m, shift):
-        m = jnp.asarray(m)
-        return qgt.Refinement(lambda: m.astype(jnp.float32), lambda v: m @ v, jnp.asarray(shift))
-
-    x, ok = qgt.refined_solve(refinement(a, 1e-3), b)
+    x, ok = qgt.refined_solve(_refinement(qgt, a, 1e-3), b)
     assert bool(ok)
     np.testing.assert_allclose(np.asarray(x), np.linalg.solve(a, np.asarray(b)), rtol=1e-10)
-    # ‖M‖_F / shift above REFINE_MAX_CONDITION: not tried; a zero shift bounds nothing
+    # 1 + trace/shift above REFINE_MAX_CONDITION: not tried; a zero shift bounds nothing
     for shift in (0.0, 1e-9):
-        assert not bool(qgt.refined_solve(refinement(a, shift), b)[1])
+        applied = []
+        assert not bool(qgt.refined_solve(_refinement(qgt, a, shift, applied=applied), b)[1])
+        assert not applied
+
+
+def test_a_stalled_refinement_stops_and_says_so(refine_every_size):
+    """A single-precision matrix too far from M (here M/1.6: each refinement shrinks the error by
+    only 0.6) converges too slowly to pay: the loop stops at the first refinement that does not
+    halve the residual, not after REFINE_MAXITER of them, and reports no solution."""
+    qgt = refine_every_size
+    n = 40
+    a = _ill_conditioned(n, 10.0, 5)
+    b = jnp.asarray(np.random.default_rng(6).standard_normal(n))
+    applied = []
+    refine = _refinement(qgt, a, 1e-2, applied=applied)
+    slow = refine._replace(single=lambda: (jnp.asarray(a / 1.6, jnp.float32), jnp.sum(jnp.triu(a / 1.6) ** 2)))
+    x, ok = qgt.refined_solve(slow, b)
+    assert not bool(ok)
+    assert len(applied) == 2  # the first residual, and the one refinement that shrank it by 0.6 only
+    # with the matrix itself, the same loop converges
+    applied.clear()
+    assert bool(qgt.refined_solve(refine, b)[1]) and 2 <= len(applied) < qgt.REFINE_MAXITER
 
 
 def test_when_refinement_fails_the_double_precision_solve_answers(refine_every_size, monkeypatch):
@@ -237,7 +314,7 @@ def test_when_refinement_fails_the_double_precision_solve_answers(refine_every_s
     a = _ill_conditioned(n, 1e3, 3) + 1e-3 * np.eye(n)
     b = jnp.asarray(np.random.default_rng(4).standard_normal(n))
     m = jnp.asarray(a)
-    refine = qgt.Refinement(lambda: m.astype(jnp.float32), lambda v: m @ v, jnp.asarray(1e-3))
+    refine = _refinement(qgt, a, 1e-3)
     assert not bool(qgt.refined_solve(refine, b)[1])
     x, fell_back = qgt.solve_shifted(lambda: m, b, "cholesky", refine=refine)
     assert not bool(fell_back)

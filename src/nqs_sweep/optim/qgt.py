@@ -33,6 +33,68 @@ def _pinv_solve(a: jax.Array, b: jax.Array) -> jax.Array:
     return evecs @ (inv * (evecs.T @ b))
 
 
+# Rows per block of the Cholesky solves' substitutions, per backend. LAPACK's trsm, which jax
+# calls for a triangular solve, runs one right-hand side far below the memory rate that a
+# matrix-vector product reaches (a 1024 × 1024 float32 factor: about 1 ms a pair of solves,
+# against 0.2 ms by blocks; docs/performance.md). By blocks, only the diagonal blocks go to trsm
+# and the rest is matrix-vector products. A backend not listed (a GPU, until measured there)
+# keeps one trsm call per solve.
+SUBSTITUTION_BLOCK = {"cpu": 128}
+
+
+def _triangular_solves(factor: jax.Array) -> Callable[[jax.Array], jax.Array]:
+    """r ↦ (L Lᴴ)⁻¹ r (r of shape (n,)) for a lower-triangular factor L: L y = r, then Lᴴ x = y.
+
+    Blocked substitution on Lᴴ, the row-major view of LAPACK's column-major factor: its row block
+    right of each diagonal block enters the backward solve as a matrix-vector product and the
+    forward solve as a sum over its rows (each reads the block as it lies; a transposed product
+    made XLA transpose the block on every solve), and only the diagonal blocks go to trsm.
+    Reads only the lower triangle of L.
+    """
+    n = factor.shape[0]
+    block = SUBSTITUTION_BLOCK.get(jax.default_backend())
+    if block is None or block >= n:
+
+        def whole(r: jax.Array) -> jax.Array:
+            y = jax.lax.linalg.triangular_solve(factor, r[:, None], left_side=True, lower=True)
+            y = jax.lax.linalg.triangular_solve(factor, y, left_side=True, lower=True, transpose_a=True, conjugate_a=True)
+            return y[:, 0]
+
+        return whole
+    edges = list(range(0, n, block)) + [n]
+    spans = list(zip(edges[:-1], edges[1:]))
+
+    # Sliced once here, outside any refinement loop: a dot reads a slice from a copy, and XLA
+    # would otherwise copy every block again on each solve. The blocks are taken from Lᴴ, the
+    # row-major view of the column-major factor, so that the copies keep the memory order.
+    upper = jnp.conj(factor).T
+    diagonal = [upper[lo:hi, lo:hi] for lo, hi in spans]  # Lᴴ's diagonal blocks: upper triangular
+    right = [upper[lo:hi, hi:] for lo, hi in spans]  # Lᴴ's row blocks right of the diagonal
+
+    def diagonal_solve(k: int, v: jax.Array, adjoint: bool) -> jax.Array:
+        # U y = v, or Uᴴ y = v, for the upper-triangular diagonal block U of Lᴴ
+        y = jax.lax.linalg.triangular_solve(
+            diagonal[k], v[:, None], left_side=True, lower=False, transpose_a=adjoint, conjugate_a=adjoint
+        )
+        return y[:, 0]
+
+    def solve(r: jax.Array) -> jax.Array:
+        y = []
+        for k, (lo, hi) in enumerate(spans):  # L y = r, column-oriented: a solved block updates the rows below it
+            y.append(diagonal_solve(k, r[lo:hi], adjoint=True))
+            if hi < n:
+                r = r.at[hi:].add(-jnp.sum(jnp.conj(right[k]) * y[-1][:, None], axis=0))
+        x = [None] * len(spans)
+        for k in reversed(range(len(spans))):  # Lᴴ x = y, row-oriented
+            v = y[k]
+            if spans[k][1] < n:
+                v = v - right[k] @ jnp.concatenate(x[k + 1 :])
+            x[k] = diagonal_solve(k, v, adjoint=False)
+        return jnp.concatenate(x)
+
+    return solve
+
+
 def _cholesky_solve(a: jax.Array, b: jax.Array) -> jax.Array:
     """a⁻¹ b (b of shape (n,)) for Hermitian (real: symmetric) positive definite a, by its Cholesky
     factor (non-finite if it fails). Reads only the upper triangle of a, diagonal included.
@@ -45,17 +107,18 @@ def _cholesky_solve(a: jax.Array, b: jax.Array) -> jax.Array:
     dtype = jnp.result_type(a, b)  # as jax.scipy's cho_solve promoted: the triangular solves do not
     a, b = a.astype(dtype), b.astype(dtype)
     factor = jax.lax.linalg.cholesky(jnp.conj(a.T), symmetrize_input=False)
-    y = jax.lax.linalg.triangular_solve(factor, b[:, None], left_side=True, lower=True)
-    x = jax.lax.linalg.triangular_solve(factor, y, left_side=True, lower=True, transpose_a=True, conjugate_a=True)
-    return x[:, 0]
+    return _triangular_solves(factor)(b)
 
 
 class Refinement(NamedTuple):
     """What the mixed-precision solve of M x = b needs besides b (see refined_solve)."""
 
-    single: Callable[[], jax.Array]  # M in single precision; its upper triangle (diagonal included) is read
+    # () -> (M in single precision, Σ_{i≤j} |M_ij|²): of M only the upper triangle (diagonal
+    # included) is read, and the sum comes with it so that nothing reads M before its factorisation
+    single: Callable[[], tuple[jax.Array, jax.Array]]
     apply: Callable[[jax.Array], jax.Array]  # x ↦ M x in b's (double) precision, never forming M
     shift: jax.Array  # the diagonal shift in M: its smallest eigenvalue is at least this
+    trace: jax.Array  # tr(M) − n·shift = ‖Õ‖_F², at least λ_max(M) − shift; known before M is formed
 
 
 # Mixed precision, as LAPACK's dsposv (Buttari et al. 2007): the matrix is formed and factored in
@@ -65,11 +128,16 @@ class Refinement(NamedTuple):
 # a backend not listed (a GPU, until measured there) always solves in double precision.
 REFINED_MIN_SIZE = {"cpu": 768}
 REFINE_MAXITER = 10
-# Each refinement shrinks the error by about cond(M)·ε₃₂ (more where the single-precision matrix
-# carries a larger error: the factored kernel is centred in float32, so its error scales with the
-# uncentred kernel); above this bound on the condition number (‖M‖_F / shift) the iterations would
-# cost more than they save, and the double-precision factorisation runs at once.
-REFINE_MAX_CONDITION = 1e5
+# Each refinement shrinks the error by about cond(M)·ε₃₂ times a few (the factored kernel is
+# centred in float32, so its error scales with the uncentred kernel). On W1's kernel
+# (docs/performance.md) two refinements sufficed up to cond 6e4, seven at 6e5, and at 2e6 the
+# iterations stalled; a double-precision solve costs about ten refinements more. The attempt is
+# skipped above this bound on the condition number, 1 + (tr(M) − n·shift)/shift: the trace, not
+# a norm of M, because it is known before M is formed (W1: trace/λ_max 9-47, so 1e7 allows
+# about cond 2e5-1e6). A refinement that does not shrink the residual by REFINE_MIN_REDUCTION
+# stops the loop too, and the double-precision factorisation runs.
+REFINE_MAX_CONDITION = 1e7
+REFINE_MIN_REDUCTION = 0.5
 
 
 def refinable(size: int, dtype, solver: str) -> bool:
@@ -86,42 +154,44 @@ def refined_solve(refine: Refinement, b: jax.Array) -> tuple[jax.Array, jax.Arra
 
     Stops when ‖b − M x‖₂ ≤ √n ε₆₄ ‖M‖ ‖x‖₂ (dsposv-like: dsposv uses ∞-norms; here the 2-norm and
     the bound ‖M‖₂ ≤ ‖M‖_F ≤ √2 (Σ_{i≤j} M_ij²)^½ from the upper triangle), after at most
-    REFINE_MAXITER refinements. ok is False where it did not get
-    there, where the factorisation failed, or where M is too ill-conditioned to try
-    (REFINE_MAX_CONDITION); the caller then solves in double precision.
+    REFINE_MAXITER refinements, or at the first that does not shrink the residual by
+    REFINE_MIN_REDUCTION. ok is False where it did not get there, where the factorisation
+    failed, or where M is too ill-conditioned to try (REFINE_MAX_CONDITION); the caller then
+    solves in double precision.
     """
-    low = refine.single()
     n = b.shape[0]
-    upper = jnp.arange(n)[:, None] <= jnp.arange(n)[None, :]
-    squares = jnp.where(upper, jnp.abs(low).astype(jnp.float64) ** 2, 0.0)
-    norm = jnp.sqrt(2 * jnp.sum(squares))  # ‖M‖_F² = 2 Σ_{i≤j} |M_ij|² − Σ_i M_ii² ≤ the first sum
-    tol = jnp.sqrt(n) * jnp.finfo(b.dtype).eps * norm
-
-    def converged(x, r):
-        return jnp.linalg.norm(r) <= tol * jnp.linalg.norm(x)  # False where x or r has a NaN
 
     def attempt():
-        factor = jax.lax.linalg.cholesky(jnp.conj(low.T), symmetrize_input=False)  # as _cholesky_solve
+        # M is formed inside the branch, and nothing reads it before the factorisation: then the
+        # factorisation overwrites it in place, where a branch operand would be copied first.
+        low, upper_squares = refine.single()
+        norm = jnp.sqrt(2 * upper_squares.astype(b.dtype))  # ‖M‖_F² = 2 Σ_{i≤j} |M_ij|² − Σ_i M_ii² ≤ that
+        tol = jnp.sqrt(n) * jnp.finfo(b.dtype).eps * norm
+        solves = _triangular_solves(jax.lax.linalg.cholesky(jnp.conj(low.T), symmetrize_input=False))
 
         def correction(r):
-            y = jax.lax.linalg.triangular_solve(factor, r.astype(low.dtype)[:, None], left_side=True, lower=True)
-            y = jax.lax.linalg.triangular_solve(factor, y, left_side=True, lower=True, transpose_a=True, conjugate_a=True)
-            return y[:, 0].astype(b.dtype)
+            return solves(r.astype(low.dtype)).astype(b.dtype)
+
+        def converged(x, r):
+            return jnp.linalg.norm(r) <= tol * jnp.linalg.norm(x)  # False where x or r has a NaN
 
         def going(carry):
-            x, r, k = carry
-            return (k < REFINE_MAXITER) & ~converged(x, r) & jnp.all(jnp.isfinite(x))
+            x, r, previous, k = carry
+            shrinking = jnp.linalg.norm(r) <= REFINE_MIN_REDUCTION * previous  # False on a NaN
+            return (k < REFINE_MAXITER) & ~converged(x, r) & shrinking
 
         def refine_once(carry):
-            x, r, k = carry
+            x, r, _, k = carry
             x = x + correction(r)
-            return x, b - refine.apply(x), k + 1
+            return x, b - refine.apply(x), jnp.linalg.norm(r), k + 1
 
         x = correction(b)
-        x, r, _ = jax.lax.while_loop(going, refine_once, (x, b - refine.apply(x), 0))
+        start = (x, b - refine.apply(x), jnp.asarray(jnp.inf, b.real.dtype), 0)
+        x, r, _, _ = jax.lax.while_loop(going, refine_once, start)
         return x, converged(x, r) & jnp.all(jnp.isfinite(x))  # inf ≤ inf would pass the test
 
-    hopeless = ~(norm <= REFINE_MAX_CONDITION * refine.shift)  # also a zero shift: no bound on cond(M)
+    # cond(M) ≤ (λ_max + shift)/shift ≤ 1 + trace/shift; a zero shift bounds nothing
+    hopeless = ~(refine.trace + refine.shift <= REFINE_MAX_CONDITION * refine.shift)
     return jax.lax.cond(hopeless, lambda: (jnp.zeros_like(b), jnp.array(False)), attempt)
 
 
@@ -232,9 +302,10 @@ def kernel_refinement(jac, diag_shift: jax.Array, dtype) -> Refinement:
     single = in_dtype(jac, low)
     shift = jnp.asarray(diag_shift)
     return Refinement(
-        lambda: single.kernel(shift.astype(low), upper_only=True),  # a float64 shift would promote K back
+        lambda: single.upper_kernel(shift.astype(low)),  # a float64 shift would promote K back
         lambda v: jac.matvec(jac.rmatvec(v)) + shift * v,
         shift,
+        jac.squared_norm(),
     )
 
 
@@ -242,11 +313,13 @@ def qgt_refinement(o_t: jax.Array, diag_shift: jax.Array) -> Refinement:
     """The mixed-precision solve of (ÕᵀÕ + εI) x = F (parameter space)."""
     low = o_t.astype(jnp.float32)
     shift = jnp.asarray(diag_shift)
-    return Refinement(
-        lambda: _plus_shift(qgt_matrix(low), shift),  # the shift cast down: a float64 one would promote S back
-        lambda v: o_t.T @ (o_t @ v) + shift * v,
-        shift,
-    )
+
+    def single() -> tuple[jax.Array, jax.Array]:
+        s = _plus_shift(qgt_matrix(low), shift)  # the shift cast down: a float64 one would promote S back
+        p = s.shape[0]
+        return s, jnp.sum(jnp.where(jnp.arange(p)[:, None] <= jnp.arange(p)[None, :], s * s, 0))
+
+    return Refinement(single, lambda v: o_t.T @ (o_t @ v) + shift * v, shift, jnp.sum(o_t * o_t))
 
 
 # Rank cuts reported with every spectrum, named as in the tables (the issue's contract).
