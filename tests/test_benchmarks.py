@@ -33,6 +33,22 @@ def test_smoke_workload_runs_in_every_installed_code(tmp_path):
     assert "| W0 | 0 | auto | nqs-sweep |" in (tmp_path / "table.md").read_text()
 
 
+def test_the_solve_benchmark_measures_both_substitutions_and_the_refinements():
+    cmd = [sys.executable, "-m", "benchmarks.solve", "--workload", "W0", "--steps", "1", "--repeats", "3", "--threads", "1"]
+    proc = subprocess.run([*cmd, "--shifts", "1e-2,1e-4"], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout.splitlines()[-1])
+    assert report["n"] == WORKLOADS["W0"].n_samples and report["pools"]["threads_blas"] == 1
+    sub = report["substitution"]
+    assert sub["ms_per_pair_trsm"] is not None and sub["difference_rel"] < 1e-5  # float32: the same solution
+    assert report["lambda_max"] <= report["frobenius"] <= report["trace"]
+    for row in report["refinement"]:
+        assert row["cond"] <= row["trace_bound"]  # the guard's bound is a bound
+        # a well-conditioned kernel: refined to the test within a few steps, residuals shrinking
+        assert row["attempted"] and 1 <= row["refinements_needed"] <= 5
+        assert row["residuals"][1] < 1e-3 * row["residuals"][0]
+
+
 @pytest.mark.slow
 def test_loaded_rows_run_beside_busy_processes_with_the_threads_asked(tmp_path):
     cmd = [sys.executable, "-m", "benchmarks.run", "--workloads", "W0", "--codes", "ours", "--steps", "3", "--repeats", "2"]
