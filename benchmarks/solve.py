@@ -81,12 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def pairs(block, p):
         def f(m, r):
-            saved = qgt.SUBSTITUTION_BLOCK.get(backend)
-            qgt.SUBSTITUTION_BLOCK[backend] = block if block is not None else n
-            try:
-                solve = qgt._triangular_solves(jax.lax.linalg.cholesky(m.T, symmetrize_input=False))
-            finally:
-                qgt.SUBSTITUTION_BLOCK[backend] = saved
+            solve = qgt._triangular_solves(jax.lax.linalg.cholesky(m.T, symmetrize_input=False), block)
             x = r
             for _ in range(p):
                 x = x + 1e-3 * solve(x)
@@ -118,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         refine = qgt.kernel_refinement(jac, jnp.asarray(shift), jnp.float64)
         low, upper_squares = refine.single()
         tol = np.sqrt(n) * np.finfo(np.float64).eps * np.sqrt(2 * float(upper_squares))
-        solve = qgt._triangular_solves(jax.lax.linalg.cholesky(low.T, symmetrize_input=False))
+        solve = qgt._triangular_solves(jax.lax.linalg.cholesky(low.T, symmetrize_input=False), blocked)
         x = solve(e_t.astype(jnp.float32)).astype(jnp.float64)
         residuals = []
         for _ in range(qgt.REFINE_MAXITER + 1):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import phases, resnet_step, reweighting, sector_exact, throughput
+from benchmarks import phases, resnet_step, reweighting, sector_exact, solve, throughput
 from benchmarks import run as bench_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +47,7 @@ PARSERS = {
     "python -m benchmarks.sector_exact": lambda argv: sector_exact.build_parser().parse_args(argv),
     "python -m benchmarks.resnet_step": lambda argv: resnet_step.build_parser().parse_args(argv),
     "python -m benchmarks.reweighting": lambda argv: reweighting.build_parser().parse_args(argv),
+    "python -m benchmarks.solve": lambda argv: solve.build_parser().parse_args(argv),
 }
 
 

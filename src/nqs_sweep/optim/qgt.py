@@ -33,26 +33,27 @@ def _pinv_solve(a: jax.Array, b: jax.Array) -> jax.Array:
     return evecs @ (inv * (evecs.T @ b))
 
 
-# Rows per block of the Cholesky solves' substitutions, per backend. LAPACK's trsm, which jax
+# Rows per block of the refinement's triangular solves, per backend. LAPACK's trsm, which jax
 # calls for a triangular solve, runs one right-hand side far below the memory rate that a
-# matrix-vector product reaches (a 1024 × 1024 float32 factor: about 1 ms a pair of solves,
-# against 0.2 ms by blocks; docs/performance.md). By blocks, only the diagonal blocks go to trsm
-# and the rest is matrix-vector products. A backend not listed (a GPU, until measured there)
-# keeps one trsm call per solve.
-SUBSTITUTION_BLOCK = {"cpu": 128}
+# matrix-vector product reaches (W1's 1024 × 1024 float32 factor: 0.64 ms a pair of solves,
+# 0.26 ms by blocks; docs/performance.md). By blocks, only the diagonal blocks go to trsm and the
+# rest is matrix-vector products. Each block is a few more programs to compile, so only the
+# refinement, which solves three times or more per factorisation, takes them, and the blocks are
+# large. A backend not listed (a GPU, until measured there) keeps one trsm call per solve.
+SUBSTITUTION_BLOCK = {"cpu": 256}
 
 
-def _triangular_solves(factor: jax.Array) -> Callable[[jax.Array], jax.Array]:
+def _triangular_solves(factor: jax.Array, block: int | None = None) -> Callable[[jax.Array], jax.Array]:
     """r ↦ (L Lᴴ)⁻¹ r (r of shape (n,)) for a lower-triangular factor L: L y = r, then Lᴴ x = y.
 
     Blocked substitution on Lᴴ, the row-major view of LAPACK's column-major factor: its row block
     right of each diagonal block enters the backward solve as a matrix-vector product and the
     forward solve as a sum over its rows (each reads the block as it lies; a transposed product
     made XLA transpose the block on every solve), and only the diagonal blocks go to trsm.
-    Reads only the lower triangle of L.
+    Reads only the lower triangle of L. Without ``block`` (or with one of n rows or more), one
+    trsm call per solve.
     """
     n = factor.shape[0]
-    block = SUBSTITUTION_BLOCK.get(jax.default_backend())
     if block is None or block >= n:
 
         def whole(r: jax.Array) -> jax.Array:
@@ -107,7 +108,7 @@ def _cholesky_solve(a: jax.Array, b: jax.Array) -> jax.Array:
     dtype = jnp.result_type(a, b)  # as jax.scipy's cho_solve promoted: the triangular solves do not
     a, b = a.astype(dtype), b.astype(dtype)
     factor = jax.lax.linalg.cholesky(jnp.conj(a.T), symmetrize_input=False)
-    return _triangular_solves(factor)(b)
+    return _triangular_solves(factor)(b)  # one pair of solves: not worth the blocks' compilation
 
 
 class Refinement(NamedTuple):
@@ -167,10 +168,8 @@ def refined_solve(refine: Refinement, b: jax.Array) -> tuple[jax.Array, jax.Arra
         low, upper_squares = refine.single()
         norm = jnp.sqrt(2 * upper_squares.astype(b.dtype))  # ‖M‖_F² = 2 Σ_{i≤j} |M_ij|² − Σ_i M_ii² ≤ that
         tol = jnp.sqrt(n) * jnp.finfo(b.dtype).eps * norm
-        solves = _triangular_solves(jax.lax.linalg.cholesky(jnp.conj(low.T), symmetrize_input=False))
-
-        def correction(r):
-            return solves(r.astype(low.dtype)).astype(b.dtype)
+        factor = jax.lax.linalg.cholesky(jnp.conj(low.T), symmetrize_input=False)
+        solves = _triangular_solves(factor, SUBSTITUTION_BLOCK.get(jax.default_backend()))
 
         def converged(x, r):
             return jnp.linalg.norm(r) <= tol * jnp.linalg.norm(x)  # False where x or r has a NaN
@@ -178,16 +177,17 @@ def refined_solve(refine: Refinement, b: jax.Array) -> tuple[jax.Array, jax.Arra
         def going(carry):
             x, r, previous, k = carry
             shrinking = jnp.linalg.norm(r) <= REFINE_MIN_REDUCTION * previous  # False on a NaN
-            return (k < REFINE_MAXITER) & ~converged(x, r) & shrinking
+            return (k <= REFINE_MAXITER) & ~converged(x, r) & shrinking
 
-        def refine_once(carry):
+        def solve_once(carry):
             x, r, _, k = carry
-            x = x + correction(r)
+            x = x + solves(r.astype(low.dtype)).astype(b.dtype)
             return x, b - refine.apply(x), jnp.linalg.norm(r), k + 1
 
-        x = correction(b)
-        start = (x, b - refine.apply(x), jnp.asarray(jnp.inf, b.real.dtype), 0)
-        x, r, _, _ = jax.lax.while_loop(going, refine_once, start)
+        # From x = 0 the loop's first pass is the single-precision solve, its others refinements:
+        # the solves are traced (and compiled) once.
+        start = (jnp.zeros_like(b), b, jnp.asarray(jnp.inf, b.real.dtype), 0)
+        x, r, _, _ = jax.lax.while_loop(going, solve_once, start)
         return x, converged(x, r) & jnp.all(jnp.isfinite(x))  # inf ≤ inf would pass the test
 
     # cond(M) ≤ (λ_max + shift)/shift ≤ 1 + trace/shift; a zero shift bounds nothing
