@@ -45,7 +45,7 @@ def test_tables_hold_the_contract_columns(tmp_path):
 def test_same_spec_and_seed_give_identical_history(tmp_path):
     a = run_vmc(parse_spec(SMALL), tmp_path / "a", show_progress=False)
     b = run_vmc(parse_spec(SMALL), tmp_path / "b", show_progress=False)
-    cols = ["energy", "energy_error", "variance", "acceptance", "grad_norm"]
+    cols = ["energy", "energy_error", "variance", "acceptance", "grad_norm", "solver_fallback", "solve_refined_missed"]
     ha, hb = (pd.read_parquet(tmp_path / d / "history.parquet")[cols] for d in "ab")
     pd.testing.assert_frame_equal(ha, hb, check_exact=True)
     assert a["energy"].iloc[0] == b["energy"].iloc[0]

@@ -54,8 +54,8 @@ def test_a_factored_kernel_of_many_row_blocks_gives_the_same_step():
         e_t = jax.random.normal(jax.random.key(9), (rows,))
         o_t = jac.dense()
         direct = np.linalg.solve(np.asarray(o_t.T @ o_t) + 1e-2 * np.eye(jac.n_params), np.asarray(o_t.T @ e_t))
-        x, fell_back = natural_gradient(jac, e_t, jac.rmatvec(e_t), 1e-2, "minsr", "cholesky")
-        assert not bool(fell_back)
+        x, flags = natural_gradient(jac, e_t, jac.rmatvec(e_t), 1e-2, "minsr", "cholesky")
+        assert not bool(flags["solver_fallback"])
         np.testing.assert_allclose(np.asarray(x), direct, rtol=1e-8, atol=1e-10)
 
 
@@ -66,8 +66,8 @@ def test_a_singular_factored_kernel_falls_back_on_the_whole_kernel():
     u = jax.random.normal(jax.random.key(10), (12, 3))  # rank 3 < 12 samples, no shift
     jac = FactoredJacobian([(u, None)], jnp.full(12, 1 / 12))
     e_t = jax.random.normal(jax.random.key(11), (12,))
-    x, fell_back = natural_gradient(jac, e_t, jac.rmatvec(e_t), 0.0, "minsr", "cholesky")
-    assert bool(fell_back)
+    x, flags = natural_gradient(jac, e_t, jac.rmatvec(e_t), 0.0, "minsr", "cholesky")
+    assert bool(flags["solver_fallback"])
     o_t = np.asarray(jac.dense())
     np.testing.assert_allclose(np.asarray(x), o_t.T @ np.linalg.pinv(o_t @ o_t.T) @ np.asarray(e_t), rtol=1e-6, atol=1e-9)
 
@@ -80,8 +80,8 @@ def test_natural_gradient_is_the_same_update_in_every_space_and_solver(rows, par
     e_t = jax.random.normal(jax.random.key(3), (rows,))
     direct = np.linalg.solve(np.asarray(o_t.T @ o_t) + 1e-2 * np.eye(params), np.asarray(o_t.T @ e_t))
     for solver in ("cholesky", "pinv", "cg"):
-        x, fell_back = natural_gradient(DenseJacobian(o_t), e_t, o_t.T @ e_t, 1e-2, kind, solver)
-        assert not bool(fell_back)
+        x, flags = natural_gradient(DenseJacobian(o_t), e_t, o_t.T @ e_t, 1e-2, kind, solver)
+        assert not bool(flags["solver_fallback"]) and not bool(flags["solve_refined_missed"])
         np.testing.assert_allclose(np.asarray(x), direct, rtol=1e-8, atol=1e-10)
 
 
@@ -113,8 +113,8 @@ def test_spring_direction_is_the_minimiser_of_its_regularised_least_squares(rows
     shift, mu = 1e-2, 0.9
     o, e, p = (np.asarray(x) for x in (o_t, e_t, previous))
     normal = np.linalg.solve(o.T @ o + shift * np.eye(params), o.T @ e + shift * mu * p)
-    phi, fell_back = spring_direction(OPTIMIZERS[kind], DenseJacobian(o_t), e_t, previous, mu, shift, "cholesky")
-    assert not bool(fell_back)
+    phi, flags = spring_direction(OPTIMIZERS[kind], DenseJacobian(o_t), e_t, previous, mu, shift, "cholesky")
+    assert not bool(flags["solver_fallback"])
     np.testing.assert_allclose(np.asarray(phi), normal, rtol=1e-8, atol=1e-10)
     plain, _ = natural_gradient(DenseJacobian(o_t), e_t, o_t.T @ e_t, shift, kind, "cholesky")
     zero, _ = spring_direction(OPTIMIZERS[kind], DenseJacobian(o_t), e_t, previous, 0.0, shift, "cholesky")
@@ -227,8 +227,8 @@ def test_the_mixed_precision_solve_is_the_double_precision_solve(refine_every_si
     shift = jnp.asarray(1e-3)
     direct = np.linalg.solve(o_t.T @ o_t + 1e-3 * np.eye(jac.n_params), o_t.T @ np.asarray(e_t))
     for j in (jac, DenseJacobian(jnp.asarray(o_t))):
-        x, fell_back = natural_gradient(j, e_t, j.rmatvec(e_t), shift, kind, "cholesky")
-        assert not bool(fell_back)
+        x, flags = natural_gradient(j, e_t, j.rmatvec(e_t), shift, kind, "cholesky")
+        assert not bool(flags["solver_fallback"]) and not bool(flags["solve_refined_missed"])
         np.testing.assert_allclose(np.asarray(x), direct, rtol=1e-11, atol=1e-13 * np.abs(direct).max())
         assert x.dtype == jnp.float64
         if kind == "minsr" or rows < jac.n_params:
@@ -312,8 +312,30 @@ def test_when_refinement_fails_the_double_precision_solve_answers(refine_every_s
     m = jnp.asarray(a)
     refine = _refinement(qgt, a, 1e-3)
     assert not bool(qgt.refined_solve(refine, b)[1])
-    x, fell_back = qgt.solve_shifted(lambda: m, b, "cholesky", refine=refine)
-    assert not bool(fell_back)
+    x, fell_back, refined = qgt.solve_shifted(lambda: m, b, "cholesky", refine=refine)
+    assert not bool(fell_back) and not bool(refined)
     np.testing.assert_allclose(np.asarray(x), np.linalg.solve(a, np.asarray(b)), rtol=1e-11)
     # a singular matrix without shift: refinement not tried, Cholesky fails, the pseudo-inverse answers
     test_a_singular_factored_kernel_falls_back_on_the_whole_kernel()
+
+
+def test_a_step_whose_refinement_was_skipped_says_so(refine_every_size):
+    """solve_refined_missed: 1 where the system was refinable but the double-precision solve
+    answered (here a shift so small that the trace guard skips the attempt), 0 where the
+    refinement answered; the answer is the same either way."""
+    from nqs_sweep.mc.jacobian import FactoredJacobian
+
+    rows = 40
+    u = jnp.tanh(jax.random.normal(jax.random.key(40), (rows, 9)))
+    v = jnp.sign(jax.random.normal(jax.random.key(41), (rows, 10)))
+    jac = FactoredJacobian([(u, v), (u, None)], jnp.full(rows, 1 / rows))
+    e_t = jax.random.normal(jax.random.key(42), (rows,))
+    o_t = np.asarray(jac.dense())
+    for shift, missed in ((1e-3, False), (1e-6, True)):  # 1 + trace/shift: 4e4, 4e7
+        x, flags = natural_gradient(jac, e_t, jac.rmatvec(e_t), jnp.asarray(shift), "minsr", "cholesky")
+        assert bool(flags["solve_refined_missed"]) is missed and not bool(flags["solver_fallback"])
+        direct = o_t.T @ np.linalg.solve(o_t @ o_t.T + shift * np.eye(rows), np.asarray(e_t))
+        np.testing.assert_allclose(np.asarray(x), direct, rtol=1e-6)  # cond(K + εI) up to ~1e7
+    # too small to refine on this backend's own threshold: nothing missed
+    refine_every_size.REFINED_MIN_SIZE[jax.default_backend()] = 10**6
+    assert not bool(natural_gradient(jac, e_t, jac.rmatvec(e_t), 1e-6, "minsr", "cholesky")[1]["solve_refined_missed"])

@@ -13,18 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import jax
-import jax.numpy as jnp
 import optax
 
 from nqs_sweep import registry
-from nqs_sweep.optim.qgt import natural_gradient
+from nqs_sweep.optim.qgt import natural_gradient, solve_flags
 
 
 @dataclass(frozen=True)
 class Optimizer:
-    """``direction(jac, e_t, force, diag_shift, solver) -> (direction, solver_fell_back)``, where
-    force = Jᴴ e_t is half the energy gradient; ``transform()`` is the optax transformation of
-    the direction (its state is part of the VMC state and of checkpoints)."""
+    """``direction(jac, e_t, force, diag_shift, solver) -> (direction, flags)``, where force = Jᴴ e_t
+    is half the energy gradient and flags the step's metrics of the solve (optim.qgt.solve_flags);
+    ``transform()`` is the optax transformation of the direction (its state is part of the VMC state and of checkpoints)."""
 
     name: str
     direction: Callable
@@ -42,7 +41,7 @@ def register_optimizer(optimizer: Optimizer) -> Optimizer:
 
 def gradient(jac, e_t: jax.Array, force: jax.Array, shift: jax.Array, solver: str):
     """The energy gradient for real parameters."""
-    return 2 * force, jnp.array(False)
+    return 2 * force, solve_flags(False)
 
 
 def _natural(kind: str) -> Callable:

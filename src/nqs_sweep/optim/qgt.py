@@ -201,11 +201,12 @@ def solve_shifted(
     solver: str,
     upper: Callable[[], jax.Array] | None = None,
     refine: Refinement | None = None,
-) -> tuple[jax.Array, jax.Array]:
+) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Solve M x = b for M = shifted(), a symmetric positive semi-definite matrix plus its shift.
 
     Cholesky first; if it fails (a zero shift on a singular matrix gives non-finite factors)
-    fall back to the pseudo-inverse. Returns (x, fell_back). M comes from a function, called
+    fall back to the pseudo-inverse. Returns (x, fell_back, refined): refined is True where x is
+    the mixed-precision solution (``refine`` given, and it converged). M comes from a function, called
     again in the fallback branch: the factorisation then overwrites the only B × B array the
     step makes, instead of one of two kept alive for a branch that rarely runs. ``upper``, if
     given, makes a matrix whose upper triangle (diagonal included) is M's, the rest anything:
@@ -213,17 +214,17 @@ def solve_shifted(
     (refined_solve), and this double-precision one only where it did not converge.
     """
     if solver == "pinv":
-        return _pinv_solve(shifted(), b), jnp.array(False)
+        return _pinv_solve(shifted(), b), jnp.array(False), jnp.array(False)
 
-    def double() -> tuple[jax.Array, jax.Array]:
+    def double() -> tuple[jax.Array, jax.Array, jax.Array]:
         x = _cholesky_solve((upper or shifted)(), b)
         ok = jnp.all(jnp.isfinite(x))
-        return jax.lax.cond(ok, lambda: x, lambda: _pinv_solve(shifted(), b)), ~ok
+        return jax.lax.cond(ok, lambda: x, lambda: _pinv_solve(shifted(), b)), ~ok, jnp.array(False)
 
     if refine is None:
         return double()
     x, ok = refined_solve(refine, b)
-    return jax.lax.cond(ok, lambda: (x, jnp.array(False)), double)
+    return jax.lax.cond(ok, lambda: (x, jnp.array(False), jnp.array(True)), double)
 
 
 def _plus_shift(a: jax.Array, shift: jax.Array) -> jax.Array:
@@ -231,8 +232,8 @@ def _plus_shift(a: jax.Array, shift: jax.Array) -> jax.Array:
 
 
 def regularised_solve(a: jax.Array, b: jax.Array, diag_shift: jax.Array, solver: str) -> tuple[jax.Array, jax.Array]:
-    """Solve (a + ε I) x = b for symmetric positive semi-definite a (see solve_shifted)."""
-    return solve_shifted(lambda: _plus_shift(a, diag_shift), b, solver)
+    """Solve (a + ε I) x = b for symmetric positive semi-definite a. Returns (x, fell_back) (see solve_shifted)."""
+    return solve_shifted(lambda: _plus_shift(a, diag_shift), b, solver)[:2]
 
 
 def sr_direction(o_t: jax.Array, force: jax.Array, diag_shift: jax.Array, solver: str) -> tuple[jax.Array, jax.Array]:
@@ -263,13 +264,14 @@ def cg_solve(matvec, b: jax.Array, diag_shift: jax.Array) -> tuple[jax.Array, ja
 
 def natural_gradient(
     jac, e_t: jax.Array, force: jax.Array, diag_shift: jax.Array, kind: str, solver: str
-) -> tuple[jax.Array, jax.Array]:
+) -> tuple[jax.Array, dict[str, jax.Array]]:
     """(S + εI)⁻¹ F for a Jacobian operator (nqs_sweep.mc.jacobian) and F = Õᵀẽ, solved where it is cheapest.
 
     SR and MinSR are the same update (push-through identity); ``kind="minsr"`` forces the
     sample space, ``kind="sr"`` takes the smaller of the two spaces. The solve is a dense
     Cholesky (``solver`` cholesky or pinv) up to DENSE_SOLVE_MAX unknowns, conjugate
-    gradients on the Jacobian beyond that or when ``solver="cg"``. Returns (δ, fell_back).
+    gradients on the Jacobian beyond that or when ``solver="cg"``. Returns (δ, flags), the flags
+    being the step's metrics of the solve (solve_flags).
     """
     rows, params = e_t.shape[0], jac.n_params
     sample_space = kind == "minsr" or rows < params
@@ -277,22 +279,43 @@ def natural_gradient(
     if solver == "cg" or size > DENSE_SOLVE_MAX:
         if sample_space:
             y, fell_back = cg_solve(lambda v: jac.matvec(jac.rmatvec(v)), e_t, diag_shift)
-            return jac.rmatvec(y), fell_back
-        return cg_solve(lambda v: jac.rmatvec(jac.matvec(v)), force, diag_shift)
+            return jac.rmatvec(y), solve_flags(fell_back)
+        x, fell_back = cg_solve(lambda v: jac.rmatvec(jac.matvec(v)), force, diag_shift)
+        return x, solve_flags(fell_back)
     refine = refinable(size, e_t.dtype, solver)
     if sample_space:
-        y, fell_back = solve_shifted(
+        y, fell_back, refined = solve_shifted(
             lambda: jac.kernel(diag_shift),
             e_t,
             solver,
             upper=lambda: jac.kernel(diag_shift, upper_only=True),
             refine=kernel_refinement(jac, diag_shift, e_t.dtype) if refine else None,
         )
-        return jac.rmatvec(y), fell_back
+        return jac.rmatvec(y), solve_flags(fell_back, refined, refine)
     o_t = jac.dense()
     if not refine:
-        return sr_direction(o_t, force, diag_shift, solver)
-    return solve_shifted(lambda: _plus_shift(qgt_matrix(o_t), diag_shift), force, solver, refine=qgt_refinement(o_t, diag_shift))
+        x, fell_back = sr_direction(o_t, force, diag_shift, solver)
+        return x, solve_flags(fell_back)
+    x, fell_back, refined = solve_shifted(
+        lambda: _plus_shift(qgt_matrix(o_t), diag_shift), force, solver, refine=qgt_refinement(o_t, diag_shift)
+    )
+    return x, solve_flags(fell_back, refined, refine)
+
+
+def solve_flags(fell_back: jax.Array, refined: jax.Array | bool = False, refinable: bool = False) -> dict[str, jax.Array]:
+    """The step's metrics of its direction's solve (the same keys from every optimiser):
+
+    - ``solver_fallback``: the solve missed its own method (a failed Cholesky answered by the
+      pseudo-inverse, conjugate gradients short of their tolerance);
+    - ``solve_refined_missed``: the system was large enough for the mixed-precision solve
+      (refinable) but it was skipped (REFINE_MAX_CONDITION) or did not converge, so the step
+      paid for a double-precision factorisation as well: a sweep's shift schedule that has
+      gone past what single precision can refine shows here.
+    """
+    return {
+        "solver_fallback": jnp.asarray(fell_back),
+        "solve_refined_missed": jnp.asarray(refinable) & ~jnp.asarray(refined),
+    }
 
 
 def kernel_refinement(jac, diag_shift: jax.Array, dtype) -> Refinement:

@@ -52,8 +52,8 @@ def spring_direction(optimizer, jac, e_t: jax.Array, previous: jax.Array, mu: fl
     (NetKet's VMC_SR ``momentum``, which does it in sample space). μ = 0 is the plain step.
     """
     e_mu = e_t - mu * jac.matvec(previous)
-    direction, fell_back = optimizer.direction(jac, e_mu, jac.rmatvec(e_mu), shift, solver)
-    return direction + mu * previous, fell_back
+    direction, flags = optimizer.direction(jac, e_mu, jac.rmatvec(e_mu), shift, solver)
+    return direction + mu * previous, flags
 
 
 def make_step(problem: Problem):
@@ -77,12 +77,12 @@ def make_step(problem: Problem):
             lr = lr * jnp.minimum(1.0, (t + 1.0) / opt.warmup)
         if opt.momentum:
             inner, previous = state.opt_state
-            direction, fell_back = spring_direction(optimizer, jac, e_t, previous, opt.momentum, shift, opt.solver)
+            direction, solve_metrics = spring_direction(optimizer, jac, e_t, previous, opt.momentum, shift, opt.solver)
             direction = direction.astype(state.theta.dtype)
             update, inner = transform.update(direction, inner, state.theta)
             opt_state = (inner, direction)
         else:
-            direction, fell_back = optimizer.direction(jac, e_t, force, shift, opt.solver)
+            direction, solve_metrics = optimizer.direction(jac, e_t, force, shift, opt.solver)
             direction = direction.astype(state.theta.dtype)
             update, opt_state = transform.update(direction, state.opt_state, state.theta)
         metrics = {}
@@ -107,8 +107,7 @@ def make_step(problem: Problem):
             "learning_rate": lr,
             "diag_shift": shift,
             "grad_norm": jnp.linalg.norm(2 * force),
-            "solver_fallback": fell_back,
-        }
+        } | dict(solve_metrics)
         return VMCState(theta, opt_state, chains, state.iteration + 1), metrics
 
     return jax.jit(step)
