@@ -132,7 +132,8 @@ REFINE_MAXITER = 10
 # Each refinement shrinks the error by about cond(M)·ε₃₂ times a few (the factored kernel is
 # centred in float32, so its error scales with the uncentred kernel). On W1's kernel
 # (docs/performance.md) two refinements sufficed up to cond 6e4, seven at 6e5, and at 2e6 the
-# iterations stalled; a double-precision solve costs about ten refinements more. The attempt is
+# iterations stalled; the double-precision kernel and solve cost about as much as a dozen
+# refinements (W1: 18-21 ms against 11-12 ms with three passes). The attempt is
 # skipped above this bound on the condition number, 1 + (tr(M) − n·shift)/shift: the trace, not
 # a norm of M, because it is known before M is formed (W1: trace/λ_max 9-47, so 1e7 allows
 # about cond 2e5-1e6). A refinement that does not shrink the residual by REFINE_MIN_REDUCTION
