@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                 "shift": shift,
                 "cond": float((evals[-1] + shift) / (max(evals[0], 0.0) + shift)),
                 "trace_bound": float(1 + refine.trace / shift),
-                "attempted": bool(refine.trace + shift <= qgt.REFINE_MAX_CONDITION * shift),
+                "attempted": bool(qgt.worth_refining(refine)),
                 "refinements_needed": needed,
                 "residuals": [float(f"{res:.1e}") for res in residuals[:8]],
             }

@@ -23,6 +23,12 @@ import jax.numpy as jnp
 import numpy as np
 
 
+def upper_triangle_squares(m: jax.Array) -> jax.Array:
+    """Σ_{i≤j} |m_ij|² of a square matrix (its upper triangle, diagonal included)."""
+    n = m.shape[0]
+    return jnp.sum(jnp.where(jnp.arange(n)[:, None] <= jnp.arange(n)[None, :], jnp.abs(m) ** 2, 0))
+
+
 def _uncentred_kernel(blocks: list, rows: slice, cols: slice) -> jax.Array:
     """Rows and columns of O Oᵀ = Σ_i (Uⁱ Uⁱᵀ) ⊙ (Vⁱ Vⁱᵀ)."""
     grams: dict[int, jax.Array] = {}
@@ -146,8 +152,7 @@ class DenseJacobian(NamedTuple):
     def upper_kernel(self, shift: jax.Array | float = 0.0) -> tuple[jax.Array, jax.Array]:
         """kernel(shift) and Σ_{i≤j} K_ij² (FactoredJacobian.upper_kernel)."""
         k = self.kernel(shift)
-        n = k.shape[0]
-        return k, jnp.sum(jnp.where(jnp.arange(n)[:, None] <= jnp.arange(n)[None, :], jnp.abs(k) ** 2, 0))
+        return k, upper_triangle_squares(k)
 
     def squared_norm(self) -> jax.Array:
         """‖Õ‖_F² = tr(ÕÕᵀ)."""

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nqs_sweep.mc.jacobian import in_dtype
+from nqs_sweep.mc.jacobian import in_dtype, upper_triangle_squares
 
 # Eigenvalues below this fraction of the largest are dropped by the pseudo-inverse.
 PINV_RCOND = 1e-12
@@ -135,7 +135,7 @@ REFINE_MAXITER = 10
 # iterations stalled; the double-precision kernel and solve cost about as much as a dozen
 # refinements (W1: 18-21 ms against 11-12 ms with three passes). The attempt is
 # skipped above this bound on the condition number, 1 + (tr(M) − n·shift)/shift: the trace, not
-# a norm of M, because it is known before M is formed (W1: trace/λ_max 9-47, so 1e7 allows
+# a norm of M, because it is known before M is formed (W1: trace/λ_max 8.7-47, so 1e7 allows
 # about cond 2e5-1e6). A refinement that does not shrink the residual by REFINE_MIN_REDUCTION
 # stops the loop too, and the double-precision factorisation runs.
 REFINE_MAX_CONDITION = 1e7
@@ -191,9 +191,13 @@ def refined_solve(refine: Refinement, b: jax.Array) -> tuple[jax.Array, jax.Arra
         x, r, _, _ = jax.lax.while_loop(going, solve_once, start)
         return x, converged(x, r) & jnp.all(jnp.isfinite(x))  # inf ≤ inf would pass the test
 
-    # cond(M) ≤ (λ_max + shift)/shift ≤ 1 + trace/shift; a zero shift bounds nothing
-    hopeless = ~(refine.trace + refine.shift <= REFINE_MAX_CONDITION * refine.shift)
-    return jax.lax.cond(hopeless, lambda: (jnp.zeros_like(b), jnp.array(False)), attempt)
+    return jax.lax.cond(worth_refining(refine), attempt, lambda: (jnp.zeros_like(b), jnp.array(False)))
+
+
+def worth_refining(refine: Refinement) -> jax.Array:
+    """Whether refined_solve attempts the refinement: cond(M) ≤ (λ_max + shift)/shift ≤ 1 +
+    trace/shift within REFINE_MAX_CONDITION (False for a zero shift, which bounds nothing)."""
+    return refine.trace + refine.shift <= REFINE_MAX_CONDITION * refine.shift
 
 
 def solve_shifted(
@@ -340,8 +344,7 @@ def qgt_refinement(o_t: jax.Array, diag_shift: jax.Array) -> Refinement:
 
     def single() -> tuple[jax.Array, jax.Array]:
         s = _plus_shift(qgt_matrix(low), shift)  # the shift cast down: a float64 one would promote S back
-        p = s.shape[0]
-        return s, jnp.sum(jnp.where(jnp.arange(p)[:, None] <= jnp.arange(p)[None, :], s * s, 0))
+        return s, upper_triangle_squares(s)
 
     return Refinement(single, lambda v: o_t.T @ (o_t @ v) + shift * v, shift, jnp.sum(o_t * o_t))
 

@@ -107,7 +107,7 @@ def make_step(problem: Problem):
             "learning_rate": lr,
             "diag_shift": shift,
             "grad_norm": jnp.linalg.norm(2 * force),
-        } | dict(solve_metrics)
+        } | solve_metrics
         return VMCState(theta, opt_state, chains, state.iteration + 1), metrics
 
     return jax.jit(step)
