@@ -289,7 +289,8 @@ def dense_qgt(log_psi, theta, states) -> np.ndarray:
     import jax.numpy as jnp
 
     psi_vec = lambda th: jnp.exp(log_psi(th, states))  # noqa: E731
-    v = np.asarray(psi_vec(theta))
+    # jitted: a deep network run op by op compiles each of its operations on its own
+    v = np.asarray(jax.jit(psi_vec)(theta))
     J = np.asarray(jax.jit(jax.jacfwd(psi_vec))(theta))
     norm = np.vdot(v, v).real
     jv = J.conj().T @ v

@@ -166,7 +166,7 @@ def test_local_energy_energy_gradient_and_qgt_match_dense(spec_factory, problem,
     e_loc = np.asarray(jax.jit(lambda th, x: local_energies(build_hamiltonian(spec), ansatz.log_psi, th, x))(theta, states))
     np.testing.assert_allclose(e_loc, (H @ psi) / psi, rtol=1e-10, atol=1e-10)
 
-    sample = exact_sample(ansatz.log_psi, theta, states)
+    sample = jax.jit(lambda th, x: exact_sample(ansatz.log_psi, th, x))(theta, states)
     w = np.asarray(sample.weights)
     energy = np.sum(w * e_loc)
     dense_energy = np.vdot(psi, H @ psi) / np.vdot(psi, psi)

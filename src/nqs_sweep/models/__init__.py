@@ -73,8 +73,9 @@ class Ansatz:
         return 2 * self.n_params if self.is_complex else self.n_params
 
     def init(self, key: jax.Array) -> jax.Array:
-        flat, _ = ravel_pytree(self.init_params(key))
-        return self.to_real(flat)
+        # One program: run op by op, every jax.random draw of a new shape compiles on its own
+        # (a deep network's eight normal draws took 2.7 s to compile, its init one program 0.4 s).
+        return jax.jit(lambda k: self.to_real(ravel_pytree(self.init_params(k))[0]))(key)
 
     def to_real(self, flat: jax.Array) -> jax.Array:
         return jnp.concatenate([flat.real, flat.imag]) if self.is_complex else flat
@@ -118,6 +119,20 @@ class Ansatz:
         return jax.tree.leaves(blocks, is_leaf=lambda x: isinstance(x, tuple))
 
 
+def _structure(init_params: Callable) -> tuple:
+    """(pytree of ShapeDtypeStruct, ShapeDtypeStruct of the flat vector, unravel) of init_params' output."""
+    found = {}
+
+    def flat_params(key):
+        flat, found["unravel"] = ravel_pytree(init_params(key))
+        return flat
+
+    # ravel_pytree's unravel closes over shapes, sizes and dtypes only (no tracer), so it is valid
+    # outside the trace that made it.
+    flat = jax.eval_shape(flat_params, jax.random.key(0))
+    return jax.eval_shape(init_params, jax.random.key(0)), flat, found["unravel"]
+
+
 def make_ansatz(spec: PointSpec) -> Ansatz:
     """The spec's network: a registered one (nqs_sweep.models.registry) or a plug-in module."""
     return _make_ansatz(spec, projected=spec.symmetry is not None and spec.symmetry.project == "train")
@@ -148,8 +163,9 @@ def _make_ansatz(spec: PointSpec, projected: bool) -> Ansatz:
         init_params, log_psi_tree, kernels = sign_prior.wrap_trainable(init_params, log_psi_tree, kernels, f0, group)
     elif spec.sign_prior != "none":
         log_psi_tree, kernels = sign_prior.wrap(log_psi_tree, kernels, sign_prior.pairing(spec.sign_prior, lat))
-    example = init_params(jax.random.key(0))
-    flat, unravel = ravel_pytree(example)
+    # The parameters' structure only, traced, never computed: an initialisation run op by op
+    # here compiled every draw and reshape of every network built (docs/performance.md).
+    example, flat, unravel = _structure(init_params)
     real_output = not a.complex_output
     if a.module:  # what the plug-in returns decides, not a spec field
         real_output = not jnp.iscomplexobj(jax.eval_shape(log_psi_tree, example, jnp.ones((1, lat.n_sites))))
@@ -165,7 +181,7 @@ def _make_ansatz(spec: PointSpec, projected: bool) -> Ansatz:
         name=a.name,
         n_sites=lat.n_sites,
         n_params=int(flat.size),
-        is_complex=jnp.iscomplexobj(flat),
+        is_complex=bool(jnp.issubdtype(flat.dtype, jnp.complexfloating)),
         real_output=real_output,
         real_dtype=jnp.finfo(flat.dtype).dtype,
         init_params=init_params,

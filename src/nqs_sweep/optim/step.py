@@ -35,6 +35,12 @@ class VMCState(NamedTuple):
 
 
 def init_state(problem: Problem, key: jax.Array) -> VMCState:
+    # One program: run op by op, the draws, the network's first pass over the chains and the
+    # optimiser's state compiled one small program each, some hundred for a deep network.
+    return jax.jit(lambda k: _init_state(problem, k))(key)
+
+
+def _init_state(problem: Problem, key: jax.Array) -> VMCState:
     k_params, k_chains = jax.random.split(key)
     ansatz = problem.ansatz
     theta = ansatz.init(k_params)
