@@ -7,7 +7,10 @@ import tempfile
 # pytest-xdist workers inherit the controller's directory (set first), so they share the cache.
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="nqs-sweep-jax-cache-")
-os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
+# Every program kept, as the CLI keeps them (cli.use_compilation_cache): the suite's Snakemake and
+# CLI jobs then reuse each other's small programs as a user's sweep does. The workflow tests took
+# 251 s instead of 271 s with this than with 0.2 s (tests/workflow/test_workflow.py, one run each).
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 # The suite's own thread discipline (docs/performance.md): pytest-xdist runs one worker per core,
 # and each worker's pools (and the CLI and Snakemake processes it starts, which inherit this)
 # get the cores divided among the workers, instead of a thread per core each, oversubscribed.
