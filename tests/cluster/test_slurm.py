@@ -70,6 +70,19 @@ def slurm_cluster():
     """A running single-node cluster (partition `debug`): {'cpus': int, 'mem_mb': int} of its node."""
     if sys.platform != "linux" or os.geteuid() != 0:
         _unavailable("tests/cluster/slurm-up.sh must run as root on Linux (it installs and starts slurm and munge)")
+    # The cluster's own configuration, not the one that keeps scontrol quiet elsewhere in the
+    # suite (tests/conftest.py); the SLURM jobs inherit this environment.
+    no_slurm = os.environ.get("NQS_TEST_NO_SLURM_CONF")
+    if no_slurm and os.environ.get("SLURM_CONF") == no_slurm:
+        del os.environ["SLURM_CONF"]
+    try:
+        yield from _cluster()
+    finally:
+        if no_slurm:
+            os.environ["SLURM_CONF"] = no_slurm
+
+
+def _cluster():
     try:
         up = _script("slurm-up.sh", timeout=UP_TIMEOUT_S)
     except subprocess.TimeoutExpired:
