@@ -282,19 +282,35 @@ def arnn_reference(
     return log_psi
 
 
-def dense_qgt(log_psi, theta, states) -> np.ndarray:
-    """Fubini–Study metric of the unnormalised state vector exp(log ψθ) over ``states``,
-    from its Jacobian: Re[J†J/n − (J†ψ)(ψ†J)/n²] with n = ψ†ψ. No estimator code."""
+def dense_jacobian(log_psi, theta, states) -> tuple[np.ndarray, np.ndarray]:
+    """The unnormalised state vector v = exp(log ψθ) over ``states`` and its Jacobian J = ∂v/∂θ
+    (forward mode, θ real). No estimator code."""
     import jax
     import jax.numpy as jnp
 
     psi_vec = lambda th: jnp.exp(log_psi(th, states))  # noqa: E731
     # jitted: a deep network run op by op compiles each of its operations on its own
-    v = np.asarray(jax.jit(psi_vec)(theta))
-    J = np.asarray(jax.jit(jax.jacfwd(psi_vec))(theta))
+    return np.asarray(jax.jit(psi_vec)(theta)), np.asarray(jax.jit(jax.jacfwd(psi_vec))(theta))
+
+
+def dense_qgt(log_psi, theta, states, jacobian=None) -> np.ndarray:
+    """Fubini–Study metric of the unnormalised state vector exp(log ψθ) over ``states``,
+    from its Jacobian: Re[J†J/n − (J†ψ)(ψ†J)/n²] with n = ψ†ψ. No estimator code.
+    jacobian: dense_jacobian's (v, J), where the caller has it already."""
+    v, J = jacobian if jacobian is not None else dense_jacobian(log_psi, theta, states)
     norm = np.vdot(v, v).real
     jv = J.conj().T @ v
     return np.real(J.conj().T @ J / norm - np.outer(jv, jv.conj()) / norm**2)
+
+
+def dense_energy_gradient(H, jacobian) -> np.ndarray:
+    """∂E/∂θ of the Rayleigh quotient E(θ) = Re(v†Hv)/v†v for real θ, by the chain rule on the
+    dense Hamiltonian and dense_jacobian's (v, J): 2 Re[J†(Hv − E v)]/v†v. No estimator code."""
+    v, J = jacobian
+    norm = np.vdot(v, v).real
+    hv = H @ v
+    energy = np.vdot(v, hv).real / norm
+    return 2 * np.real(J.conj().T @ (hv - energy * v)) / norm
 
 
 # A point that runs in seconds: the runs of the driver and fault tests.
