@@ -44,23 +44,34 @@ TABLEAUX = {
 def rk_step(tableau: Tableau, f, y: jax.Array, carry, dt: jax.Array, key: jax.Array):
     """One explicit RK step. Returns (y_new, carry, info, metric, error) where info and
     metric come from the first stage and error = y_new − y_low (zeros without a pair)."""
-    keys = jax.random.split(key, len(tableau.b))
-    ks = []
-    info = metric = None
-    for i, row in enumerate(tableau.a):
-        yi = y
-        for aij, kj in zip(row, ks):
-            if aij:
-                yi = yi + (dt * aij) * kj
-        k, carry, stage_info, stage_metric = f(yi, carry, keys[i])
-        if i == 0:
-            info, metric = stage_info, stage_metric
-        ks.append(k)
-    y_new = y + dt * sum(bi * ki for bi, ki in zip(tableau.b, ks) if bi)
+    n = len(tableau.b)
+    keys = jax.random.split(key, n)
+    carry = jax.tree.map(jnp.asarray, carry)
+    k_shape, _, info_shape, metric_shape = jax.eval_shape(f, y, carry, keys[0])
+    a = jnp.asarray([row + (0.0,) * (n - len(row)) for row in tableau.a], k_shape.dtype)
+
+    # The stages as the iterations of one loop: f (for t-VMC the sampling, the local energies,
+    # the Jacobian and the solve) is then compiled once, where written out stage by stage it was
+    # compiled once per stage, four times for RK4.
+    def stage(state, xs):
+        ks, carry, first = state
+        i, key = xs
+        k, carry, info, metric = f(y + dt * jnp.tensordot(a[i], ks, axes=1), carry, key)
+        first = jax.tree.map(lambda kept, new: jnp.where(i == 0, new, kept), first, (info, metric))
+        return (ks.at[i].set(k), carry, first), None
+
+    zeros = lambda shape: jnp.zeros(shape.shape, shape.dtype)  # noqa: E731
+    start = (
+        zeros(jax.ShapeDtypeStruct((n, *k_shape.shape), k_shape.dtype)),
+        carry,
+        jax.tree.map(zeros, (info_shape, metric_shape)),
+    )
+    (ks, carry, (info, metric)), _ = jax.lax.scan(stage, start, (jnp.arange(n), keys))
+    y_new = y + dt * jnp.tensordot(jnp.asarray(tableau.b, ks.dtype), ks, axes=1)
     if tableau.b_low is None:
         error = jnp.zeros_like(y)
     else:
-        error = dt * sum((bi - bl) * ki for bi, bl, ki in zip(tableau.b, tableau.b_low, ks) if bi != bl)
+        error = dt * jnp.tensordot(jnp.asarray([bi - bl for bi, bl in zip(tableau.b, tableau.b_low)], ks.dtype), ks, axes=1)
     return y_new, carry, info, metric, error
 
 
