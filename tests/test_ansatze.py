@@ -142,7 +142,8 @@ def test_translation_only_networks_are_not_reflection_invariant(ansatz, L):
     theta = 0.3 * jax.random.normal(jax.random.key(1), (net.n_real_params,))
     s = random_configs(jax.random.key(2), 6, L * L)
     mirror = Lattice("square", L, True).point_group[4]
-    diff = np.asarray(net.log_psi(theta, s[:, mirror]) - net.log_psi(theta, s))
+    log_psi = jax.jit(net.log_psi)  # one program, not op by op
+    diff = np.asarray(log_psi(theta, s[:, mirror]) - log_psi(theta, s))
     assert np.abs(np.exp(diff) - 1).max() > 1e-3
 
 
@@ -152,7 +153,8 @@ def test_residual_networks_start_nearly_uniform_however_deep(name):
     over configurations at any depth, so the first samples are nearly uniform."""
     for layers in (1, 8):
         net = make_ansatz(spec_of({"name": name, "features": 4, "layers": layers, "dtype": "float64"}, "square", 4))
-        log_psi = np.asarray(net.log_psi(net.init(jax.random.key(0)), random_configs(jax.random.key(1), 64, 16)))
+        # jitted, not op by op (eight layers)
+        log_psi = np.asarray(jax.jit(net.log_psi)(net.init(jax.random.key(0)), random_configs(jax.random.key(1), 64, 16)))
         assert np.ptp(log_psi.real) < 0.1
 
 
@@ -182,7 +184,7 @@ def test_gcnn_with_one_layer_is_the_symmetrised_product_of_cosh():
     W, b = np.asarray(layer["W"]), np.asarray(layer["b"])
     s = np.asarray(random_configs(jax.random.key(4), 5, 9))
     psi = sum(np.prod(np.cosh(s[:, g] @ W.T + b), axis=-1) for g in Lattice("square", 3, True).space_group)
-    np.testing.assert_allclose(np.exp(np.asarray(net.log_psi(theta, jnp.asarray(s)))), psi, rtol=1e-12)
+    np.testing.assert_allclose(np.exp(np.asarray(jax.jit(net.log_psi)(theta, jnp.asarray(s)))), psi, rtol=1e-12)
 
 
 def test_gcnn_derivatives_match_finite_differences():
@@ -227,10 +229,15 @@ def test_duplicated_hidden_unit_lowers_the_qgt_rank_by_one_unit(dtype, real_per_
 
     def rank(tree):
         theta = net.to_real(jax.flatten_util.ravel_pytree(tree)[0])
-        weights = exact_sample(net.log_psi, theta, states).weights
-        o = jax.jit(log_derivatives, static_argnums=0)(net.log_psi, theta, states)
-        o_t, _ = centred_real_rows(o, jnp.zeros(len(states), o.dtype), weights, real_only=not net.is_complex)
-        return ranks(np.asarray(qgt_spectrum(o_t)))["rank_rel_1e-10"]
+
+        @jax.jit  # one program, not op by op (6.6 s -> 3.3 s for the two cases)
+        def spectrum(theta):
+            weights = exact_sample(net.log_psi, theta, states).weights
+            o = log_derivatives(net.log_psi, theta, states)
+            o_t, _ = centred_real_rows(o, jnp.zeros(len(states), o.dtype), weights, real_only=not net.is_complex)
+            return qgt_spectrum(o_t)
+
+        return ranks(np.asarray(spectrum(theta)))["rank_rel_1e-10"]
 
     assert rank(generic) == P
     assert rank(duplicated) == P - real_per_param * (n + 1)
@@ -323,7 +330,7 @@ def test_amplitude_phase_networks_are_two_real_networks():
     assert not pair.is_complex and not pair.real_output and direct.real_output
     assert pair.n_params == pair.n_real_params == 2 * direct.n_params
     theta = 0.3 * jax.random.normal(jax.random.key(0), (pair.n_real_params,))
-    log_psi = pair.log_psi(theta, jnp.asarray(hilbert.all_states(6, "full"), jnp.float64))
+    log_psi = jax.jit(pair.log_psi)(theta, jnp.asarray(hilbert.all_states(6, "full"), jnp.float64))
     assert float(jnp.std(log_psi.imag)) > 0.01  # the phase network varies the phase
 
 
@@ -365,17 +372,19 @@ def test_dense_readout_starts_symmetric_and_can_break_the_symmetry():
     dense = make_ansatz(spec_of({**gcnn, "readout": "dense"}, "square", 3))
     assert dense.n_params == symmetric.n_params + 72 * 2
     theta_sym = 0.3 * jax.random.normal(jax.random.key(1), (symmetric.n_real_params,))
-    tree = dense.init_params(jax.random.key(0))
+    tree = jax.jit(dense.init_params)(jax.random.key(0))
     np.testing.assert_array_equal(np.asarray(tree["readout"]), 1.0)
     tree["layers"] = symmetric.to_tree(theta_sym)["layers"]
     theta = dense.to_real(jax.flatten_util.ravel_pytree(tree)[0])
     s = random_configs(jax.random.key(2), 6, 9)
     group = Lattice("square", 3, True).space_group
     images = s[:, group].transpose(1, 0, 2).reshape(-1, 9)
-    np.testing.assert_allclose(np.asarray(dense.log_psi(theta, s)), np.asarray(symmetric.log_psi(theta_sym, s)), atol=1e-12)
-    moved = np.asarray(dense.log_psi(theta, images)).reshape(len(group), -1)
-    np.testing.assert_allclose(np.exp(moved - np.asarray(dense.log_psi(theta, s))), 1.0, rtol=0, atol=1e-12)
+    # the passes jitted, not op by op (6.3 s -> 3.4 s)
+    dense_log_psi, symmetric_log_psi = jax.jit(dense.log_psi), jax.jit(symmetric.log_psi)
+    np.testing.assert_allclose(np.asarray(dense_log_psi(theta, s)), np.asarray(symmetric_log_psi(theta_sym, s)), atol=1e-12)
+    moved = np.asarray(dense_log_psi(theta, images)).reshape(len(group), -1)
+    np.testing.assert_allclose(np.exp(moved - np.asarray(dense_log_psi(theta, s))), 1.0, rtol=0, atol=1e-12)
     tree["readout"] = tree["readout"] + 0.3 * jax.random.normal(jax.random.key(3), tree["readout"].shape, tree["readout"].dtype)
     broken = dense.to_real(jax.flatten_util.ravel_pytree(tree)[0])
-    moved = np.asarray(dense.log_psi(broken, images)).reshape(len(group), -1)
-    assert np.abs(np.exp(moved - np.asarray(dense.log_psi(broken, s))) - 1).max() > 1e-3
+    moved = np.asarray(dense_log_psi(broken, images)).reshape(len(group), -1)
+    assert np.abs(np.exp(moved - np.asarray(dense_log_psi(broken, s))) - 1).max() > 1e-3
