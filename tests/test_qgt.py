@@ -46,15 +46,16 @@ def test_a_factored_kernel_of_many_row_blocks_gives_the_same_step():
     update as the dense rows' solve, also where the rows do not split evenly into blocks."""
     from nqs_sweep.mc.jacobian import FactoredJacobian
 
+    # jitted, not op by op (one program for each number of rows): 14.3 s -> 3.7 s
+    step = jax.jit(lambda jac, e_t: (jac.dense(), natural_gradient(jac, e_t, jac.rmatvec(e_t), 1e-2, "minsr", "cholesky")))
     for rows in (7, 3, 1):  # 7 rows into 4 blocks; fewer rows than blocks
         u = jax.random.normal(jax.random.key(6), (rows, 5))
         v = jax.random.normal(jax.random.key(7), (rows, 4))
         w = jax.random.uniform(jax.random.key(8), (rows,)) + 0.1
         jac = FactoredJacobian([(u, v), (u, None), (v, None)], w / w.sum())
         e_t = jax.random.normal(jax.random.key(9), (rows,))
-        o_t = jac.dense()
+        o_t, (x, flags) = step(jac, e_t)
         direct = np.linalg.solve(np.asarray(o_t.T @ o_t) + 1e-2 * np.eye(jac.n_params), np.asarray(o_t.T @ e_t))
-        x, flags = natural_gradient(jac, e_t, jac.rmatvec(e_t), 1e-2, "minsr", "cholesky")
         assert not bool(flags["solver_fallback"])
         np.testing.assert_allclose(np.asarray(x), direct, rtol=1e-8, atol=1e-10)
 
@@ -66,9 +67,12 @@ def test_a_singular_factored_kernel_falls_back_on_the_whole_kernel():
     u = jax.random.normal(jax.random.key(10), (12, 3))  # rank 3 < 12 samples, no shift
     jac = FactoredJacobian([(u, None)], jnp.full(12, 1 / 12))
     e_t = jax.random.normal(jax.random.key(11), (12,))
-    x, flags = natural_gradient(jac, e_t, jac.rmatvec(e_t), 0.0, "minsr", "cholesky")
+    # jitted, not op by op (5.7 s -> under 1 s)
+    o_t, (x, flags) = jax.jit(
+        lambda jac, e_t: (jac.dense(), natural_gradient(jac, e_t, jac.rmatvec(e_t), 0.0, "minsr", "cholesky"))
+    )(jac, e_t)
     assert bool(flags["solver_fallback"])
-    o_t = np.asarray(jac.dense())
+    o_t = np.asarray(o_t)
     np.testing.assert_allclose(np.asarray(x), o_t.T @ np.linalg.pinv(o_t @ o_t.T) @ np.asarray(e_t), rtol=1e-6, atol=1e-9)
 
 
@@ -79,8 +83,9 @@ def test_natural_gradient_is_the_same_update_in_every_space_and_solver(rows, par
     o_t = jax.random.normal(jax.random.key(2), (rows, params))
     e_t = jax.random.normal(jax.random.key(3), (rows,))
     direct = np.linalg.solve(np.asarray(o_t.T @ o_t) + 1e-2 * np.eye(params), np.asarray(o_t.T @ e_t))
-    for solver in ("cholesky", "pinv", "cg"):
-        x, flags = natural_gradient(DenseJacobian(o_t), e_t, o_t.T @ e_t, 1e-2, kind, solver)
+    for solver in ("cholesky", "pinv", "cg"):  # each jitted, not op by op
+        step = jax.jit(lambda o_t, e_t, solver=solver: natural_gradient(DenseJacobian(o_t), e_t, o_t.T @ e_t, 1e-2, kind, solver))
+        x, flags = step(o_t, e_t)
         assert not bool(flags["solver_fallback"]) and not bool(flags["solve_refined_missed"])
         np.testing.assert_allclose(np.asarray(x), direct, rtol=1e-8, atol=1e-10)
 
@@ -198,9 +203,9 @@ def test_the_trace_and_the_upper_squares_of_a_factored_kernel():
     for jac in (FactoredJacobian([(u, v), (u, None), (v, None)], w / w.sum()),):
         o_t = np.asarray(jac.dense())
         for j in (jac, DenseJacobian(jnp.asarray(o_t))):
-            np.testing.assert_allclose(float(j.squared_norm()), np.sum(o_t**2), rtol=1e-12)
+            norm, (upper, squares) = jax.jit(lambda j: (j.squared_norm(), j.upper_kernel(0.3)))(j)  # not op by op: 5.9 s -> 1.9 s
+            np.testing.assert_allclose(float(norm), np.sum(o_t**2), rtol=1e-12)
             k = o_t @ o_t.T + 0.3 * np.eye(rows)
-            upper, squares = j.upper_kernel(0.3)
             np.testing.assert_allclose(np.triu(np.asarray(upper)), np.triu(k), rtol=1e-12, atol=1e-14)
             np.testing.assert_allclose(float(squares), np.sum(np.triu(k) ** 2), rtol=1e-12)
 
