@@ -61,11 +61,7 @@ def rk_step(tableau: Tableau, f, y: jax.Array, carry, dt: jax.Array, key: jax.Ar
         return (ks.at[i].set(k), carry, first), None
 
     zeros = lambda shape: jnp.zeros(shape.shape, shape.dtype)  # noqa: E731
-    start = (
-        zeros(jax.ShapeDtypeStruct((n, *k_shape.shape), k_shape.dtype)),
-        carry,
-        jax.tree.map(zeros, (info_shape, metric_shape)),
-    )
+    start = (jnp.zeros((n, *k_shape.shape), k_shape.dtype), carry, jax.tree.map(zeros, (info_shape, metric_shape)))
     (ks, carry, (info, metric)), _ = jax.lax.scan(stage, start, (jnp.arange(n), keys))
     y_new = y + dt * jnp.tensordot(jnp.asarray(tableau.b, ks.dtype), ks, axes=1)
     if tableau.b_low is None:

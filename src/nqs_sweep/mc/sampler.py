@@ -107,8 +107,9 @@ def metropolis_sample(
     if n_discard > 0:
         keys = jnp.concatenate([jax.random.split(k_discard, n_discard), keys])
     # One scan over the discarded and the kept sweeps, the discarded ones' output dropped after:
-    # two scans compiled the sweep twice, and the sampler's compilation was about 40 % of the
-    # step's (the same keys in the same order as two scans, so the same chains).
+    # two scans compiled the sweep twice, into programs the sampler dominates (the draw was 598 kB
+    # of the step's 730 kB of HLO for the L = 6 chain's RBM). The same keys in the same order as
+    # two scans, so the same chains.
     carry, (configs, acc) = jax.lax.scan(sweep, carry, keys)
     configs, acc = configs[n_discard:], acc[n_discard:]
     last = carry[0]
