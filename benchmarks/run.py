@@ -4,6 +4,7 @@
     python -m benchmarks.run --workloads W1 --codes ours --steps 20
     python -m benchmarks.run --load 0,2 --threads 1   # idle, then beside 2 busy processes
     python -m benchmarks.run --load 0,1 --load-kind copies --threads 1   # idle, then beside a copy
+    python -m benchmarks.run --codes ours,netket,control --load 0,2 --threads 1   # and the machine's floor
     python -m benchmarks.run --workloads W4 --samples 512 --steps 3   # a deep network at 1/8 of its samples
 
 Every (workload, code) pair runs in its own Python process, so peak memory is that
@@ -18,12 +19,18 @@ measured workload in the same code instead (a sweep running one job per core). `
 gives both codes' processes the same environment sizing every pool to N threads
 (nqs_sweep.threads.environment: BLAS/LAPACK, XLA's CPU pool, OpenMP); ``auto`` leaves each
 library its default (one thread per core).
+
+``--codes ours,netket,control`` adds benchmarks.control: a fixed one-thread computation timed
+the same way, whose loaded/idle ratio is the share of a core the scheduler gave any one-thread
+process in those conditions (about 1.5 beside two busy processes on two cores). The table
+divides each code's loaded/idle ratio by it.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import os
 import subprocess
@@ -34,15 +41,15 @@ from benchmarks.workloads import WORKLOADS
 from nqs_sweep.threads import environment as thread_environment
 from nqs_sweep.xla_options import XLA_DEFAULT_SMALL_LOOP_BYTES, with_small_loop_bytes
 
-CODES = ("ours", "netket")
+# code -> the module whose run(workload, n_steps, repeats) measures it in a worker process.
+# "control" is no VMC code: a fixed one-thread computation whose loaded/idle ratio is the share
+# of a core the machine gave any such process in the same conditions (benchmarks.control).
+CODES = {"ours": "benchmarks.ours", "netket": "benchmarks.netket_run", "control": "benchmarks.control"}
 
 
 def _worker(code: str, name: str, n_steps: int | None, repeats: int, samples: int | None = None) -> None:
     w = WORKLOADS[name] if samples is None else dataclasses.replace(WORKLOADS[name], n_samples=samples)
-    if code == "ours":
-        from benchmarks import ours as impl
-    else:
-        from benchmarks import netket_run as impl
+    impl = importlib.import_module(CODES[code])
     result = impl.run(w, n_steps if n_steps is not None else w.n_steps, repeats)
     print("RESULT " + json.dumps({"workload": _label(name, samples), **result}), flush=True)
 
@@ -116,41 +123,54 @@ def _spawn(
 
 def format_table(rows: list[dict]) -> str:
     """Markdown table, one row per (workload, load, code), with NetKet/ours ratios in the same
-    conditions and, on loaded rows, the ratio to the same code's idle s/step."""
+    conditions and, on loaded rows, the ratio to the same code's idle s/step and, where the
+    control ran, that ratio divided by the control's: 1 is all the load could cost a one-thread process."""
     head = (
-        "| workload | load | threads | code | device | params | s/step | loaded/idle | samples/s | peak MB "
+        "| workload | load | threads | code | device | params | s/step | loaded/idle | ÷ control's | samples/s | peak MB "
         "| energy ± error | compile s | NetKet/ours s/step | NetKet/ours MB |"
     )
-    lines = [head, "|" + "---|" * 14]
+    lines = [head, "|" + "---|" * 15]
     by_key = {(r["workload"], r.get("load", 0), r.get("load_kind", "busy"), r["code"].split()[0]): r for r in rows}
     for r in rows:
         kind, threads = r.get("load_kind", "busy"), r.get("threads", "auto")
         load = r.get("load", 0) if kind == "busy" else f"{r.get('load', 0)} copies"
         if "error" in r:
-            lines.append(f"| {r['workload']} | {load} | {threads} | {r['code']} | failed: {r['error']} |" + " |" * 9)
+            lines.append(f"| {r['workload']} | {load} | {threads} | {r['code']} | failed: {r['error']} |" + " |" * 10)
             continue
-        ratio_t = ratio_m = slowdown = ""
+        ratio_t = ratio_m = slowdown = relative = ""
         nk = by_key.get((r["workload"], r.get("load", 0), kind, "netket"))
         if r["code"] == "nqs-sweep" and nk and "error" not in nk:
             ratio_t = f"{nk['step_s'] / r['step_s']:.1f}"
             ratio_m = f"{nk['peak_mb'] / r['peak_mb']:.2f}"
-        idle = by_key.get((r["workload"], 0, "busy", r["code"].split()[0])) or by_key.get(
-            (r["workload"], 0, "copies", r["code"].split()[0])
-        )
-        if r.get("load", 0) and idle and "error" not in idle:
-            slowdown = f"{r['step_s'] / idle['step_s']:.2f}"
+        ratio = _slowdown(by_key, r, r["code"].split()[0])
+        floor = _slowdown(by_key, r, "control")
+        slowdown = "" if ratio is None else f"{ratio:.2f}"
+        if ratio is not None and floor is not None and r["code"] != "control":
+            relative = f"{ratio / floor:.2f}"
         lines.append(
             f"| {r['workload']} | {load} | {threads} | {r['code']} | {r['device']} | {r['n_params']} | {r['step_s']:.4f} "
-            f"| {slowdown} | {r['samples_per_s']:.3g} | {r['peak_mb']:.0f} | {r['energy']:.4f} ± {r['energy_error']:.4f} "
-            f"| {r['compile_s']:.1f} | {ratio_t} | {ratio_m} |"
+            f"| {slowdown} | {relative} | {r['samples_per_s']:.3g} | {r['peak_mb']:.0f} "
+            f"| {r['energy']:.4f} ± {r['energy_error']:.4f} | {r['compile_s']:.1f} | {ratio_t} | {ratio_m} |"
         )
     return "\n".join(lines)
+
+
+def _slowdown(by_key: dict, r: dict, code: str) -> float | None:
+    """code's loaded/idle s/step in r's workload and load (None on an idle row or a missing one)."""
+    if not r.get("load", 0):
+        return None
+    kind = r.get("load_kind", "busy")
+    loaded = by_key.get((r["workload"], r["load"], kind, code))
+    idle = by_key.get((r["workload"], 0, "busy", code)) or by_key.get((r["workload"], 0, "copies", code))
+    if not loaded or not idle or "error" in loaded or "error" in idle:
+        return None
+    return loaded["step_s"] / idle["step_s"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--workloads", default=None, help="comma-separated names (default: W1,W2-SR,W2-MinSR, plus W3 on a GPU)")
-    p.add_argument("--codes", default="ours,netket", help="comma-separated: ours, netket")
+    p.add_argument("--codes", default="ours,netket", help="comma-separated: ours, netket, control (the machine's floor)")
     p.add_argument("--steps", type=int, default=None, help="optimisation steps before the final energy (default: the workload's)")
     p.add_argument(
         "--samples", type=int, default=None, help="samples per step instead of the workload's (a multiple of its chains)"

@@ -168,3 +168,28 @@ def test_the_target_check_reads_a_summary_and_says_whether_it_meets_it(tmp_path)
     assert main([str(tmp_path), "--max", "1e-4"]) == 1  # the network alone
     assert main([str(tmp_path), "--column", "rel_error_lanczos", "--max", "1e-4", "--seconds", "1000"]) == 1
     assert main([str(tmp_path), "--column", "energy_lanczos", "--max", "1"]) == 1  # absent column
+
+
+def test_loaded_rows_are_divided_by_the_controls_slowdown_in_the_same_conditions():
+    row = dict(device="cpu", n_params=10, samples_per_s=1e4, energy=-1.0, energy_error=0.01, compile_s=1.0, peak_mb=500.0)
+    rows = [
+        {"workload": "W1", "code": "nqs-sweep", "load": 0, "step_s": 0.02, **row},
+        {"workload": "W1", "code": "control", "load": 0, "step_s": 0.025, **row},
+        {"workload": "W1", "code": "nqs-sweep", "load": 2, "step_s": 0.036, **row},
+        {"workload": "W1", "code": "control", "load": 2, "step_s": 0.0375, **row},
+    ]
+    table = format_table(rows)
+    # ours 1.80 × idle, the control 1.50 ×: 1.20 × what the load cost any one-thread process
+    assert "| W1 | 2 | auto | nqs-sweep | cpu | 10 | 0.0360 | 1.80 | 1.20 |" in table
+    assert "| W1 | 2 | auto | control | cpu | 10 | 0.0375 | 1.50 |  |" in table
+    # without the control's loaded row there is nothing to divide by
+    assert "| 1.80 |  |" in format_table(rows[:3])
+
+
+def test_the_control_runs_a_fixed_one_thread_computation_as_a_worker(tmp_path):
+    cmd = [sys.executable, "-m", "benchmarks.run", "--workloads", "W0", "--codes", "control", "--repeats", "3"]
+    proc = subprocess.run([*cmd, "--out", str(tmp_path)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (r,) = json.loads((tmp_path / "results.json").read_text())
+    assert r["code"] == "control" and r["step_s"] > 0 and r["n_steps"] == 4
+    assert "| W0 | 0 | auto | control |" in (tmp_path / "table.md").read_text()
