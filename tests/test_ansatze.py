@@ -158,6 +158,20 @@ def test_residual_networks_start_nearly_uniform_however_deep(name):
         assert np.ptp(log_psi.real) < 0.1
 
 
+@pytest.mark.parametrize("ansatz", [{"name": "rbm", "alpha": 2}, {"name": "vit", "features": 4, "layers": 2, "dtype": "float64"}])
+def test_log_psi_called_from_python_is_one_compiled_program(ansatz):
+    """ansatz.log_psi outside any trace (a notebook, an analysis) runs one program, compiled once
+    per shape, not its network op by op (one small program per operation: seconds for a deep one)."""
+    net = make_ansatz(spec_of(ansatz, "square", 4))
+    theta = net.init(jax.random.key(0))
+    s = random_configs(jax.random.key(1), 5, 16)
+    (eqn,) = jax.make_jaxpr(net.log_psi)(theta, s).eqns
+    assert eqn.primitive.name in ("pjit", "jit")
+    # the same values as the network's own pass on its parameter tree
+    direct = net.log_psi_tree(net.to_tree(theta), s)
+    np.testing.assert_allclose(np.asarray(net.log_psi(theta, s)), np.asarray(direct), rtol=1e-12, atol=1e-12)
+
+
 def test_parameter_counts():
     """The documented counts: rbm_symm 1 + F (N + 1); gcnn F_1 (N + 1) + Σ F_l (F_{l-1} |G| + 1); ffnn per layer."""
     n, G = 16, 128  # 4 x 4 periodic square, space group
