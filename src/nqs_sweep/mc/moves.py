@@ -30,6 +30,9 @@ class Move:
     n_choices: Callable[[int, jax.Array], int]
     sector: str  # the Hilbert sector the move keeps (nqs_sweep.physics.hilbert)
     description: str
+    # Every proposal flips its first site only (the second is inactive): a kernel that takes moves
+    # of one site (Ansatz.single_flip_kernel) then gets them without the second.
+    one_site: bool = False
 
 
 MOVES: dict[str, Move] = {}
@@ -61,7 +64,14 @@ def _exchange(configs: jax.Array, choice: jax.Array, exchange_bonds: jax.Array):
 
 
 register_move(
-    Move("local", _single_flip, lambda n_sites, bonds: n_sites, "full", "flip one spin, chosen uniformly (all magnetisations)")
+    Move(
+        "local",
+        _single_flip,
+        lambda n_sites, bonds: n_sites,
+        "full",
+        "flip one spin, chosen uniformly (all magnetisations)",
+        one_site=True,
+    )
 )
 register_move(
     Move(

@@ -53,6 +53,8 @@ def _metropolis_step(log_psi: LogPsi, context, move: Move, exchange_bonds, power
     configs, cache = carry
     idx, u = rand
     sites, active = move.propose(configs, idx, exchange_bonds)
+    if move.one_site and getattr(log_psi, "single_flip_kernel", False):
+        sites, active = sites[:, :1], active[:, :1]
     propose = jax.vmap(lambda s, c, i, a: flip_log_modulus_ratio(log_psi, context, s, c, i, a))
     ratio, new_cache = propose(configs, cache, sites, active)
     # Written so that a NaN ratio accepts: between two states of zero amplitude (a projected

@@ -52,6 +52,9 @@ class Ansatz:
     cache_tree: Callable | None = None  # (pytree, s (B, N)) -> per-configuration cache
     flip_tables_tree: Callable | None = None  # pytree -> what flip_ratio_tree needs, once per parameter set
     flip_ratio_tree: Callable | None = None  # (tables, s (N,), cache, sites (2,), active (2,)) -> (log ratio, cache)
+    # flip_ratio_tree also takes a move of one site (sites and flags of shape (1,)): a local energy's
+    # single flips then skip the second, inactive site of their pair (half the RBM's work per flip).
+    single_flip_kernel: bool = False
     # The same with a log ratio of the same real part, cheaper where the phase costs more (a fixed
     # sign: models.sign_prior): all that a Metropolis acceptance reads. None: flip_ratio_tree.
     flip_modulus_ratio_tree: Callable | None = None

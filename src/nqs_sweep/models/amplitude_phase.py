@@ -44,6 +44,7 @@ def wrap(init_params: Callable, log_psi_tree: Callable, kernels: dict) -> tuple[
             "cache_tree": lambda p, s: (cache(p["amplitude"], s), cache(p["phase"], s)),
             "flip_tables_tree": lambda p: (tables(p["amplitude"]), tables(p["phase"])),
             "flip_ratio_tree": flip_ratio,
+            "single_flip_kernel": kernels.get("single_flip_kernel", False),  # the network's kernel, twice
         }
     if kernels.get("log_derivatives_tree") is not None:
         derivatives = kernels["log_derivatives_tree"]

@@ -238,7 +238,12 @@ def project_kernels(log_psi_tree: Callable, kernels: dict, cosets: SymmetryGroup
         new_lp = lp + ratios
         return c.combine(new_lp) - c.combine(lp), (new_caches, new_lp)
 
-    return {"cache_tree": cache_tree, "flip_tables_tree": kernels["flip_tables_tree"], "flip_ratio_tree": flip_ratio_tree}
+    return {
+        "cache_tree": cache_tree,
+        "flip_tables_tree": kernels["flip_tables_tree"],
+        "flip_ratio_tree": flip_ratio_tree,
+        "single_flip_kernel": kernels.get("single_flip_kernel", False),  # the landing sites of any move
+    }
 
 
 def reference_dim(spec: PointSpec) -> float:

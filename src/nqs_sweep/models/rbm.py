@@ -119,6 +119,7 @@ def build(a, lattice, sector: str) -> Built:
     n, dtype = lattice.n_sites, DTYPES[a.dtype]
     size = round(a.alpha * n)
     kernels = {"cache_tree": flip_cache, "flip_tables_tree": flip_tables, "flip_ratio_tree": flip_ratio}
+    kernels["single_flip_kernel"] = True  # flip_ratio takes moves of any number of sites
     if not jnp.issubdtype(dtype, jnp.complexfloating):
         kernels["jacobian_blocks_tree"] = jacobian_blocks
     return Built(lambda key: init(key, n, size, dtype, a.init_scale), log_psi, kernels, product_state(n, copies=1))

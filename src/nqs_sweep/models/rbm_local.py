@@ -50,6 +50,7 @@ def build(a, lattice, sector: str) -> Built:
         "cache_tree": lambda p, s: rbm.flip_cache(dense(p, cols), s),
         "flip_tables_tree": lambda p: rbm.flip_tables(dense(p, cols)),
         "flip_ratio_tree": rbm.flip_ratio,
+        "single_flip_kernel": True,
     }
     return Built(init, lambda p, s: rbm.log_psi(dense(p, cols), s), kernels, rbm.product_state(n, copies=1))
 

@@ -83,6 +83,7 @@ def expanded_kernels(perms: np.ndarray) -> dict:
         "cache_tree": lambda params, s: rbm.flip_cache(expand(params), s),
         "flip_tables_tree": lambda params: rbm.flip_tables(expand(params)),
         "flip_ratio_tree": rbm.flip_ratio,
+        "single_flip_kernel": True,
     }
 
 

@@ -172,7 +172,9 @@ def wrap(log_psi_tree: Callable, kernels: dict, f: np.ndarray) -> tuple[Callable
     # Metropolis reads Re of the ratio only: its proposals skip the determinants (XLA did not drop
     # them by itself; they made the sampling 4x slower on 4x4)
     modulus = kernels.get("flip_modulus_ratio_tree") or base_ratio
-    return signed, {**kernels, "flip_ratio_tree": flip_ratio_tree, "flip_modulus_ratio_tree": modulus}
+    # The sign change reads an exchange's two sites: no moves of one site.
+    signed_kernels = {"flip_ratio_tree": flip_ratio_tree, "flip_modulus_ratio_tree": modulus, "single_flip_kernel": False}
+    return signed, {**kernels, **signed_kernels}
 
 
 def trainable_pairing(lattice) -> np.ndarray:
