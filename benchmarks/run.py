@@ -124,7 +124,8 @@ def _spawn(
 def format_table(rows: list[dict]) -> str:
     """Markdown table, one row per (workload, load, code), with NetKet/ours ratios in the same
     conditions and, on loaded rows, the ratio to the same code's idle s/step and, where the
-    control ran, that ratio divided by the control's: 1 is all the load could cost a one-thread process."""
+    control ran beside busy loops with one thread per pool, that ratio divided by the control's:
+    1 is all the load could cost a one-thread process."""
     head = (
         "| workload | load | threads | code | device | params | s/step | loaded/idle | ÷ control's | samples/s | peak MB "
         "| energy ± error | compile s | NetKet/ours s/step | NetKet/ours MB |"
@@ -143,8 +144,10 @@ def format_table(rows: list[dict]) -> str:
             ratio_t = f"{nk['step_s'] / r['step_s']:.1f}"
             ratio_m = f"{nk['peak_mb'] / r['peak_mb']:.2f}"
         ratio = _slowdown(by_key, r, r["code"].split()[0])
-        floor = _slowdown(by_key, r, "control")
         slowdown = "" if ratio is None else f"{ratio:.2f}"
+        # The control is the floor of a one-thread process beside busy loops; copies load each
+        # code with itself, and a process of several threads has another floor: no division there.
+        floor = _slowdown(by_key, r, "control") if kind == "busy" and threads == "1" else None
         if ratio is not None and floor is not None and r["code"] != "control":
             relative = f"{ratio / floor:.2f}"
         lines.append(

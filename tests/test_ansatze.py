@@ -172,6 +172,23 @@ def test_log_psi_called_from_python_is_one_compiled_program(ansatz):
     np.testing.assert_allclose(np.asarray(net.log_psi(theta, s)), np.asarray(direct), rtol=1e-12, atol=1e-12)
 
 
+def test_an_ansatz_whose_log_psi_ran_is_freed_with_its_compiled_program():
+    """The compiled log ψ belongs to its ansatz: a process that builds many (a sweep in one Python
+    session, the test suite) does not keep every one alive in a module-level cache."""
+    import gc
+    import weakref
+
+    net = make_ansatz(spec_of({"name": "rbm", "alpha": 1}, "square", 3))
+    theta = net.init(jax.random.key(0))
+    net.log_psi(theta, random_configs(jax.random.key(1), 3, 9))  # from Python
+    traced = lambda a: jax.jit(lambda th, x: a.log_psi(th, x).real.sum())(theta, random_configs(jax.random.key(2), 3, 9))  # noqa: E731
+    traced(net)  # inside a traced program
+    alive = weakref.ref(net)
+    del net
+    gc.collect()
+    assert alive() is None
+
+
 def test_parameter_counts():
     """The documented counts: rbm_symm 1 + F (N + 1); gcnn F_1 (N + 1) + Σ F_l (F_{l-1} |G| + 1); ffnn per layer."""
     n, G = 16, 128  # 4 x 4 periodic square, space group

@@ -178,18 +178,24 @@ def test_loaded_rows_are_divided_by_the_controls_slowdown_in_the_same_conditions
         {"workload": "W1", "code": "nqs-sweep", "load": 2, "step_s": 0.036, **row},
         {"workload": "W1", "code": "control", "load": 2, "step_s": 0.0375, **row},
     ]
+    rows = [{**r, "threads": "1"} for r in rows]
     table = format_table(rows)
     # ours 1.80 × idle, the control 1.50 ×: 1.20 × what the load cost any one-thread process
-    assert "| W1 | 2 | auto | nqs-sweep | cpu | 10 | 0.0360 | 1.80 | 1.20 |" in table
-    assert "| W1 | 2 | auto | control | cpu | 10 | 0.0375 | 1.50 |  |" in table
+    assert "| W1 | 2 | 1 | nqs-sweep | cpu | 10 | 0.0360 | 1.80 | 1.20 |" in table
+    assert "| W1 | 2 | 1 | control | cpu | 10 | 0.0375 | 1.50 |  |" in table
     # without the control's loaded row there is nothing to divide by
     assert "| 1.80 |  |" in format_table(rows[:3])
+    # the control is the floor of one thread beside busy loops: not of a process with the
+    # libraries' thread pools, nor of a code beside copies of itself
+    assert "| 1.80 |  |" in format_table([{**r, "threads": "auto"} for r in rows])
+    assert "| 1.80 |  |" in format_table([{**r, "load_kind": "copies"} for r in rows])
 
 
 def test_the_control_runs_a_fixed_one_thread_computation_as_a_worker(tmp_path):
-    cmd = [sys.executable, "-m", "benchmarks.run", "--workloads", "W0", "--codes", "control", "--repeats", "3"]
+    cmd = [sys.executable, "-m", "benchmarks.run", "--workloads", "W0", "--codes", "control", "--repeats", "3", "--steps", "6"]
     proc = subprocess.run([*cmd, "--out", str(tmp_path)], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (r,) = json.loads((tmp_path / "results.json").read_text())
-    assert r["code"] == "control" and r["step_s"] > 0 and r["n_steps"] == 4
+    # 3 timed units after an untimed one, then the rest of the 6 steps (a copy used as load runs on)
+    assert r["code"] == "control" and r["step_s"] > 0 and r["n_steps"] == 6
     assert "| W0 | 0 | auto | control |" in (tmp_path / "table.md").read_text()

@@ -52,7 +52,8 @@ def refresh_cache(log_psi, context: Any, s: jax.Array, cache: Any) -> Any:
 
 
 def flip_log_ratio(log_psi, context: Any, s: jax.Array, cache: Any, sites: jax.Array, active: jax.Array) -> tuple[jax.Array, Any]:
-    """(log ψ(s') − log ψ(s), cache of s') for one configuration s (N,) and one move (sites and flags of shape (2,))."""
+    """(log ψ(s') − log ψ(s), cache of s') for one configuration s (N,) and one move (sites and flags
+    of shape (2,), or (1,) for a network with Ansatz.single_flip_kernel)."""
     if has_kernels(log_psi):
         return log_psi.flip_ratio_tree(context, s, cache, sites, active)
     new = log_psi(context, flipped(s, sites, active)[None])[0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import jax
@@ -92,7 +92,20 @@ class Ansatz:
 
     def log_psi(self, theta: jax.Array, s: jax.Array) -> jax.Array:
         """Complex log ψ of configurations s, shape (..., N) -> (...)."""
-        return _log_psi(self, theta, s)
+        return self._jitted_log_psi(theta, s)
+
+    # One program per shape, owned by this ansatz (freed with it; a module-level jit with the
+    # ansatz static would keep every ansatz a long-lived process builds). Called from Python (a
+    # test, an analysis, a notebook), a pass run op by op compiled one small program per
+    # operation: seconds for a deep network. Inside a traced step it is a nested call that XLA
+    # inlines, traced once however often the step calls it.
+    @cached_property
+    def _jitted_log_psi(self) -> Callable:
+        def log_psi(theta: jax.Array, s: jax.Array) -> jax.Array:
+            out = self.log_psi_tree(self.to_tree(theta), s)
+            return out.astype(jnp.result_type(out.dtype, jnp.complex64))
+
+        return jax.jit(log_psi)
 
     # An Ansatz is itself a log ψ function, so the estimators and samplers that take
     # one can find its fast kernels (a bare ansatz.log_psi takes the generic path).
@@ -120,15 +133,6 @@ class Ansatz:
         """Factored log-derivatives, in the order of θ (see nqs_sweep.mc.jacobian)."""
         blocks = self.jacobian_blocks_tree(self.to_tree(theta), s)
         return jax.tree.leaves(blocks, is_leaf=lambda x: isinstance(x, tuple))
-
-
-# One program per (ansatz, shapes). Called from Python (a test, an analysis, a user's notebook), a
-# pass run op by op compiled one small program per operation: seconds for a deep network. Inside a
-# traced step it is a nested call that XLA inlines, traced once however often the step calls it.
-@partial(jax.jit, static_argnums=0)
-def _log_psi(ansatz: Ansatz, theta: jax.Array, s: jax.Array) -> jax.Array:
-    out = ansatz.log_psi_tree(ansatz.to_tree(theta), s)
-    return out.astype(jnp.result_type(out.dtype, jnp.complex64))
 
 
 def _structure(init_params: Callable) -> tuple:

@@ -72,7 +72,8 @@ def _block_size(m: int, largest: int) -> int:
 
 
 def flip_ratio(tables: dict, s: jnp.ndarray, cache: jnp.ndarray, sites: jnp.ndarray, active: jnp.ndarray):
-    """(log ψ(s') − log ψ(s), cache of s') for s (N,) with the spins at sites (2,) flipped where active (2,).
+    """(log ψ(s') − log ψ(s), cache of s') for s (N,) with the spins at sites (K,) flipped where active (K,),
+    K = 2 for a pair, 1 for a single flip (Ansatz.single_flip_kernel).
 
     With d_j the change of θ_j: cosh(θ_j + d_j)/cosh θ_j = e^{d_j} σ(2θ_j) + e^{−d_j} σ(−2θ_j),
     a sum of two positive terms for real networks, so accurate to a few ulps whatever the sizes.

@@ -29,7 +29,7 @@ class Built:
 
     init_params: Callable  # key -> pytree
     log_psi_tree: Callable  # (pytree, s (..., N)) -> log ψ (...)
-    kernels: dict[str, Callable]
+    kernels: dict[str, Callable | bool]  # Callables, and the flag single_flip_kernel
     # (params, direction 'x'|'z', infidelity, key) -> the parameters of that product state
     # (dynamics.initial_states); None: the network has no product initial state
     product_state: Callable | None = None
