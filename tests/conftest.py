@@ -1,5 +1,11 @@
 import os
+import shutil
 import tempfile
+
+# The temporary directories this process made for the run, removed when the run ends (pytest_unconfigure):
+# a suite run left ~80 MB of compiled programs in /tmp each time. pytest-xdist workers inherit the
+# variables and make none, so only the process that made a directory removes it.
+_MADE: list[str] = []
 
 # One persistent XLA compilation cache for the whole run, shared with the CLI and Snakemake
 # subprocesses (they inherit the environment): the same step functions are compiled once.
@@ -7,6 +13,7 @@ import tempfile
 # pytest-xdist workers inherit the controller's directory (set first), so they share the cache.
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="nqs-sweep-jax-cache-")
+    _MADE.append(os.environ["JAX_COMPILATION_CACHE_DIR"])
 # Every program kept, as the CLI keeps them (cli.use_compilation_cache): the suite's Snakemake and
 # CLI jobs then reuse each other's small programs as a user's sweep does. The workflow tests took
 # 251 s instead of 271 s with this than with 0.2 s (tests/workflow/test_workflow.py, one run each).
@@ -26,7 +33,8 @@ if "NQS_THREADS" not in os.environ:
 # this). Outside tests/cluster, whose fixture restores the real one, scontrol reads a configuration
 # whose controller refuses at once. Set whether or not scontrol is there yet: CI installs it mid-run.
 if "SLURM_CONF" not in os.environ:
-    _conf = os.path.join(tempfile.mkdtemp(prefix="nqs-sweep-no-slurm-"), "slurm.conf")
+    _MADE.append(tempfile.mkdtemp(prefix="nqs-sweep-no-slurm-"))
+    _conf = os.path.join(_MADE[-1], "slurm.conf")
     with open(_conf, "w") as _f:
         _f.write("ClusterName=none\nSlurmctldHost=localhost\nSlurmctldPort=9\nMessageTimeout=1\n")
     os.environ["SLURM_CONF"] = os.environ["NQS_TEST_NO_SLURM_CONF"] = _conf
@@ -34,6 +42,11 @@ if "SLURM_CONF" not in os.environ:
 import pytest  # noqa: E402
 
 from nqs_sweep.spec import parse_spec  # noqa: E402
+
+
+def pytest_unconfigure(config):
+    for path in _MADE:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def make_spec(model: dict, lattice: dict, ansatz: dict | None = None, **extra):
