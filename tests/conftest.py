@@ -21,9 +21,13 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 # The suite's own thread discipline (docs/performance.md): pytest-xdist runs one worker per core,
 # and each worker's pools (and the CLI and Snakemake processes it starts, which inherit this)
 # get the cores divided among the workers, instead of a thread per core each, oversubscribed.
-if "NQS_THREADS" not in os.environ:
+# The xdist controller imports this first (count 1: all cores) and its workers inherit its
+# environment, so a count set here is marked as ours and each worker sets its own; a count the
+# user set is kept everywhere. (Without the mark every worker ran with all cores: 2 each on 2 cores.)
+if "NQS_THREADS" not in os.environ or os.environ.get("NQS_TEST_THREADS_SET_BY") == "conftest":
     _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     os.environ["NQS_THREADS"] = str(max(1, _cores // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
+    os.environ["NQS_TEST_THREADS_SET_BY"] = "conftest"
 
 # Snakemake imports every installed executor plugin when it starts, and the SLURM plugin
 # (snakemake-executor-plugin-slurm 2.8, job_status_query.get_min_job_age) runs `scontrol show config`

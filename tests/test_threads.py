@@ -136,6 +136,19 @@ def test_configure_after_the_backend_started_warns_and_summaries_never_raise(mon
     assert threads.summary_columns()["threads"] is None
 
 
+@pytest.mark.skipif(os.environ.get("NQS_TEST_THREADS_SET_BY") != "conftest", reason="NQS_THREADS was set by the user")
+def test_each_pytest_worker_has_its_share_of_the_cores():
+    """tests/conftest.py divides the cores among pytest-xdist's workers. The workers inherit the
+    controller's environment, where the count was all the cores: each worker must set its own."""
+    import jax.numpy as jnp
+
+    jnp.zeros(1).block_until_ready()
+    share = max(1, CORES // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    report = threads.report()
+    assert report["job"] == share and {lib["threads"] for lib in report["blas"]} == {share}, report
+    assert report["xla"] in (share, None), report  # None: no /proc to count the pool's threads
+
+
 def test_the_cli_lets_processes_share_a_gpu_unless_jax_memory_was_set():
     """cli.main turns JAX's 75 % preallocation off (points packed onto one GPU fit beside each
     other), and keeps any XLA_PYTHON_CLIENT_* setting of the user's."""
